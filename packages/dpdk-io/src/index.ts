@@ -1,0 +1,25 @@
+export { BufferPool, type BufferPoolOptions, type BufferPoolStats, OffloadFlags, PacketBuffer } from './buffer-pool.js'
+export { type Clock, type Micros, RealClock, realClock, type Timer, VirtualClock } from './clock.js'
+export { DpdkIoError, type DpdkIoErrorCode } from './errors.js'
+export type { GilbertElliott, LinkImpairments, ResolvedImpairments } from './memory/impairments.js'
+export {
+  createMemoryLink,
+  type LinkDirectionName,
+  type LinkDirectionStats,
+  MemoryLink,
+  type MemoryLinkOptions,
+  MemoryPort,
+} from './memory/memory-link.js'
+export { PcapWriter, type PcapWriterOptions, type PcapWriterStats } from './pcap.js'
+export {
+  type CaptureDirection,
+  type CaptureSink,
+  createPortStats,
+  DROP_REASONS,
+  type DropReason,
+  type LinkInfo,
+  type OffloadCapabilities,
+  type Port,
+  type PortStats,
+} from './port.js'
+export { SeededRandom } from './random.js'
