@@ -55,7 +55,9 @@ export class PcapWriter implements CaptureSink {
   readonly #onClose: (() => void) | undefined
   readonly #snapLength: number
   readonly #nanosecond: boolean
-  readonly #timeOrigin: Micros
+  /** The time origin split into whole seconds and µs, so adding `at` keeps sub-µs precision. */
+  readonly #originSeconds: number
+  readonly #originMicros: Micros
   readonly #directions: 'both' | CaptureDirection
   readonly #buffer: Uint8Array
   readonly #view: DataView
@@ -71,7 +73,9 @@ export class PcapWriter implements CaptureSink {
     this.#onClose = onClose
     this.#snapLength = checkInteger('snapLength', options.snapLength ?? 262_144, 64, 262_144)
     this.#nanosecond = options.nanosecond ?? false
-    this.#timeOrigin = options.timeOrigin ?? performance.timeOrigin * 1000
+    const origin = options.timeOrigin ?? performance.timeOrigin * 1000
+    this.#originSeconds = Math.floor(origin / 1e6)
+    this.#originMicros = origin - this.#originSeconds * 1e6
     this.#directions = options.directions ?? 'both'
     const bufferSize = checkInteger('bufferSize', options.bufferSize ?? 1 << 20, 4096, 1 << 30)
     this.#buffer = new Uint8Array(bufferSize)
@@ -112,14 +116,11 @@ export class PcapWriter implements CaptureSink {
     const captured = length < this.#snapLength ? length : this.#snapLength
     if (captured < length) this.stats.truncated++
     if (this.#used + RECORD_HEADER + captured > this.#buffer.byteLength) this.flush()
-    const time = this.#timeOrigin + at
-    let seconds = Math.floor(time / 1e6)
-    let fraction = this.#nanosecond ? Math.round((time - seconds * 1e6) * 1000) : Math.round(time - seconds * 1e6)
-    const perSecond = this.#nanosecond ? 1e9 : 1e6
-    if (fraction >= perSecond) {
-      seconds++
-      fraction -= perSecond
-    }
+    const micros = this.#originMicros + at
+    const wholeSeconds = Math.floor(micros / 1e6)
+    const seconds = this.#originSeconds + wholeSeconds
+    const rest = micros - wholeSeconds * 1e6
+    const fraction = this.#nanosecond ? Math.floor(rest * 1000) : Math.floor(rest)
     const v = this.#view
     const at0 = this.#used
     v.setUint32(at0, seconds >>> 0, true)
