@@ -8,8 +8,17 @@ export {
   type LinkDirectionStats,
   MemoryLink,
   type MemoryLinkOptions,
+  type MemoryOffloadOptions,
   MemoryPort,
 } from './memory/memory-link.js'
+export {
+  completeChecksums,
+  foldSum,
+  internetChecksum,
+  ipv4PseudoHeaderSum,
+  segmentTcp4,
+  sumWords,
+} from './offload/software-offload.js'
 export { PcapWriter, type PcapWriterOptions, type PcapWriterStats } from './pcap.js'
 export {
   type CaptureDirection,

@@ -8,12 +8,13 @@
  * the same drops; on a {@link VirtualClock} the whole timeline is reproducible.
  * @module
  */
-import type { PacketBuffer } from '../buffer-pool.js'
+import { OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
 import { type Clock, type Micros, type Timer, realClock } from '../clock.js'
 import { checkInteger, DpdkIoError } from '../errors.js'
 import {
   type CaptureSink,
   createPortStats,
+  type DropReason,
   type LinkInfo,
   type OffloadCapabilities,
   type Port,
@@ -21,6 +22,7 @@ import {
 } from '../port.js'
 import { SeededRandom } from '../random.js'
 import { type LinkImpairments, type ResolvedImpairments, resolveImpairments } from './impairments.js'
+import { completeChecksums, segmentTcp4 } from '../offload/software-offload.js'
 import { TimedQueue } from './timed-queue.js'
 
 /** Which way frames travel on a {@link MemoryLink}. */
@@ -58,6 +60,8 @@ export interface MemoryLinkOptions {
   names?: readonly [string, string]
   /** MAC addresses of the two ports. Default locally administered `02:00:00:NN:00:01` / `…:02`. */
   macs?: readonly [Uint8Array, Uint8Array]
+  /** Transmit offloads both ports emulate. Default none. */
+  offloads?: MemoryOffloadOptions
   /** Impairments of both directions. */
   impairments?: LinkImpairments
   /** Impairments from a to b, merged over `impairments`. */
@@ -68,14 +72,39 @@ export interface MemoryLinkOptions {
 
 const ETHERNET_HEADER = 14
 
-const NO_OFFLOADS: OffloadCapabilities = Object.freeze({
-  txChecksum: Object.freeze({ ipv4: false, tcp: false, udp: false }),
-  rxChecksum: false,
-  segmentation: Object.freeze({ tcp4: false, tcp6: false, maxSize: 0 }),
-  largeReceive: false,
-})
+/** Offloads the memory link emulates in software, as a NIC would do them in hardware. */
+export interface MemoryOffloadOptions {
+  /** Complete IPv4, TCP and UDP checksums for buffers that ask (`OffloadFlags.TX_*_CHECKSUM`). Default false. */
+  checksum?: boolean
+  /** Cut IPv4/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
+  segmentation?: boolean | { maxSize?: number }
+}
+
+function offloadCapabilities(options: MemoryOffloadOptions | undefined): OffloadCapabilities {
+  const checksum = Boolean(options?.checksum)
+  const segmentation = options?.segmentation ?? false
+  const maxSize =
+    segmentation === false ? 0 : checkInteger('offloads.segmentation.maxSize', (segmentation === true ? undefined : segmentation.maxSize) ?? 65535, 1280, 65535)
+  return Object.freeze({
+    txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum }),
+    rxChecksum: false,
+    segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: false, maxSize }),
+    largeReceive: false,
+  })
+}
 
 let linkCounter = 0
+
+/** What became of a frame handed to the transmit path. */
+type TxResult = 0 | 1 | 2
+/** The port took the frame (queued, or dropped and counted). */
+const Consumed = 0
+/** Backpressure: the caller keeps the frame. */
+const Refused = 1
+/** Offload step only: go on with the normal transmit path. */
+const Continue = 2
+
+const CHECKSUM_FLAGS = OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM | OffloadFlags.TX_UDP_CHECKSUM
 
 /** Random streams, one per impairment, so that enabling one does not change the draws of another. */
 const enum Stream {
@@ -312,19 +341,25 @@ class LinkDirection {
 /** One end of a {@link MemoryLink}. */
 export class MemoryPort implements Port {
   readonly stats: PortStats = createPortStats()
-  readonly offloads: OffloadCapabilities = NO_OFFLOADS
   #busyPoll = false
+  /** Whether any transmit offload is emulated, so buffers' flags need a look. */
+  readonly #offloading: boolean
+  /** Scratch array for the segments of one super segment. */
+  readonly #segments: PacketBuffer[] = []
   #capture: CaptureSink | undefined = undefined
   #closed = false
 
   /** @internal */
   constructor(
     readonly link: LinkInfo,
+    readonly offloads: OffloadCapabilities,
     readonly clock: Clock,
     private readonly owner: MemoryLink,
     private readonly outbound: LinkDirection,
     private readonly inbound: LinkDirection,
-  ) {}
+  ) {
+    this.#offloading = offloads.txChecksum.tcp || offloads.segmentation.tcp4
+  }
 
   get busyPoll(): boolean {
     return this.#busyPoll
@@ -364,75 +399,109 @@ export class MemoryPort implements Port {
   txBurst(bufs: PacketBuffer[], count: number): number {
     if (this.#closed) throw new DpdkIoError('ERR_PORT_CLOSED', `port ${this.link.name} is closed`)
     const out = this.outbound
-    const settings = out.settings
-    const stats = this.stats
-    const drops = stats.drops
-    const maxFrame = this.link.maxFrameSize
-    const linkUp = this.owner.up
-    const limited = settings.rate !== Number.POSITIVE_INFINITY
-    const capture = this.#capture
     const now = this.clock.now()
-    const wasEmpty = out.inFlight.size === 0
-    const headBefore = wasEmpty ? Number.POSITIVE_INFINITY : out.inFlight.headTime()
-    if (limited) out.drainDepartures(now)
-
+    const headBefore = out.inFlight.size === 0 ? Number.POSITIVE_INFINITY : out.inFlight.headTime()
+    if (out.settings.rate !== Number.POSITIVE_INFINITY) out.drainDepartures(now)
+    const offloading = this.#offloading
     let i = 0
     for (; i < count; i++) {
       const buffer = bufs[i]!
-      const length = buffer.length
-      if (length > maxFrame) {
-        drops.oversize++
-        buffer.pool.free(buffer)
-        continue
+      if (offloading && buffer.offloadFlags !== 0) {
+        const result = this.#offload(buffer, now)
+        if (result === Refused) break
+        if (result === Consumed) continue
       }
-      if (length < ETHERNET_HEADER) {
-        drops.runt++
-        buffer.pool.free(buffer)
-        continue
-      }
-      if (!linkUp) {
-        drops.linkDown++
-        buffer.pool.free(buffer)
-        continue
-      }
-      let txEnd = now
-      if (limited) {
-        if (out.queuedPackets >= settings.queuePackets || out.queuedBytes + length > settings.queueBytes) {
-          if (settings.backpressure) {
-            out.stats.refused += count - i
-            out.wantWritable = true
-            break
-          }
-          drops.queueFull++
-          out.stats.queueDrops++
-          buffer.pool.free(buffer)
-          continue
-        }
-        txEnd = out.serialise(now, length)
-      }
-      stats.txPackets++
-      stats.txBytes += length
-      out.stats.enqueued++
-      if (capture !== undefined) capture.record(buffer.data, buffer.offset, length, now, 'tx')
-      if (out.plain) {
-        out.inFlight.push(buffer, txEnd + settings.delay)
-        continue
-      }
-      const lostReason = out.lost()
-      if (lostReason !== undefined) {
-        drops[lostReason]++
-        buffer.pool.free(buffer)
-        continue
-      }
-      out.maybeCorrupt(buffer)
-      const copy = out.duplicateOf(buffer)
-      const at = out.arrival(txEnd)
-      out.inFlight.push(buffer, at)
-      if (copy !== undefined) out.inFlight.push(copy, at)
+      if (this.#transmit(buffer, now) === Refused) break
+    }
+    if (i < count) {
+      out.stats.refused += count - i
+      out.wantWritable = true
     }
     if (out.inFlight.size > 0 && out.inFlight.headTime() < headBefore) out.armReadable(this.peer.busyPoll)
     if (out.wantWritable) out.armWritable(this.#busyPoll)
     return i
+  }
+
+  /** Queue one frame and decide its fate on the wire. The frame is consumed unless the result is {@link Refused}. */
+  #transmit(buffer: PacketBuffer, now: Micros): TxResult {
+    const out = this.outbound
+    const settings = out.settings
+    const drops = this.stats.drops
+    const length = buffer.length
+    if (length > this.link.maxFrameSize) return this.#drop(buffer, 'oversize')
+    if (length < ETHERNET_HEADER) return this.#drop(buffer, 'runt')
+    if (!this.owner.up) return this.#drop(buffer, 'linkDown')
+    let txEnd = now
+    if (settings.rate !== Number.POSITIVE_INFINITY) {
+      if (out.queuedPackets >= settings.queuePackets || out.queuedBytes + length > settings.queueBytes) {
+        if (settings.backpressure) return Refused
+        out.stats.queueDrops++
+        return this.#drop(buffer, 'queueFull')
+      }
+      txEnd = out.serialise(now, length)
+    }
+    this.stats.txPackets++
+    this.stats.txBytes += length
+    out.stats.enqueued++
+    if (this.#capture !== undefined) this.#capture.record(buffer.data, buffer.offset, length, now, 'tx')
+    if (out.plain) {
+      out.inFlight.push(buffer, txEnd + settings.delay)
+      return Consumed
+    }
+    const lostReason = out.lost()
+    if (lostReason !== undefined) {
+      drops[lostReason]++
+      buffer.pool.free(buffer)
+      return Consumed
+    }
+    out.maybeCorrupt(buffer)
+    const copy = out.duplicateOf(buffer)
+    const at = out.arrival(txEnd)
+    out.inFlight.push(buffer, at)
+    if (copy !== undefined) out.inFlight.push(copy, at)
+    return Consumed
+  }
+
+  /**
+   * Do what the emulated NIC does with a buffer's offload flags: complete checksums in place
+   * ({@link Continue}), or cut a super segment and transmit the pieces ({@link Consumed}).
+   */
+  #offload(buffer: PacketBuffer, now: Micros): TxResult {
+    const flags = buffer.offloadFlags
+    const segmentation = this.offloads.segmentation
+    if (flags & OffloadFlags.TX_TCP_SEGMENTATION && segmentation.tcp4) {
+      const headers = buffer.l2Length + buffer.l3Length + buffer.l4Length
+      if (buffer.length - buffer.l2Length > segmentation.maxSize || headers + buffer.segmentSize > this.link.maxFrameSize || buffer.segmentSize <= 0) {
+        return this.#drop(buffer, 'oversize')
+      }
+      const out = this.outbound
+      const pieces = Math.max(1, Math.ceil((buffer.length - headers) / buffer.segmentSize))
+      if (out.settings.backpressure && out.settings.rate !== Number.POSITIVE_INFINITY && out.queuedPackets + pieces > out.settings.queuePackets) {
+        return Refused
+      }
+      const segments = this.#segments
+      const n = segmentTcp4(buffer, segments)
+      buffer.pool.free(buffer)
+      if (n < 0) {
+        this.stats.drops.noBuffer++
+        return Consumed
+      }
+      for (let k = 0; k < n; k++) {
+        const segment = segments[k]!
+        segments[k] = undefined as never
+        // Refusal is impossible here with backpressure (room was checked); without it a full queue drops.
+        this.#transmit(segment, now)
+      }
+      return Consumed
+    }
+    if (flags & CHECKSUM_FLAGS && this.offloads.txChecksum.tcp) completeChecksums(buffer)
+    return Continue
+  }
+
+  #drop(buffer: PacketBuffer, reason: DropReason): TxResult {
+    this.stats.drops[reason]++
+    buffer.pool.free(buffer)
+    return Consumed
   }
 
   onReadable(listener: (() => void) | undefined): void {
@@ -509,8 +578,9 @@ export class MemoryLink {
         maxFrameSize: mtu + ETHERNET_HEADER,
         speed: speed === Number.POSITIVE_INFINITY ? undefined : speed,
       })
-    this.a = new MemoryPort(info(names[0], macs[0], this.#aToB.settings.rate), this.clock, this, this.#aToB, this.#bToA)
-    this.b = new MemoryPort(info(names[1], macs[1], this.#bToA.settings.rate), this.clock, this, this.#bToA, this.#aToB)
+    const offloads = offloadCapabilities(options.offloads)
+    this.a = new MemoryPort(info(names[0], macs[0], this.#aToB.settings.rate), offloads, this.clock, this, this.#aToB, this.#bToA)
+    this.b = new MemoryPort(info(names[1], macs[1], this.#bToA.settings.rate), offloads, this.clock, this, this.#bToA, this.#aToB)
   }
 
   /**

@@ -1,0 +1,207 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BufferPool, OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
+import { VirtualClock } from '../clock.js'
+import { createMemoryLink } from '../memory/memory-link.js'
+import { PcapWriter } from '../pcap.js'
+import { completeChecksums, internetChecksum, ipv4PseudoHeaderSum, segmentTcp4, sumWords } from './software-offload.js'
+
+/** Reference checksum, written independently of the module: byte pairs, 32-bit accumulate, fold. */
+function referenceChecksum(bytes: Uint8Array, pseudo: number[] = []): number {
+  let sum = 0
+  for (const word of pseudo) sum += word
+  for (let i = 0; i < bytes.length; i += 2) sum += (bytes[i]! << 8) + (bytes[i + 1] ?? 0)
+  while (sum >>> 16) sum = (sum & 0xffff) + (sum >>> 16)
+  return ~sum & 0xffff
+}
+
+const TCP_OPTIONS = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2] // NOP NOP timestamps
+
+/** An Ethernet/IPv4/TCP super segment with timestamps, `payload` bytes, checksums left for offload. */
+function superSegment(pool: BufferPool, payload: number, flags: number, mss: number): PacketBuffer {
+  const buffer = pool.alloc()!
+  const o = buffer.offset
+  const b = buffer.data
+  const v = buffer.view
+  const l4Length = 20 + TCP_OPTIONS.length
+  b.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00], o)
+  const ip = o + 14
+  b[ip] = 0x45
+  v.setUint16(ip + 2, 20 + l4Length + payload)
+  v.setUint16(ip + 4, 0xfffe) // the id wraps during segmentation
+  v.setUint16(ip + 6, 0x4000)
+  b[ip + 8] = 64
+  b[ip + 9] = 6
+  b.set([10, 0, 0, 1, 10, 0, 0, 2], ip + 12)
+  const tcp = ip + 20
+  v.setUint16(tcp, 40000)
+  v.setUint16(tcp + 2, 5001)
+  v.setUint32(tcp + 4, 0xffffff00) // the sequence number wraps too
+  v.setUint32(tcp + 8, 12345)
+  b[tcp + 12] = (l4Length / 4) << 4
+  b[tcp + 13] = flags
+  v.setUint16(tcp + 14, 65535)
+  b.set(TCP_OPTIONS, tcp + 20)
+  for (let i = 0; i < payload; i++) b[tcp + l4Length + i] = (i * 31 + 7) & 0xff
+  buffer.length = 14 + 20 + l4Length + payload
+  buffer.l2Length = 14
+  buffer.l3Length = 20
+  buffer.l4Length = l4Length
+  buffer.segmentSize = mss
+  buffer.offloadFlags = OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM | OffloadFlags.TX_TCP_SEGMENTATION
+  v.setUint16(tcp + 16, ipv4PseudoHeaderSum(b, ip, 6, l4Length + payload))
+  return buffer
+}
+
+function verifyTcpFrame(frame: Uint8Array): { seq: number; id: number; flags: number; payload: Uint8Array } {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+  const ipHeader = frame.subarray(14, 34)
+  expect(referenceChecksum(ipHeader)).toBe(0)
+  const totalLength = v.getUint16(16)
+  expect(totalLength).toBe(frame.length - 14)
+  const segment = frame.subarray(34)
+  const pseudo = [(10 << 8) | 0, 1, (10 << 8) | 0, 2, 6, segment.length]
+  expect(referenceChecksum(segment, pseudo)).toBe(0)
+  const headerLength = (segment[12]! >> 4) * 4
+  return { seq: v.getUint32(38), id: v.getUint16(18), flags: segment[13]!, payload: segment.subarray(headerLength) }
+}
+
+describe('checksums', () => {
+  it('agrees with a reference on odd and even lengths and large inputs', () => {
+    for (const length of [0, 1, 2, 3, 7, 8, 9, 1500, 65_535]) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 17) & 0xff)
+      expect(internetChecksum(bytes, 0, length)).toBe(referenceChecksum(bytes))
+    }
+    const all = new Uint8Array(70_000).fill(0xff)
+    expect(internetChecksum(all, 0, all.length)).toBe(referenceChecksum(all))
+  })
+
+  it('reads from an offset', () => {
+    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i)
+    expect(internetChecksum(bytes, 13, 51)).toBe(referenceChecksum(bytes.subarray(13, 64)))
+    expect(sumWords(bytes, 0, 0, 5)).toBe(5)
+  })
+
+  it('completes IPv4 and TCP checksums from the pseudo-header sum, and clears the flags', () => {
+    const pool = new BufferPool({ count: 4 })
+    const buffer = superSegment(pool, 100, 0x18, 1460)
+    buffer.offloadFlags &= ~OffloadFlags.TX_TCP_SEGMENTATION
+    completeChecksums(buffer)
+    verifyTcpFrame(buffer.frame())
+    expect(buffer.offloadFlags).toBe(0)
+  })
+
+  it('writes 0xffff for a UDP checksum that computes to zero (RFC 768)', () => {
+    const pool = new BufferPool({ count: 1 })
+    const buffer = pool.alloc()!
+    // An 8-byte UDP header whose words sum to 0xffff, so the checksum would be 0.
+    buffer.setFrame(Uint8Array.of(...new Array(14).fill(0), 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0))
+    buffer.l2Length = 14
+    buffer.l3Length = 20
+    buffer.offloadFlags = OffloadFlags.TX_UDP_CHECKSUM
+    completeChecksums(buffer)
+    expect(buffer.view.getUint16(buffer.offset + 34 + 6)).toBe(0xffff)
+  })
+})
+
+describe('TCP segmentation', () => {
+  it('cuts a super segment into MSS pieces with ids, sequence numbers, flags and checksums right', () => {
+    const pool = new BufferPool({ count: 64, dataRoom: 70_000 })
+    const payload = 10_000
+    const mss = 1448
+    const buffer = superSegment(pool, payload, 0x80 | 0x18 | 0x01, mss) // CWR PSH ACK FIN
+    const original = buffer.frame().slice(66)
+    const out: PacketBuffer[] = []
+    const n = segmentTcp4(buffer, out)
+    expect(n).toBe(Math.ceil(payload / mss))
+    const pieces = out.slice(0, n).map((segment) => verifyTcpFrame(segment.frame()))
+    expect(pieces.map((p) => p.id)).toEqual(pieces.map((_, i) => (0xfffe + i) & 0xffff))
+    expect(pieces.map((p) => p.seq)).toEqual(pieces.map((_, i) => (0xffffff00 + i * mss) >>> 0))
+    expect(pieces.map((p) => p.payload.length)).toEqual(pieces.map((_, i) => Math.min(mss, payload - i * mss)))
+    expect(pieces[0]!.flags).toBe(0x80 | 0x10)
+    for (const p of pieces.slice(1, -1)) expect(p.flags).toBe(0x10)
+    expect(pieces.at(-1)!.flags).toBe(0x18 | 0x01)
+    const joined = new Uint8Array(payload)
+    let at = 0
+    for (const p of pieces) {
+      joined.set(p.payload, at)
+      at += p.payload.length
+    }
+    expect(joined).toEqual(original)
+  })
+
+  it('gives -1 and keeps nothing when the pool runs short', () => {
+    const pool = new BufferPool({ count: 4, dataRoom: 70_000 })
+    const buffer = superSegment(pool, 10_000, 0x10, 1000)
+    expect(segmentTcp4(buffer, [])).toBe(-1)
+    expect(pool.inUse).toBe(1)
+  })
+
+  it.runIf(spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0 || process.env.CI !== undefined)(
+    'produces segments tshark checks as valid TCP',
+    () => {
+      const directory = mkdtempSync(join(tmpdir(), 'mtcp-tso-'))
+      try {
+        const pool = new BufferPool({ count: 64, dataRoom: 70_000 })
+        const out: PacketBuffer[] = []
+        const n = segmentTcp4(superSegment(pool, 20_000, 0x18, 1448), out)
+        const path = join(directory, 'tso.pcap')
+        const pcap = PcapWriter.open(path)
+        for (let i = 0; i < n; i++) pcap.write(out[i]!.frame(), i)
+        pcap.close()
+        const rows = execFileSync(
+          'tshark',
+          ['-r', path, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=,', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'tcp.len', '-e', '_ws.malformed'],
+          { encoding: 'utf8' },
+        )
+          .trim()
+          .split('\n')
+        expect(rows.length).toBe(n)
+        for (const row of rows) expect(row).toMatch(/^1,1,\d+,$/)
+      } finally {
+        rmSync(directory, { recursive: true, force: true })
+      }
+    },
+  )
+})
+
+describe('memory link offload emulation', () => {
+  it('cuts super segments when segmentation is offered, and drops them as oversize when it is not', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 128, dataRoom: 70_000 })
+    const offloading = createMemoryLink({ clock, offloads: { checksum: true, segmentation: true } })
+    expect(offloading.a.offloads.segmentation).toEqual({ tcp4: true, tcp6: false, maxSize: 65535 })
+    expect(offloading.a.txBurst([superSegment(pool, 30_000, 0x18, 1448)], 1)).toBe(1)
+    const got: PacketBuffer[] = []
+    const n = offloading.b.rxBurst(got, 64)
+    expect(n).toBe(Math.ceil(30_000 / 1448))
+    for (let i = 0; i < n; i++) expect(got[i]!.length).toBeLessThanOrEqual(1514)
+    for (let i = 0; i < n; i++) verifyTcpFrame(got[i]!.frame())
+    pool.freeBulk(got, n)
+    expect(pool.inUse).toBe(0)
+
+    const plain = createMemoryLink({ clock })
+    expect(plain.a.offloads.segmentation.tcp4).toBe(false)
+    plain.a.txBurst([superSegment(pool, 30_000, 0x18, 1448)], 1)
+    expect(plain.a.stats.drops.oversize).toBe(1)
+    expect(pool.inUse).toBe(0)
+  })
+
+  it('completes checksums in place for a single segment', () => {
+    const pool = new BufferPool({ count: 8 })
+    const link = createMemoryLink({ offloads: { checksum: true } })
+    const buffer = superSegment(pool, 500, 0x18, 1460)
+    buffer.offloadFlags &= ~OffloadFlags.TX_TCP_SEGMENTATION
+    link.a.txBurst([buffer], 1)
+    const got: PacketBuffer[] = []
+    link.b.rxBurst(got, 1)
+    verifyTcpFrame(got[0]!.frame())
+  })
+
+  it('names the setting when the segmentation limit is out of range', () => {
+    expect(() => createMemoryLink({ offloads: { segmentation: { maxSize: 100 } } })).toThrowError(/offloads\.segmentation\.maxSize must be in \[1280, 65535\]/)
+  })
+})
