@@ -1,0 +1,83 @@
+/**
+ * The congestion-control interface between a TCP connection and its controller.
+ *
+ * The connection owns loss detection and the recovery episode (RFC 5681 §3.2, RFC 6582, later
+ * RFC 6675 with SACK); the controller owns the numbers: the congestion window, the slow-start
+ * threshold and, optionally, a pacing rate. Native Reno and CUBIC implement it here; the CCP
+ * datapath implements it in `@mtcp/libccp`'s adapter, so a connection does not know which one drives it.
+ *
+ * All sizes are bytes, all times µs. Calls never read a clock: `now` comes in.
+ * @module
+ */
+
+/** Microseconds. */
+export type Micros = number
+
+/** What one acknowledgment told the sender, handed to {@link CongestionControl.onAck}. */
+export interface AckSample {
+  /** Bytes newly acknowledged cumulatively by this ACK (0 for a duplicate). */
+  bytesAcked: number
+  /** Bytes newly selectively acknowledged by this ACK (SACK), 0 without SACK. */
+  bytesSacked: number
+  /** A round-trip time sample in µs taken from this ACK (RFC 6298 rules: never from a retransmission), or undefined. */
+  rttSample: Micros | undefined
+  /** The connection's smoothed RTT in µs, or undefined before the first sample. */
+  smoothedRtt: Micros | undefined
+  /** Bytes in flight before this ACK was processed (RFC 5681 FlightSize). */
+  bytesInFlight: number
+  /** Whether the sender was limited by the application rather than the window when this data was sent. */
+  appLimited: boolean
+}
+
+/**
+ * A congestion controller. One instance per connection.
+ *
+ * Call order for a loss episode found by duplicate ACKs (NewReno, RFC 6582):
+ * `onEnterRecovery` → (`onDuplicateAck` | `onPartialAck`)* → `onExitRecovery`.
+ * A retransmission timeout calls `onRetransmitTimeout` and ends any recovery.
+ */
+export interface CongestionControl {
+  /** A short name: `'reno'`, `'cubic'`, `'ccp'`. */
+  readonly name: string
+  /** The congestion window in bytes (RFC 5681 cwnd), inflated during fast recovery as RFC 6582 says. */
+  readonly window: number
+  /** The slow-start threshold in bytes (RFC 5681 ssthresh). */
+  readonly slowStartThreshold: number
+  /**
+   * The pacing rate in bytes per second the controller asks for, or undefined to leave pacing to the
+   * connection's configuration.
+   */
+  readonly pacingRate: number | undefined
+
+  /** Set or change the sender's maximum segment size (after MSS negotiation or a path MTU change). */
+  setMss(mss: number): void
+  /** New data was cumulatively acknowledged outside a recovery episode: grow the window. */
+  onAck(now: Micros, sample: AckSample): void
+  /**
+   * Three duplicate ACKs (or SACK loss detection) started a recovery episode (RFC 5681 §3.2 step 2–3,
+   * RFC 6582 §3.2 step 2): reduce ssthresh and set the window for fast recovery.
+   * @param bytesInFlight - FlightSize when the loss was detected.
+   */
+  onEnterRecovery(now: Micros, bytesInFlight: number): void
+  /** A further duplicate ACK during recovery (RFC 5681 §3.2 step 4: inflate by one SMSS). */
+  onDuplicateAck(now: Micros): void
+  /** A partial ACK during recovery (RFC 6582 §3.2 step 5: deflate by the bytes acked, add back one SMSS). */
+  onPartialAck(now: Micros, bytesAcked: number): void
+  /** A full ACK ended recovery (RFC 6582 §3.2 step 3: window set from ssthresh and the new FlightSize). */
+  onExitRecovery(now: Micros, bytesInFlight: number): void
+  /** The retransmission timer expired (RFC 5681 §3.1 eq. 4: ssthresh from FlightSize, window to one loss window). */
+  onRetransmitTimeout(now: Micros, bytesInFlight: number): void
+  /** The connection was idle for more than an RTO (RFC 5681 §4.1: restart from the restart window). */
+  onIdleRestart(now: Micros): void
+}
+
+/** Settings common to the native controllers. */
+export interface CongestionControlOptions {
+  /** Sender MSS in bytes. Default 536 (RFC 9293 §3.7.1 default) until {@link CongestionControl.setMss}. */
+  mss?: number
+  /** Initial window in segments. Default 10 (RFC 6928). */
+  initialWindowSegments?: number
+}
+
+/** The names of the native controllers, selectable per connection. */
+export type NativeCongestionControlName = 'reno' | 'cubic'

@@ -1,0 +1,1218 @@
+/**
+ * A TCP connection as a sans-I/O state machine.
+ *
+ * RFC 9293 (the protocol, §3.3.2 states, §3.10 event processing), RFC 5961 (RST and SYN checks,
+ * challenge ACKs), RFC 7323 (window scaling, timestamps, PAWS), RFC 6298 (RTO), RFC 5681 and
+ * RFC 6582 (fast retransmit, NewReno recovery), RFC 1122 §4.2.3 (delayed ACK, keepalive, Nagle),
+ * RFC 9293 §3.8.6 (silly-window avoidance, zero-window probing).
+ *
+ * The connection never reads a clock and never does I/O: `process(now, segment)` applies an arriving
+ * segment, `dispatch(now, emit)` hands out every segment that may be sent now, and `pollAt()` says
+ * when `dispatch` must run again for a timer.
+ * @module
+ */
+import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
+import { ReceiveBuffer } from './receive-buffer.js'
+import { RttEstimator } from './rtt-estimator.js'
+import { type InboundSegment, OutboundSegment, TcpFlags } from './segment.js'
+import { SendBuffer } from './send-buffer.js'
+import type { TcpConfig } from './tcp-config.js'
+
+/** The connection states of RFC 9293 §3.3.2. */
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT'
+
+/** Why a connection failed, with the POSIX name. */
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE' | 'ENOTCONN'
+
+/** A connection error or API misuse, with a stable {@link TcpErrorCode}. */
+export class TcpError extends Error {
+  override readonly name = 'TcpError'
+  constructor(
+    readonly code: TcpErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Event bits a connection raises for its owner (see {@link TcpConnection.takeEvents}). */
+export const TcpEvents = {
+  /** The handshake completed. */
+  CONNECTED: 1,
+  /** Data (or the end of the stream) can be read. */
+  READABLE: 2,
+  /** Send buffer space opened. */
+  WRITABLE: 4,
+  /** The peer sent FIN: no more data will arrive. */
+  PEER_CLOSED: 8,
+  /** The connection reached CLOSED (normally, or by reset or timeout). */
+  CLOSED: 16,
+  /** The connection failed; see {@link TcpConnection.error}. */
+  ERROR: 32,
+} as const
+
+/** Counters of one connection. */
+export interface TcpConnectionStats {
+  segmentsIn: number
+  segmentsOut: number
+  bytesIn: number
+  bytesOut: number
+  retransmittedSegments: number
+  retransmittedBytes: number
+  retransmitTimeouts: number
+  fastRetransmits: number
+  duplicateAcksIn: number
+  outOfOrderSegments: number
+  /** Segments that failed the acceptability test (RFC 9293 §3.10.7.4). */
+  unacceptableSegments: number
+  /** Segments dropped by PAWS (RFC 7323 §5). */
+  pawsRejected: number
+  challengeAcks: number
+  windowProbes: number
+  keepAliveProbes: number
+}
+
+/** Largest window field (RFC 9293 §3.1). */
+const MAX_WINDOW_FIELD = 0xffff
+/** RFC 7323 §2.3: the largest shift. */
+const MAX_WINDOW_SHIFT = 14
+/** RFC 9293 §3.7.1: the MSS to assume when the peer sent none. */
+const DEFAULT_PEER_MSS = 536
+/** Bytes the timestamps option adds to every segment (with two NOPs), RFC 7323 §3.2. */
+const TIMESTAMPS_OPTION_LENGTH = 12
+/** RFC 7323 §5.5: PAWS does not apply after 24 days idle. */
+const PAWS_IDLE_LIMIT: Micros = 24 * 86_400 * 1_000_000
+/** RFC 5961 §7: challenge ACKs per connection per second. */
+const CHALLENGE_ACK_LIMIT = 10
+/** Slots of the sent-segment log used for RTT samples. */
+const SENT_LOG_SIZE = 1024
+
+/**
+ * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
+ * {@link TcpConnection.accept} (passive open, from a SYN the listener received).
+ */
+export class TcpConnection {
+  #state: TcpState
+  #error: TcpErrorCode | undefined = undefined
+  #events = 0
+  readonly stats: TcpConnectionStats = {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmittedSegments: 0,
+    retransmittedBytes: 0,
+    retransmitTimeouts: 0,
+    fastRetransmits: 0,
+    duplicateAcksIn: 0,
+    outOfOrderSegments: 0,
+    unacceptableSegments: 0,
+    pawsRejected: 0,
+    challengeAcks: 0,
+    windowProbes: 0,
+    keepAliveProbes: 0,
+  }
+
+  // Send sequence space (RFC 9293 §3.3.1)
+  readonly iss: number
+  #sndUna: number
+  #sndNxt: number
+  /** The highest sequence number sent plus one (after a go-back-N retransmission sndNxt < sndMax). */
+  #sndMax: number
+  #sndWnd = 0
+  #sndWl1 = 0
+  #sndWl2 = 0
+  #maxSndWnd = 0
+  #sndShift = 0
+  /** Sender MSS: the largest payload in one segment, options deducted. */
+  #payloadMax: number
+  #synAcked = false
+  #finQueued = false
+  /** End of the last segment shorter than the MSS we sent (Minshall's Nagle variant). */
+  #smallSegmentEnd: number
+  /** Sequence number of our FIN once sent (the end of the data), or undefined. */
+  #finSeq: number | undefined = undefined
+
+  // Receive sequence space
+  #irs = 0
+  #rcvNxt = 0
+  #rcvShift = 0
+  /** Right edge of the window we last advertised (never moves left, RFC 9293 §3.8.6.2.2). */
+  #rcvRight = 0
+  #finReceived = false
+  /** Sequence number of a FIN that arrived out of order, or -1. */
+  #pendingFinSeq = -1
+
+  // Options
+  #offerWindowScale: number
+  #timestampsOn = false
+  #sackOn = false
+  #tsRecent = 0
+  #tsRecentAt: Micros = 0
+  #lastAckSent = 0
+  readonly #tsOffset: number
+
+  // Buffers and estimators
+  readonly sendBuffer: SendBuffer
+  readonly receiveBuffer: ReceiveBuffer
+  readonly rtt: RttEstimator
+  readonly congestion: CongestionControl
+
+  // Output requests and timers
+  #synPending = false
+  #ackNow = false
+  #unackedBytes = 0
+  #delayedAckAt: Micros | undefined = undefined
+  #retransmitAt: Micros | undefined = undefined
+  #persistAt: Micros | undefined = undefined
+  #persistBackoff = 0
+  #keepAliveAt: Micros | undefined = undefined
+  #keepAliveSent = 0
+  #timeWaitAt: Micros | undefined = undefined
+  #retransmitHead = false
+  #retransmits = 0
+  #firstRetransmitAt: Micros | undefined = undefined
+  #resetToSend: { seq: number; ack: number; flags: number } | undefined = undefined
+  #probePending: 'window' | 'keepalive' | undefined = undefined
+  #lastReceivedAt: Micros
+  #challengeWindowStart: Micros = 0
+  #challengeCount = 0
+
+  // Loss recovery (RFC 5681 §3.2, RFC 6582)
+  #dupAcks = 0
+  #inRecovery = false
+  #recover: number
+  #partialAckSeen = false
+
+  // RTT samples: a log of sent segments (start, end, time, retransmitted)
+  readonly #logStart = new Float64Array(SENT_LOG_SIZE)
+  readonly #logEnd = new Float64Array(SENT_LOG_SIZE)
+  readonly #logTime = new Float64Array(SENT_LOG_SIZE)
+  readonly #logRetransmitted = new Uint8Array(SENT_LOG_SIZE)
+  #logHead = 0
+  #logSize = 0
+
+  readonly #out = new OutboundSegment()
+  readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
+    this.sendBuffer.copyOut(from, length, target, offset)
+
+  private constructor(
+    readonly config: TcpConfig,
+    now: Micros,
+    iss: number,
+    state: TcpState,
+  ) {
+    this.#state = state
+    this.iss = iss >>> 0
+    this.#sndUna = this.iss
+    this.#sndNxt = this.iss
+    this.#sndMax = this.iss
+    this.#recover = this.iss
+    this.#smallSegmentEnd = this.iss
+    this.#tsOffset = Math.imul(this.iss, 0x9e3779b1) >>> 0
+    this.sendBuffer = new SendBuffer(config.sendBufferSize)
+    this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize)
+    this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
+    this.#payloadMax = DEFAULT_PEER_MSS
+    this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
+    this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
+    this.#lastReceivedAt = now
+    this.#out.copyFrom = this.#copyFromSendBuffer
+  }
+
+  /** Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT and its SYN goes out at the next dispatch. */
+  static connect(config: TcpConfig, now: Micros, iss: number): TcpConnection {
+    const connection = new TcpConnection(config, now, iss, 'SYN-SENT')
+    connection.#synPending = true
+    return connection
+  }
+
+  /**
+   * Passive open: a listener received `syn` (RFC 9293 §3.10.7.2). The connection starts in SYN-RECEIVED
+   * and its SYN-ACK goes out at the next dispatch. The caller checked that `syn` carries SYN and no ACK or RST.
+   */
+  static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment): TcpConnection {
+    const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED')
+    connection.#takeSynOptions(syn, now)
+    connection.#sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
+    connection.#maxSndWnd = syn.window
+    connection.#sndWl1 = syn.seq
+    connection.#synPending = true
+    return connection
+  }
+
+  /** The current state. */
+  get state(): TcpState {
+    return this.#state
+  }
+
+  /** Why the connection failed, if it did. */
+  get error(): TcpErrorCode | undefined {
+    return this.#error
+  }
+
+  /** SND.UNA, SND.NXT, RCV.NXT and the windows, for inspection and tests. */
+  get sequence(): { sndUna: number; sndNxt: number; sndMax: number; sndWnd: number; rcvNxt: number; rcvWnd: number; irs: number } {
+    return {
+      sndUna: this.#sndUna,
+      sndNxt: this.#sndNxt,
+      sndMax: this.#sndMax,
+      sndWnd: this.#sndWnd,
+      rcvNxt: this.#rcvNxt,
+      rcvWnd: seqSub(this.#rcvRight, this.#rcvNxt),
+      irs: this.#irs,
+    }
+  }
+
+  /** What was negotiated in the handshake. */
+  get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean } {
+    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvShift, timestamps: this.#timestampsOn, sack: this.#sackOn }
+  }
+
+  /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */
+  get bytesInFlight(): number {
+    return seqSub(this.#sndNxt, this.#sndUna)
+  }
+
+  /** Whether fast recovery is under way. */
+  get inRecovery(): boolean {
+    return this.#inRecovery
+  }
+
+  /** Return and clear the {@link TcpEvents} bits raised since the last call. */
+  takeEvents(): number {
+    const events = this.#events
+    this.#events = 0
+    return events
+  }
+
+  // ---------------------------------------------------------------- application side
+
+  /** Whether the application may still write. */
+  get writable(): boolean {
+    return !this.#finQueued && (this.#state === 'ESTABLISHED' || this.#state === 'CLOSE-WAIT' || this.#state === 'SYN-SENT' || this.#state === 'SYN-RECEIVED')
+  }
+
+  /**
+   * Queue bytes for sending.
+   * @returns how many bytes the send buffer took (0 when full: wait for {@link TcpEvents.WRITABLE}).
+   * @throws TcpError `EPIPE` after `shutdown`/`close`, or the connection's error once it failed.
+   */
+  write(data: Uint8Array, offset = 0, length = data.byteLength - offset): number {
+    if (!this.writable) {
+      if (this.#error !== undefined) throw new TcpError(this.#error, `write on a failed connection: ${this.#error}`)
+      throw new TcpError('EPIPE', `write after the sending side was closed (state ${this.#state})`)
+    }
+    return this.sendBuffer.write(data, offset, length)
+  }
+
+  /** In-order bytes waiting to be read. */
+  get readableBytes(): number {
+    return this.receiveBuffer.readable
+  }
+
+  /** True once the peer's FIN has arrived and every byte before it was read: reads return 0 for good. */
+  get readEnded(): boolean {
+    return this.#finReceived && this.receiveBuffer.readable === 0
+  }
+
+  /**
+   * Read up to `length` bytes into `target`. Opening the window may make an update due (RFC 9293 §3.8.6.2.2).
+   * @returns the count; 0 when nothing is buffered (check {@link readEnded}).
+   */
+  read(target: Uint8Array, offset = 0, length = target.byteLength - offset): number {
+    const count = this.receiveBuffer.read(target, offset, length)
+    if (count > 0) this.#maybeWindowUpdate()
+    return count
+  }
+
+  /** Consume `count` readable bytes without copying them (after a `peek`). */
+  consume(count: number): void {
+    this.receiveBuffer.consume(count)
+    this.#maybeWindowUpdate()
+  }
+
+  /**
+   * Close the sending side (RFC 9293 §3.10.4, CLOSE): a FIN follows the data already written.
+   * Reading stays possible until the peer's FIN. Idempotent.
+   */
+  shutdown(): void {
+    switch (this.#state) {
+      case 'SYN-SENT':
+      // Queued, as RFC 9293 §3.10.4 allows for SYN-RECEIVED: the FIN follows the handshake and the data.
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.#finQueued = true
+        this.#state = this.#synAcked ? 'FIN-WAIT-1' : this.#state
+        return
+      case 'CLOSE-WAIT':
+        this.#finQueued = true
+        this.#state = 'LAST-ACK'
+        return
+      default:
+        return
+    }
+  }
+
+  /** Abort (RFC 9293 §3.10.5, ABORT): send a reset and go to CLOSED at once; buffered data is discarded. */
+  abort(): void {
+    if (this.#state === 'CLOSED' || this.#state === 'TIME-WAIT' || this.#state === 'LISTEN') {
+      this.#enterClosed(undefined)
+      return
+    }
+    if (this.#state !== 'SYN-SENT') this.#resetToSend = { seq: this.#sndNxt, ack: 0, flags: TcpFlags.RST }
+    this.#enterClosed(undefined)
+  }
+
+  // ---------------------------------------------------------------- arriving segments
+
+  /** Apply one arriving segment (RFC 9293 §3.10.7). Never throws, never sends: replies wait for {@link dispatch}. */
+  process(now: Micros, segment: InboundSegment): void {
+    this.stats.segmentsIn++
+    switch (this.#state) {
+      case 'CLOSED':
+      case 'LISTEN':
+        return
+      case 'SYN-SENT':
+        this.#processInSynSent(now, segment)
+        return
+      default:
+        this.#processSynchronized(now, segment)
+    }
+  }
+
+  /** RFC 9293 §3.10.7.3: SYN-SENT. */
+  #processInSynSent(now: Micros, segment: InboundSegment): void {
+    const flags = segment.flags
+    const hasAck = (flags & TcpFlags.ACK) !== 0
+    // First, check the ACK bit.
+    if (hasAck && (seqLe(segment.ack, this.iss) || seqGt(segment.ack, this.#sndNxt))) {
+      if (!(flags & TcpFlags.RST)) this.#resetToSend = { seq: segment.ack, ack: 0, flags: TcpFlags.RST }
+      return
+    }
+    // Second, the RST bit (RFC 5961 §3.2 leaves SYN-SENT as RFC 793 had it: only with an acceptable ACK).
+    if (flags & TcpFlags.RST) {
+      if (hasAck) this.#fail('ECONNREFUSED')
+      return
+    }
+    // Fourth, the SYN bit.
+    if (!(flags & TcpFlags.SYN)) return
+    this.#takeSynOptions(segment, now)
+    this.#lastReceivedAt = now
+    if (hasAck) {
+      this.#sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
+      this.#maxSndWnd = segment.window
+      this.#sndWl1 = segment.seq
+      this.#sndWl2 = segment.ack
+      this.#acknowledge(now, segment.ack)
+      this.#establish()
+      this.#ackNow = true
+      if (segment.payload.byteLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
+    } else {
+      // Simultaneous open (RFC 9293 §3.10.7.3, "Otherwise, enter SYN-RECEIVED").
+      this.#state = 'SYN-RECEIVED'
+      this.#sndWnd = segment.window
+      this.#maxSndWnd = segment.window
+      this.#sndWl1 = segment.seq
+      this.#synPending = true
+    }
+  }
+
+  /** RFC 9293 §3.10.7.4: every state after SYN-SENT. */
+  #processSynchronized(now: Micros, segment: InboundSegment): void {
+    const flags = segment.flags
+    const payloadLength = segment.payload.byteLength
+    // A retransmitted SYN from the peer while our SYN-ACK is unanswered: answer again.
+    if (this.#state === 'SYN-RECEIVED' && flags & TcpFlags.SYN && !(flags & TcpFlags.ACK) && segment.seq === this.#irs) {
+      this.#synPending = true
+      return
+    }
+    // PAWS (RFC 7323 §5.3 R1): before the sequence check.
+    if (this.#timestampsOn && segment.tsValue !== undefined && !(flags & TcpFlags.RST)) {
+      if (seqLt(segment.tsValue, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT) {
+        this.stats.pawsRejected++
+        this.#ackNow = true
+        return
+      }
+    }
+    // First, check the sequence number.
+    const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
+    const window = seqSub(this.#rcvRight, this.#rcvNxt)
+    if (!this.#acceptable(segment.seq, segmentLength, window)) {
+      this.stats.unacceptableSegments++
+      if (!(flags & TcpFlags.RST)) this.#ackNow = true
+      // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
+      if (!(window === 0 && segment.seq === this.#rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
+      this.#processAck(now, segment)
+      return
+    }
+    this.#lastReceivedAt = now
+    this.#keepAliveSent = 0
+    this.#keepAliveAt = undefined
+    // RFC 7323 §4.3: remember the timestamp of the segment that will be acknowledged next.
+    if (this.#timestampsOn && segment.tsValue !== undefined && seqGe(segment.tsValue, this.#tsRecent) && seqLe(segment.seq, this.#lastAckSent)) {
+      this.#tsRecent = segment.tsValue
+      this.#tsRecentAt = now
+    }
+    // Second, the RST bit (RFC 5961 §3.2).
+    if (flags & TcpFlags.RST) {
+      if (segment.seq === this.#rcvNxt) this.#resetReceived()
+      else this.#challengeAck(now)
+      return
+    }
+    // Fourth, the SYN bit (RFC 5961 §4.2): a challenge ACK, whatever its sequence number.
+    if (flags & TcpFlags.SYN) {
+      this.#challengeAck(now)
+      return
+    }
+    // Fifth, the ACK field.
+    if (!(flags & TcpFlags.ACK)) return
+    if (!this.#processAck(now, segment)) return
+    // Sixth and seventh: the text and the FIN.
+    if (payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, segment.seq)
+  }
+
+  /** RFC 9293 §3.10.7.4's acceptability table. */
+  #acceptable(seq: number, length: number, window: number): boolean {
+    const rcvNxt = this.#rcvNxt
+    if (length === 0) {
+      if (window === 0) return seq === rcvNxt
+      return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, window))
+    }
+    if (window === 0) return false
+    const last = seqAdd(seq, length - 1)
+    const right = seqAdd(rcvNxt, window)
+    return (seqLe(rcvNxt, seq) && seqLt(seq, right)) || (seqLe(rcvNxt, last) && seqLt(last, right))
+  }
+
+  /**
+   * The ACK field (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5.2).
+   * @returns false when the segment must be dropped.
+   */
+  #processAck(now: Micros, segment: InboundSegment): boolean {
+    const ack = segment.ack
+    if (this.#state === 'SYN-RECEIVED') {
+      if (seqLe(segment.ack, this.#sndUna) || seqGt(ack, this.#sndMax)) {
+        this.#resetToSend = { seq: ack, ack: 0, flags: TcpFlags.RST }
+        return false
+      }
+      this.#sndWnd = segment.window << this.#sndShift
+      this.#sndWl1 = segment.seq
+      this.#sndWl2 = ack
+      this.#establish()
+    }
+    // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (SND.MAX here, for probes and go-back-N).
+    if (seqGt(ack, this.#sndMax) || seqLt(ack, seqAdd(this.#sndUna, -this.#maxSndWnd))) {
+      this.#challengeAck(now)
+      return false
+    }
+    const scaledWindow = segment.window << this.#sndShift
+    if (seqGt(ack, this.#sndUna)) {
+      this.#acknowledge(now, ack)
+    } else if (
+      ack === this.#sndUna &&
+      segment.payload.byteLength === 0 &&
+      !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) &&
+      scaledWindow === this.#sndWnd &&
+      seqGt(this.#sndMax, this.#sndUna)
+    ) {
+      this.#duplicateAck(now) // RFC 5681 §2, DUPLICATE ACKNOWLEDGMENT
+    }
+    // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
+    if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
+      const opened = scaledWindow > this.#sndWnd
+      this.#sndWnd = scaledWindow
+      this.#sndWl1 = segment.seq
+      this.#sndWl2 = ack
+      if (scaledWindow > this.#maxSndWnd) this.#maxSndWnd = scaledWindow
+      if (opened && scaledWindow > 0) {
+        this.#persistAt = undefined
+        this.#persistBackoff = 0
+      }
+    }
+    const finAcked = this.#finAcked()
+    switch (this.#state) {
+      case 'FIN-WAIT-1':
+        if (finAcked) this.#state = 'FIN-WAIT-2'
+        break
+      case 'CLOSING':
+        if (finAcked) this.#enterTimeWait(now)
+        return false
+      case 'LAST-ACK':
+        if (finAcked) this.#enterClosed(undefined)
+        return false
+      case 'TIME-WAIT':
+        // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
+        if (segment.flags & TcpFlags.FIN) {
+          this.#ackNow = true
+          this.#timeWaitAt = now + this.config.timeWaitTimeout
+        }
+        return false
+    }
+    return true
+  }
+
+  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2). */
+  #acknowledge(now: Micros, ack: number): void {
+    let acked = seqSub(ack, this.#sndUna)
+    const flightBefore = this.bytesInFlight
+    if (!this.#synAcked) {
+      this.#synAcked = true
+      acked-- // the SYN's sequence number carries no data
+    }
+    const dataAcked = Math.min(acked, this.sendBuffer.length)
+    this.sendBuffer.consume(dataAcked)
+    this.#sndUna = ack
+    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack
+    this.stats.bytesOut += dataAcked
+    if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
+    this.#retransmits = 0
+    this.#firstRetransmitAt = undefined
+    this.rtt.resetBackoff()
+    const rttSample = this.#rttSampleFor(now, ack)
+    if (rttSample !== undefined) this.rtt.sample(rttSample)
+    // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it.
+    this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
+    if (this.#inRecovery) {
+      if (seqGt(ack, this.#recover)) {
+        // Full acknowledgment (RFC 6582 §3.2 step 3).
+        this.#inRecovery = false
+        this.#dupAcks = 0
+        this.congestion.onExitRecovery(now, this.bytesInFlight)
+      } else {
+        // Partial acknowledgment (RFC 6582 §3.2 step 5): retransmit the next hole.
+        this.#retransmitHead = true
+        this.congestion.onPartialAck(now, acked)
+        if (!this.#partialAckSeen) {
+          this.#partialAckSeen = true
+          this.#retransmitAt = now + this.rtt.rto
+        }
+      }
+      return
+    }
+    this.#dupAcks = 0
+    if (dataAcked > 0) {
+      this.congestion.onAck(now, {
+        bytesAcked: dataAcked,
+        bytesSacked: 0,
+        rttSample,
+        smoothedRtt: this.rtt.smoothedRtt,
+        bytesInFlight: flightBefore,
+        appLimited: false,
+      })
+    }
+  }
+
+  /** RFC 5681 §3.2 and RFC 6582 §3.2: duplicate ACKs count towards fast retransmit. */
+  #duplicateAck(now: Micros): void {
+    this.stats.duplicateAcksIn++
+    if (this.#inRecovery) {
+      this.congestion.onDuplicateAck(now)
+      return
+    }
+    this.#dupAcks++
+    if (this.#dupAcks !== 3) return
+    // RFC 6582 §3.2 step 2: only when the ACK covers more than `recover`, so one window of losses
+    // after a timeout does not cause a second reduction.
+    if (!seqGt(this.#sndUna, this.#recover)) return
+    this.#inRecovery = true
+    this.#partialAckSeen = false
+    this.#recover = seqAdd(this.#sndMax, -1)
+    this.stats.fastRetransmits++
+    this.congestion.onEnterRecovery(now, this.bytesInFlight)
+    this.#retransmitHead = true
+  }
+
+  /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
+  #acceptText(now: Micros, segment: InboundSegment, dataSeq: number): void {
+    const state = this.#state
+    const flags = segment.flags
+    const payload = segment.payload
+    if (payload.byteLength > 0 && (state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2')) {
+      let data = payload
+      let seq = dataSeq
+      const before = seqSub(this.#rcvNxt, seq)
+      if (before > 0) {
+        data = data.subarray(Math.min(before, data.byteLength)) // already received
+        seq = this.#rcvNxt
+      }
+      const offset = seqSub(seq, this.#rcvNxt)
+      if (data.byteLength > 0) {
+        const hadHoles = this.receiveBuffer.rangeCount > 0
+        const advance = this.receiveBuffer.insert(offset, data)
+        if (advance > 0) {
+          this.#rcvNxt = seqAdd(this.#rcvNxt, advance)
+          this.stats.bytesIn += advance
+          this.#events |= TcpEvents.READABLE
+          this.#unackedBytes += advance
+          // RFC 5681 §4.2: ACK at least every second full-sized segment; at once when a hole was filled.
+          if (hadHoles || this.#unackedBytes >= 2 * this.config.mss) this.#ackNow = true
+          else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.config.delayedAckTimeout
+        } else {
+          // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK).
+          this.stats.outOfOrderSegments++
+          this.#ackNow = true
+        }
+      } else {
+        this.#ackNow = true // a pure duplicate: tell the sender where we are
+      }
+      if (this.config.delayedAckTimeout === 0) this.#ackNow = true
+    }
+    if (flags & TcpFlags.FIN) {
+      const finSeq = seqAdd(dataSeq, payload.byteLength)
+      if (finSeq === this.#rcvNxt) this.#finArrived(now)
+      else if (seqGt(finSeq, this.#rcvNxt)) this.#pendingFinSeq = finSeq
+    } else if (this.#pendingFinSeq >= 0 && this.#pendingFinSeq === this.#rcvNxt) {
+      this.#finArrived(now)
+    }
+  }
+
+  /** The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth). */
+  #finArrived(now: Micros): void {
+    if (this.#finReceived) return
+    this.#finReceived = true
+    this.#pendingFinSeq = -1
+    this.#rcvNxt = seqAdd(this.#rcvNxt, 1)
+    this.#rcvRight = seqGt(this.#rcvNxt, this.#rcvRight) ? this.#rcvNxt : this.#rcvRight
+    this.#ackNow = true
+    this.#events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
+    switch (this.#state) {
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.#state = 'CLOSE-WAIT'
+        break
+      case 'FIN-WAIT-1':
+        // Our FIN not yet acknowledged: simultaneous close.
+        if (this.#finAcked()) this.#enterTimeWait(now)
+        else this.#state = 'CLOSING'
+        break
+      case 'FIN-WAIT-2':
+        this.#enterTimeWait(now)
+        break
+    }
+  }
+
+  #resetReceived(): void {
+    switch (this.#state) {
+      case 'SYN-RECEIVED':
+        // RFC 9293 §3.10.7.4: from a passive open, back to LISTEN; the listener simply forgets us.
+        this.#fail('ECONNREFUSED')
+        return
+      case 'CLOSING':
+      case 'LAST-ACK':
+      case 'TIME-WAIT':
+        this.#enterClosed(undefined)
+        return
+      default:
+        this.#fail('ECONNRESET')
+    }
+  }
+
+  /** RFC 5961 §7: at most {@link CHALLENGE_ACK_LIMIT} challenge ACKs per second. */
+  #challengeAck(now: Micros): void {
+    if (now - this.#challengeWindowStart >= 1_000_000) {
+      this.#challengeWindowStart = now
+      this.#challengeCount = 0
+    }
+    if (this.#challengeCount >= CHALLENGE_ACK_LIMIT) return
+    this.#challengeCount++
+    this.stats.challengeAcks++
+    this.#ackNow = true
+  }
+
+  #takeSynOptions(syn: InboundSegment, now: Micros): void {
+    this.#irs = syn.seq
+    this.#rcvNxt = seqAdd(syn.seq, 1)
+    this.#lastAckSent = this.#rcvNxt
+    // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14 are taken as 14.
+    if (this.#offerWindowScale >= 0 && syn.windowScale !== undefined) {
+      this.#sndShift = Math.min(syn.windowScale, MAX_WINDOW_SHIFT)
+      this.#rcvShift = this.#offerWindowScale
+    } else {
+      this.#sndShift = 0
+      this.#rcvShift = 0
+      this.#offerWindowScale = -1
+    }
+    this.#timestampsOn = this.config.timestamps && syn.tsValue !== undefined
+    if (this.#timestampsOn) {
+      this.#tsRecent = syn.tsValue!
+      this.#tsRecentAt = now
+    }
+    this.#sackOn = this.config.sack && syn.sackPermitted
+    // RFC 9293 §3.7.1: send no more than the peer's MSS (536 without the option), nor more than our own.
+    const peerMss = syn.mss ?? DEFAULT_PEER_MSS
+    this.#payloadMax = Math.max(1, Math.min(peerMss, this.config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
+    this.congestion.setMss(this.#payloadMax)
+    this.#rcvRight = seqAdd(this.#rcvNxt, this.#windowBytesToOffer())
+  }
+
+  #establish(): void {
+    this.#state = 'ESTABLISHED'
+    this.#synPending = false
+    this.#events |= TcpEvents.CONNECTED | TcpEvents.WRITABLE
+    if (this.#finQueued) this.#state = 'FIN-WAIT-1'
+  }
+
+  #enterTimeWait(now: Micros): void {
+    this.#state = 'TIME-WAIT'
+    this.#retransmitAt = undefined
+    this.#persistAt = undefined
+    this.#keepAliveAt = undefined
+    this.#timeWaitAt = now + this.config.timeWaitTimeout
+    this.#events |= TcpEvents.PEER_CLOSED
+  }
+
+  #fail(code: TcpErrorCode): void {
+    this.#enterClosed(code)
+  }
+
+  #enterClosed(error: TcpErrorCode | undefined): void {
+    if (this.#state === 'CLOSED') return
+    this.#state = 'CLOSED'
+    if (error !== undefined) {
+      this.#error = error
+      this.#events |= TcpEvents.ERROR
+    }
+    this.#events |= TcpEvents.CLOSED | TcpEvents.READABLE
+    this.#retransmitAt = undefined
+    this.#delayedAckAt = undefined
+    this.#persistAt = undefined
+    this.#keepAliveAt = undefined
+    this.#timeWaitAt = undefined
+    this.#synPending = false
+    this.#ackNow = false
+    this.#retransmitHead = false
+    this.#probePending = undefined
+  }
+
+  /** Whether our FIN was sent and acknowledged. */
+  #finAcked(): boolean {
+    return this.#finSeq !== undefined && seqGt(this.#sndUna, this.#finSeq)
+  }
+
+  /** Whether the FIN must go out now: queued, not acknowledged, and every byte before it sent. */
+  #finDue(): boolean {
+    return this.#finQueued && !this.#finAcked() && seqSub(this.#sndNxt, this.#sndUna) === this.sendBuffer.length
+  }
+
+  // ---------------------------------------------------------------- RTT samples
+
+  #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
+    if (retransmission) {
+      // Karn (RFC 6298 §3): no sample from any segment overlapping a retransmission.
+      for (let i = 0; i < this.#logSize; i++) {
+        const slot = (this.#logHead + i) % SENT_LOG_SIZE
+        if (seqLt(this.#logStart[slot]!, end) && seqGt(this.#logEnd[slot]!, start)) this.#logRetransmitted[slot] = 1
+      }
+      return
+    }
+    if (this.#logSize === SENT_LOG_SIZE) {
+      this.#logHead = (this.#logHead + 1) % SENT_LOG_SIZE
+      this.#logSize--
+    }
+    const slot = (this.#logHead + this.#logSize) % SENT_LOG_SIZE
+    this.#logStart[slot] = start
+    this.#logEnd[slot] = end
+    this.#logTime[slot] = now
+    this.#logRetransmitted[slot] = 0
+    this.#logSize++
+  }
+
+  /** Drop log entries covered by `ack`; the newest one never retransmitted gives the sample. */
+  #rttSampleFor(now: Micros, ack: number): Micros | undefined {
+    let sample: Micros | undefined
+    while (this.#logSize > 0) {
+      const slot = this.#logHead
+      if (seqGt(this.#logEnd[slot]!, ack)) break
+      if (this.#logRetransmitted[slot] === 0) sample = now - this.#logTime[slot]!
+      this.#logHead = (slot + 1) % SENT_LOG_SIZE
+      this.#logSize--
+    }
+    return sample
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
+  pollAt(): Micros | undefined {
+    return earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt)
+  }
+
+  /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
+  get hasPendingOutput(): boolean {
+    if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined) return true
+    return this.#canSendData() && this.#nextSendLength() >= 0
+  }
+
+  #runTimers(now: Micros): void {
+    if (this.#timeWaitAt !== undefined && now >= this.#timeWaitAt) {
+      this.#enterClosed(undefined)
+      return
+    }
+    if (this.#delayedAckAt !== undefined && now >= this.#delayedAckAt) {
+      this.#delayedAckAt = undefined
+      this.#ackNow = true
+    }
+    if (this.#retransmitAt !== undefined && now >= this.#retransmitAt) this.#retransmitTimeout(now)
+    if (this.#persistAt !== undefined && now >= this.#persistAt) {
+      this.#probePending = 'window'
+      this.#persistBackoff++
+      this.#persistAt = undefined
+    }
+    if (this.config.keepAlive && this.#keepAliveAt !== undefined && now >= this.#keepAliveAt) {
+      this.#keepAliveAt = undefined
+      if (this.#keepAliveSent >= this.config.keepAliveCount) {
+        this.#fail('ETIMEDOUT')
+        return
+      }
+      this.#probePending = 'keepalive'
+    }
+  }
+
+  /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
+  #retransmitTimeout(now: Micros): void {
+    this.#retransmitAt = undefined
+    const limit = this.#synAcked ? this.config.maxRetransmits : this.config.synRetries
+    this.#firstRetransmitAt ??= now
+    const userTimedOut = this.config.userTimeout > 0 && now - this.#firstRetransmitAt >= this.config.userTimeout
+    if (this.#retransmits >= limit || userTimedOut) {
+      this.#fail('ETIMEDOUT')
+      return
+    }
+    this.#retransmits++
+    this.stats.retransmitTimeouts++
+    this.rtt.backOff()
+    if (!this.#synAcked) {
+      this.#synPending = true
+      return
+    }
+    this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
+    // RFC 6582 §3.2 step 1 / §4: remember the highest sequence number sent, then go back to SND.UNA.
+    this.#recover = seqAdd(this.#sndMax, -1)
+    this.#inRecovery = false
+    this.#dupAcks = 0
+    this.#sndNxt = this.#sndUna
+    this.#retransmitHead = false
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /**
+   * Emit every segment that may be sent now, in order. `emit` must serialise the segment (and copy its
+   * payload with `segment.copyPayload`) before returning: the object is reused.
+   */
+  dispatch(now: Micros, emit: (segment: OutboundSegment) => void): void {
+    this.#runTimers(now)
+    if (this.#resetToSend !== undefined) {
+      const reset = this.#resetToSend
+      this.#resetToSend = undefined
+      const out = this.#out
+      out.reset()
+      out.seq = reset.seq
+      out.ack = reset.ack
+      out.flags = reset.flags
+      out.window = 0
+      this.stats.segmentsOut++
+      emit(out)
+    }
+    const state = this.#state
+    if (state === 'CLOSED' || state === 'LISTEN') return
+    if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
+      if (this.#synPending) this.#sendSyn(now, emit)
+      else if (this.#ackNow) this.#sendAck(now, emit)
+      return
+    }
+    let sent = 0
+    if (this.#retransmitHead) {
+      this.#retransmitHead = false
+      sent += this.#sendRetransmitHead(now, emit)
+    }
+    if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
+    if (this.#probePending !== undefined) {
+      this.#sendProbe(now, emit)
+      sent++
+    }
+    if (sent === 0 && this.#ackNow) this.#sendAck(now, emit)
+    this.#armIdleTimers(now)
+  }
+
+  #sendSyn(now: Micros, emit: (segment: OutboundSegment) => void): void {
+    this.#synPending = false
+    const out = this.#out
+    out.reset()
+    out.seq = this.iss
+    out.flags = TcpFlags.SYN
+    out.mss = this.config.mss
+    out.sackPermitted = this.config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
+    const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvShift : -1
+    out.windowScale = offerScale
+    const withTimestamps = this.#state === 'SYN-SENT' ? this.config.timestamps : this.#timestampsOn
+    if (this.#state === 'SYN-RECEIVED') {
+      out.flags |= TcpFlags.ACK
+      out.ack = this.#rcvNxt
+      this.#lastAckSent = this.#rcvNxt
+    }
+    // RFC 7323 §2.2: the window in a SYN is not scaled.
+    out.window = Math.min(this.receiveBuffer.window, MAX_WINDOW_FIELD)
+    if (this.#state === 'SYN-RECEIVED') this.#rcvRight = seqAdd(this.#rcvNxt, out.window)
+    if (withTimestamps) {
+      out.timestamps = true
+      out.tsValue = this.#tsClock(now)
+      out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#tsRecent : 0
+    }
+    const retransmission = this.#sndMax !== this.iss
+    if (!retransmission) {
+      this.#sndNxt = seqAdd(this.iss, 1)
+      this.#sndMax = this.#sndNxt
+    }
+    out.retransmission = retransmission
+    this.#logSent(now, this.iss, seqAdd(this.iss, 1), retransmission)
+    this.#retransmitAt = now + this.rtt.rto
+    this.stats.segmentsOut++
+    if (retransmission) this.stats.retransmittedSegments++
+    this.#ackNow = false
+    emit(out)
+  }
+
+  /** Fill the common fields of a segment that carries ACK. */
+  #prepare(now: Micros, seq: number, flags: number): OutboundSegment {
+    const out = this.#out
+    out.reset()
+    out.seq = seq
+    out.flags = TcpFlags.ACK | flags
+    out.ack = this.#rcvNxt
+    out.window = this.#windowField()
+    if (this.#timestampsOn) {
+      out.timestamps = true
+      out.tsValue = this.#tsClock(now)
+      out.tsEcho = this.#tsRecent
+    }
+    if (this.#sackOn) this.#fillSackBlocks(out)
+    this.#lastAckSent = this.#rcvNxt
+    this.#ackNow = false
+    this.#delayedAckAt = undefined
+    this.#unackedBytes = 0
+    return out
+  }
+
+  /** SACK blocks from the out-of-order ranges (RFC 2018 §4; the full ordering rules come with @mtcp/sack). */
+  #fillSackBlocks(out: OutboundSegment): void {
+    const ranges = this.receiveBuffer.rangeCount
+    const max = this.#timestampsOn ? 3 : 4
+    let n = 0
+    for (let i = 0; i < ranges && n < max; i++) {
+      const [start, end] = this.receiveBuffer.range(i)
+      out.sackLeft[n] = seqAdd(this.#rcvNxt, start)
+      out.sackRight[n] = seqAdd(this.#rcvNxt, end)
+      n++
+    }
+    out.sackCount = n
+  }
+
+  #sendAck(now: Micros, emit: (segment: OutboundSegment) => void): void {
+    const out = this.#prepare(now, this.#sndNxt, 0)
+    this.stats.segmentsOut++
+    emit(out)
+  }
+
+  /** Usable window: min(cwnd, SND.WND) minus the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
+  #usableWindow(): number {
+    const window = Math.min(this.congestion.window, this.#sndWnd)
+    return window - this.bytesInFlight
+  }
+
+  /** Whether the state allows sending new data or the FIN. */
+  #canSendData(): boolean {
+    const state = this.#state
+    return state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK'
+  }
+
+  /**
+   * What {@link #sendData} sends next: a payload length (1 or more), 0 for a bare FIN, or -1 for
+   * nothing now (RFC 9293 §3.7.4 Nagle, §3.8.6.2.1 sender SWS avoidance, the windows).
+   */
+  #nextSendLength(): number {
+    const offset = seqSub(this.#sndNxt, this.#sndUna)
+    const unsent = this.sendBuffer.length - offset
+    if (unsent <= 0) return this.#finDue() ? 0 : -1
+    const length = Math.min(this.#payloadMax, unsent, this.#usableWindow())
+    if (length <= 0) return -1
+    // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
+    if (length === this.#payloadMax || seqLt(this.#sndNxt, this.#sndMax)) return length
+    const allQueued = length === unsent
+    // Nagle in Minshall's variant, as Linux: hold a small segment only while an earlier small segment
+    // is unacknowledged, so the tail of a bulk write does not wait an RTT.
+    if (!this.config.noDelay && seqGt(this.#smallSegmentEnd, this.#sndUna) && !(this.#finQueued && allQueued)) return -1
+    // Sender SWS avoidance: a small, window-limited segment waits unless it is at least half the
+    // largest window the peer offered, or nothing is in flight to bring a window update.
+    if (!allQueued && length < this.#maxSndWnd / 2 && this.bytesInFlight > 0) return -1
+    return length
+  }
+
+  /** New data and the FIN. @returns the number of segments emitted. */
+  #sendData(now: Micros, emit: (segment: OutboundSegment) => void): number {
+    if (!this.#canSendData()) return 0
+    let sent = 0
+    for (;;) {
+      const length = this.#nextSendLength()
+      if (length < 0) {
+        // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
+        const unsent = this.sendBuffer.length - seqSub(this.#sndNxt, this.#sndUna)
+        if (unsent > 0 && this.#sndWnd === 0 && this.bytesInFlight === 0 && this.#persistAt === undefined) {
+          this.#persistAt = now + this.#persistInterval()
+        }
+        return sent
+      }
+      const offset = seqSub(this.#sndNxt, this.#sndUna)
+      const withFin = this.#finQueued && offset + length === this.sendBuffer.length
+      this.#emitData(now, emit, offset, length, withFin)
+      sent++
+      if (withFin) return sent
+    }
+  }
+
+  #emitData(now: Micros, emit: (segment: OutboundSegment) => void, offset: number, length: number, fin: boolean): void {
+    const seq = this.#sndNxt
+    const allSent = offset + length >= this.sendBuffer.length
+    const out = this.#prepare(now, seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && allSent ? TcpFlags.PSH : 0))
+    out.payloadOffset = offset
+    out.payloadLength = length
+    const end = seqAdd(seq, length + (fin ? 1 : 0))
+    if (fin) this.#finSeq = seqAdd(seq, length)
+    if (length < this.#payloadMax) this.#smallSegmentEnd = end
+    const retransmission = seqLt(seq, this.#sndMax)
+    out.retransmission = retransmission
+    if (retransmission) {
+      this.stats.retransmittedSegments++
+      this.stats.retransmittedBytes += length
+    }
+    this.#logSent(now, seq, end, retransmission)
+    this.#sndNxt = end
+    if (seqGt(end, this.#sndMax)) this.#sndMax = end
+    if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+    this.stats.segmentsOut++
+    emit(out)
+  }
+
+  /** Retransmit the first unacknowledged segment (fast retransmit, or a NewReno partial ACK). */
+  #sendRetransmitHead(now: Micros, emit: (segment: OutboundSegment) => void): number {
+    const length = Math.min(this.#payloadMax, this.sendBuffer.length)
+    const fin = this.#finSeq !== undefined && length === this.sendBuffer.length
+    if (length === 0 && !fin) return 0
+    const out = this.#prepare(now, this.#sndUna, fin ? TcpFlags.FIN : 0)
+    out.payloadOffset = 0
+    out.payloadLength = length
+    out.retransmission = true
+    this.#logSent(now, this.#sndUna, seqAdd(this.#sndUna, length + (fin ? 1 : 0)), true)
+    this.stats.retransmittedSegments++
+    this.stats.retransmittedBytes += length
+    this.stats.segmentsOut++
+    if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+    emit(out)
+    return 1
+  }
+
+  /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */
+  #sendProbe(now: Micros, emit: (segment: OutboundSegment) => void): void {
+    const kind = this.#probePending
+    this.#probePending = undefined
+    if (kind === 'window') {
+      // As Linux does: an old sequence number and no data, which the peer must answer with its window.
+      const out = this.#prepare(now, seqAdd(this.#sndUna, -1), 0)
+      this.stats.windowProbes++
+      this.stats.segmentsOut++
+      emit(out)
+      if (this.#sndWnd === 0) this.#persistAt = now + this.#persistInterval()
+      return
+    }
+    const out = this.#prepare(now, seqAdd(this.#sndUna, -1), 0)
+    this.#keepAliveSent++
+    this.stats.keepAliveProbes++
+    this.stats.segmentsOut++
+    emit(out)
+    this.#keepAliveAt = now + this.config.keepAliveInterval
+  }
+
+  /** Persist timer: the RTO, doubled per unanswered probe, within [200 ms, 60 s] (as Linux bounds it). */
+  #persistInterval(): Micros {
+    const base = this.rtt.smoothedRtt === undefined ? this.config.initialRto : this.rtt.rto
+    return Math.min(Math.max(base * 2 ** this.#persistBackoff, 200_000), 60_000_000)
+  }
+
+  #armIdleTimers(now: Micros): void {
+    if (!this.config.keepAlive) return
+    const state = this.#state
+    if ((state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0) {
+      if (this.#keepAliveAt === undefined) {
+        this.#keepAliveAt = this.#keepAliveSent === 0 ? this.#lastReceivedAt + this.config.keepAliveIdle : now + this.config.keepAliveInterval
+      }
+    } else {
+      this.#keepAliveAt = undefined
+    }
+  }
+
+  // ---------------------------------------------------------------- receive window
+
+  /** The receive window in bytes we can offer now, before receiver SWS avoidance. */
+  #windowBytesToOffer(): number {
+    return this.receiveBuffer.window
+  }
+
+  /**
+   * The window field for the next segment (RFC 7323 §2.3 scaled). The right edge never moves left, and
+   * moves right only by at least min(buffer / 2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+   */
+  #windowField(): number {
+    const offer = this.#windowBytesToOffer()
+    const candidate = seqAdd(this.#rcvNxt, offer)
+    const threshold = Math.min(this.receiveBuffer.capacity / 2, this.config.mss)
+    if (seqGe(candidate, seqAdd(this.#rcvRight, threshold)) || seqLt(this.#rcvRight, this.#rcvNxt)) {
+      this.#rcvRight = candidate
+    }
+    let window = seqSub(this.#rcvRight, this.#rcvNxt)
+    if (window < 0) window = 0
+    const field = Math.min(window >>> this.#rcvShift, MAX_WINDOW_FIELD)
+    // The edge we actually advertised, after the shift rounded it down.
+    this.#rcvRight = seqAdd(this.#rcvNxt, field << this.#rcvShift)
+    return field
+  }
+
+  /** After the application read: an ACK is due if the window opened by enough (RFC 9293 §3.8.6.2.2). */
+  #maybeWindowUpdate(): void {
+    if (this.#state === 'CLOSED' || this.#finReceived) return
+    const advertised = seqSub(this.#rcvRight, this.#rcvNxt)
+    const offer = this.#windowBytesToOffer()
+    const threshold = Math.min(this.receiveBuffer.capacity / 2, 2 * this.config.mss)
+    if (offer - advertised >= threshold) this.#ackNow = true
+  }
+
+  /** Our timestamp clock: 1 ms per tick (RFC 7323 §5.4), offset per connection. */
+  #tsClock(now: Micros): number {
+    return (Math.floor(now / 1000) + this.#tsOffset) >>> 0
+  }
+}
+
+function earliest(a: Micros | undefined, b: Micros | undefined): Micros | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return a < b ? a : b
+}
+
+/** The smallest shift that lets a window of `bufferSize` bytes fit 16 bits, at most 14 (RFC 7323 §2.3). */
+export function windowShiftFor(bufferSize: number): number {
+  let shift = 0
+  while (shift < MAX_WINDOW_SHIFT && bufferSize >>> shift > MAX_WINDOW_FIELD) shift++
+  return shift
+}

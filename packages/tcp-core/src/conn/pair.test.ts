@@ -1,0 +1,137 @@
+// Two connections talking through a simulated lossy channel: handshake, data both ways, close.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { FixedWindowControl, type SentSegment, snapshot, testConfig } from '../testing/index.js'
+import { TcpConnection } from './connection.js'
+import { type InboundSegment, TcpFlags } from './segment.js'
+import type { TcpConfig } from './tcp-config.js'
+
+interface Channel {
+  loss: number
+  duplicate: number
+  reorder: number
+  delay: number
+}
+
+interface InFlight {
+  at: number
+  order: number
+  segment: InboundSegment
+}
+
+function toInbound(s: SentSegment): InboundSegment {
+  return {
+    seq: s.seq,
+    ack: s.ack,
+    flags: s.flags,
+    window: s.window,
+    mss: s.mss > 0 ? s.mss : undefined,
+    windowScale: s.windowScale >= 0 ? s.windowScale : undefined,
+    sackPermitted: s.sackPermitted,
+    tsValue: s.timestamps ? s.tsValue : undefined,
+    tsEcho: s.tsEcho,
+    sackBlocks: s.sack.map(([left, right]) => ({ left, right })),
+    payload: s.payload,
+  }
+}
+
+/** A deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function transfer(options: { seed: number; channel: Channel; aToB: number; bToA: number; config?: Partial<TcpConfig> }) {
+  const rand = random(options.seed)
+  const config = testConfig({ congestionControl: () => new FixedWindowControl(64 * 1024), minRto: 50_000, ...options.config })
+  const a = TcpConnection.connect(config, 0, 0xfffff000)
+  let b: TcpConnection | undefined
+  const toA: InFlight[] = []
+  const toB: InFlight[] = []
+  let order = 0
+  let now = 0
+  const dataAToB = Uint8Array.from({ length: options.aToB }, (_, i) => (i * 7 + options.seed) & 0xff)
+  const dataBToA = Uint8Array.from({ length: options.bToA }, (_, i) => (i * 11 + 3) & 0xff)
+  let writtenA = 0
+  let writtenB = 0
+  const receivedByB: number[] = []
+  const receivedByA: number[] = []
+  const scratch = new Uint8Array(65536)
+
+  const send = (queue: InFlight[], s: SentSegment): void => {
+    const c = options.channel
+    if (rand() < c.loss) return
+    const extra = rand() < c.reorder ? c.delay * 3 * rand() : 0
+    const copies = rand() < c.duplicate ? 2 : 1
+    for (let i = 0; i < copies; i++) queue.push({ at: now + c.delay + extra, order: order++, segment: toInbound(s) })
+  }
+  const deliverDue = (queue: InFlight[], to: (segment: InboundSegment) => void): void => {
+    queue.sort((x, y) => x.at - y.at || x.order - y.order)
+    while (queue.length > 0 && queue[0]!.at <= now) to(queue.shift()!.segment)
+  }
+  const app = (connection: TcpConnection, data: Uint8Array, written: number, received: number[]): number => {
+    if (connection.writable && written < data.length) written += connection.write(data, written, data.length - written)
+    if (written === data.length && connection.writable) connection.shutdown()
+    for (let n = connection.read(scratch); n > 0; n = connection.read(scratch)) received.push(...scratch.subarray(0, n))
+    return written
+  }
+
+  for (let step = 0; step < 2_000_000; step++) {
+    deliverDue(toA, (segment) => a.process(now, segment))
+    deliverDue(toB, (segment) => {
+      if (b === undefined) {
+        if (segment.flags === TcpFlags.SYN) b = TcpConnection.accept(config, now, 0x7ffffff0, segment)
+        return
+      }
+      b.process(now, segment)
+    })
+    writtenA = app(a, dataAToB, writtenA, receivedByA)
+    if (b !== undefined) writtenB = app(b, dataBToA, writtenB, receivedByB)
+    a.dispatch(now, (s) => send(toB, snapshot(s)))
+    b?.dispatch(now, (s) => send(toA, snapshot(s)))
+    const done = (c: TcpConnection | undefined) => c !== undefined && (c.state === 'CLOSED' || c.state === 'TIME-WAIT')
+    if (done(a) && done(b) && toA.length === 0 && toB.length === 0) break
+    if (a.state === 'CLOSED' && a.error !== undefined) break
+    const pending = (c: TcpConnection | undefined) => c !== undefined && c.hasPendingOutput
+    if (pending(a) || pending(b)) continue
+    const candidates = [a.pollAt(), b?.pollAt(), ...toA.map((x) => x.at), ...toB.map((x) => x.at)].filter((t): t is number => t !== undefined)
+    if (candidates.length === 0) break
+    now = Math.max(now, Math.min(...candidates))
+  }
+  return { a, b: b!, receivedByA: Uint8Array.from(receivedByA), receivedByB: Uint8Array.from(receivedByB), dataAToB, dataBToA, now }
+}
+
+describe('two connections over a simulated channel', () => {
+  it('moves data both ways and closes cleanly on a perfect channel', () => {
+    const r = transfer({ seed: 1, channel: { loss: 0, duplicate: 0, reorder: 0, delay: 5000 }, aToB: 300_000, bToA: 70_000 })
+    expect(r.receivedByB).toEqual(r.dataAToB)
+    expect(r.receivedByA).toEqual(r.dataBToA)
+    // Both sides close after writing, so the FINs may cross (simultaneous close): both can end in TIME-WAIT.
+    for (const state of [r.a.state, r.b.state]) expect(['CLOSED', 'TIME-WAIT']).toContain(state)
+    expect(r.a.stats.retransmittedSegments + r.b.stats.retransmittedSegments).toBe(0)
+  })
+
+  it('delivers intact under loss, duplication and reordering (property over seeds)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.constantFrom(0, 0.01, 0.05, 0.15),
+        fc.constantFrom(0, 0.05),
+        fc.constantFrom(0, 0.1),
+        (seed, loss, duplicate, reorder) => {
+          const r = transfer({ seed, channel: { loss, duplicate, reorder, delay: 2000 }, aToB: 40_000, bToA: 10_000, config: { maxRetransmits: 50, synRetries: 50 } })
+          expect(r.a.error).toBeUndefined()
+          expect(r.receivedByB).toEqual(r.dataAToB)
+          expect(r.receivedByA).toEqual(r.dataBToA)
+        },
+      ),
+      { numRuns: 30 },
+    )
+  }, 120_000)
+})

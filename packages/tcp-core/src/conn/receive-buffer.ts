@@ -1,0 +1,142 @@
+/**
+ * The receive buffer: in-order data waiting for the application, and out-of-order data waiting for
+ * the hole before it (RFC 9293 §3.10.7.4, "seventh, process the segment text"), in one ring.
+ *
+ * Offsets are relative to RCV.NXT: offset 0 is the next byte expected. Out-of-order data is stored in
+ * place and tracked as a sorted list of disjoint ranges, which is also what SACK blocks are made from.
+ * Storage starts empty and doubles on demand up to the capacity.
+ * @module
+ */
+import { growRing } from './ring.js'
+
+/** The most out-of-order ranges kept; a segment that would need more is dropped (and retransmitted by the peer). */
+const MAX_RANGES = 64
+
+/** A fixed-capacity receive ring with reassembly. */
+export class ReceiveBuffer {
+  #bytes: Uint8Array = new Uint8Array(0)
+  #head = 0
+  /** In-order bytes ready for the application. */
+  #readable = 0
+  /** Out-of-order ranges as [start, end) offsets past the readable data, sorted, disjoint, not touching. */
+  readonly #starts: number[] = []
+  readonly #ends: number[] = []
+
+  constructor(readonly capacity: number) {}
+
+  /** Bytes of storage allocated now (at most the capacity). */
+  get allocated(): number {
+    return this.#bytes.byteLength
+  }
+
+  /** In-order bytes the application can read. */
+  get readable(): number {
+    return this.#readable
+  }
+
+  /** Space after the readable data: the receive window to advertise. */
+  get window(): number {
+    return this.capacity - this.#readable
+  }
+
+  /** Number of out-of-order ranges held. */
+  get rangeCount(): number {
+    return this.#starts.length
+  }
+
+  /** Start and end (offsets past RCV.NXT) of out-of-order range `i`. */
+  range(i: number): [start: number, end: number] {
+    return [this.#starts[i]!, this.#ends[i]!]
+  }
+
+  /** Bytes held out of order. */
+  get outOfOrderBytes(): number {
+    let total = 0
+    for (let i = 0; i < this.#starts.length; i++) total += this.#ends[i]! - this.#starts[i]!
+    return total
+  }
+
+  /**
+   * Store `data` whose first byte is `offset` bytes past RCV.NXT. The caller has trimmed it to the window.
+   * @returns how many bytes RCV.NXT advances (0 for out-of-order data, or -1 when it had to be dropped).
+   */
+  insert(offset: number, data: Uint8Array): number {
+    const length = data.byteLength
+    if (length === 0) return 0
+    const end = Math.min(offset + length, this.window)
+    if (end <= offset) return 0
+    this.#copyIn(this.#readable + offset, data.subarray(0, end - offset))
+    if (offset > 0) return this.#addRange(offset, end) ? 0 : -1
+    // In order: the readable region grows over any ranges it reaches.
+    let advance = end
+    while (this.#starts.length > 0 && this.#starts[0]! <= advance) {
+      advance = Math.max(advance, this.#ends[0]!)
+      this.#starts.shift()
+      this.#ends.shift()
+    }
+    this.#readable += advance
+    for (let i = 0; i < this.#starts.length; i++) {
+      this.#starts[i]! -= advance
+      this.#ends[i]! -= advance
+    }
+    return advance
+  }
+
+  /** Copy up to `length` readable bytes into `target` at `offset`, and consume them. @returns the count. */
+  read(target: Uint8Array, offset = 0, length = target.byteLength - offset): number {
+    const count = this.peek(target, offset, length)
+    this.consume(count)
+    return count
+  }
+
+  /** Copy up to `length` readable bytes without consuming them. @returns the count. */
+  peek(target: Uint8Array, offset = 0, length = target.byteLength - offset): number {
+    const count = Math.min(length, this.#readable)
+    if (count === 0) return 0
+    const first = Math.min(count, this.#bytes.byteLength - this.#head)
+    target.set(this.#bytes.subarray(this.#head, this.#head + first), offset)
+    if (first < count) target.set(this.#bytes.subarray(0, count - first), offset + first)
+    return count
+  }
+
+  /** Consume `count` readable bytes. */
+  consume(count: number): void {
+    const n = Math.min(count, this.#readable)
+    this.#readable -= n
+    this.#head = this.#readable === 0 && this.#starts.length === 0 ? 0 : (this.#head + n) % this.#bytes.byteLength
+  }
+
+  #copyIn(position: number, data: Uint8Array): void {
+    const needed = position + data.byteLength
+    if (needed > this.#bytes.byteLength) {
+      const used = this.#starts.length > 0 ? this.#readable + this.#ends[this.#ends.length - 1]! : this.#readable
+      this.#bytes = growRing(this.#bytes, this.#head, used, needed, this.capacity)
+      this.#head = 0
+    }
+    const size = this.#bytes.byteLength
+    const start = (this.#head + position) % size
+    const first = Math.min(data.byteLength, size - start)
+    this.#bytes.set(data.subarray(0, first), start)
+    if (first < data.byteLength) this.#bytes.set(data.subarray(first), 0)
+  }
+
+  /** Merge [start, end) into the sorted ranges. @returns false when the range table is full. */
+  #addRange(start: number, end: number): boolean {
+    const starts = this.#starts
+    const ends = this.#ends
+    let i = 0
+    while (i < starts.length && ends[i]! < start) i++
+    let j = i
+    let mergedStart = start
+    let mergedEnd = end
+    while (j < starts.length && starts[j]! <= end) {
+      mergedStart = Math.min(mergedStart, starts[j]!)
+      mergedEnd = Math.max(mergedEnd, ends[j]!)
+      j++
+    }
+    if (i === j && starts.length >= MAX_RANGES) return false
+    starts.splice(i, j - i, mergedStart)
+    ends.splice(i, j - i, mergedEnd)
+    return true
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Per-connection settings, their defaults and their validation.
+ * @module
+ */
+import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
+
+/** Settings of one connection. Every field has a default; see {@link resolveTcpConfig}. */
+export interface TcpConfig {
+  /** MSS to advertise (what we can receive), bytes, in [88, 65495]. Default 1460. */
+  mss: number
+  /** Send buffer size in bytes, in [1, 1 GiB]. Default 1 MiB. */
+  sendBufferSize: number
+  /** Receive buffer size in bytes, in [1, 1 GiB]. Default 1 MiB. */
+  receiveBufferSize: number
+  /** Offer window scaling (RFC 7323 §2). Default true. */
+  windowScaling: boolean
+  /** Offer timestamps (RFC 7323 §3). Default true. */
+  timestamps: boolean
+  /** Offer SACK (RFC 2018). Default true. */
+  sack: boolean
+  /** Disable Nagle's algorithm (RFC 9293 §3.7.4). Default false. */
+  noDelay: boolean
+  /** Delayed-ACK timer in µs, in [0, 500 ms] (RFC 9293 §3.8.6.3 allows up to 500 ms). Default 40 ms. */
+  delayedAckTimeout: Micros
+  /** Minimum RTO in µs. Default 200 ms (Linux); RFC 6298 §2.4 suggests 1 s. */
+  minRto: Micros
+  /** Maximum RTO in µs. Default 60 s (RFC 6298 §2.5). */
+  maxRto: Micros
+  /** RTO before the first RTT sample, µs. Default 1 s (RFC 6298 §2.1). */
+  initialRto: Micros
+  /** SYN (or SYN-ACK) retransmissions before giving up. Default 6, as Linux's tcp_syn_retries. */
+  synRetries: number
+  /** Data retransmissions before the connection is aborted with ETIMEDOUT. Default 15, as Linux's tcp_retries2. */
+  maxRetransmits: number
+  /** User timeout (RFC 9293 §3.8.4, RFC 5482): abort when sent data stays unacknowledged this long, µs; 0 disables. Default 0. */
+  userTimeout: Micros
+  /** TIME_WAIT duration (2·MSL, RFC 9293 §3.4.2) in µs. Default 60 s, as Linux. */
+  timeWaitTimeout: Micros
+  /** Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): off by default. */
+  keepAlive: boolean
+  /** Idle time before the first keepalive probe, µs. Default 2 h. */
+  keepAliveIdle: Micros
+  /** Interval between keepalive probes, µs. Default 75 s. */
+  keepAliveInterval: Micros
+  /** Unanswered probes before the connection is dropped. Default 9. */
+  keepAliveCount: number
+  /** The congestion controller, made per connection. */
+  congestionControl: (mss: number) => CongestionControl
+}
+
+/** Thrown for a setting outside its range. */
+export class TcpConfigError extends Error {
+  override readonly name = 'TcpConfigError'
+  readonly code = 'ERR_INVALID_CONFIG'
+}
+
+const SECOND = 1_000_000
+const MIB = 1 << 20
+
+/** Defaults, without the congestion controller. */
+export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze({
+  mss: 1460,
+  sendBufferSize: MIB,
+  receiveBufferSize: MIB,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  noDelay: false,
+  delayedAckTimeout: 40_000,
+  minRto: 200_000,
+  maxRto: 60 * SECOND,
+  initialRto: SECOND,
+  synRetries: 6,
+  maxRetransmits: 15,
+  userTimeout: 0,
+  timeWaitTimeout: 60 * SECOND,
+  keepAlive: false,
+  keepAliveIdle: 7200 * SECOND,
+  keepAliveInterval: 75 * SECOND,
+  keepAliveCount: 9,
+})
+
+type Range = readonly [min: number, max: number, integer: boolean]
+const RANGES: Partial<Record<keyof TcpConfig, Range>> = {
+  mss: [88, 65495, true],
+  sendBufferSize: [1, 1 << 30, true],
+  receiveBufferSize: [1, 1 << 30, true],
+  delayedAckTimeout: [0, 500_000, false],
+  minRto: [1000, 60 * SECOND, false],
+  maxRto: [1000, 3600 * SECOND, false],
+  initialRto: [1000, 3600 * SECOND, false],
+  synRetries: [0, 255, true],
+  maxRetransmits: [1, 255, true],
+  userTimeout: [0, 86_400 * SECOND, false],
+  timeWaitTimeout: [0, 3600 * SECOND, false],
+  keepAliveIdle: [SECOND, 86_400 * SECOND, false],
+  keepAliveInterval: [SECOND, 86_400 * SECOND, false],
+  keepAliveCount: [1, 255, true],
+}
+
+/**
+ * Fill defaults and check every numeric setting; throws {@link TcpConfigError} naming the setting and its range.
+ * @param congestionControl - used when `options.congestionControl` is not given.
+ */
+export function resolveTcpConfig(options: Partial<TcpConfig>, congestionControl: (mss: number) => CongestionControl): TcpConfig {
+  const config: TcpConfig = { ...TCP_DEFAULTS, congestionControl, ...stripUndefined(options) }
+  for (const [key, [min, max, integer]] of Object.entries(RANGES) as [keyof TcpConfig, Range][]) {
+    const value = config[key] as number
+    if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new TcpConfigError(`${key} must be ${integer ? 'an integer ' : ''}in [${min}, ${max}], got ${String(value)}`)
+    }
+  }
+  if (config.minRto > config.maxRto) throw new TcpConfigError(`minRto (${config.minRto}) must not exceed maxRto (${config.maxRto})`)
+  return config
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) (out as Record<string, unknown>)[key] = value
+  return out
+}
