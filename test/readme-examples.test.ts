@@ -12,8 +12,9 @@ describe('package README examples', () => {
     const readme = readFileSync(join(root, 'packages', name, 'README.md'), 'utf8')
     const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1]
     expect(example, `packages/${name}/README.md needs a \`\`\`js example`).toBeDefined()
-    // Inside the repository so that `@mtcp/*` resolves to the workspace packages.
-    const directory = mkdtempSync(join(root, 'test', '.example-'))
+    // Inside the package, so the example imports the package by its own name (a self-reference
+    // through its `exports`) and its other `@mtcp/*` imports resolve to its workspace dependencies.
+    const directory = mkdtempSync(join(root, 'packages', name, '.example-'))
     try {
       const file = join(directory, 'example.mjs')
       writeFileSync(file, example!)
