@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ArpCache, ArpOperation } from './arp-cache.js'
+import { ArpCache, ArpOpcode } from './arp-cache.js'
 
 const OUR_IP = 0x0a00_0001
 /** A handful of neighbours, so that operations collide on the same entries. */
@@ -16,7 +16,7 @@ const operation = fc.oneof(
       kind: fc.constant('arp' as const),
       ip: neighbour,
       mac: fc.constantFrom(...MACS),
-      operation: fc.constantFrom(ArpOperation.REQUEST, ArpOperation.REPLY),
+      operation: fc.constantFrom(ArpOpcode.REQUEST, ArpOpcode.REPLY),
       toUs: fc.boolean(),
     }),
   },
@@ -77,7 +77,7 @@ describe('ArpCache properties', () => {
             }
             case 'arp': {
               const input = cache.onArpPacket(now, { operation: op.operation, senderIp: op.ip, senderMac: op.mac, targetIp: op.toUs ? OUR_IP : NEIGHBOURS[0]! }, OUR_IP)
-              expect(input.replyOwed).toBe(op.toUs && op.operation === ArpOperation.REQUEST)
+              expect(input.replyOwed).toBe(op.toUs && op.operation === ArpOpcode.REQUEST)
               if (input.ready.length > 0) expect(input.mac).toEqual(op.mac)
               sendAll(input.ready, op.ip)
               break
@@ -136,7 +136,7 @@ describe('ArpCache properties', () => {
           for (const { gap, mac, toUs } of packets) {
             now += gap
             if (model !== undefined && now >= model.expires) model = undefined
-            cache.onArpPacket(now, { operation: ArpOperation.REPLY, senderIp: ip, senderMac: mac, targetIp: toUs ? OUR_IP : NEIGHBOURS[1]! }, OUR_IP)
+            cache.onArpPacket(now, { operation: ArpOpcode.REPLY, senderIp: ip, senderMac: mac, targetIp: toUs ? OUR_IP : NEIGHBOURS[1]! }, OUR_IP)
             // RFC 826: merge if present; add only when we are the target.
             if (model !== undefined || toUs) model = { mac, expires: now + reachableTime }
           }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseIpv4Address as ip } from '../route/ipv4-address.js'
-import { ArpCache, type ArpCacheOptions, ArpOperation, type ArpPacketInfo } from './arp-cache.js'
+import { ArpCache, type ArpCacheOptions, ArpOpcode, type ArpPacketInfo } from './arp-cache.js'
 import { ArpError } from './arp-error.js'
 import { parseMacAddress as mac } from './mac-address.js'
 
@@ -14,12 +14,12 @@ const SECOND = 1_000_000
 
 /** A reply from `senderIp` to us. */
 function reply(senderIp: number, senderMac: Uint8Array, targetIp = OUR_IP): ArpPacketInfo {
-  return { operation: ArpOperation.REPLY, senderIp, senderMac, targetIp }
+  return { operation: ArpOpcode.REPLY, senderIp, senderMac, targetIp }
 }
 
 /** A request from `senderIp` for `targetIp` (us by default). */
 function request(senderIp: number, senderMac: Uint8Array, targetIp = OUR_IP): ArpPacketInfo {
-  return { operation: ArpOperation.REQUEST, senderIp, senderMac, targetIp }
+  return { operation: ArpOpcode.REQUEST, senderIp, senderMac, targetIp }
 }
 
 /** Run `poll` and collect what it asked for. */

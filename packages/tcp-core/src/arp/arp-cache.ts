@@ -37,7 +37,7 @@ import { describeMacArgument, isMacAddress, isUnicastMacAddress, macAddressEqual
 type Micros = number
 
 /** ARP operation codes (RFC 826 `ar$op`). */
-export const ArpOperation = {
+export const ArpOpcode = {
   /** `ares_op$REQUEST`. */
   REQUEST: 1,
   /** `ares_op$REPLY`. */
@@ -46,7 +46,7 @@ export const ArpOperation = {
 
 /** The fields of a received ARP packet that the cache needs (the wire layer has checked `ar$hrd`, `ar$pro` and the lengths). */
 export interface ArpPacketInfo {
-  /** `ar$op`: {@link ArpOperation.REQUEST}, {@link ArpOperation.REPLY}, or another code (learned from, never answered). */
+  /** `ar$op`: {@link ArpOpcode.REQUEST}, {@link ArpOpcode.REPLY}, or another code (learned from, never answered). */
   operation: number
   /** `ar$sha`, 6 bytes. Copied if kept: it may be a view into a receive buffer. */
   senderMac: Uint8Array
@@ -378,7 +378,7 @@ export class ArpCache<T extends {}> {
     checkIp('ourIp', ourIp)
     const targetIsUs = targetIp === ourIp
     // RFC 826: "?Is the opcode ares_op$REQUEST? (NOW look at the opcode!!)", only once the merge is done.
-    const replyOwed = targetIsUs && operation === ArpOperation.REQUEST
+    const replyOwed = targetIsUs && operation === ArpOpcode.REQUEST
     const learnable = senderIp !== 0 && senderIp !== ourIp && senderIp < 0xe000_0000 && isUnicastMacAddress(senderMac)
     let entry = learnable ? this.#current(now, senderIp) : undefined
     if (!learnable || entry?.state === STATIC) {

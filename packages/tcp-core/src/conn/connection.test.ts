@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConnectionHarness, FixedWindowControl, testConfig } from '../testing/index.js'
 import { TcpConnection, TcpEvents, windowShiftFor } from './connection.js'
-import { TcpFlags } from './segment.js'
+import { TcpFlags } from '../wire/tcp.js'
 import type { TcpConfig } from './tcp-config.js'
 
 const { SYN, ACK, FIN, RST, PSH } = TcpFlags

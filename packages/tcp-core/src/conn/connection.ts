@@ -15,7 +15,8 @@ import type { CongestionControl, Micros } from '../congestion/congestion-control
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { ReceiveBuffer } from './receive-buffer.js'
 import { RttEstimator } from './rtt-estimator.js'
-import { type InboundSegment, OutboundSegment, TcpFlags } from './segment.js'
+import { TcpFlags } from '../wire/tcp.js'
+import { type InboundSegment, OutboundSegment } from './segment.js'
 import { SendBuffer } from './send-buffer.js'
 import type { TcpConfig } from './tcp-config.js'
 
@@ -208,12 +209,15 @@ export class TcpConnection {
   readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
     this.sendBuffer.copyOut(from, length, target, offset)
 
+  #config: TcpConfig
+
   private constructor(
-    readonly config: TcpConfig,
+    config: TcpConfig,
     now: Micros,
     iss: number,
     state: TcpState,
   ) {
+    this.#config = config
     this.#state = state
     this.iss = iss >>> 0
     this.#sndUna = this.iss
@@ -251,6 +255,25 @@ export class TcpConnection {
     connection.#sndWl1 = syn.seq
     connection.#synPending = true
     return connection
+  }
+
+  /** The connection's settings. */
+  get config(): TcpConfig {
+    return this.#config
+  }
+
+  /**
+   * Change the settings that may change on a live connection: Nagle and keepalive (the socket options
+   * TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE). Undefined fields keep their value.
+   */
+  setOptions(options: { noDelay?: boolean | undefined; keepAlive?: boolean | undefined; keepAliveIdle?: Micros | undefined }): void {
+    this.#config = {
+      ...this.#config,
+      noDelay: options.noDelay ?? this.#config.noDelay,
+      keepAlive: options.keepAlive ?? this.#config.keepAlive,
+      keepAliveIdle: options.keepAliveIdle ?? this.#config.keepAliveIdle,
+    }
+    if (!this.#config.keepAlive) this.#keepAliveAt = undefined
   }
 
   /** The current state. */
@@ -557,7 +580,7 @@ export class TcpConnection {
         // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
         if (segment.flags & TcpFlags.FIN) {
           this.#ackNow = true
-          this.#timeWaitAt = now + this.config.timeWaitTimeout
+          this.#timeWaitAt = now + this.#config.timeWaitTimeout
         }
         return false
     }
@@ -658,8 +681,8 @@ export class TcpConnection {
           this.#events |= TcpEvents.READABLE
           this.#unackedBytes += advance
           // RFC 5681 §4.2: ACK at least every second full-sized segment; at once when a hole was filled.
-          if (hadHoles || this.#unackedBytes >= 2 * this.config.mss) this.#ackNow = true
-          else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.config.delayedAckTimeout
+          if (hadHoles || this.#unackedBytes >= 2 * this.#config.mss) this.#ackNow = true
+          else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.#config.delayedAckTimeout
         } else {
           // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK).
           this.stats.outOfOrderSegments++
@@ -668,7 +691,7 @@ export class TcpConnection {
       } else {
         this.#ackNow = true // a pure duplicate: tell the sender where we are
       }
-      if (this.config.delayedAckTimeout === 0) this.#ackNow = true
+      if (this.#config.delayedAckTimeout === 0) this.#ackNow = true
     }
     if (flags & TcpFlags.FIN) {
       const finSeq = seqAdd(dataSeq, payload.byteLength)
@@ -745,15 +768,15 @@ export class TcpConnection {
       this.#rcvShift = 0
       this.#offerWindowScale = -1
     }
-    this.#timestampsOn = this.config.timestamps && syn.tsValue !== undefined
+    this.#timestampsOn = this.#config.timestamps && syn.tsValue !== undefined
     if (this.#timestampsOn) {
       this.#tsRecent = syn.tsValue!
       this.#tsRecentAt = now
     }
-    this.#sackOn = this.config.sack && syn.sackPermitted
+    this.#sackOn = this.#config.sack && syn.sackPermitted
     // RFC 9293 §3.7.1: send no more than the peer's MSS (536 without the option), nor more than our own.
     const peerMss = syn.mss ?? DEFAULT_PEER_MSS
-    this.#payloadMax = Math.max(1, Math.min(peerMss, this.config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
+    this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
     this.congestion.setMss(this.#payloadMax)
     this.#rcvRight = seqAdd(this.#rcvNxt, this.#windowBytesToOffer())
   }
@@ -770,7 +793,7 @@ export class TcpConnection {
     this.#retransmitAt = undefined
     this.#persistAt = undefined
     this.#keepAliveAt = undefined
-    this.#timeWaitAt = now + this.config.timeWaitTimeout
+    this.#timeWaitAt = now + this.#config.timeWaitTimeout
     this.#events |= TcpEvents.PEER_CLOSED
   }
 
@@ -871,9 +894,9 @@ export class TcpConnection {
       this.#persistBackoff++
       this.#persistAt = undefined
     }
-    if (this.config.keepAlive && this.#keepAliveAt !== undefined && now >= this.#keepAliveAt) {
+    if (this.#config.keepAlive && this.#keepAliveAt !== undefined && now >= this.#keepAliveAt) {
       this.#keepAliveAt = undefined
-      if (this.#keepAliveSent >= this.config.keepAliveCount) {
+      if (this.#keepAliveSent >= this.#config.keepAliveCount) {
         this.#fail('ETIMEDOUT')
         return
       }
@@ -884,9 +907,9 @@ export class TcpConnection {
   /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
   #retransmitTimeout(now: Micros): void {
     this.#retransmitAt = undefined
-    const limit = this.#synAcked ? this.config.maxRetransmits : this.config.synRetries
+    const limit = this.#synAcked ? this.#config.maxRetransmits : this.#config.synRetries
     this.#firstRetransmitAt ??= now
-    const userTimedOut = this.config.userTimeout > 0 && now - this.#firstRetransmitAt >= this.config.userTimeout
+    const userTimedOut = this.#config.userTimeout > 0 && now - this.#firstRetransmitAt >= this.#config.userTimeout
     if (this.#retransmits >= limit || userTimedOut) {
       this.#fail('ETIMEDOUT')
       return
@@ -954,11 +977,11 @@ export class TcpConnection {
     out.reset()
     out.seq = this.iss
     out.flags = TcpFlags.SYN
-    out.mss = this.config.mss
-    out.sackPermitted = this.config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
+    out.mss = this.#config.mss
+    out.sackPermitted = this.#config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
     const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvShift : -1
     out.windowScale = offerScale
-    const withTimestamps = this.#state === 'SYN-SENT' ? this.config.timestamps : this.#timestampsOn
+    const withTimestamps = this.#state === 'SYN-SENT' ? this.#config.timestamps : this.#timestampsOn
     if (this.#state === 'SYN-RECEIVED') {
       out.flags |= TcpFlags.ACK
       out.ack = this.#rcvNxt
@@ -1054,7 +1077,7 @@ export class TcpConnection {
     const allQueued = length === unsent
     // Nagle in Minshall's variant, as Linux: hold a small segment only while an earlier small segment
     // is unacknowledged, so the tail of a bulk write does not wait an RTT.
-    if (!this.config.noDelay && seqGt(this.#smallSegmentEnd, this.#sndUna) && !(this.#finQueued && allQueued)) return -1
+    if (!this.#config.noDelay && seqGt(this.#smallSegmentEnd, this.#sndUna) && !(this.#finQueued && allQueued)) return -1
     // Sender SWS avoidance: a small, window-limited segment waits unless it is at least half the
     // largest window the peer offered, or nothing is in flight to bring a window update.
     if (!allQueued && length < this.#maxSndWnd / 2 && this.bytesInFlight > 0) return -1
@@ -1142,21 +1165,21 @@ export class TcpConnection {
     this.stats.keepAliveProbes++
     this.stats.segmentsOut++
     emit(out)
-    this.#keepAliveAt = now + this.config.keepAliveInterval
+    this.#keepAliveAt = now + this.#config.keepAliveInterval
   }
 
   /** Persist timer: the RTO, doubled per unanswered probe, within [200 ms, 60 s] (as Linux bounds it). */
   #persistInterval(): Micros {
-    const base = this.rtt.smoothedRtt === undefined ? this.config.initialRto : this.rtt.rto
+    const base = this.rtt.smoothedRtt === undefined ? this.#config.initialRto : this.rtt.rto
     return Math.min(Math.max(base * 2 ** this.#persistBackoff, 200_000), 60_000_000)
   }
 
   #armIdleTimers(now: Micros): void {
-    if (!this.config.keepAlive) return
+    if (!this.#config.keepAlive) return
     const state = this.#state
     if ((state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0) {
       if (this.#keepAliveAt === undefined) {
-        this.#keepAliveAt = this.#keepAliveSent === 0 ? this.#lastReceivedAt + this.config.keepAliveIdle : now + this.config.keepAliveInterval
+        this.#keepAliveAt = this.#keepAliveSent === 0 ? this.#lastReceivedAt + this.#config.keepAliveIdle : now + this.#config.keepAliveInterval
       }
     } else {
       this.#keepAliveAt = undefined
@@ -1177,7 +1200,7 @@ export class TcpConnection {
   #windowField(): number {
     const offer = this.#windowBytesToOffer()
     const candidate = seqAdd(this.#rcvNxt, offer)
-    const threshold = Math.min(this.receiveBuffer.capacity / 2, this.config.mss)
+    const threshold = Math.min(this.receiveBuffer.capacity / 2, this.#config.mss)
     if (seqGe(candidate, seqAdd(this.#rcvRight, threshold)) || seqLt(this.#rcvRight, this.#rcvNxt)) {
       this.#rcvRight = candidate
     }
@@ -1194,7 +1217,7 @@ export class TcpConnection {
     if (this.#state === 'CLOSED' || this.#finReceived) return
     const advertised = seqSub(this.#rcvRight, this.#rcvNxt)
     const offer = this.#windowBytesToOffer()
-    const threshold = Math.min(this.receiveBuffer.capacity / 2, 2 * this.config.mss)
+    const threshold = Math.min(this.receiveBuffer.capacity / 2, 2 * this.#config.mss)
     if (offer - advertised >= threshold) this.#ackNow = true
   }
 

@@ -3,7 +3,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FixedWindowControl, type SentSegment, snapshot, testConfig } from '../testing/index.js'
 import { TcpConnection } from './connection.js'
-import { type InboundSegment, TcpFlags } from './segment.js'
+import { TcpFlags } from '../wire/tcp.js'
+import type { InboundSegment } from './segment.js'
 import type { TcpConfig } from './tcp-config.js'
 
 interface Channel {

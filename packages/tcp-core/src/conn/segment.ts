@@ -3,24 +3,7 @@
  * and the options it negotiates (RFC 9293 §3.2, RFC 7323, RFC 2018), without the bytes of a frame.
  * @module
  */
-
-/** TCP control bits (RFC 9293 §3.1, RFC 3168 for ECE and CWR). */
-export const TcpFlags = {
-  FIN: 0x01,
-  SYN: 0x02,
-  RST: 0x04,
-  PSH: 0x08,
-  ACK: 0x10,
-  URG: 0x20,
-  ECE: 0x40,
-  CWR: 0x80,
-} as const
-
-/** One SACK block (RFC 2018 §3): [left, right) sequence numbers. */
-export interface SackBlock {
-  left: number
-  right: number
-}
+import type { SackBlock } from '../wire/tcp-options.js'
 
 /** An arriving segment as the connection sees it. The stack fills it from the wire repr. */
 export interface InboundSegment {

@@ -7,6 +7,7 @@
  * any bitwise operation.
  * @module
  */
+import { parseIpv4Address as parseWireAddress } from '../wire/ipv4.js'
 import { RouteError } from './route-error.js'
 
 /** An IPv4 address as an unsigned 32-bit integer, first octet most significant (10.0.0.1 is `0x0a000001`). */
@@ -103,16 +104,7 @@ export function formatCidr(address: Ipv4Address, prefixLength: number): string {
 }
 
 function parseDottedQuad(text: unknown): Ipv4Address | undefined {
-  if (typeof text !== 'string') return undefined
-  const parts = text.split('.')
-  if (parts.length !== 4) return undefined
-  let address = 0
-  for (const part of parts) {
-    const octet = parseDecimal(part, 255)
-    if (octet === undefined) return undefined
-    address = address * 256 + octet
-  }
-  return address
+  return typeof text === 'string' ? parseWireAddress(text) : undefined
 }
 
 /** A decimal integer in [0, max] without sign, leading zeros or whitespace. */

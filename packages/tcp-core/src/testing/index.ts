@@ -6,7 +6,8 @@
  */
 import type { AckSample, CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { TcpConnection } from '../conn/connection.js'
-import { emptyInboundSegment, type InboundSegment, type OutboundSegment, TcpFlags } from '../conn/segment.js'
+import { emptyInboundSegment, type InboundSegment, type OutboundSegment } from '../conn/segment.js'
+import { TcpFlags } from '../wire/tcp.js'
 import { resolveTcpConfig, type TcpConfig } from '../conn/tcp-config.js'
 
 /** A controller whose window never changes; records the calls it gets. */

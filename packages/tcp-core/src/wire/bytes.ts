@@ -1,0 +1,56 @@
+/**
+ * Big-endian (network order, RFC 791 Appendix B) writes by plain index, so that emitters never
+ * allocate a `DataView` per packet. Assigning to a `Uint8Array` keeps the low 8 bits.
+ * @internal
+ * @module
+ */
+
+/** @internal */
+export function writeUint16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 8
+  bytes[at + 1] = value
+}
+
+/** @internal */
+export function writeUint32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24
+  bytes[at + 1] = value >>> 16
+  bytes[at + 2] = value >>> 8
+  bytes[at + 3] = value
+}
+
+/** Read a big-endian 16-bit value; the caller guarantees the bytes exist. @internal */
+export function readUint16(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!
+}
+
+/** Read a big-endian 32-bit value as an unsigned number; the caller guarantees the bytes exist. @internal */
+export function readUint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+}
+
+/** A 48-bit MAC address held in a number (exact: 2^48 < 2^53). @internal */
+export function writeMac(bytes: Uint8Array, at: number, mac: number): void {
+  writeUint16(bytes, at, Math.floor(mac / 0x1_0000_0000))
+  writeUint32(bytes, at + 2, mac >>> 0)
+}
+
+/** @internal */
+export function readMac(view: DataView, at: number): number {
+  return view.getUint16(at) * 0x1_0000_0000 + view.getUint32(at + 2)
+}
+
+/** A zero-copy `DataView` over exactly the bytes of `bytes` (its `byteOffset` matters). @internal */
+export function dataViewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/**
+ * Copy `source` to `target[at …]` unless it is already there (a payload written in place by the caller).
+ * @internal
+ */
+export function copyUnlessInPlace(source: Uint8Array, target: Uint8Array, at: number): void {
+  if (source.byteLength === 0) return
+  if (source.buffer === target.buffer && source.byteOffset === target.byteOffset + at) return
+  target.set(source, at)
+}
