@@ -1,0 +1,119 @@
+/**
+ * Stack configuration: addresses, sizes, TCP settings and congestion control, validated up front.
+ * @module
+ */
+import type { BufferPool, Port } from '@mtcp/dpdk-io'
+import {
+  createCongestionControl,
+  type NativeCongestionControlName,
+  NATIVE_CONGESTION_CONTROL_NAMES,
+  parseCidr,
+  parseIpv4Address,
+  type TcpConfig,
+} from '@mtcp/tcp-core'
+import { StackError } from './errors.js'
+
+/** TCP settings a stack applies to every connection unless a socket option overrides them. */
+export type TcpOptions = Partial<Omit<TcpConfig, 'congestionControl'>>
+
+/** Options of {@link createStack}. */
+export interface StackOptions {
+  /** The port the stack owns. */
+  port: Port
+  /** The stack's IPv4 address with its prefix, `'10.0.0.1/24'` (a bare address means /24). */
+  address: string
+  /** The default gateway, if any: packets off the local network go there. */
+  gateway?: string
+  /** MAC address; default the port's. */
+  mac?: Uint8Array
+  /** Buffers for transmit and for the frames the port receives; default 16,384 slots sized for the MTU (or 64 KB with segmentation offload). */
+  pool?: BufferPool
+  /** Native congestion control for new connections: `'reno'` or `'cubic'` (default). */
+  congestionControl?: NativeCongestionControlName
+  /** TCP settings for every connection (buffer sizes, timers, Nagle, keepalive, …). */
+  tcp?: TcpOptions
+  /** Most sockets at once (listeners and connections), in [1, 8,388,608]. Default 65,536. */
+  maxConnections?: number
+  /** Static ARP entries: `{ ip: '10.0.0.2', mac: Uint8Array }`. */
+  staticArp?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
+  /** Frames per receive burst, in [1, 512]. Default 32. */
+  burstSize?: number
+  /** Spin on the port instead of sleeping between events. Default false. */
+  busyPoll?: boolean
+  /** Ephemeral ports for `connect`, inclusive. Default [32768, 60999], as Linux. */
+  ephemeralPorts?: readonly [number, number]
+}
+
+/** @internal Validated options. */
+export interface ResolvedStackOptions {
+  port: Port
+  address: number
+  prefixLength: number
+  gateway: number | undefined
+  mac: Uint8Array
+  congestionControl: NativeCongestionControlName
+  tcp: TcpOptions
+  maxConnections: number
+  burstSize: number
+  busyPoll: boolean
+  ephemeralPorts: readonly [number, number]
+}
+
+function fail(message: string): never {
+  throw new StackError('ERR_INVALID_CONFIG', message)
+}
+
+function integerIn(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) fail(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`)
+  return value
+}
+
+/** @internal */
+export function resolveStackOptions(options: StackOptions): ResolvedStackOptions {
+  if (options === null || typeof options !== 'object' || options.port === undefined) fail('port is required: a @mtcp/dpdk-io Port')
+  let address: number
+  let prefixLength: number
+  try {
+    if (options.address.includes('/')) {
+      const cidr = parseCidr(options.address)
+      address = cidr.address
+      prefixLength = cidr.prefixLength
+    } else {
+      address = parseIpv4Address(options.address)
+      prefixLength = 24
+    }
+  } catch {
+    fail(`address must be an IPv4 address with an optional prefix length, like '10.0.0.1/24', got ${JSON.stringify(options.address)}`)
+  }
+  let gateway: number | undefined
+  if (options.gateway !== undefined) {
+    try {
+      gateway = parseIpv4Address(options.gateway)
+    } catch {
+      fail(`gateway must be an IPv4 address, got ${JSON.stringify(options.gateway)}`)
+    }
+  }
+  const mac = options.mac ?? options.port.link.mac
+  if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) fail('mac must be a 6-byte Uint8Array')
+  const congestionControl = options.congestionControl ?? 'cubic'
+  if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(congestionControl)) {
+    fail(`congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(congestionControl)}`)
+  }
+  createCongestionControl(congestionControl) // validates
+  const ephemeralPorts = options.ephemeralPorts ?? [32768, 60999]
+  integerIn('ephemeralPorts[0]', ephemeralPorts[0], 1, 65535)
+  integerIn('ephemeralPorts[1]', ephemeralPorts[1], ephemeralPorts[0], 65535)
+  return {
+    port: options.port,
+    address,
+    prefixLength,
+    gateway,
+    mac,
+    congestionControl,
+    tcp: { ...options.tcp },
+    maxConnections: integerIn('maxConnections', options.maxConnections ?? 65536, 1, 8_388_608),
+    burstSize: integerIn('burstSize', options.burstSize ?? 32, 1, 512),
+    busyPoll: Boolean(options.busyPoll),
+    ephemeralPorts,
+  }
+}

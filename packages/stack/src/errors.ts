@@ -1,0 +1,38 @@
+/**
+ * Errors thrown by the stack's socket API, with POSIX/Node codes users can `switch` on.
+ * @module
+ */
+
+/** The codes the stack throws. Connection failures reuse the names Node's `net` uses. */
+export type StackErrorCode =
+  | 'EAGAIN'
+  | 'EBADF'
+  | 'EINVAL'
+  | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL'
+  | 'EISCONN'
+  | 'ENOTCONN'
+  | 'EALREADY'
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'EPIPE'
+  | 'EMFILE'
+  | 'ENOPROTOOPT'
+  | 'EHOSTUNREACH'
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_STACK_CLOSED'
+
+/** An error from the stack with a stable {@link StackErrorCode}. */
+export class StackError extends Error {
+  override readonly name = 'StackError'
+  /** Node-style alias of {@link code}. */
+  readonly errno: StackErrorCode
+  constructor(
+    readonly code: StackErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`)
+    this.errno = code
+  }
+}

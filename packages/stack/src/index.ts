@@ -1,0 +1,7 @@
+export { type StackOptions, type TcpOptions } from './config.js'
+export { Epoll, type EpollEvent } from './epoll.js'
+export { StackError, type StackErrorCode } from './errors.js'
+export { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
+export { PollEvents } from './socket-record.js'
+export { createStack, type SocketAddress, type SocketOption, Stack } from './stack.js'
+export { createStackStats, type RxDrops, type StackStats, type TxDrops } from './stats.js'

@@ -1,0 +1,424 @@
+/**
+ * Node-style sockets over the stack: {@link TcpSocket} is a `Duplex` that behaves like `net.Socket`
+ * (events, backpressure, half-close, timeouts), and {@link TcpServer} like `net.Server`, so code
+ * written for `node:net` (and `node:http` through `createConnection` and the `'connection'` event)
+ * runs over the user-level stack.
+ * @module
+ */
+import { EventEmitter } from 'node:events'
+import { Duplex } from 'node:stream'
+import type { Timer } from '@mtcp/dpdk-io'
+import { StackError } from './errors.js'
+import { PollEvents } from './socket-record.js'
+import type { SocketAddress, Stack } from './stack.js'
+
+/** Options of {@link Stack.connect} in its Node form. */
+export interface TcpConnectOptions {
+  port: number
+  /** IPv4 address of the peer. Default `'127.0.0.1'` is not reachable on a user-level stack: give one. */
+  host: string
+  /** Keep the writable side open after the peer ends (as `net`'s `allowHalfOpen`). Default false. */
+  allowHalfOpen?: boolean
+  /** Disable Nagle. Default false. */
+  noDelay?: boolean
+  /** Enable keepalive. Default false. */
+  keepAlive?: boolean
+  /** Idle time before the first keepalive probe, ms. */
+  keepAliveInitialDelay?: number
+  /** Local port to bind first (0 or absent: ephemeral). */
+  localPort?: number
+}
+
+const READ_CHUNK = 64 * 1024
+
+/** A TCP connection on the stack with the `net.Socket` interface. */
+export class TcpSocket extends Duplex {
+  readonly #stack: Stack
+  #fd: number
+  #unwatch: (() => void) | undefined
+  #connecting: boolean
+  #pendingWrite: { chunk: Uint8Array; offset: number; callback: (error?: Error | null) => void } | undefined
+  #timeout = 0
+  #timeoutTimer: Timer | undefined
+  #lastActivity = 0
+  #bytesRead = 0
+  #bytesWritten = 0
+  #ended = false
+  #remote: SocketAddress | undefined
+  #local: SocketAddress | undefined
+
+  /** @internal Wrap an existing socket id (accepted, or connecting). */
+  constructor(stack: Stack, fd: number, options: { connecting: boolean; allowHalfOpen?: boolean }) {
+    super({ allowHalfOpen: options.allowHalfOpen ?? false, decodeStrings: true })
+    this.#stack = stack
+    this.#fd = fd
+    this.#connecting = options.connecting
+    this.#unwatch = stack.watch(fd, (_id, events) => this.#onEvents(events))
+    if (!this.#connecting) this.#rememberAddresses()
+  }
+
+  /** The socket id on the stack. */
+  get fd(): number {
+    return this.#fd
+  }
+
+  /** Whether the handshake is still under way (as `net.Socket#connecting`). */
+  get connecting(): boolean {
+    return this.#connecting
+  }
+
+  /** True before the connection is established (as `net.Socket#pending`). */
+  get pending(): boolean {
+    return this.#connecting
+  }
+
+  /** `'opening'`, `'open'`, `'readOnly'`, `'writeOnly'` or `'closed'`, as `net.Socket#readyState`. */
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.#connecting) return 'opening'
+    if (this.destroyed) return 'closed'
+    if (this.readable && this.writable) return 'open'
+    if (this.readable) return 'readOnly'
+    if (this.writable) return 'writeOnly'
+    return 'closed'
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#remote?.address
+  }
+  get remotePort(): number | undefined {
+    return this.#remote?.port
+  }
+  get remoteFamily(): string | undefined {
+    return this.#remote?.family
+  }
+  get localAddress(): string | undefined {
+    return this.#local?.address
+  }
+  get localPort(): number | undefined {
+    return this.#local?.port
+  }
+
+  /** Bytes received. */
+  get bytesRead(): number {
+    return this.#bytesRead
+  }
+
+  /** Bytes handed to the stack for sending. */
+  get bytesWritten(): number {
+    return this.#bytesWritten
+  }
+
+  /** The local address, as `net.Socket#address()`. */
+  address(): SocketAddress | Record<string, never> {
+    return this.#local ?? {}
+  }
+
+  /** Disable (or re-enable) Nagle's algorithm. */
+  setNoDelay(noDelay = true): this {
+    if (!this.destroyed) this.#stack.setsockopt(this.#fd, 'noDelay', noDelay)
+    return this
+  }
+
+  /** Enable keepalive; `initialDelay` in ms (0 keeps the current idle time). */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    if (this.destroyed) return this
+    if (initialDelay > 0) this.#stack.setsockopt(this.#fd, 'keepAliveIdle', Math.max(1000, initialDelay) * 1000)
+    this.#stack.setsockopt(this.#fd, 'keepAlive', enable)
+    return this
+  }
+
+  /** Emit `'timeout'` after `ms` of inactivity (0 disables), as `net.Socket#setTimeout`. */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback !== undefined) {
+      if (ms === 0) this.removeListener('timeout', callback)
+      else this.once('timeout', callback)
+    }
+    this.#timeout = ms
+    this.#lastActivity = this.#stack.clock.now()
+    if (ms === 0) {
+      this.#timeoutTimer?.cancel()
+      return this
+    }
+    this.#timeoutTimer ??= this.#stack.clock.createTimer(() => this.#checkTimeout())
+    this.#timeoutTimer.arm(this.#lastActivity + ms * 1000)
+    return this
+  }
+
+  /** For `net.Socket` compatibility; the stack's timers do not hold the process open by themselves. */
+  ref(): this {
+    return this
+  }
+
+  /** For `net.Socket` compatibility. */
+  unref(): this {
+    return this
+  }
+
+  /** @internal Start an active open; the `'connect'` event follows. */
+  startConnect(options: TcpConnectOptions): void {
+    const stack = this.#stack
+    if (options.noDelay) stack.setsockopt(this.#fd, 'noDelay', true)
+    if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
+    if (options.localPort !== undefined && options.localPort !== 0) stack.bind(this.#fd, '0.0.0.0', options.localPort)
+    stack.connect(this.#fd, options.host, options.port)
+  }
+
+  override _read(): void {
+    this.#pull()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#pendingWrite = { chunk, offset: 0, callback }
+    if (!this.#connecting) this.#pushWrite()
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const finish = (): void => {
+      try {
+        this.#stack.shutdown(this.#fd)
+        callback()
+      } catch (error) {
+        callback(error as Error)
+      }
+    }
+    if (this.#connecting) this.once('connect', finish)
+    else finish()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#timeoutTimer?.cancel()
+    this.#unwatch?.()
+    this.#unwatch = undefined
+    try {
+      if (error !== null || !this.#ended) this.#stack.abort(this.#fd)
+      else this.#stack.close(this.#fd)
+    } catch {
+      // already closed on the stack
+    }
+    callback(error)
+  }
+
+  #rememberAddresses(): void {
+    try {
+      this.#local = this.#stack.getsockname(this.#fd)
+      this.#remote = this.#stack.getpeername(this.#fd)
+    } catch {
+      // not connected (yet)
+    }
+  }
+
+  #onEvents(events: number): void {
+    if (this.destroyed) return
+    const stack = this.#stack
+    if (events & PollEvents.ERR) {
+      const connection = stack.connectionOf(this.#fd)
+      const code = connection?.error ?? 'ECONNRESET'
+      this.destroy(new StackError(code, `${code} on ${this.#remote?.address ?? '?'}:${this.#remote?.port ?? '?'}`))
+      return
+    }
+    if (this.#connecting) {
+      const state = stack.state(this.#fd)
+      if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') return
+      this.#connecting = false
+      this.#rememberAddresses()
+      this.#touch()
+      this.emit('connect')
+      this.emit('ready')
+      this.#pushWrite()
+    }
+    if (events & PollEvents.IN) this.#pull()
+    if (events & PollEvents.OUT) this.#pushWrite()
+  }
+
+  #pull(): void {
+    if (this.#connecting || this.destroyed || this.#ended) return
+    const stack = this.#stack
+    const connection = stack.connectionOf(this.#fd)
+    if (connection === undefined) return
+    for (;;) {
+      const available = connection.readableBytes
+      if (available === 0) break
+      const chunk = Buffer.allocUnsafe(Math.min(available, READ_CHUNK))
+      const n = stack.read(this.#fd, chunk)
+      this.#bytesRead += n
+      this.#touch()
+      if (!this.push(chunk)) return
+    }
+    if (connection.readEnded || connection.state === 'CLOSED') {
+      this.#ended = true
+      this.push(null)
+    }
+  }
+
+  #pushWrite(): void {
+    const pending = this.#pendingWrite
+    if (pending === undefined || this.destroyed) return
+    const stack = this.#stack
+    while (pending.offset < pending.chunk.byteLength) {
+      let n: number
+      try {
+        n = stack.write(this.#fd, pending.chunk, pending.offset)
+      } catch (error) {
+        if (error instanceof StackError && error.code === 'EAGAIN') return // wait for OUT
+        this.#pendingWrite = undefined
+        pending.callback(error as Error)
+        return
+      }
+      pending.offset += n
+      this.#bytesWritten += n
+      this.#touch()
+    }
+    this.#pendingWrite = undefined
+    pending.callback()
+  }
+
+  #touch(): void {
+    if (this.#timeout > 0) this.#lastActivity = this.#stack.clock.now()
+  }
+
+  #checkTimeout(): void {
+    if (this.#timeout === 0 || this.destroyed) return
+    const due = this.#lastActivity + this.#timeout * 1000
+    const now = this.#stack.clock.now()
+    if (now >= due) {
+      this.#lastActivity = now
+      this.#timeoutTimer!.arm(now + this.#timeout * 1000)
+      this.emit('timeout')
+    } else {
+      this.#timeoutTimer!.arm(due)
+    }
+  }
+}
+
+/** Options of {@link Stack.createServer}. */
+export interface TcpServerOptions {
+  /** Keep accepted sockets' writable side open after the peer ends. Default false. */
+  allowHalfOpen?: boolean
+  /** Disable Nagle on accepted sockets. Default false. */
+  noDelay?: boolean
+  /** Enable keepalive on accepted sockets. Default false. */
+  keepAlive?: boolean
+}
+
+/** A listening socket with the `net.Server` interface: `'listening'`, `'connection'`, `'close'`, `'error'`. */
+export class TcpServer extends EventEmitter {
+  readonly #stack: Stack
+  readonly #options: TcpServerOptions
+  #fd: number | undefined
+  #unwatch: (() => void) | undefined
+  readonly #sockets = new Set<TcpSocket>()
+  #closing = false
+
+  /** @internal */
+  constructor(stack: Stack, options: TcpServerOptions = {}, connectionListener?: (socket: TcpSocket) => void) {
+    super()
+    this.#stack = stack
+    this.#options = options
+    if (connectionListener !== undefined) this.on('connection', connectionListener)
+  }
+
+  /** Whether the server is listening. */
+  get listening(): boolean {
+    return this.#fd !== undefined
+  }
+
+  /**
+   * Start listening: `listen(port, host?, backlog?, callback?)` or `listen({ port, host, backlog }, callback?)`.
+   * Errors (`EADDRINUSE`, …) are emitted as `'error'`, as `net.Server` does.
+   */
+  listen(port: number | { port?: number; host?: string; backlog?: number }, ...rest: unknown[]): this {
+    const options = typeof port === 'object' ? port : { port }
+    let host = typeof port === 'object' ? port.host : undefined
+    let backlog = typeof port === 'object' ? port.backlog : undefined
+    let callback: (() => void) | undefined
+    for (const arg of rest) {
+      if (typeof arg === 'function') callback = arg as () => void
+      else if (typeof arg === 'string') host = arg
+      else if (typeof arg === 'number') backlog = arg
+    }
+    if (callback !== undefined) this.once('listening', callback)
+    const stack = this.#stack
+    let fd: number | undefined
+    try {
+      fd = stack.socket()
+      if (this.#options.noDelay) stack.setsockopt(fd, 'noDelay', true)
+      if (this.#options.keepAlive) stack.setsockopt(fd, 'keepAlive', true)
+      stack.bind(fd, host ?? '0.0.0.0', options.port ?? 0)
+      stack.listen(fd, backlog ?? 511)
+    } catch (error) {
+      if (fd !== undefined) stack.close(fd)
+      queueMicrotask(() => this.emit('error', error))
+      return this
+    }
+    this.#fd = fd
+    this.#unwatch = stack.watch(fd, (_id, events) => {
+      if (events & PollEvents.IN) this.#acceptAll()
+    })
+    queueMicrotask(() => this.emit('listening'))
+    return this
+  }
+
+  /** The bound address, as `net.Server#address()`; null when not listening. */
+  address(): SocketAddress | null {
+    return this.#fd === undefined ? null : this.#stack.getsockname(this.#fd)
+  }
+
+  /** Stop accepting; `'close'` follows once every accepted socket has closed. */
+  close(callback?: (error?: Error) => void): this {
+    if (this.#fd === undefined) {
+      if (callback !== undefined) queueMicrotask(() => callback(new StackError('ENOTCONN', 'server is not running')))
+      return this
+    }
+    if (callback !== undefined) this.once('close', callback)
+    this.#unwatch?.()
+    this.#stack.close(this.#fd)
+    this.#fd = undefined
+    this.#closing = true
+    this.#maybeClosed()
+    return this
+  }
+
+  /** The number of open accepted sockets. */
+  getConnections(callback: (error: Error | null, count: number) => void): this {
+    queueMicrotask(() => callback(null, this.#sockets.size))
+    return this
+  }
+
+  /** For `net.Server` compatibility. */
+  ref(): this {
+    return this
+  }
+
+  /** For `net.Server` compatibility. */
+  unref(): this {
+    return this
+  }
+
+  #acceptAll(): void {
+    const stack = this.#stack
+    for (;;) {
+      let fd: number
+      try {
+        fd = stack.accept(this.#fd!)
+      } catch {
+        return
+      }
+      const socket = new TcpSocket(stack, fd, { connecting: false, allowHalfOpen: this.#options.allowHalfOpen ?? false })
+      this.#sockets.add(socket)
+      socket.once('close', () => {
+        this.#sockets.delete(socket)
+        this.#maybeClosed()
+      })
+      this.emit('connection', socket)
+      // Data that arrived with the handshake is waiting: let the socket see it.
+      queueMicrotask(() => socket.read(0))
+    }
+  }
+
+  #maybeClosed(): void {
+    if (this.#closing && this.#sockets.size === 0) {
+      this.#closing = false
+      queueMicrotask(() => this.emit('close'))
+    }
+  }
+}

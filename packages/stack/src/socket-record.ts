@@ -1,0 +1,57 @@
+/**
+ * What the stack keeps per socket id: addresses, the connection or the listening state, and who to
+ * tell about events.
+ * @module
+ */
+import type { Micros, TcpConnection } from '@mtcp/tcp-core'
+
+/** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
+export const PollEvents = {
+  IN: 0x001,
+  OUT: 0x004,
+  ERR: 0x008,
+  HUP: 0x010,
+  RDHUP: 0x2000,
+  /** Edge-triggered: report a readiness change once. */
+  ET: 1 << 31,
+  /** Report once, then disable until re-armed with `modify`. */
+  ONESHOT: 1 << 30,
+} as const
+
+/** @internal A listening socket's queues. */
+export interface ListenState {
+  backlog: number
+  /** Connections in SYN-RECEIVED for this listener. */
+  pending: number
+  /** Established connections waiting for accept, oldest first. */
+  accepted: number[]
+}
+
+/** @internal */
+export class SocketRecord {
+  localIp = 0
+  localPort = 0
+  remoteIp = 0
+  remotePort = 0
+  bound = false
+  connection: TcpConnection | undefined = undefined
+  listen: ListenState | undefined = undefined
+  /** The listener a passive connection came from, until it is accepted; -1 otherwise. */
+  parent = -1
+  /** The application closed the socket; the id is released when the connection ends. */
+  appClosed = false
+  /** Queued for dispatch in this loop iteration. */
+  dirty = false
+  /** The deadline registered in the timer queue, or undefined. */
+  timerAt: Micros | undefined = undefined
+  /** Called with {@link PollEvents} bits whenever the socket's state changes. */
+  readonly watchers: Array<(id: number, events: number) => void> = []
+  /** Options set with setsockopt before the connection exists. */
+  noDelay: boolean | undefined = undefined
+  keepAlive: boolean | undefined = undefined
+  keepAliveIdle: Micros | undefined = undefined
+  sendBufferSize: number | undefined = undefined
+  receiveBufferSize: number | undefined = undefined
+
+  constructor(readonly id: number) {}
+}

@@ -1,0 +1,951 @@
+/**
+ * The stack: the driver loop over one `@mtcp/dpdk-io` port (receive burst → parse → ARP/ICMP/TCP →
+ * connections → one transmit burst per iteration), the socket tables, and the mTCP-style socket API.
+ *
+ * Only this file reads the clock and arms timers; `@mtcp/tcp-core` gets `now` as an argument.
+ * @module
+ */
+import { BufferPool, type Clock, type Micros, type PacketBuffer, type Port, type Timer } from '@mtcp/dpdk-io'
+import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
+import {
+  ArpCache,
+  createCongestionControl,
+  formatIpv4Address,
+  initialSequenceNumber,
+  type IsnSecret,
+  parseIpv4Address,
+  resolveTcpConfig,
+  RouteTable,
+  type TcpConfig,
+  TcpConnection,
+  TcpEvents,
+  TcpFlags,
+  type TcpState,
+} from '@mtcp/tcp-core'
+import { type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
+import { StackError } from './errors.js'
+import { FrameKind, FrameReader, FrameWriter } from './frames.js'
+import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
+import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
+import { createStackStats, type StackStats } from './stats.js'
+import { TimerQueue } from './timer-queue.js'
+
+/** Socket options for {@link Stack.setsockopt}. */
+export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveIdle' | 'sendBufferSize' | 'receiveBufferSize'
+
+/** An address as `getsockname`/`getpeername` return it. */
+export interface SocketAddress {
+  address: string
+  port: number
+  family: 'IPv4'
+}
+
+/** Most transmit frames held while the port refuses them, before new ones are dropped. */
+const TX_BACKLOG_LIMIT = 8192
+/** Receive bursts per loop iteration before other work gets a turn. */
+const RX_BURSTS_PER_POLL = 8
+
+/**
+ * A user-level TCP/IPv4 stack over one port. Create with {@link createStack}.
+ *
+ * Sockets are small integers (socket ids with a generation: a closed id never reaches a newer socket).
+ * Calls never block: where POSIX would block they throw `EAGAIN`; readiness comes from
+ * {@link Stack.watch} or from an {@link Epoll}.
+ */
+export class Stack {
+  readonly stats: StackStats = createStackStats()
+  readonly port: Port
+  readonly clock: Clock
+  readonly pool: BufferPool
+  readonly address: number
+  readonly options: ResolvedStackOptions
+  readonly #sockets: SocketTable<SocketRecord>
+  readonly #flows = new FlowTable<number>()
+  readonly #listeners = new ListenerTable<number>()
+  readonly #arp: ArpCache<PacketBuffer>
+  readonly #routes = new RouteTable()
+  readonly #timers = new TimerQueue()
+  readonly #reader = new FrameReader()
+  readonly #writer: FrameWriter
+  readonly #isnSecret: IsnSecret
+  readonly #tcpConfig: TcpConfig
+  readonly #wake: Timer
+  readonly #rx: PacketBuffer[] = []
+  #tx: PacketBuffer[] = []
+  #txCount = 0
+  #dirty: number[] = []
+  #polling = false
+  #wakeRequested = false
+  #closed = false
+  #nextEphemeral: number
+  #ipId = 0
+
+  /** @internal */
+  constructor(options: StackOptions) {
+    this.options = resolveStackOptions(options)
+    this.port = this.options.port
+    this.clock = this.port.clock
+    const segmentation = this.port.offloads.segmentation
+    this.pool = options.pool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
+    this.address = this.options.address
+    this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
+    this.#arp = new ArpCache<PacketBuffer>()
+    for (const entry of options.staticArp ?? []) this.#arp.addStatic(parseIpv4Address(entry.ip), entry.mac)
+    const network = (this.address & prefixMaskOf(this.options.prefixLength)) >>> 0
+    this.#routes.add({ destination: network, prefixLength: this.options.prefixLength })
+    if (this.options.gateway !== undefined) this.#routes.add({ destination: 0, prefixLength: 0, gateway: this.options.gateway })
+    this.#writer = new FrameWriter(this.options.mac, this.address, this.port.offloads.txChecksum.tcp)
+    const secret = new Uint32Array(2)
+    crypto.getRandomValues(secret)
+    this.#isnSecret = [secret[0]!, secret[1]!]
+    const congestion = this.options.congestionControl
+    this.#tcpConfig = resolveTcpConfig(
+      { mss: this.port.link.mtu - 40, ...this.options.tcp },
+      (mss) => createCongestionControl(congestion, { mss }),
+    )
+    this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
+    this.#wake = this.clock.createTimer(() => this.poll())
+    this.port.busyPoll = this.options.busyPoll
+    this.port.onReadable(() => this.poll())
+    this.port.onWritable(() => this.poll())
+    if (this.options.busyPoll) this.#scheduleSoon()
+  }
+
+  // ------------------------------------------------------------------ driver
+
+  /**
+   * Run one iteration of the loop: receive bursts, process, dispatch every connection with work,
+   * transmit, and arm the next wake-up. Ports and timers call it; call it yourself only in busy-poll mode.
+   */
+  poll(): void {
+    if (this.#closed || this.#polling) return
+    this.#polling = true
+    this.#wakeRequested = false
+    try {
+      const now = this.clock.now()
+      this.#receive(now)
+      this.#runTimers(now)
+      this.#arp.poll(
+        now,
+        (ip, mac) => this.#sendArp(1, ip, mac),
+        (buffer) => {
+          this.stats.tx.drops.arpUnresolved++
+          buffer.release()
+        },
+      )
+      this.#dispatchDirty(now)
+      this.#flush()
+      this.#armWake(now)
+    } finally {
+      this.#polling = false
+    }
+    if (this.#wakeRequested) this.#scheduleSoon()
+  }
+
+  #receive(now: Micros): void {
+    const rx = this.#rx
+    const burst = this.options.burstSize
+    for (let round = 0; round < RX_BURSTS_PER_POLL; round++) {
+      const n = this.port.rxBurst(rx, burst)
+      for (let i = 0; i < n; i++) {
+        const buffer = rx[i]!
+        this.#input(now, buffer)
+        buffer.release()
+      }
+      if (n < burst) return
+    }
+    this.#wakeRequested = true // more may be waiting: come back after other work
+  }
+
+  #input(now: Micros, buffer: PacketBuffer): void {
+    const stats = this.stats
+    stats.rx.frames++
+    stats.rx.bytes += buffer.length
+    const reader = this.#reader
+    const kind = reader.parse(buffer, this.options.mac, this.address, stats.rx.drops)
+    switch (kind) {
+      case FrameKind.Arp:
+        stats.rx.arp++
+        this.#arpInput(now)
+        return
+      case FrameKind.IcmpEcho:
+        stats.rx.ipv4++
+        stats.rx.icmp++
+        this.#echoReply(now, buffer)
+        return
+      case FrameKind.Tcp:
+        stats.rx.ipv4++
+        stats.rx.tcp++
+        this.#tcpInput(now)
+        return
+      default:
+        return
+    }
+  }
+
+  #arpInput(now: Micros): void {
+    const arp = this.#reader.arp
+    const result = this.#arp.onArpPacket(now, arp, this.address)
+    if (result.replyOwed) this.#sendArp(2, arp.senderIp, arp.senderMac)
+    for (const buffer of result.ready) this.#transmitResolved(buffer, result.mac!)
+  }
+
+  #echoReply(now: Micros, request: PacketBuffer): void {
+    const reader = this.#reader
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    this.#writer.echoReply(buffer, request, reader)
+    this.stats.tx.icmp++
+    this.#route(now, buffer, reader.srcIp)
+  }
+
+  /** RFC 9293 §3.10.7: find the connection, or the listener, or answer with a reset. */
+  #tcpInput(now: Micros): void {
+    const reader = this.#reader
+    const segment = reader.segment
+    const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
+    if (id !== undefined) {
+      const record = this.#sockets.get(id)!
+      record.connection!.process(now, segment)
+      this.#afterConnectionWork(record)
+      return
+    }
+    const flags = segment.flags
+    const listenerId = this.#listeners.lookup(this.address, reader.dstPort)
+    if (listenerId !== undefined && (flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN) {
+      this.#passiveOpen(now, this.#sockets.get(listenerId)!)
+      return
+    }
+    if (flags & TcpFlags.RST) return
+    this.stats.rx.drops.noSocket++
+    // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
+    const length = segment.payload.byteLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
+    if (flags & TcpFlags.ACK) this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, segment.ack, 0, TcpFlags.RST)
+    else this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
+  }
+
+  #passiveOpen(now: Micros, listener: SocketRecord): void {
+    const listen = listener.listen!
+    const reader = this.#reader
+    if (listen.pending + listen.accepted.length >= listen.backlog) {
+      this.stats.rx.drops.listenOverflow++
+      return
+    }
+    const record = this.#allocRecord()
+    if (record === undefined) {
+      this.stats.rx.drops.tooManyConnections++
+      return
+    }
+    record.localIp = this.address
+    record.localPort = reader.dstPort
+    record.remoteIp = reader.srcIp
+    record.remotePort = reader.srcPort
+    record.bound = true
+    record.parent = listener.id
+    record.noDelay = listener.noDelay
+    record.keepAlive = listener.keepAlive
+    record.keepAliveIdle = listener.keepAliveIdle
+    record.sendBufferSize = listener.sendBufferSize
+    record.receiveBufferSize = listener.receiveBufferSize
+    const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
+    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
+    listen.pending++
+    this.stats.tcp.passiveOpens++
+    this.#afterConnectionWork(record)
+  }
+
+  /** After a connection processed input or an application call: turn its events into notifications and queue it for dispatch. */
+  #afterConnectionWork(record: SocketRecord): void {
+    const connection = record.connection!
+    const events = connection.takeEvents()
+    if (events !== 0) this.#connectionEvents(record, events)
+    if (!record.dirty && this.#sockets.has(record.id)) {
+      record.dirty = true
+      this.#dirty.push(record.id)
+    }
+  }
+
+  #connectionEvents(record: SocketRecord, events: number): void {
+    const connection = record.connection!
+    if (events & TcpEvents.CONNECTED && record.parent >= 0) {
+      const listener = this.#sockets.get(record.parent)
+      if (listener?.listen !== undefined) {
+        listener.listen.pending--
+        listener.listen.accepted.push(record.id)
+        this.#notify(listener, PollEvents.IN)
+      }
+    }
+    if (events & TcpEvents.CLOSED) {
+      if (record.parent >= 0) {
+        // Died before accept: forget it quietly (RFC 9293: back to LISTEN).
+        const listener = this.#sockets.get(record.parent)
+        if (listener?.listen !== undefined) {
+          if (listener.listen.accepted.includes(record.id)) listener.listen.accepted.splice(listener.listen.accepted.indexOf(record.id), 1)
+          else listener.listen.pending--
+        }
+        record.appClosed = true
+      }
+      if (connection.error !== undefined) this.stats.tcp.failedConnections++
+      else this.stats.tcp.closedConnections++
+    }
+    this.#notify(record, this.#readiness(record))
+    if (events & TcpEvents.CLOSED) this.#maybeRelease(record)
+  }
+
+  #notify(record: SocketRecord, events: number): void {
+    for (const watcher of record.watchers) watcher(record.id, events)
+  }
+
+  #runTimers(now: Micros): void {
+    for (let id = this.#timers.popDue(now); id !== -1; id = this.#timers.popDue(now)) {
+      const record = this.#sockets.get(id)
+      if (record === undefined || record.timerAt === undefined || record.timerAt > now) continue
+      record.timerAt = undefined
+      if (!record.dirty) {
+        record.dirty = true
+        this.#dirty.push(id)
+      }
+    }
+  }
+
+  #dispatchDirty(now: Micros): void {
+    // Dispatching may make more connections dirty (events); loop until quiet.
+    while (this.#dirty.length > 0) {
+      const ids = this.#dirty
+      this.#dirty = []
+      for (const id of ids) {
+        const record = this.#sockets.get(id)
+        if (record === undefined) continue
+        record.dirty = false
+        const connection = record.connection
+        if (connection === undefined) continue
+        connection.dispatch(now, (segment) => {
+          const buffer = this.#allocTx()
+          if (buffer === undefined) return
+          this.#writer.tcp(buffer, record.remoteIp, record.localPort, record.remotePort, segment, this.#nextIpId())
+          this.stats.tx.tcp++
+          if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
+          this.#route(now, buffer, record.remoteIp)
+        })
+        const events = connection.takeEvents()
+        if (events !== 0) this.#connectionEvents(record, events)
+        if (!this.#sockets.has(id)) continue
+        const at = connection.pollAt()
+        if (at !== undefined && at !== record.timerAt) {
+          record.timerAt = at
+          this.#timers.push(at, id)
+        } else if (at === undefined) {
+          record.timerAt = undefined
+        }
+        if (connection.hasPendingOutput) this.#wakeRequested = true
+      }
+    }
+  }
+
+  #armWake(now: Micros): void {
+    if (this.options.busyPoll) {
+      this.#wakeRequested = true
+      return
+    }
+    let at = this.#timers.peekTime()
+    const arpAt = this.#arp.pollAt()
+    if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
+    if (at === undefined) {
+      this.#wake.cancel()
+      return
+    }
+    if (this.#wake.at !== at) this.#wake.arm(Math.max(at, now))
+  }
+
+  /** Run the loop again as soon as possible (after the current call returns). */
+  #scheduleSoon(): void {
+    if (this.#closed) return
+    if (this.#polling) {
+      this.#wakeRequested = true
+      return
+    }
+    const now = this.clock.now()
+    if (this.#wake.at === undefined || this.#wake.at > now) this.#wake.arm(now)
+  }
+
+  // ------------------------------------------------------------------ transmit
+
+  #allocTx(): PacketBuffer | undefined {
+    const buffer = this.pool.alloc()
+    if (buffer === undefined) this.stats.tx.drops.noBuffer++
+    return buffer
+  }
+
+  #nextIpId(): number {
+    this.#ipId = (this.#ipId + 1) & 0xffff
+    return this.#ipId
+  }
+
+  /** Resolve the next hop and queue the frame (or park it in the ARP cache until the reply). */
+  #route(now: Micros, buffer: PacketBuffer, destination: number): void {
+    const route = this.#routes.lookup(destination)
+    if (route === undefined) {
+      this.stats.tx.drops.noRoute++
+      buffer.release()
+      return
+    }
+    const mac = this.#arp.resolve(now, route.nextHop)
+    if (mac !== undefined) {
+      this.#transmitResolved(buffer, mac)
+      return
+    }
+    const dropped = this.#arp.enqueue(now, route.nextHop, buffer)
+    if (dropped !== undefined) {
+      this.stats.tx.drops.arpUnresolved++
+      dropped.release()
+    }
+    this.#arp.poll(
+      now,
+      (ip, target) => this.#sendArp(1, ip, target),
+      (packet) => {
+        this.stats.tx.drops.arpUnresolved++
+        packet.release()
+      },
+    )
+  }
+
+  #transmitResolved(buffer: PacketBuffer, mac: Uint8Array): void {
+    buffer.data.set(mac, buffer.offset) // destination MAC
+    this.#queueTx(buffer)
+  }
+
+  #queueTx(buffer: PacketBuffer): void {
+    if (this.#txCount >= TX_BACKLOG_LIMIT) {
+      this.stats.tx.drops.backlogOverflow++
+      buffer.release()
+      return
+    }
+    this.stats.tx.frames++
+    this.stats.tx.bytes += buffer.length
+    this.#tx[this.#txCount++] = buffer
+    if (this.#txCount >= this.options.burstSize && !this.#polling) this.#flush()
+  }
+
+  /** One transmit burst; what the port does not take waits for the next iteration. */
+  #flush(): void {
+    if (this.#txCount === 0) return
+    const sent = this.port.txBurst(this.#tx, this.#txCount)
+    if (sent < this.#txCount) {
+      this.#tx.copyWithin(0, sent, this.#txCount)
+      this.#txCount -= sent
+    } else {
+      this.#txCount = 0
+    }
+  }
+
+  #sendArp(operation: 1 | 2, targetIp: number, targetMac: Uint8Array | undefined): void {
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    this.#writer.arp(buffer, operation, targetIp, targetMac)
+    this.stats.tx.arp++
+    this.#queueTx(buffer)
+  }
+
+  #sendReset(now: Micros, remoteIp: number, localPort: number, remotePort: number, seq: number, ack: number, flags: number): void {
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    this.#writer.reset(buffer, remoteIp, localPort, remotePort, seq, ack, flags, this.#nextIpId())
+    this.stats.tx.tcp++
+    this.stats.tx.resets++
+    this.#route(now, buffer, remoteIp)
+  }
+
+  // ------------------------------------------------------------------ sockets
+
+  #allocRecord(): SocketRecord | undefined {
+    const id = this.#sockets.allocate(undefined as never)
+    if (id === undefined) return undefined
+    const record = new SocketRecord(id)
+    this.#sockets.set(id, record)
+    return record
+  }
+
+  #record(fd: number): SocketRecord {
+    const record = this.#sockets.get(fd)
+    if (record === undefined || (record.appClosed && record.parent < 0)) throw new StackError('EBADF', `socket ${fd} is not open`)
+    return record
+  }
+
+  #configFor(record: SocketRecord): TcpConfig {
+    if (
+      record.noDelay === undefined &&
+      record.keepAlive === undefined &&
+      record.keepAliveIdle === undefined &&
+      record.sendBufferSize === undefined &&
+      record.receiveBufferSize === undefined
+    ) {
+      return this.#tcpConfig
+    }
+    return {
+      ...this.#tcpConfig,
+      noDelay: record.noDelay ?? this.#tcpConfig.noDelay,
+      keepAlive: record.keepAlive ?? this.#tcpConfig.keepAlive,
+      keepAliveIdle: record.keepAliveIdle ?? this.#tcpConfig.keepAliveIdle,
+      sendBufferSize: record.sendBufferSize ?? this.#tcpConfig.sendBufferSize,
+      receiveBufferSize: record.receiveBufferSize ?? this.#tcpConfig.receiveBufferSize,
+    }
+  }
+
+  /** Release the id once the application has closed it and the connection is over. */
+  #maybeRelease(record: SocketRecord): void {
+    const connection = record.connection
+    if (!record.appClosed) return
+    if (connection !== undefined && connection.state !== 'CLOSED') return
+    if (connection !== undefined && record.bound) this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
+    record.watchers.length = 0
+    this.#sockets.release(record.id)
+  }
+
+  /** The readiness of a socket as {@link PollEvents} bits. */
+  #readiness(record: SocketRecord): number {
+    if (record.listen !== undefined) return record.listen.accepted.length > 0 ? PollEvents.IN : 0
+    const connection = record.connection
+    if (connection === undefined) return PollEvents.OUT | PollEvents.HUP
+    let events = 0
+    const state = connection.state
+    if (connection.readableBytes > 0 || connection.readEnded || state === 'CLOSED') events |= PollEvents.IN
+    if (connection.writable && state !== 'SYN-SENT' && state !== 'SYN-RECEIVED' && connection.sendBuffer.free > 0) events |= PollEvents.OUT
+    if (connection.error !== undefined) events |= PollEvents.ERR
+    if (connection.readEnded) events |= PollEvents.RDHUP
+    if (state === 'CLOSED' || state === 'TIME-WAIT') events |= PollEvents.HUP
+    return events
+  }
+
+  /** Create a TCP socket. @returns its id. @throws `EMFILE` when {@link StackOptions.maxConnections} sockets exist. */
+  socket(): number {
+    this.#checkOpen()
+    const record = this.#allocRecord()
+    if (record === undefined) throw new StackError('EMFILE', `no more than ${this.options.maxConnections} sockets (maxConnections)`)
+    return record.id
+  }
+
+  /** Bind to a local port (address `'0.0.0.0'` or the stack's own). Port 0 picks an ephemeral port. */
+  bind(fd: number, address: string, port: number): void {
+    const record = this.#record(fd)
+    if (record.bound) throw new StackError('EINVAL', `socket ${fd} is already bound`)
+    checkPort('port', port)
+    const ip = parseAddress(address)
+    if (ip !== 0 && ip !== this.address) throw new StackError('EADDRNOTAVAIL', `${address} is not this stack's address (${formatIpv4Address(this.address)})`)
+    const chosen = port === 0 ? this.#ephemeralListenPort() : port
+    if (this.#listeners.has(this.address, chosen) || this.#listeners.has(0, chosen) || this.#portHasFlows(chosen)) {
+      throw new StackError('EADDRINUSE', `port ${chosen} is in use`)
+    }
+    record.localIp = this.address
+    record.localPort = chosen
+    record.bound = true
+  }
+
+  /** Listen for connections; `backlog` bounds connections being set up plus those waiting for accept. */
+  listen(fd: number, backlog = 511): void {
+    const record = this.#record(fd)
+    if (!record.bound) throw new StackError('EINVAL', `socket ${fd} must be bound before listen`)
+    if (record.connection !== undefined) throw new StackError('EISCONN', `socket ${fd} is connected`)
+    if (!Number.isInteger(backlog) || backlog < 1) throw new StackError('EINVAL', `backlog must be a positive integer, got ${backlog}`)
+    if (record.listen !== undefined) {
+      record.listen.backlog = backlog
+      return
+    }
+    const listen: ListenState = { backlog, pending: 0, accepted: [] }
+    record.listen = listen
+    this.#listeners.insert(this.address, record.localPort, record.id)
+  }
+
+  /** Take an established connection. @throws `EAGAIN` when none is waiting. */
+  accept(fd: number): number {
+    const record = this.#record(fd)
+    if (record.listen === undefined) throw new StackError('EINVAL', `socket ${fd} is not listening`)
+    const id = record.listen.accepted.shift()
+    if (id === undefined) throw new StackError('EAGAIN', `no connection waiting on socket ${fd}`)
+    const accepted = this.#sockets.get(id)!
+    accepted.parent = -1
+    return id
+  }
+
+  /**
+   * mTCP style, `connect(fd, address, port)`: start connecting a socket (non-blocking); completion
+   * shows as OUT (or ERR) readiness and in {@link state}.
+   * @throws `EISCONN`, `EADDRINUSE` (no free ephemeral port), `EHOSTUNREACH` (no route).
+   */
+  connect(fd: number, address: string, port: number): void
+  /**
+   * Node style, `connect({ host, port }, listener?)`: a {@link TcpSocket} (a `Duplex` like
+   * `net.Socket`) that emits `'connect'` once established; failures arrive as `'error'`.
+   */
+  connect(options: TcpConnectOptions, connectListener?: () => void): TcpSocket
+  connect(first: number | TcpConnectOptions, second?: string | (() => void), port?: number): void | TcpSocket {
+    if (typeof first === 'number') {
+      this.#connectSocket(first, second as string, port as number)
+      return
+    }
+    return this.createConnection(first, second as (() => void) | undefined)
+  }
+
+  /** Node style: the same as `connect(options, listener)`, under the name `http.request({ createConnection })` uses. */
+  createConnection(options: TcpConnectOptions, connectListener?: () => void): TcpSocket {
+    const fd = this.socket()
+    const socket = new TcpSocket(this, fd, { connecting: true, allowHalfOpen: options.allowHalfOpen ?? false })
+    if (connectListener !== undefined) socket.once('connect', connectListener)
+    try {
+      socket.startConnect(options)
+    } catch (error) {
+      queueMicrotask(() => socket.destroy(error as Error))
+    }
+    return socket
+  }
+
+  /** Node style: a {@link TcpServer} (like `net.Server`); call `listen(port)` on it. */
+  createServer(options?: TcpServerOptions | ((socket: TcpSocket) => void), connectionListener?: (socket: TcpSocket) => void): TcpServer {
+    if (typeof options === 'function') return new TcpServer(this, {}, options)
+    return new TcpServer(this, options ?? {}, connectionListener)
+  }
+
+  #connectSocket(fd: number, address: string, port: number): void {
+    const record = this.#record(fd)
+    if (record.connection !== undefined) throw new StackError(record.connection.state === 'SYN-SENT' ? 'EALREADY' : 'EISCONN', `socket ${fd} is already connecting or connected`)
+    if (record.listen !== undefined) throw new StackError('EINVAL', `socket ${fd} is listening`)
+    checkPort('port', port)
+    const remoteIp = parseAddress(address)
+    if (this.#routes.lookup(remoteIp) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
+    record.localIp = this.address
+    record.remoteIp = remoteIp
+    record.remotePort = port
+    if (!record.bound) {
+      record.localPort = this.#ephemeralPortFor(remoteIp, port)
+      record.bound = true
+    } else if (this.#flows.has(record.localIp, record.localPort, remoteIp, port)) {
+      throw new StackError('EADDRINUSE', `${formatIpv4Address(this.address)}:${record.localPort} is already connected to ${address}:${port}`)
+    }
+    const now = this.clock.now()
+    const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, remoteIp, port)
+    record.connection = TcpConnection.connect(this.#configFor(record), now, iss)
+    this.#flows.insert(record.localIp, record.localPort, remoteIp, port, record.id)
+    this.stats.tcp.activeOpens++
+    this.#touch(record)
+  }
+
+  /**
+   * Read up to `length` bytes into `buffer` at `offset`.
+   * @returns the count, or 0 at the end of the stream.
+   * @throws `EAGAIN` when nothing is buffered yet, or the connection's error (`ECONNRESET`, …).
+   */
+  read(fd: number, buffer: Uint8Array, offset = 0, length = buffer.byteLength - offset): number {
+    const connection = this.#connection(fd)
+    const n = connection.read(buffer, offset, length)
+    if (n > 0) {
+      this.#touch(this.#record(fd))
+      return n
+    }
+    if (connection.error !== undefined) throw new StackError(connection.error, `socket ${fd}: ${connection.error}`)
+    if (connection.readEnded || connection.state === 'CLOSED') return 0
+    throw new StackError('EAGAIN', `no data on socket ${fd} yet`)
+  }
+
+  /** Read into several buffers in order (scatter). @returns the total count. */
+  readv(fd: number, buffers: readonly Uint8Array[]): number {
+    let total = 0
+    for (const buffer of buffers) {
+      let n: number
+      try {
+        n = this.read(fd, buffer)
+      } catch (error) {
+        if (total > 0 && error instanceof StackError && error.code === 'EAGAIN') return total
+        throw error
+      }
+      total += n
+      if (n < buffer.byteLength) break
+    }
+    return total
+  }
+
+  /**
+   * Queue bytes for sending.
+   * @returns how many were taken; fewer than asked when the send buffer is full.
+   * @throws `EAGAIN` when nothing fits, `EPIPE` after `shutdown`, or the connection's error.
+   */
+  write(fd: number, data: Uint8Array, offset = 0, length = data.byteLength - offset): number {
+    const record = this.#record(fd)
+    const connection = this.#connection(fd)
+    if (connection.error !== undefined) throw new StackError(connection.error, `socket ${fd}: ${connection.error}`)
+    if (!connection.writable) throw new StackError('EPIPE', `socket ${fd} cannot send any more (state ${connection.state})`)
+    const n = connection.write(data, offset, length)
+    if (n === 0 && length > 0) throw new StackError('EAGAIN', `send buffer of socket ${fd} is full`)
+    this.#touch(record)
+    return n
+  }
+
+  /** Write several buffers in order (gather). @returns the total count. */
+  writev(fd: number, buffers: readonly Uint8Array[]): number {
+    let total = 0
+    for (const buffer of buffers) {
+      let n: number
+      try {
+        n = this.write(fd, buffer)
+      } catch (error) {
+        if (total > 0 && error instanceof StackError && error.code === 'EAGAIN') return total
+        throw error
+      }
+      total += n
+      if (n < buffer.byteLength) break
+    }
+    return total
+  }
+
+  /** Close the sending side: a FIN follows the queued data. */
+  shutdown(fd: number): void {
+    const record = this.#record(fd)
+    record.connection?.shutdown()
+    if (record.connection !== undefined) this.#touch(record)
+  }
+
+  /**
+   * Close the socket. A connection closes gracefully (FIN after the queued data) unless unread data
+   * is left, in which case it is reset (as Linux does, RFC 9293 §3.10.4 / RFC 2525 §2.17).
+   * The id stays reserved until the connection is over.
+   */
+  close(fd: number): void {
+    const record = this.#record(fd)
+    record.appClosed = true
+    record.watchers.length = 0
+    if (record.listen !== undefined) {
+      for (const id of record.listen.accepted) {
+        const child = this.#sockets.get(id)
+        if (child?.connection !== undefined) {
+          child.connection.abort()
+          child.appClosed = true
+          this.#touch(child)
+        }
+      }
+      record.listen.accepted.length = 0
+      this.#listeners.delete(record.localIp, record.localPort)
+      record.listen = undefined
+    }
+    const connection = record.connection
+    if (connection === undefined) {
+      this.#sockets.release(record.id)
+      return
+    }
+    if (connection.readableBytes > 0) connection.abort()
+    else connection.shutdown()
+    this.#touch(record)
+    this.#maybeRelease(record)
+  }
+
+  /** Reset the connection at once (RST) and close the socket. */
+  abort(fd: number): void {
+    const record = this.#record(fd)
+    record.connection?.abort()
+    record.appClosed = true
+    record.watchers.length = 0
+    if (record.connection === undefined) this.close(fd)
+    else this.#touch(record)
+    this.#maybeRelease(record)
+  }
+
+  /** The local address of a socket. */
+  getsockname(fd: number): SocketAddress {
+    const record = this.#record(fd)
+    return { address: formatIpv4Address(record.bound ? record.localIp : 0), port: record.localPort, family: 'IPv4' }
+  }
+
+  /** The remote address of a connected socket. @throws `ENOTCONN`. */
+  getpeername(fd: number): SocketAddress {
+    const record = this.#record(fd)
+    if (record.connection === undefined) throw new StackError('ENOTCONN', `socket ${fd} is not connected`)
+    return { address: formatIpv4Address(record.remoteIp), port: record.remotePort, family: 'IPv4' }
+  }
+
+  /**
+   * Set an option. Before `connect`/`listen` it applies to the connection to come (and to accepted
+   * connections of a listener); on a live connection `noDelay` and keep-alive apply at once.
+   */
+  setsockopt(fd: number, option: SocketOption, value: boolean | number): void {
+    const record = this.#record(fd)
+    switch (option) {
+      case 'noDelay':
+        record.noDelay = Boolean(value)
+        break
+      case 'keepAlive':
+        record.keepAlive = Boolean(value)
+        break
+      case 'keepAliveIdle':
+        if (typeof value !== 'number' || !(value >= 1_000_000)) throw new StackError('EINVAL', `keepAliveIdle must be at least 1,000,000 µs, got ${String(value)}`)
+        record.keepAliveIdle = value
+        break
+      case 'sendBufferSize':
+      case 'receiveBufferSize':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1 << 30) throw new StackError('EINVAL', `${option} must be an integer in [1, 1073741824], got ${String(value)}`)
+        if (record.connection !== undefined) throw new StackError('EISCONN', `${option} must be set before connect or listen`)
+        record[option] = value
+        break
+      default:
+        throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
+    }
+    if (record.connection !== undefined && (option === 'noDelay' || option === 'keepAlive' || option === 'keepAliveIdle')) {
+      record.connection.setOptions({ noDelay: record.noDelay, keepAlive: record.keepAlive, keepAliveIdle: record.keepAliveIdle })
+      this.#touch(record)
+    }
+  }
+
+  /** Read an option back. */
+  getsockopt(fd: number, option: SocketOption): boolean | number {
+    const record = this.#record(fd)
+    const config = record.connection?.config ?? this.#configFor(record)
+    switch (option) {
+      case 'noDelay':
+        return config.noDelay
+      case 'keepAlive':
+        return config.keepAlive
+      case 'keepAliveIdle':
+        return config.keepAliveIdle
+      case 'sendBufferSize':
+        return config.sendBufferSize
+      case 'receiveBufferSize':
+        return config.receiveBufferSize
+      default:
+        throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
+    }
+  }
+
+  /** The TCP state of a socket (`'LISTEN'` for a listener, `'CLOSED'` before connect). */
+  state(fd: number): TcpState {
+    const record = this.#record(fd)
+    if (record.listen !== undefined) return 'LISTEN'
+    return record.connection?.state ?? 'CLOSED'
+  }
+
+  /** The connection behind a socket, for inspection (stats, RTT, windows). */
+  connectionOf(fd: number): TcpConnection | undefined {
+    return this.#record(fd).connection
+  }
+
+  /** Current readiness of a socket as {@link PollEvents} bits. */
+  readiness(fd: number): number {
+    return this.#readiness(this.#record(fd))
+  }
+
+  /**
+   * Be told of a socket's readiness whenever its state changes (as {@link PollEvents} bits).
+   * @returns a function that stops watching.
+   */
+  watch(fd: number, watcher: (fd: number, events: number) => void): () => void {
+    const record = this.#record(fd)
+    record.watchers.push(watcher)
+    return () => {
+      const index = record.watchers.indexOf(watcher)
+      if (index >= 0) record.watchers.splice(index, 1)
+    }
+  }
+
+  /** Connections by TCP state, for monitoring. */
+  connectionsByState(): Partial<Record<TcpState, number>> {
+    const counts: Partial<Record<TcpState, number>> = {}
+    this.#sockets.forEach((record) => {
+      const state: TcpState = record.listen !== undefined ? 'LISTEN' : (record.connection?.state ?? 'CLOSED')
+      counts[state] = (counts[state] ?? 0) + 1
+    })
+    return counts
+  }
+
+  /** Sockets in use (including connections in TIME-WAIT and closing connections the application let go). */
+  get socketCount(): number {
+    return this.#sockets.size
+  }
+
+  /** Stop the stack: cancel the wake-up, stop listening to the port, free queued frames. Connections are abandoned without resets. Idempotent. */
+  stop(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#wake.cancel()
+    this.port.onReadable(undefined)
+    this.port.onWritable(undefined)
+    for (let i = 0; i < this.#txCount; i++) this.#tx[i]!.release()
+    this.#txCount = 0
+    this.#arp.clear((buffer) => buffer.release())
+  }
+
+  #connection(fd: number) {
+    const connection = this.#record(fd).connection
+    if (connection === undefined) throw new StackError('ENOTCONN', `socket ${fd} is not connected`)
+    return connection
+  }
+
+  /** After an application call changed a connection: notify, queue for dispatch, make sure the loop runs. */
+  #touch(record: SocketRecord): void {
+    if (record.connection !== undefined) this.#afterConnectionWork(record)
+    this.#scheduleSoon()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StackError('ERR_STACK_CLOSED', 'the stack is closed')
+  }
+
+  #portHasFlows(port: number): boolean {
+    let found = false
+    this.#flows.forEach((_value, _localIp, localPort) => {
+      if (localPort === port) found = true
+    })
+    return found
+  }
+
+  #ephemeralListenPort(): number {
+    const [low, high] = this.options.ephemeralPorts
+    for (let i = 0; i <= high - low; i++) {
+      const port = this.#advanceEphemeral()
+      if (!this.#listeners.has(this.address, port) && !this.#listeners.has(0, port)) return port
+    }
+    throw new StackError('EADDRINUSE', 'no free ephemeral port')
+  }
+
+  #ephemeralPortFor(remoteIp: number, remotePort: number): number {
+    const [low, high] = this.options.ephemeralPorts
+    for (let i = 0; i <= high - low; i++) {
+      const port = this.#advanceEphemeral()
+      if (!this.#flows.has(this.address, port, remoteIp, remotePort) && !this.#listeners.has(this.address, port) && !this.#listeners.has(0, port)) return port
+    }
+    throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
+  }
+
+  #advanceEphemeral(): number {
+    const [low, high] = this.options.ephemeralPorts
+    const port = this.#nextEphemeral
+    this.#nextEphemeral = port >= high ? low : port + 1
+    return port
+  }
+}
+
+function prefixMaskOf(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0
+}
+
+function checkPort(name: string, port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StackError('EINVAL', `${name} must be an integer in [0, 65535], got ${String(port)}`)
+}
+
+function parseAddress(address: string): number {
+  try {
+    return parseIpv4Address(address)
+  } catch {
+    throw new StackError('EINVAL', `not an IPv4 address: ${JSON.stringify(address)}`)
+  }
+}
+
+/**
+ * Create a stack over a port.
+ *
+ * @example
+ * ```ts
+ * const link = createMemoryLink()
+ * const server = createStack({ port: link.a, address: '10.0.0.1/24' })
+ * const client = createStack({ port: link.b, address: '10.0.0.2/24' })
+ * ```
+ */
+export function createStack(options: StackOptions): Stack {
+  return new Stack(options)
+}

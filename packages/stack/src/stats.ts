@@ -1,0 +1,116 @@
+/**
+ * The stack's counters: every frame in, every frame out, and every drop by its reason (as gVisor's
+ * netstack counts them).
+ * @module
+ */
+
+/** Why an arriving frame was dropped. */
+export interface RxDrops {
+  /** Too short or otherwise not an Ethernet II frame. */
+  malformedEthernet: number
+  /** Addressed to another MAC. */
+  notForUs: number
+  /** An EtherType other than ARP and IPv4 (IPv6, VLAN-tagged, …). */
+  unsupportedEtherType: number
+  malformedArp: number
+  malformedIpv4: number
+  badIpv4Checksum: number
+  /** IPv4 fragments: not reassembled, counted and dropped. */
+  fragments: number
+  /** IPv4 to an address that is not the stack's. */
+  notOurAddress: number
+  /** An IP protocol other than ICMP and TCP. */
+  unsupportedProtocol: number
+  malformedIcmp: number
+  malformedTcp: number
+  badTcpChecksum: number
+  /** A TCP segment for no connection and no listener (answered with RST). */
+  noSocket: number
+  /** A SYN for a listener whose SYN and accept queues were full. */
+  listenOverflow: number
+  /** A SYN that could not get a socket id (maximum connections). */
+  tooManyConnections: number
+}
+
+/** Why a frame could not be sent. */
+export interface TxDrops {
+  /** The buffer pool was empty. */
+  noBuffer: number
+  /** No route to the destination. */
+  noRoute: number
+  /** ARP failed to resolve the next hop, or its queue overflowed. */
+  arpUnresolved: number
+  /** The transmit backlog overflowed while the port refused frames. */
+  backlogOverflow: number
+}
+
+/** All counters of a stack. Plain numbers, read any time. */
+export interface StackStats {
+  rx: {
+    frames: number
+    bytes: number
+    arp: number
+    ipv4: number
+    icmp: number
+    tcp: number
+    drops: RxDrops
+  }
+  tx: {
+    frames: number
+    bytes: number
+    arp: number
+    icmp: number
+    tcp: number
+    resets: number
+    drops: TxDrops
+  }
+  tcp: {
+    activeOpens: number
+    passiveOpens: number
+    /** Connections that ended in CLOSED with an error (reset, timeout, refused). */
+    failedConnections: number
+    /** Connections that closed normally. */
+    closedConnections: number
+  }
+}
+
+/** A zeroed {@link StackStats}. */
+export function createStackStats(): StackStats {
+  return {
+    rx: {
+      frames: 0,
+      bytes: 0,
+      arp: 0,
+      ipv4: 0,
+      icmp: 0,
+      tcp: 0,
+      drops: {
+        malformedEthernet: 0,
+        notForUs: 0,
+        unsupportedEtherType: 0,
+        malformedArp: 0,
+        malformedIpv4: 0,
+        badIpv4Checksum: 0,
+        fragments: 0,
+        notOurAddress: 0,
+        unsupportedProtocol: 0,
+        malformedIcmp: 0,
+        malformedTcp: 0,
+        badTcpChecksum: 0,
+        noSocket: 0,
+        listenOverflow: 0,
+        tooManyConnections: 0,
+      },
+    },
+    tx: {
+      frames: 0,
+      bytes: 0,
+      arp: 0,
+      icmp: 0,
+      tcp: 0,
+      resets: 0,
+      drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, backlogOverflow: 0 },
+    },
+    tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0 },
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Helpers for tests and benchmarks: two stacks joined by an emulated link, a virtual-clock runner,
+ * and a bulk transfer over the socket API.
+ * @internal
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { createMemoryLink, type LinkImpairments, type MemoryLink, type MemoryLinkOptions, VirtualClock } from '@mtcp/dpdk-io'
+import type { StackOptions } from './config.js'
+import { StackError } from './errors.js'
+import { PollEvents } from './socket-record.js'
+import { createStack, type Stack } from './stack.js'
+
+/** Two stacks, 10.0.0.1 (a) and 10.0.0.2 (b), on the two ends of one memory link. */
+export interface StackPair {
+  clock: VirtualClock
+  link: MemoryLink
+  a: Stack
+  b: Stack
+}
+
+/** Build a {@link StackPair} on a virtual clock. */
+export function stackPair(
+  options: { impairments?: LinkImpairments; seed?: number; link?: Partial<MemoryLinkOptions>; stack?: Partial<StackOptions> } = {},
+): StackPair {
+  const clock = new VirtualClock()
+  const link = createMemoryLink({ clock, seed: options.seed ?? 1, impairments: options.impairments ?? {}, ...options.link })
+  const a = createStack({ port: link.a, address: '10.0.0.1/24', ...options.stack })
+  const b = createStack({ port: link.b, address: '10.0.0.2/24', ...options.stack })
+  return { clock, link, a, b }
+}
+
+/** Step the virtual clock until `done()` or until `limit` µs of virtual time; throws when nothing is left to run. */
+export function runUntil(clock: VirtualClock, done: () => boolean, limit = 3_600_000_000): void {
+  while (!done()) {
+    if (clock.now() > limit) throw new Error(`not done after ${limit} µs of virtual time`)
+    if (!clock.step()) throw new Error(`stalled at ${clock.now()} µs: nothing scheduled and not done`)
+  }
+}
+
+/** Like {@link runUntil}, letting promises, `nextTick` and immediates run between steps (for Node streams). */
+export async function runUntilAsync(clock: VirtualClock, done: () => boolean, limit = 3_600_000_000): Promise<void> {
+  let idleTurns = 0
+  while (!done()) {
+    if (clock.now() > limit) throw new Error(`not done after ${limit} µs of virtual time`)
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    if (done()) return
+    if (clock.step()) idleTurns = 0
+    else if (++idleTurns > 50) throw new Error(`stalled at ${clock.now()} µs: nothing scheduled and not done`)
+  }
+}
+
+/** Result of {@link bulkTransfer}. */
+export interface BulkResult {
+  bytes: number
+  sentHash: string
+  receivedHash: string
+  /** Virtual µs from connect to the receiver seeing the end of the stream. */
+  elapsed: number
+  clientFd: number
+  serverFd: number
+}
+
+/**
+ * Move `bytes` of pseudo-random data from a (client) to b (server) through the socket API, then close
+ * both ends; hashes both sides with SHA-256.
+ */
+export function bulkTransfer(pair: StackPair, bytes: number, port = 5001, chunk = 64 * 1024): BulkResult {
+  const { a, b, clock } = pair
+  const listener = b.socket()
+  b.bind(listener, '0.0.0.0', port)
+  b.listen(listener)
+  const client = a.socket()
+  const sentHash = createHash('sha256')
+  const receivedHash = createHash('sha256')
+  const data = new Uint8Array(chunk)
+  let state = 0x12345678
+  const fill = (): void => {
+    for (let i = 0; i < data.length; i += 4) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+      data[i] = state & 0xff
+      data[i + 1] = (state >>> 8) & 0xff
+      data[i + 2] = (state >>> 16) & 0xff
+      data[i + 3] = state >>> 24
+    }
+  }
+  let sent = 0
+  let pending = 0 // bytes of `data` not yet taken
+  let pendingOffset = 0
+  let server = -1
+  let received = 0
+  let finished = false
+  const start = clock.now()
+  let end = start
+  const readBuffer = new Uint8Array(256 * 1024)
+
+  const pump = (): void => {
+    while (sent < bytes || pending > 0) {
+      if (pending === 0) {
+        fill()
+        pending = Math.min(chunk, bytes - sent)
+        pendingOffset = 0
+        sentHash.update(data.subarray(0, pending))
+        sent += pending
+      }
+      let n: number
+      try {
+        n = a.write(client, data, pendingOffset, pending)
+      } catch (error) {
+        if (error instanceof StackError && error.code === 'EAGAIN') return
+        throw error
+      }
+      pending -= n
+      pendingOffset += n
+    }
+    a.shutdown(client)
+  }
+  const drain = (): void => {
+    for (;;) {
+      let n: number
+      try {
+        n = b.read(server, readBuffer)
+      } catch (error) {
+        if (error instanceof StackError && error.code === 'EAGAIN') return
+        throw error
+      }
+      if (n === 0) {
+        if (!finished) {
+          finished = true
+          end = clock.now()
+          b.close(server)
+        }
+        return
+      }
+      received += n
+      receivedHash.update(readBuffer.subarray(0, n))
+    }
+  }
+  b.watch(listener, () => {
+    if (server >= 0) return
+    try {
+      server = b.accept(listener)
+    } catch {
+      return
+    }
+    b.watch(server, (_fd, events) => {
+      if (events & (PollEvents.IN | PollEvents.HUP | PollEvents.ERR)) drain()
+    })
+    drain()
+  })
+  a.watch(client, (_fd, events) => {
+    if (events & PollEvents.ERR) throw new Error(`client failed: ${a.connectionOf(client)?.error}`)
+    if (events & PollEvents.OUT) pump()
+  })
+  a.connect(client, '10.0.0.2', port)
+  runUntil(clock, () => finished)
+  a.close(client)
+  b.close(listener)
+  return { bytes: received, sentHash: sentHash.digest('hex'), receivedHash: receivedHash.digest('hex'), elapsed: end - start, clientFd: client, serverFd: server }
+}
