@@ -44,7 +44,7 @@ export interface StackOptions {
   ephemeralPorts?: readonly [number, number]
 }
 
-/** @internal Validated options. */
+/** The options after validation, addresses as uint32 numbers. */
 export interface ResolvedStackOptions {
   port: Port
   address: number
