@@ -3,6 +3,7 @@
  * @module
  */
 import type { BufferPool, Port } from '@mtcp/dpdk-io'
+import type { ArpCacheOptions } from '@mtcp/tcp-core'
 import {
   createCongestionControl,
   type NativeCongestionControlName,
@@ -36,6 +37,8 @@ export interface StackOptions {
   maxConnections?: number
   /** Static ARP entries: `{ ip: '10.0.0.2', mac: Uint8Array }`. */
   staticArp?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
+  /** ARP cache settings (entry lifetime, retries, queue bounds). Default: the cache's, with 256 frames queued per unresolved next hop. */
+  arp?: ArpCacheOptions
   /** Frames per receive burst, in [1, 512]. Default 32. */
   burstSize?: number
   /** Spin on the port instead of sleeping between events. Default false. */

@@ -89,7 +89,9 @@ export class Stack {
     this.pool = options.pool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
     this.address = this.options.address
     this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
-    this.#arp = new ArpCache<PacketBuffer>()
+    // A user-level stack opens many connections to one next hop at once: queue more than the
+    // cache's default 4 per destination while ARP resolves (Linux allows about 100 frames).
+    this.#arp = new ArpCache<PacketBuffer>({ maxQueuedPerDestination: 256, maxQueuedTotal: 8192, ...options.arp })
     for (const entry of options.staticArp ?? []) this.#arp.addStatic(parseIpv4Address(entry.ip), entry.mac)
     const network = (this.address & prefixMaskOf(this.options.prefixLength)) >>> 0
     this.#routes.add({ destination: network, prefixLength: this.options.prefixLength })
@@ -330,6 +332,7 @@ export class Stack {
         })
         const events = connection.takeEvents()
         if (events !== 0) this.#connectionEvents(record, events)
+        if (record.appClosed) this.#maybeRelease(record)
         if (!this.#sockets.has(id)) continue
         const at = connection.pollAt()
         if (at !== undefined && at !== record.timerAt) {
@@ -496,7 +499,8 @@ export class Stack {
   #maybeRelease(record: SocketRecord): void {
     const connection = record.connection
     if (!record.appClosed) return
-    if (connection !== undefined && connection.state !== 'CLOSED') return
+    // Not before the last segment (a FIN's ACK, a reset) has been dispatched.
+    if (connection !== undefined && (connection.state !== 'CLOSED' || connection.hasPendingOutput)) return
     if (connection !== undefined && record.bound) this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)
     if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
     record.watchers.length = 0
