@@ -160,6 +160,7 @@ export class TcpSocket extends Duplex {
     if (options.noDelay) stack.setsockopt(this.#fd, 'noDelay', true)
     if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
     if (options.localPort !== undefined && options.localPort !== 0) stack.bind(this.#fd, '0.0.0.0', options.localPort)
+    this.#remote = { address: options.host, port: options.port, family: 'IPv4' }
     stack.connect(this.#fd, options.host, options.port)
   }
 
