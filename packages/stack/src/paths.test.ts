@@ -161,6 +161,13 @@ describe('API misuse gets typed errors', () => {
     a.setsockopt(fd, 'keepAlive', true)
     expect(a.connectionOf(fd)!.config.keepAlive).toBe(true)
     expect(errorOf(() => a.setsockopt(fd, 'sendBufferSize', 100)).code).toBe('EISCONN')
+    const renoFd = a.socket()
+    expect(errorOf(() => a.setsockopt(renoFd, 'congestionControl', 'vegas')).message).toMatch(/one of 'reno', 'cubic'/)
+    a.setsockopt(renoFd, 'congestionControl', 'reno')
+    a.connect(renoFd, '10.0.0.2', 81)
+    expect(a.connectionOf(renoFd)!.congestion.name).toBe('reno')
+    expect(a.connectionOf(fd)!.congestion.name).toBe('cubic')
+    expect(a.getsockopt(renoFd, 'congestionControl')).toBe('reno')
   })
 })
 

@@ -3,7 +3,7 @@
  * tell about events.
  * @module
  */
-import type { Micros, TcpConnection } from '@mtcp/tcp-core'
+import type { Micros, NativeCongestionControlName, TcpConnection } from '@mtcp/tcp-core'
 
 /** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
 export const PollEvents = {
@@ -52,6 +52,7 @@ export class SocketRecord {
   keepAliveIdle: Micros | undefined = undefined
   sendBufferSize: number | undefined = undefined
   receiveBufferSize: number | undefined = undefined
+  congestionControl: NativeCongestionControlName | undefined = undefined
 
   constructor(readonly id: number) {}
 }

@@ -12,6 +12,8 @@ import {
   createCongestionControl,
   formatIpv4Address,
   initialSequenceNumber,
+  NATIVE_CONGESTION_CONTROL_NAMES,
+  type NativeCongestionControlName,
   type IsnSecret,
   parseIpv4Address,
   resolveTcpConfig,
@@ -31,7 +33,7 @@ import { createStackStats, type StackStats } from './stats.js'
 import { TimerQueue } from './timer-queue.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
-export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveIdle' | 'sendBufferSize' | 'receiveBufferSize'
+export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveIdle' | 'sendBufferSize' | 'receiveBufferSize' | 'congestionControl'
 
 /** An address as `getsockname`/`getpeername` return it. */
 export interface SocketAddress {
@@ -249,6 +251,7 @@ export class Stack {
     record.keepAliveIdle = listener.keepAliveIdle
     record.sendBufferSize = listener.sendBufferSize
     record.receiveBufferSize = listener.receiveBufferSize
+    record.congestionControl = listener.congestionControl
     const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
     record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
     this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
@@ -481,10 +484,12 @@ export class Stack {
       record.keepAlive === undefined &&
       record.keepAliveIdle === undefined &&
       record.sendBufferSize === undefined &&
-      record.receiveBufferSize === undefined
+      record.receiveBufferSize === undefined &&
+      record.congestionControl === undefined
     ) {
       return this.#tcpConfig
     }
+    const congestion = record.congestionControl
     return {
       ...this.#tcpConfig,
       noDelay: record.noDelay ?? this.#tcpConfig.noDelay,
@@ -492,6 +497,7 @@ export class Stack {
       keepAliveIdle: record.keepAliveIdle ?? this.#tcpConfig.keepAliveIdle,
       sendBufferSize: record.sendBufferSize ?? this.#tcpConfig.sendBufferSize,
       receiveBufferSize: record.receiveBufferSize ?? this.#tcpConfig.receiveBufferSize,
+      congestionControl: congestion === undefined ? this.#tcpConfig.congestionControl : (mss) => createCongestionControl(congestion, { mss }),
     }
   }
 
@@ -769,7 +775,7 @@ export class Stack {
    * Set an option. Before `connect`/`listen` it applies to the connection to come (and to accepted
    * connections of a listener); on a live connection `noDelay` and keep-alive apply at once.
    */
-  setsockopt(fd: number, option: SocketOption, value: boolean | number): void {
+  setsockopt(fd: number, option: SocketOption, value: boolean | number | string): void {
     const record = this.#record(fd)
     switch (option) {
       case 'noDelay':
@@ -788,6 +794,13 @@ export class Stack {
         if (record.connection !== undefined) throw new StackError('EISCONN', `${option} must be set before connect or listen`)
         record[option] = value
         break
+      case 'congestionControl':
+        if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(value as NativeCongestionControlName)) {
+          throw new StackError('EINVAL', `congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(value)}`)
+        }
+        if (record.connection !== undefined) throw new StackError('EISCONN', 'congestionControl must be set before connect or listen')
+        record.congestionControl = value as NativeCongestionControlName
+        break
       default:
         throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
     }
@@ -798,7 +811,7 @@ export class Stack {
   }
 
   /** Read an option back. */
-  getsockopt(fd: number, option: SocketOption): boolean | number {
+  getsockopt(fd: number, option: SocketOption): boolean | number | string {
     const record = this.#record(fd)
     const config = record.connection?.config ?? this.#configFor(record)
     switch (option) {
@@ -812,6 +825,8 @@ export class Stack {
         return config.sendBufferSize
       case 'receiveBufferSize':
         return config.receiveBufferSize
+      case 'congestionControl':
+        return record.connection?.congestion.name ?? record.congestionControl ?? this.options.congestionControl
       default:
         throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
     }

@@ -1,7 +1,6 @@
 /**
  * Helpers for tests and benchmarks: two stacks joined by an emulated link, a virtual-clock runner,
- * and a bulk transfer over the socket API.
- * @internal
+ * and a bulk transfer over the socket API. Exported as `@mtcp/stack/testing`.
  * @module
  */
 import { createHash } from 'node:crypto'

@@ -114,6 +114,7 @@ export abstract class LossBasedControl implements CongestionControl {
    * retransmission, for which RFC 5681 §3.1 holds ssthresh constant.
    */
   #timeoutBackoff = false
+  readonly #hystart = new HyStartPlusPlus()
 
   /**
    * The multiplicative-decrease factor applied to FlightSize on a congestion event: 1/2 for Reno
@@ -203,6 +204,19 @@ export abstract class LossBasedControl implements CongestionControl {
     }
 
     if (this.cwnd < this.ssthresh) {
+      // RFC 9406 (HyStart++): in the initial slow start, leave early when the RTT starts to grow, so
+      // slow start does not overshoot the path by up to a whole window and lose hundreds of segments.
+      const hystart = Number.isFinite(this.ssthresh) ? 'off' : this.#hystart.onAck(sample, bytesAcked)
+      if (hystart === 'exit') {
+        this.ssthresh = this.cwnd
+        return
+      }
+      if (hystart === 'conservative') {
+        // RFC 9406 §4.2: Conservative Slow Start grows at a quarter of the slow-start rate.
+        const limit = 2 * this.mss
+        this.cwnd = Math.min(this.cwnd + Math.min(bytesAcked, limit) / CSS_GROWTH_DIVISOR, MAXIMUM_WINDOW)
+        return
+      }
       // RFC 5681 §3.1 slow start, with RFC 3465 §2.2 appropriate byte counting: grow by the bytes
       // acknowledged, at most L per ACK. L = 2*SMSS (RFC 3465 §2.3) so that a delayed ACK covering two
       // segments (RFC 5681 §4.2) still doubles the window per RTT, except L = 1*SMSS in slow start
@@ -328,6 +342,11 @@ export abstract class LossBasedControl implements CongestionControl {
    */
   protected onCongestionEvent(_now: Micros, _windowBefore: number): void {}
 
+  /** Whether HyStart++ (RFC 9406) is in Conservative Slow Start. */
+  get inConservativeSlowStart(): boolean {
+    return this.#hystart.conservative
+  }
+
   /** A retransmission timeout (any, including repeated ones), before cwnd is set to the loss window. */
   protected onTimeout(_now: Micros): void {}
 
@@ -339,4 +358,62 @@ export abstract class LossBasedControl implements CongestionControl {
 
   /** The MSS changed from `previous` to {@link mss}. */
   protected onMssChange(_previous: number): void {}
+}
+
+/** RFC 9406 §4.3 constants. */
+const MIN_RTT_THRESH = 4000
+const MAX_RTT_THRESH = 16_000
+const MIN_RTT_DIVISOR = 8
+const N_RTT_SAMPLE = 8
+const CSS_GROWTH_DIVISOR = 4
+const CSS_ROUNDS = 5
+
+/**
+ * HyStart++ (RFC 9406 §4.2) round and delay tracking. A round is the time to acknowledge the bytes that
+ * were in flight when it started (an estimate of RFC 9406's windowEnd = SND.NXT without sequence numbers).
+ * @internal
+ */
+class HyStartPlusPlus {
+  #roundRemaining = 0
+  #lastRoundMinRtt = Number.POSITIVE_INFINITY
+  #currentRoundMinRtt = Number.POSITIVE_INFINITY
+  #samples = 0
+  #cssBaselineMinRtt = Number.POSITIVE_INFINITY
+  #cssRounds = 0
+  conservative = false
+
+  /** Take one ACK in slow start; says whether to grow normally, conservatively, or to leave slow start. */
+  onAck(sample: AckSample, bytesAcked: number): 'slow-start' | 'conservative' | 'exit' {
+    this.#roundRemaining -= bytesAcked
+    if (this.#roundRemaining <= 0) {
+      // A new round (RFC 9406 §4.2: "at the start of each round during standard slow start and CSS").
+      this.#roundRemaining = Math.max(sample.bytesInFlight - bytesAcked, 1)
+      this.#lastRoundMinRtt = this.#currentRoundMinRtt
+      this.#currentRoundMinRtt = Number.POSITIVE_INFINITY
+      this.#samples = 0
+      if (this.conservative && ++this.#cssRounds >= CSS_ROUNDS) {
+        this.conservative = false
+        return 'exit' // RFC 9406 §4.2: after CSS_ROUNDS rounds in CSS, enter congestion avoidance
+      }
+    }
+    if (sample.rttSample !== undefined) {
+      this.#currentRoundMinRtt = Math.min(this.#currentRoundMinRtt, sample.rttSample)
+      this.#samples++
+    }
+    if (this.#samples >= N_RTT_SAMPLE && Number.isFinite(this.#currentRoundMinRtt)) {
+      if (!this.conservative && Number.isFinite(this.#lastRoundMinRtt)) {
+        const threshold = Math.max(MIN_RTT_THRESH, Math.min(this.#lastRoundMinRtt / MIN_RTT_DIVISOR, MAX_RTT_THRESH))
+        if (this.#currentRoundMinRtt >= this.#lastRoundMinRtt + threshold) {
+          this.#cssBaselineMinRtt = this.#currentRoundMinRtt
+          this.conservative = true
+          this.#cssRounds = 0
+        }
+      } else if (this.conservative && this.#currentRoundMinRtt < this.#cssBaselineMinRtt) {
+        // RFC 9406 §4.2: the delay increase was spurious, resume standard slow start.
+        this.#cssBaselineMinRtt = Number.POSITIVE_INFINITY
+        this.conservative = false
+      }
+    }
+    return this.conservative ? 'conservative' : 'slow-start'
+  }
 }

@@ -18,6 +18,7 @@ import { RttEstimator } from './rtt-estimator.js'
 import { TcpFlags } from '../wire/tcp.js'
 import { type InboundSegment, OutboundSegment } from './segment.js'
 import { SendBuffer } from './send-buffer.js'
+import { SentLog } from './sent-log.js'
 import type { TcpConfig } from './tcp-config.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
@@ -97,8 +98,6 @@ const TIMESTAMPS_OPTION_LENGTH = 12
 const PAWS_IDLE_LIMIT: Micros = 24 * 86_400 * 1_000_000
 /** RFC 5961 §7: challenge ACKs per connection per second. */
 const CHALLENGE_ACK_LIMIT = 10
-/** Slots of the sent-segment log used for RTT samples. */
-const SENT_LOG_SIZE = 1024
 
 /**
  * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
@@ -197,13 +196,8 @@ export class TcpConnection {
   #recover: number
   #partialAckSeen = false
 
-  // RTT samples: a log of sent segments (start, end, time, retransmitted)
-  readonly #logStart = new Float64Array(SENT_LOG_SIZE)
-  readonly #logEnd = new Float64Array(SENT_LOG_SIZE)
-  readonly #logTime = new Float64Array(SENT_LOG_SIZE)
-  readonly #logRetransmitted = new Uint8Array(SENT_LOG_SIZE)
-  #logHead = 0
-  #logSize = 0
+  /** Sent segments, for RTT samples. */
+  readonly #sentLog = new SentLog()
 
   readonly #out = new OutboundSegment()
   readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
@@ -604,10 +598,16 @@ export class TcpConnection {
     this.#retransmits = 0
     this.#firstRetransmitAt = undefined
     this.rtt.resetBackoff()
-    const rttSample = this.#rttSampleFor(now, ack)
+    // During recovery a cumulative ACK was held back by the hole, so its sample would measure the
+    // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
+    const logged = this.#sentLog.acknowledge(now, ack)
+    const rttSample = this.#inRecovery ? undefined : logged
     if (rttSample !== undefined) this.rtt.sample(rttSample)
-    // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it.
-    this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
+    // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it; but during
+    // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
+    // so that a window with many losses falls back to a timeout instead of one repair per RTT.
+    const partialAck = this.#inRecovery && !seqGt(ack, this.#recover)
+    if (!partialAck) this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
     if (this.#inRecovery) {
       if (seqGt(ack, this.#recover)) {
         // Full acknowledgment (RFC 6582 §3.2 step 3).
@@ -833,37 +833,8 @@ export class TcpConnection {
   // ---------------------------------------------------------------- RTT samples
 
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
-    if (retransmission) {
-      // Karn (RFC 6298 §3): no sample from any segment overlapping a retransmission.
-      for (let i = 0; i < this.#logSize; i++) {
-        const slot = (this.#logHead + i) % SENT_LOG_SIZE
-        if (seqLt(this.#logStart[slot]!, end) && seqGt(this.#logEnd[slot]!, start)) this.#logRetransmitted[slot] = 1
-      }
-      return
-    }
-    if (this.#logSize === SENT_LOG_SIZE) {
-      this.#logHead = (this.#logHead + 1) % SENT_LOG_SIZE
-      this.#logSize--
-    }
-    const slot = (this.#logHead + this.#logSize) % SENT_LOG_SIZE
-    this.#logStart[slot] = start
-    this.#logEnd[slot] = end
-    this.#logTime[slot] = now
-    this.#logRetransmitted[slot] = 0
-    this.#logSize++
-  }
-
-  /** Drop log entries covered by `ack`; the newest one never retransmitted gives the sample. */
-  #rttSampleFor(now: Micros, ack: number): Micros | undefined {
-    let sample: Micros | undefined
-    while (this.#logSize > 0) {
-      const slot = this.#logHead
-      if (seqGt(this.#logEnd[slot]!, ack)) break
-      if (this.#logRetransmitted[slot] === 0) sample = now - this.#logTime[slot]!
-      this.#logHead = (slot + 1) % SENT_LOG_SIZE
-      this.#logSize--
-    }
-    return sample
+    if (retransmission) this.#sentLog.markRetransmitted(start, end)
+    else this.#sentLog.add(now, start, end)
   }
 
   // ---------------------------------------------------------------- timers

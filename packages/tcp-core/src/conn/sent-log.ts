@@ -1,0 +1,85 @@
+/**
+ * The log of sent segments that RTT samples come from: per segment its sequence range, when it was
+ * sent (µs) and whether any of it was retransmitted (Karn's rule, RFC 6298 §3). A ring in one
+ * Float64Array that starts empty and doubles on demand, so idle connections cost nothing.
+ * @module
+ */
+import type { Micros } from '../congestion/congestion-control.js'
+import { seqGt, seqLt } from '../wire/seq.js'
+
+const FIELDS = 4 // start, end, time, retransmitted
+const FIRST_CAPACITY = 16
+/** Beyond this many segments in flight the oldest entries are dropped (they just give no sample). */
+const MAX_CAPACITY = 8192
+
+/** @internal */
+export class SentLog {
+  #slots = new Float64Array(0)
+  #capacity = 0
+  #head = 0
+  #size = 0
+
+  /** Entries held. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Record a first transmission of [start, end) at `now`. */
+  add(now: Micros, start: number, end: number): void {
+    if (this.#size === this.#capacity) {
+      if (this.#capacity < MAX_CAPACITY) this.#grow()
+      else {
+        this.#head = (this.#head + 1) % this.#capacity
+        this.#size--
+      }
+    }
+    const at = ((this.#head + this.#size) % this.#capacity) * FIELDS
+    const slots = this.#slots
+    slots[at] = start
+    slots[at + 1] = end
+    slots[at + 2] = now
+    slots[at + 3] = 0
+    this.#size++
+  }
+
+  /** Mark every entry overlapping [start, end) as retransmitted: none of them may give a sample. */
+  markRetransmitted(start: number, end: number): void {
+    const slots = this.#slots
+    for (let i = 0; i < this.#size; i++) {
+      const at = ((this.#head + i) % this.#capacity) * FIELDS
+      if (seqLt(slots[at]!, end) && seqGt(slots[at + 1]!, start)) slots[at + 3] = 1
+    }
+  }
+
+  /** Drop entries wholly acknowledged by `ack`; the newest never retransmitted gives the RTT sample. */
+  acknowledge(now: Micros, ack: number): Micros | undefined {
+    let sample: Micros | undefined
+    const slots = this.#slots
+    while (this.#size > 0) {
+      const at = this.#head * FIELDS
+      if (seqGt(slots[at + 1]!, ack)) break
+      if (slots[at + 3] === 0) sample = now - slots[at + 2]!
+      this.#head = (this.#head + 1) % this.#capacity
+      this.#size--
+    }
+    return sample
+  }
+
+  /** Forget everything (after a timeout, nothing outstanding may give a sample). */
+  clear(): void {
+    this.#head = 0
+    this.#size = 0
+  }
+
+  #grow(): void {
+    const capacity = this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2
+    const slots = new Float64Array(capacity * FIELDS)
+    for (let i = 0; i < this.#size; i++) {
+      const from = ((this.#head + i) % this.#capacity) * FIELDS
+      slots.set(this.#slots.subarray(from, from + FIELDS), i * FIELDS)
+    }
+    this.#slots = slots
+    this.#capacity = capacity
+    this.#head = 0
+  }
+}
