@@ -36,3 +36,18 @@ export class StackError extends Error {
     this.errno = code
   }
 }
+
+/**
+ * The one `EAGAIN` error every would-block call throws. It is flow control, not a failure, and a busy
+ * loop may see millions: sharing one instance without a stack trace keeps that free.
+ * @internal
+ */
+export const WOULD_BLOCK: StackError = (() => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return Object.freeze(new StackError('EAGAIN', 'the operation would block; wait for readiness'))
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+})()

@@ -25,7 +25,7 @@ import {
   type TcpState,
 } from '@mtcp/tcp-core'
 import { type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
-import { StackError } from './errors.js'
+import { StackError, WOULD_BLOCK } from './errors.js'
 import { FrameKind, FrameReader, FrameWriter } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
@@ -572,7 +572,7 @@ export class Stack {
     const record = this.#record(fd)
     if (record.listen === undefined) throw new StackError('EINVAL', `socket ${fd} is not listening`)
     const id = record.listen.accepted.shift()
-    if (id === undefined) throw new StackError('EAGAIN', `no connection waiting on socket ${fd}`)
+    if (id === undefined) throw WOULD_BLOCK
     const accepted = this.#sockets.get(id)!
     accepted.parent = -1
     return id
@@ -654,7 +654,7 @@ export class Stack {
     }
     if (connection.error !== undefined) throw new StackError(connection.error, `socket ${fd}: ${connection.error}`)
     if (connection.readEnded || connection.state === 'CLOSED') return 0
-    throw new StackError('EAGAIN', `no data on socket ${fd} yet`)
+    throw WOULD_BLOCK
   }
 
   /** Read into several buffers in order (scatter). @returns the total count. */
@@ -685,7 +685,7 @@ export class Stack {
     if (connection.error !== undefined) throw new StackError(connection.error, `socket ${fd}: ${connection.error}`)
     if (!connection.writable) throw new StackError('EPIPE', `socket ${fd} cannot send any more (state ${connection.state})`)
     const n = connection.write(data, offset, length)
-    if (n === 0 && length > 0) throw new StackError('EAGAIN', `send buffer of socket ${fd} is full`)
+    if (n === 0 && length > 0) throw WOULD_BLOCK
     this.#touch(record)
     return n
   }

@@ -74,7 +74,12 @@ const ETHERNET_HEADER = 14
 
 /** Offloads the memory link emulates in software, as a NIC would do them in hardware. */
 export interface MemoryOffloadOptions {
-  /** Complete IPv4, TCP and UDP checksums for buffers that ask (`OffloadFlags.TX_*_CHECKSUM`). Default false. */
+  /**
+   * Transmit checksum offload for buffers that ask (`OffloadFlags.TX_*_CHECKSUM`). As on Linux's veth,
+   * the checksums are then not computed at all and the frames arrive flagged as trusted
+   * (`RX_IP_CHECKSUM_GOOD | RX_L4_CHECKSUM_PARTIAL`); on a direction that corrupts frames they are
+   * completed in software instead, so damage stays detectable. Default false.
+   */
   checksum?: boolean
   /** Cut IPv4/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
   segmentation?: boolean | { maxSize?: number }
@@ -87,7 +92,7 @@ function offloadCapabilities(options: MemoryOffloadOptions | undefined): Offload
     segmentation === false ? 0 : checkInteger('offloads.segmentation.maxSize', (segmentation === true ? undefined : segmentation.maxSize) ?? 65535, 1280, 65535)
   return Object.freeze({
     txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum }),
-    rxChecksum: false,
+    rxChecksum: checksum,
     segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: false, maxSize }),
     largeReceive: false,
   })
@@ -494,7 +499,16 @@ export class MemoryPort implements Port {
       }
       return Consumed
     }
-    if (flags & CHECKSUM_FLAGS && this.offloads.txChecksum.tcp) completeChecksums(buffer)
+    if (flags & CHECKSUM_FLAGS && this.offloads.txChecksum.tcp) {
+      if (this.outbound.settings.corrupt > 0) {
+        // The wire may damage the frame: complete the checksums so the receiver can tell.
+        completeChecksums(buffer)
+      } else {
+        // A lossless software link, as Linux's veth and loopback: the checksums are never computed and
+        // the frame arrives flagged as trusted (CHECKSUM_PARTIAL), so neither end spends time on them.
+        buffer.offloadFlags = (flags & ~CHECKSUM_FLAGS) | OffloadFlags.RX_IP_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL
+      }
+    }
     return Continue
   }
 

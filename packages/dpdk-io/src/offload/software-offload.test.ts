@@ -190,15 +190,30 @@ describe('memory link offload emulation', () => {
     expect(pool.inUse).toBe(0)
   })
 
-  it('completes checksums in place for a single segment', () => {
+  it('passes checksum-offloaded frames through untouched and flagged as trusted, as veth does', () => {
     const pool = new BufferPool({ count: 8 })
     const link = createMemoryLink({ offloads: { checksum: true } })
+    expect(link.b.offloads.rxChecksum).toBe(true)
+    const buffer = superSegment(pool, 500, 0x18, 1460)
+    buffer.offloadFlags &= ~OffloadFlags.TX_TCP_SEGMENTATION
+    const before = buffer.frame().slice()
+    link.a.txBurst([buffer], 1)
+    const got: PacketBuffer[] = []
+    link.b.rxBurst(got, 1)
+    expect(got[0]!.frame()).toEqual(before)
+    expect(got[0]!.offloadFlags).toBe(OffloadFlags.RX_IP_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)
+  })
+
+  it('completes checksums in software on a direction that corrupts frames', () => {
+    const pool = new BufferPool({ count: 8 })
+    const link = createMemoryLink({ offloads: { checksum: true }, aToB: { corrupt: 1e-12 } })
     const buffer = superSegment(pool, 500, 0x18, 1460)
     buffer.offloadFlags &= ~OffloadFlags.TX_TCP_SEGMENTATION
     link.a.txBurst([buffer], 1)
     const got: PacketBuffer[] = []
     link.b.rxBurst(got, 1)
     verifyTcpFrame(got[0]!.frame())
+    expect(got[0]!.offloadFlags).toBe(0)
   })
 
   it('names the setting when the segmentation limit is out of range', () => {
