@@ -298,8 +298,12 @@ export abstract class LossBasedControl implements CongestionControl {
    */
   onRetransmitTimeout(now: Micros, bytesInFlight: number): void {
     this.#started = true
+    const wasInRecovery = this.#inRecovery
     this.#inRecovery = false
-    if (!this.#timeoutBackoff) {
+    // A timeout during fast recovery is the same congestion event: ssthresh was already reduced on
+    // entry, and FlightSize is now inflated by the data recovery sent, so it is kept (as Linux does in
+    // tcp_enter_loss; RFC 6582's one reduction per window).
+    if (!this.#timeoutBackoff && !wasInRecovery) {
       const windowBefore = this.cwnd
       this.ssthresh = this.reducedThreshold(bytesInFlight)
       this.onCongestionEvent(now, windowBefore)

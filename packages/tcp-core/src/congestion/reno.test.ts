@@ -218,6 +218,16 @@ describe('RenoControl fast recovery (RFC 5681 §3.2, RFC 6582 §3.2)', () => {
     expect(cc.slowStartThreshold).toBe(14600)
   })
 
+  it('keeps the recovery ssthresh when the timer expires during recovery (one reduction per event)', () => {
+    const cc = twentySegments()
+    cc.onEnterRecovery(1000, 29200)
+    for (let i = 0; i < 30; i++) cc.onDuplicateAck(2000) // recovery sent new data: FlightSize grew
+    cc.onRetransmitTimeout(3000, 29200 + 30 * MSS)
+    expect(cc.slowStartThreshold).toBe(14600)
+    expect(cc.window).toBe(MSS)
+    expect(cc.inRecovery).toBe(false)
+  })
+
   it('deflates to ssthresh on a full ACK with a full pipe, and to 2*SMSS with an empty one', () => {
     const full = twentySegments()
     full.onEnterRecovery(0, 29200)
