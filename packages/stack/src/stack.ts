@@ -330,6 +330,7 @@ export class Stack {
           if (buffer === undefined) return
           this.#writer.tcp(buffer, record.remoteIp, record.localPort, record.remotePort, segment, this.#nextIpId())
           this.stats.tx.tcp++
+          if (segment.retransmission) this.stats.tcp.retransmittedSegments++
           if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
           this.#route(now, buffer, record.remoteIp)
         })

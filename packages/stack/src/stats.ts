@@ -71,6 +71,8 @@ export interface StackStats {
     failedConnections: number
     /** Connections that closed normally. */
     closedConnections: number
+    /** Segments sent again (timeouts, fast retransmits, NewReno partial ACKs). */
+    retransmittedSegments: number
   }
 }
 
@@ -111,6 +113,6 @@ export function createStackStats(): StackStats {
       resets: 0,
       drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, backlogOverflow: 0 },
     },
-    tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0 },
+    tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
   }
 }

@@ -18,6 +18,8 @@ describe('100 MB bulk transfer, SHA-256 equal at both ends', () => {
     const result = bulkTransfer(pair, 100 * MB)
     expect(result.bytes).toBe(100 * MB)
     expect(result.receivedHash).toBe(result.sentHash)
+    const lossy = impairments.loss !== undefined || impairments.burstLoss !== undefined
+    if (lossy) expect(pair.a.stats.tcp.retransmittedSegments).toBeGreaterThan(0)
   }, 120_000)
 
   it('with corruption: damaged frames are dropped by checksum, the data arrives intact', () => {
