@@ -7,7 +7,7 @@
  * Other hardware or protocol spaces, and other operations (RARP, InARP), are `UNSUPPORTED`.
  * @module
  */
-import { dataViewOf, readMac, writeMac, writeUint16, writeUint32 } from './bytes.js'
+import { readMac, readUint16, readUint32, writeMac, writeUint16, writeUint32 } from './bytes.js'
 import { checkRoom, WireError } from './errors.js'
 import { EtherType, type MacAddress } from './ethernet.js'
 import type { Ipv4Address } from './ipv4.js'
@@ -40,13 +40,11 @@ export interface ArpRepr {
 
 /** Zero-copy view of an ARP packet for IPv4 over Ethernet. */
 export class ArpView {
-  readonly #dv: DataView
 
   private constructor(
     /** The bytes the view was checked over (may include Ethernet padding after the 28 bytes). */
     readonly bytes: Uint8Array,
   ) {
-    this.#dv = dataViewOf(bytes)
   }
 
   /**
@@ -71,37 +69,37 @@ export class ArpView {
 
   /** ar$hrd: 1 (Ethernet) after {@link ArpView.checked}. */
   get hardwareType(): number {
-    return this.#dv.getUint16(0)
+    return readUint16(this.bytes, 0)
   }
 
   /** ar$pro: 0x0800 (IPv4) after {@link ArpView.checked}. */
   get protocolType(): number {
-    return this.#dv.getUint16(2)
+    return readUint16(this.bytes, 2)
   }
 
   /** ar$op as a number (1 request, 2 reply, others unsupported). */
   get operation(): number {
-    return this.#dv.getUint16(6)
+    return readUint16(this.bytes, 6)
   }
 
   /** ar$sha. */
   get senderHardwareAddress(): MacAddress {
-    return readMac(this.#dv, 8)
+    return readMac(this.bytes, 8)
   }
 
   /** ar$spa. */
   get senderProtocolAddress(): Ipv4Address {
-    return this.#dv.getUint32(14)
+    return readUint32(this.bytes, 14)
   }
 
   /** ar$tha. */
   get targetHardwareAddress(): MacAddress {
-    return readMac(this.#dv, 18)
+    return readMac(this.bytes, 18)
   }
 
   /** ar$tpa. */
   get targetProtocolAddress(): Ipv4Address {
-    return this.#dv.getUint32(24)
+    return readUint32(this.bytes, 24)
   }
 }
 

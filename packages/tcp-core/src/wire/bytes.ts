@@ -36,13 +36,8 @@ export function writeMac(bytes: Uint8Array, at: number, mac: number): void {
 }
 
 /** @internal */
-export function readMac(view: DataView, at: number): number {
-  return view.getUint16(at) * 0x1_0000_0000 + view.getUint32(at + 2)
-}
-
-/** A zero-copy `DataView` over exactly the bytes of `bytes` (its `byteOffset` matters). @internal */
-export function dataViewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+export function readMac(bytes: Uint8Array, at: number): number {
+  return readUint16(bytes, at) * 0x1_0000_0000 + readUint32(bytes, at + 2)
 }
 
 /**

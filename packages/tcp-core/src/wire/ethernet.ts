@@ -15,7 +15,7 @@
  * MAC addresses are 48-bit numbers (exact in a double, comparable with `===`, no allocation).
  * @module
  */
-import { dataViewOf, readMac, writeMac, writeUint16 } from './bytes.js'
+import { readMac, readUint16, writeMac, writeUint16 } from './bytes.js'
 import { checkRoom, WireError } from './errors.js'
 
 /** A MAC address as a 48-bit unsigned integer, first octet most significant: `02:00:00:99:00:01` is `0x020000990001`. */
@@ -67,15 +67,13 @@ export interface EthernetRepr {
 
 /** Zero-copy view of an Ethernet II header at the start of a frame. */
 export class EthernetView {
-  readonly #dv: DataView
   readonly #tagged: boolean
 
   private constructor(
     /** The whole frame. */
     readonly bytes: Uint8Array,
   ) {
-    this.#dv = dataViewOf(bytes)
-    this.#tagged = this.#dv.getUint16(12) === EtherType.VLAN
+    this.#tagged = readUint16(this.bytes, 12) === EtherType.VLAN
   }
 
   /**
@@ -102,12 +100,12 @@ export class EthernetView {
 
   /** Destination MAC address. */
   get dst(): MacAddress {
-    return readMac(this.#dv, 0)
+    return readMac(this.bytes, 0)
   }
 
   /** Source MAC address. */
   get src(): MacAddress {
-    return readMac(this.#dv, 6)
+    return readMac(this.bytes, 6)
   }
 
   /** True when the frame carries an 802.1Q tag. */
@@ -117,12 +115,12 @@ export class EthernetView {
 
   /** The tag control information (priority, DEI, id), or undefined when untagged. */
   get vlanTci(): number | undefined {
-    return this.#tagged ? this.#dv.getUint16(14) : undefined
+    return this.#tagged ? readUint16(this.bytes, 14) : undefined
   }
 
   /** The EtherType of the payload: after the VLAN tag when tagged. */
   get etherType(): number {
-    return this.#dv.getUint16(this.#tagged ? 16 : 12)
+    return readUint16(this.bytes, this.#tagged ? 16 : 12)
   }
 
   /** 14, or 18 with a VLAN tag. */

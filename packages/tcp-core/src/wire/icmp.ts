@@ -9,7 +9,7 @@
  *   its type, code and the 4 bytes after the checksum, so a stack can count it.
  * @module
  */
-import { dataViewOf, copyUnlessInPlace, writeUint16, writeUint32 } from './bytes.js'
+import { copyUnlessInPlace, readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { internetChecksum, type RxChecksum, type TxChecksum } from './checksum.js'
 import { checkRoom, WireError } from './errors.js'
 
@@ -59,13 +59,11 @@ export type IcmpRepr = IcmpEchoRepr | IcmpOtherRepr
 
 /** Zero-copy view of an ICMP message (the whole IPv4 payload). */
 export class IcmpView {
-  readonly #dv: DataView
 
   private constructor(
     /** The whole ICMP message: exactly the IPv4 payload. */
     readonly bytes: Uint8Array,
   ) {
-    this.#dv = dataViewOf(bytes)
   }
 
   /** Check an untrusted message: `TRUNCATED` when shorter than 8 bytes. After this, no accessor reads out of bounds. */
@@ -78,32 +76,32 @@ export class IcmpView {
 
   /** Type. */
   get type(): number {
-    return this.#dv.getUint8(0)
+    return this.bytes[0]!
   }
 
   /** Code. */
   get code(): number {
-    return this.#dv.getUint8(1)
+    return this.bytes[1]!
   }
 
   /** The checksum field as received. */
   get checksum(): number {
-    return this.#dv.getUint16(2)
+    return readUint16(this.bytes, 2)
   }
 
   /** The 4 bytes after the checksum, as a uint32. */
   get restOfHeader(): number {
-    return this.#dv.getUint32(4)
+    return readUint32(this.bytes, 4)
   }
 
   /** Echo identifier (the high half of the rest of header). */
   get identifier(): number {
-    return this.#dv.getUint16(4)
+    return readUint16(this.bytes, 4)
   }
 
   /** Echo sequence number (the low half of the rest of header). */
   get sequenceNumber(): number {
-    return this.#dv.getUint16(6)
+    return readUint16(this.bytes, 6)
   }
 
   /** The bytes after the 8-byte header (a view). */

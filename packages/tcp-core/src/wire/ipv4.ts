@@ -13,7 +13,7 @@
  * Addresses are uint32 numbers, first octet most significant: 10.99.0.1 is 0x0a630001.
  * @module
  */
-import { dataViewOf, writeUint16, writeUint32 } from './bytes.js'
+import { readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { internetChecksum, type RxChecksum, type TxChecksum } from './checksum.js'
 import { checkRoom, WireEmitError, WireError } from './errors.js'
 
@@ -57,13 +57,11 @@ export interface Ipv4Repr {
 
 /** Zero-copy view of an IPv4 header and its payload. */
 export class Ipv4View {
-  readonly #dv: DataView
 
   private constructor(
     /** The bytes the view was checked over (may extend past the datagram, e.g. Ethernet padding). */
     readonly bytes: Uint8Array,
   ) {
-    this.#dv = dataViewOf(bytes)
   }
 
   /**
@@ -98,72 +96,72 @@ export class Ipv4View {
 
   /** Always 4 after {@link Ipv4View.checked}. */
   get version(): number {
-    return this.#dv.getUint8(0) >>> 4
+    return this.bytes[0]! >>> 4
   }
 
   /** Header length in bytes (IHL × 4), 20..60. */
   get headerLength(): number {
-    return (this.#dv.getUint8(0) & 0x0f) * 4
+    return (this.bytes[0]! & 0x0f) * 4
   }
 
   /** DSCP, the high 6 bits of the former type of service byte (RFC 2474 §3). */
   get dscp(): number {
-    return this.#dv.getUint8(1) >>> 2
+    return this.bytes[1]! >>> 2
   }
 
   /** ECN codepoint, the low 2 bits (RFC 3168 §5). */
   get ecn(): number {
-    return this.#dv.getUint8(1) & 3
+    return this.bytes[1]! & 3
   }
 
   /** Total length of the datagram in bytes, header included. */
   get totalLength(): number {
-    return this.#dv.getUint16(2)
+    return readUint16(this.bytes, 2)
   }
 
   /** Identification. */
   get identification(): number {
-    return this.#dv.getUint16(4)
+    return readUint16(this.bytes, 4)
   }
 
   /** The Don't Fragment flag (RFC 791 §3.1 Flags bit 1). */
   get dontFragment(): boolean {
-    return (this.#dv.getUint8(6) & 0x40) !== 0
+    return (this.bytes[6]! & 0x40) !== 0
   }
 
   /** The More Fragments flag (RFC 791 §3.1 Flags bit 2). */
   get moreFragments(): boolean {
-    return (this.#dv.getUint8(6) & 0x20) !== 0
+    return (this.bytes[6]! & 0x20) !== 0
   }
 
   /** Fragment offset in bytes (the field counts units of 8 bytes). */
   get fragmentOffset(): number {
-    return (this.#dv.getUint16(6) & 0x1fff) * 8
+    return (readUint16(this.bytes, 6) & 0x1fff) * 8
   }
 
   /** Time to live. */
   get ttl(): number {
-    return this.#dv.getUint8(8)
+    return this.bytes[8]!
   }
 
   /** Protocol of the payload. */
   get protocol(): number {
-    return this.#dv.getUint8(9)
+    return this.bytes[9]!
   }
 
   /** The header checksum field as received. */
   get checksum(): number {
-    return this.#dv.getUint16(10)
+    return readUint16(this.bytes, 10)
   }
 
   /** Source address. */
   get src(): Ipv4Address {
-    return this.#dv.getUint32(12)
+    return readUint32(this.bytes, 12)
   }
 
   /** Destination address. */
   get dst(): Ipv4Address {
-    return this.#dv.getUint32(16)
+    return readUint32(this.bytes, 16)
   }
 
   /** The options bytes (empty when IHL is 5); skipped by this stack (RFC 1122 §3.2.1.8). */

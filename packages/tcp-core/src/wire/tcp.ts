@@ -13,7 +13,7 @@
  * sense is the connection's job too: this layer reports the bits as received.
  * @module
  */
-import { copyUnlessInPlace, dataViewOf, writeUint16, writeUint32 } from './bytes.js'
+import { copyUnlessInPlace, readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { foldChecksum, internetChecksum, ipv4PseudoHeaderSum, onesComplementSum, type RxChecksum, type TxChecksum } from './checksum.js'
 import { checkRoom, WireError } from './errors.js'
 import { IpProtocol, type Ipv4Address } from './ipv4.js'
@@ -66,13 +66,11 @@ export interface TcpRepr {
 
 /** Zero-copy view of a TCP segment (the whole IPv4 payload). */
 export class TcpView {
-  readonly #dv: DataView
 
   private constructor(
     /** The whole segment: exactly the IPv4 payload. */
     readonly bytes: Uint8Array,
   ) {
-    this.#dv = dataViewOf(bytes)
   }
 
   /**
@@ -96,47 +94,47 @@ export class TcpView {
 
   /** Source port. */
   get srcPort(): number {
-    return this.#dv.getUint16(0)
+    return readUint16(this.bytes, 0)
   }
 
   /** Destination port. */
   get dstPort(): number {
-    return this.#dv.getUint16(2)
+    return readUint16(this.bytes, 2)
   }
 
   /** Sequence number. */
   get seqNumber(): number {
-    return this.#dv.getUint32(4)
+    return readUint32(this.bytes, 4)
   }
 
   /** Acknowledgment number. */
   get ackNumber(): number {
-    return this.#dv.getUint32(8)
+    return readUint32(this.bytes, 8)
   }
 
   /** Header length in bytes (data offset × 4), 20..60. */
   get headerLength(): number {
-    return (this.#dv.getUint8(12) >>> 4) * 4
+    return (this.bytes[12]! >>> 4) * 4
   }
 
   /** Control bits ({@link TcpFlags}); the reserved bits are not included. */
   get flags(): number {
-    return this.#dv.getUint8(13)
+    return this.bytes[13]!
   }
 
   /** Window, unscaled. */
   get window(): number {
-    return this.#dv.getUint16(14)
+    return readUint16(this.bytes, 14)
   }
 
   /** The checksum field as received. */
   get checksum(): number {
-    return this.#dv.getUint16(16)
+    return readUint16(this.bytes, 16)
   }
 
   /** Urgent pointer. */
   get urgentPointer(): number {
-    return this.#dv.getUint16(18)
+    return readUint16(this.bytes, 18)
   }
 
   /** The options bytes (a view, possibly empty); parse them with {@link parseTcpOptions}. */
