@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createMemoryLink, type LinkImpairments, type MemoryLink, type MemoryLinkOptions, VirtualClock } from '@mtcp/dpdk-io'
+import type { TcpConnectionStats } from '@mtcp/tcp-core'
 import type { StackOptions } from './config.js'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
@@ -58,6 +59,8 @@ export interface BulkResult {
   elapsed: number
   clientFd: number
   serverFd: number
+  /** The sending connection's counters (retransmissions, timeouts, …) when the transfer ended. */
+  clientStats: TcpConnectionStats
 }
 
 /**
@@ -154,8 +157,9 @@ export function bulkTransfer(pair: StackPair, bytes: number, port = 5001, chunk 
   })
   a.connect(client, '10.0.0.2', port)
   runUntil(clock, () => finished)
+  const clientStats = { ...a.connectionOf(client)!.stats }
   a.close(client)
   b.close(listener)
   const digest = (hash: ReturnType<typeof createHash>): string => (verify ? hash.digest('hex') : '')
-  return { bytes: received, sentHash: digest(sentHash), receivedHash: digest(receivedHash), elapsed: end - start, clientFd: client, serverFd: server }
+  return { bytes: received, sentHash: digest(sentHash), receivedHash: digest(receivedHash), elapsed: end - start, clientFd: client, serverFd: server, clientStats }
 }

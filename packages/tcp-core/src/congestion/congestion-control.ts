@@ -57,8 +57,11 @@ export interface CongestionControl {
    * Three duplicate ACKs (or SACK loss detection) started a recovery episode (RFC 5681 §3.2 step 2–3,
    * RFC 6582 §3.2 step 2): reduce ssthresh and set the window for fast recovery.
    * @param bytesInFlight - FlightSize when the loss was detected.
+   * @param sackRecovery - RFC 6675 recovery: cwnd = ssthresh without the three-segment inflation, since
+   *   the connection's `pipe` estimate, not inflation, governs what is sent; no duplicate or partial ACK
+   *   calls follow.
    */
-  onEnterRecovery(now: Micros, bytesInFlight: number): void
+  onEnterRecovery(now: Micros, bytesInFlight: number, sackRecovery?: boolean): void
   /** A further duplicate ACK during recovery (RFC 5681 §3.2 step 4: inflate by one SMSS). */
   onDuplicateAck(now: Micros): void
   /** A partial ACK during recovery (RFC 6582 §3.2 step 5: deflate by the bytes acked, add back one SMSS). */

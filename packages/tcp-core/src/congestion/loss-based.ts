@@ -245,7 +245,7 @@ export abstract class LossBasedControl implements CongestionControl {
    * three segments the duplicate ACKs say have left the network. Ignored when already in recovery
    * (RFC 6582 §3.2 step 2: one reduction per window of data).
    */
-  onEnterRecovery(now: Micros, bytesInFlight: number): void {
+  onEnterRecovery(now: Micros, bytesInFlight: number, sackRecovery = false): void {
     this.#started = true
     if (this.#inRecovery) return
     this.#inRecovery = true
@@ -254,8 +254,9 @@ export abstract class LossBasedControl implements CongestionControl {
     const windowBefore = this.cwnd
     this.ssthresh = this.reducedThreshold(bytesInFlight)
     this.onCongestionEvent(now, windowBefore)
-    // RFC 5681 §3.2 step 3: inflate by the three segments the duplicate ACKs say have left the network.
-    this.cwnd = Math.min(this.ssthresh + 3 * this.mss, MAXIMUM_WINDOW)
+    // RFC 5681 §3.2 step 3: inflate by the three segments the duplicate ACKs say have left the network;
+    // with SACK, RFC 6675 §5 (4.2): cwnd = ssthresh, and the pipe estimate accounts for what left.
+    this.cwnd = sackRecovery ? this.ssthresh : Math.min(this.ssthresh + 3 * this.mss, MAXIMUM_WINDOW)
   }
 
   /** A further duplicate ACK in recovery: inflate cwnd by one SMSS (RFC 5681 §3.2 step 4). Ignored outside recovery. */

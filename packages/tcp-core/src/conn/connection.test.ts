@@ -254,7 +254,7 @@ describe('retransmission timeout (RFC 6298)', () => {
 describe('fast retransmit and NewReno (RFC 5681, RFC 6582)', () => {
   it('retransmits on the third duplicate ACK, again on a partial ACK, and exits on a full ACK', () => {
     const cc = new FixedWindowControl()
-    const h = established({ congestionControl: () => cc, noDelay: true })
+    const h = established({ congestionControl: () => cc, noDelay: true, sack: false })
     h.send(fromPeer(h, { window: 1024 }))
     h.connection.write(bytes(1448 * 6))
     expect(h.recv()).toHaveLength(6)
@@ -278,7 +278,7 @@ describe('fast retransmit and NewReno (RFC 5681, RFC 6582)', () => {
   })
 
   it('does not count a window update or a data segment as a duplicate ACK', () => {
-    const h = established({ noDelay: true })
+    const h = established({ noDelay: true, sack: false })
     h.connection.write(bytes(1448 * 4))
     h.recv()
     h.send(fromPeer(h, { window: 1000 }))
@@ -287,6 +287,65 @@ describe('fast retransmit and NewReno (RFC 5681, RFC 6582)', () => {
     h.send(fromPeer(h, { seq: IRS + 11, window: 1001 }))
     expect(h.connection.stats.duplicateAcksIn).toBe(1)
     expect(h.connection.inRecovery).toBe(false)
+  })
+})
+
+describe('SACK (RFC 2018, RFC 2883, RFC 6675)', () => {
+  it('recovers from two losses in one window by retransmitting only the holes', () => {
+    const cc = new FixedWindowControl(20 * 1448)
+    const h = established({ congestionControl: () => cc, noDelay: true })
+    expect(h.connection.negotiated.sack).toBe(true)
+    h.send(fromPeer(h, { window: 1024 }))
+    h.connection.write(bytes(1448 * 10))
+    expect(h.recv()).toHaveLength(10)
+    const seg = (i: number) => ISS + 1 + i * 1448
+    // Segments 2 and 5 are lost; the receiver SACKs what arrived after them.
+    const sackAfter = (blocks: Array<[number, number]>) => fromPeer(h, { ack: seg(2), window: 1024, sackBlocks: blocks.map(([l, r]) => ({ left: seg(l), right: seg(r) })) })
+    h.send(sackAfter([[3, 4]]))
+    h.send(sackAfter([[3, 5]]))
+    h.send(sackAfter([[6, 7], [3, 5]]))
+    expect(h.connection.inRecovery).toBe(true)
+    // The reduction is taken from FlightSize, at most the congestion window (20 segments here).
+    expect(cc.calls).toContain(`enter ${1448 * 8}`)
+    expect(cc.calls).not.toContain('dup') // no NewReno inflation with SACK
+    const first = h.recv()
+    expect(first.filter((s) => s.retransmission).map((s) => s.seq)).toContain(seg(2))
+    h.send(sackAfter([[6, 10], [3, 5]]))
+    const again = h.recv()
+    const retransmitted = [...first, ...again].filter((s) => s.retransmission).map((s) => s.seq)
+    expect(retransmitted).toContain(seg(5))
+    for (const s of retransmitted) expect([seg(2), seg(5)]).toContain(s) // never data the receiver has
+    h.send(fromPeer(h, { ack: seg(10), window: 1024 }))
+    expect(h.connection.inRecovery).toBe(false)
+    expect(h.connection.stats.retransmitTimeouts).toBe(0)
+  })
+
+  it('reports out-of-order data in SACK blocks, the latest first (RFC 2018 §4)', () => {
+    const h = established()
+    h.send(fromPeer(h, { seq: IRS + 1001, payload: bytes(100) }))
+    expect(h.recv()[0]!.sack).toEqual([[IRS + 1001, IRS + 1101]])
+    h.send(fromPeer(h, { seq: IRS + 3001, payload: bytes(100) }))
+    expect(h.recv()[0]!.sack).toEqual([
+      [IRS + 3001, IRS + 3101],
+      [IRS + 1001, IRS + 1101],
+    ])
+  })
+
+  it('reports a duplicate segment in a D-SACK block (RFC 2883)', () => {
+    const h = established({ delayedAckTimeout: 0 })
+    h.send(fromPeer(h, { payload: bytes(500) }))
+    h.recv()
+    h.send(fromPeer(h, { payload: bytes(500) }))
+    expect(h.recv()[0]!.sack).toEqual([[IRS + 1, IRS + 501]])
+  })
+
+  it('is off when the peer did not offer it', () => {
+    const h = ConnectionHarness.connect(testConfig(), ISS)
+    h.recv()
+    h.send({ seq: IRS, ack: ISS + 1, flags: SYN | ACK, mss: 1460, windowScale: 2 })
+    expect(h.connection.negotiated.sack).toBe(false)
+    h.send({ seq: IRS + 1001, ack: ISS + 1, payload: bytes(10) })
+    expect(h.recv()[0]!.sack).toEqual([])
   })
 })
 

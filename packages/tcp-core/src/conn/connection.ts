@@ -3,7 +3,8 @@
  *
  * RFC 9293 (the protocol, §3.3.2 states, §3.10 event processing), RFC 5961 (RST and SYN checks,
  * challenge ACKs), RFC 7323 (window scaling, timestamps, PAWS), RFC 6298 (RTO), RFC 5681 and
- * RFC 6582 (fast retransmit, NewReno recovery), RFC 1122 §4.2.3 (delayed ACK, keepalive, Nagle),
+ * RFC 6582 (fast retransmit, NewReno recovery), RFC 2018, 2883 and 6675 (SACK blocks, D-SACK and
+ * SACK-based loss recovery, through `@mtcp/sack`), RFC 1122 §4.2.3 (delayed ACK, keepalive, Nagle),
  * RFC 9293 §3.8.6 (silly-window avoidance, zero-window probing).
  *
  * The connection never reads a clock and never does I/O: `process(now, segment)` applies an arriving
@@ -11,6 +12,7 @@
  * when `dispatch` must run again for a timer.
  * @module
  */
+import { type SackAckUpdate, type SackBlock, SackReceiver, SackScoreboard } from '@mtcp/sack'
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { ReceiveBuffer } from './receive-buffer.js'
@@ -190,7 +192,20 @@ export class TcpConnection {
   #challengeWindowStart: Micros = 0
   #challengeCount = 0
 
-  // Loss recovery (RFC 5681 §3.2, RFC 6582)
+  // SACK (RFC 2018): present when both ends sent SACK-permitted
+  #scoreboard: SackScoreboard | undefined = undefined
+  #sackReceiver: SackReceiver | undefined = undefined
+  readonly #sackBlocksOut: SackBlock[] = []
+  /**
+   * Retransmissions of this recovery still unacknowledged, with SND.MAX when each was sent: when data
+   * sent after one is SACKed and it is not, the retransmission was lost too (as Linux's
+   * tcp_mark_lost_retrans), and it goes again instead of waiting for a timeout.
+   */
+  #recoveryRetransmits: Array<{ seq: number; end: number; sndMaxAtSend: number }> = []
+  /** Lost retransmissions to send again before anything NextSeg() picks. */
+  #retransmitAgain: Array<{ seq: number; end: number }> = []
+
+  // Loss recovery (RFC 5681 §3.2, RFC 6582; RFC 6675 with SACK)
   #dupAcks = 0
   #inRecovery = false
   #recover: number
@@ -433,7 +448,7 @@ export class TcpConnection {
       this.#maxSndWnd = segment.window
       this.#sndWl1 = segment.seq
       this.#sndWl2 = segment.ack
-      this.#acknowledge(now, segment.ack)
+      this.#acknowledge(now, segment.ack, undefined)
       this.#establish()
       this.#ackNow = true
       if (segment.payload.byteLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
@@ -470,6 +485,9 @@ export class TcpConnection {
     if (!this.#acceptable(segment.seq, segmentLength, window)) {
       this.stats.unacceptableSegments++
       if (!(flags & TcpFlags.RST)) this.#ackNow = true
+      // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
+      const end = seqAdd(segment.seq, payloadLength)
+      if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiver?.onDuplicate(segment.seq, end)
       // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
       if (!(window === 0 && segment.seq === this.#rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
       this.#processAck(now, segment)
@@ -536,16 +554,21 @@ export class TcpConnection {
       return false
     }
     const scaledWindow = segment.window << this.#sndShift
+    // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not.
+    const sack = this.#scoreboard?.onAck(ack, segment.sackBlocks, this.#sndMax)
+    if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
+    if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
     if (seqGt(ack, this.#sndUna)) {
-      this.#acknowledge(now, ack)
+      this.#acknowledge(now, ack, sack)
     } else if (
       ack === this.#sndUna &&
       segment.payload.byteLength === 0 &&
       !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) &&
-      scaledWindow === this.#sndWnd &&
-      seqGt(this.#sndMax, this.#sndUna)
+      seqGt(this.#sndMax, this.#sndUna) &&
+      // RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT (same window); RFC 6675 §2 with SACK (new SACK information)
+      (sack === undefined ? scaledWindow === this.#sndWnd : sack.newlySackedBytes > 0)
     ) {
-      this.#duplicateAck(now) // RFC 5681 §2, DUPLICATE ACKNOWLEDGMENT
+      this.#duplicateAck(now)
     }
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
     if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
@@ -582,7 +605,7 @@ export class TcpConnection {
   }
 
   /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2). */
-  #acknowledge(now: Micros, ack: number): void {
+  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined): void {
     let acked = seqSub(ack, this.#sndUna)
     const flightBefore = this.bytesInFlight
     if (!this.#synAcked) {
@@ -607,7 +630,13 @@ export class TcpConnection {
     // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
     // so that a window with many losses falls back to a timeout instead of one repair per RTT.
     const partialAck = this.#inRecovery && !seqGt(ack, this.#recover)
-    if (!partialAck) this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
+    if (!partialAck || sack !== undefined) this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
+    if (this.#inRecovery && sack !== undefined) {
+      // RFC 6675 §5 (A): recovery ends when the recovery point is acknowledged; until then the pipe
+      // estimate, not the window, decides what goes (see #sendSackRecovery).
+      if (sack.recoveryEnded || seqGt(ack, this.#recover)) this.#exitSackRecovery(now)
+      return
+    }
     if (this.#inRecovery) {
       if (seqGt(ack, this.#recover)) {
         // Full acknowledgment (RFC 6582 §3.2 step 3).
@@ -626,10 +655,12 @@ export class TcpConnection {
       return
     }
     this.#dupAcks = 0
-    if (dataAcked > 0) {
+    // With SACK, a new cumulative ACK can still leave a hole the scoreboard deems lost (RFC 6675 §4 IsLost).
+    if (sack !== undefined && this.#scoreboard!.isLost(this.#sndUna) && seqGt(this.#sndMax, this.#sndUna)) this.#enterRecovery(now)
+    if (dataAcked > 0 && !this.#inRecovery) {
       this.congestion.onAck(now, {
         bytesAcked: dataAcked,
-        bytesSacked: 0,
+        bytesSacked: sack?.newlySackedBytes ?? 0,
         rttSample,
         smoothedRtt: this.rtt.smoothedRtt,
         bytesInFlight: flightBefore,
@@ -642,20 +673,60 @@ export class TcpConnection {
   #duplicateAck(now: Micros): void {
     this.stats.duplicateAcksIn++
     if (this.#inRecovery) {
-      this.congestion.onDuplicateAck(now)
+      // NewReno inflates the window per duplicate ACK; with SACK the pipe estimate already counts what left.
+      if (this.#scoreboard === undefined) this.congestion.onDuplicateAck(now)
       return
     }
     this.#dupAcks++
-    if (this.#dupAcks !== 3) return
-    // RFC 6582 §3.2 step 2: only when the ACK covers more than `recover`, so one window of losses
-    // after a timeout does not cause a second reduction.
+    const scoreboard = this.#scoreboard
+    // RFC 6675 §5 (1)–(2): DupThresh duplicate ACKs, or the scoreboard already deems SND.UNA lost.
+    if (scoreboard !== undefined ? this.#dupAcks >= 3 || scoreboard.isLost(this.#sndUna) : this.#dupAcks === 3) this.#enterRecovery(now)
+  }
+
+  #exitSackRecovery(now: Micros): void {
+    this.#inRecovery = false
+    this.#dupAcks = 0
+    this.#scoreboard!.exitRecovery()
+    this.#recoveryRetransmits.length = 0
+    this.#retransmitAgain.length = 0
+    this.congestion.onExitRecovery(now, this.bytesInFlight)
+  }
+
+  /** During SACK recovery: find retransmissions that were lost again (see {@link #recoveryRetransmits}). */
+  #detectLostRetransmissions(): void {
+    const scoreboard = this.#scoreboard!
+    const highest = scoreboard.highestSacked
+    const list = this.#recoveryRetransmits
+    let kept = 0
+    for (const entry of list) {
+      if (seqLe(entry.end, this.#sndUna) || scoreboard.isSacked(entry.seq)) continue // arrived
+      // Three segments sent after it were SACKed: it is not merely late (RFC 6675's DupThresh spirit).
+      if (highest !== undefined && seqGe(highest, seqAdd(entry.sndMaxAtSend, 3 * this.#payloadMax))) {
+        this.#retransmitAgain.push({ seq: entry.seq, end: entry.end })
+        continue
+      }
+      list[kept++] = entry
+    }
+    list.length = kept
+  }
+
+  /** Fast retransmit and the start of recovery: NewReno (RFC 6582 §3.2 step 2) or SACK (RFC 6675 §5 (4)). */
+  #enterRecovery(now: Micros): void {
+    if (this.#inRecovery) return
+    // RFC 6582 §3.2 step 2 (and RFC 6675's RecoveryPoint): only when the ACK covers more than `recover`,
+    // so one window of losses after a timeout does not cause a second reduction.
     if (!seqGt(this.#sndUna, this.#recover)) return
     this.#inRecovery = true
     this.#partialAckSeen = false
     this.#recover = seqAdd(this.#sndMax, -1)
     this.stats.fastRetransmits++
-    this.congestion.onEnterRecovery(now, this.bytesInFlight)
-    this.#retransmitHead = true
+    const sack = this.#scoreboard !== undefined
+    // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
+    // holds), so the reduction is taken from at most the congestion window, as Linux does (β·cwnd).
+    const inNetwork = sack ? Math.min(this.bytesInFlight, this.congestion.window) : this.bytesInFlight
+    this.congestion.onEnterRecovery(now, inNetwork, sack)
+    if (sack) this.#scoreboard!.enterRecovery(this.#sndMax)
+    else this.#retransmitHead = true
   }
 
   /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
@@ -668,7 +739,9 @@ export class TcpConnection {
       let seq = dataSeq
       const before = seqSub(this.#rcvNxt, seq)
       if (before > 0) {
-        data = data.subarray(Math.min(before, data.byteLength)) // already received
+        // Already received, in part or whole: RFC 2883 §4 reports the duplicate in a D-SACK block.
+        this.#sackReceiver?.onDuplicate(seq, seqAdd(seq, Math.min(before, data.byteLength)))
+        data = data.subarray(Math.min(before, data.byteLength))
         seq = this.#rcvNxt
       }
       const offset = seqSub(seq, this.#rcvNxt)
@@ -677,6 +750,7 @@ export class TcpConnection {
         const advance = this.receiveBuffer.insert(offset, data)
         if (advance > 0) {
           this.#rcvNxt = seqAdd(this.#rcvNxt, advance)
+          this.#sackReceiver?.onInOrder(this.#rcvNxt)
           this.stats.bytesIn += advance
           this.#events |= TcpEvents.READABLE
           this.#unackedBytes += advance
@@ -685,6 +759,7 @@ export class TcpConnection {
           else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.#config.delayedAckTimeout
         } else {
           // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK).
+          if (advance === 0) this.#sackReceiver?.onSegment(seq, seqAdd(seq, data.byteLength))
           this.stats.outOfOrderSegments++
           this.#ackNow = true
         }
@@ -778,6 +853,10 @@ export class TcpConnection {
     const peerMss = syn.mss ?? DEFAULT_PEER_MSS
     this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
     this.congestion.setMss(this.#payloadMax)
+    if (this.#sackOn) {
+      this.#scoreboard = new SackScoreboard({ mss: this.#payloadMax, sndUna: seqAdd(this.iss, 1) })
+      this.#sackReceiver = new SackReceiver()
+    }
     this.#rcvRight = seqAdd(this.#rcvNxt, this.#windowBytesToOffer())
   }
 
@@ -847,6 +926,7 @@ export class TcpConnection {
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
     if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined) return true
+    if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
   }
 
@@ -893,6 +973,8 @@ export class TcpConnection {
       return
     }
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
+    // RFC 2018 §8 / RFC 6675 §5.1: the receiver may have reneged; retransmit as if nothing was SACKed.
+    this.#scoreboard?.clearSacked()
     // RFC 6582 §3.2 step 1 / §4: remember the highest sequence number sent, then go back to SND.UNA.
     this.#recover = seqAdd(this.#sndMax, -1)
     this.#inRecovery = false
@@ -933,7 +1015,8 @@ export class TcpConnection {
       this.#retransmitHead = false
       sent += this.#sendRetransmitHead(now, emit)
     }
-    if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
+    if (this.#inRecovery && this.#scoreboard !== undefined) sent += this.#sendSackRecovery(now, emit)
+    else if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
     if (this.#probePending !== undefined) {
       this.#sendProbe(now, emit)
       sent++
@@ -1003,6 +1086,17 @@ export class TcpConnection {
 
   /** SACK blocks from the out-of-order ranges (RFC 2018 §4; the full ordering rules come with @mtcp/sack). */
   #fillSackBlocks(out: OutboundSegment): void {
+    const receiver = this.#sackReceiver
+    if (receiver !== undefined) {
+      const blocks = this.#sackBlocksOut
+      const n = receiver.blocks(this.#rcvNxt, this.#timestampsOn ? 3 : 4, blocks)
+      for (let i = 0; i < n; i++) {
+        out.sackLeft[i] = blocks[i]!.left
+        out.sackRight[i] = blocks[i]!.right
+      }
+      out.sackCount = n
+      return
+    }
     const ranges = this.receiveBuffer.rangeCount
     const max = this.#timestampsOn ? 3 : 4
     let n = 0
@@ -1098,6 +1192,58 @@ export class TcpConnection {
     if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
     this.stats.segmentsOut++
     emit(out)
+  }
+
+  /** What RFC 6675 §5 (C) sends next during SACK recovery, if cwnd − pipe allows a segment. */
+  #nextSackSegment(): (NonNullable<ReturnType<SackScoreboard['nextSegment']>> & { again?: true }) | undefined {
+    const scoreboard = this.#scoreboard!
+    if (this.congestion.window - scoreboard.pipe(this.#sndUna, this.#sndMax) < this.#payloadMax) return undefined
+    while (this.#retransmitAgain.length > 0) {
+      const again = this.#retransmitAgain[0]!
+      const start = seqGt(this.#sndUna, again.seq) ? this.#sndUna : again.seq
+      if (seqLe(again.end, this.#sndUna) || scoreboard.isSacked(start)) {
+        this.#retransmitAgain.shift()
+        continue
+      }
+      return { seq: start, length: Math.min(this.#payloadMax, seqSub(again.end, start)), retransmission: true, rescue: false, again: true }
+    }
+    const dataEnd = seqAdd(this.#sndUna, this.sendBuffer.length)
+    return scoreboard.nextSegment(this.#sndUna, this.#sndMax, dataEnd, Math.min(this.#sndWnd, 0x7fffffff))
+  }
+
+  /** RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() picks (holes first, then new data, then the rescue). */
+  #sendSackRecovery(now: Micros, emit: (segment: OutboundSegment) => void): number {
+    let sent = 0
+    for (let next = this.#nextSackSegment(); next !== undefined; next = this.#nextSackSegment()) {
+      const offset = seqSub(next.seq, this.#sndUna)
+      // The scoreboard counts sequence space, and our FIN takes one number after the data: a hole that
+      // reaches it is the data before it plus the FIN flag, never a byte past the send buffer.
+      const length = Math.max(0, Math.min(next.length, this.sendBuffer.length - offset))
+      const finInRange = this.#finSeq !== undefined && seqLe(next.seq, this.#finSeq) && seqGt(seqAdd(next.seq, next.length), this.#finSeq)
+      const fin = next.retransmission ? finInRange : this.#finQueued && offset + length === this.sendBuffer.length
+      const out = this.#prepare(now, next.seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && offset + length >= this.sendBuffer.length ? TcpFlags.PSH : 0))
+      out.payloadOffset = offset
+      out.payloadLength = length
+      out.retransmission = next.retransmission
+      const end = seqAdd(next.seq, length + (fin ? 1 : 0))
+      if (next.retransmission) {
+        this.stats.retransmittedSegments++
+        this.stats.retransmittedBytes += length
+      } else {
+        if (fin) this.#finSeq = seqAdd(next.seq, length)
+        this.#sndNxt = end
+        if (seqGt(end, this.#sndMax)) this.#sndMax = end
+      }
+      this.#logSent(now, next.seq, end, next.retransmission)
+      if ('again' in next) this.#retransmitAgain.shift()
+      else this.#scoreboard!.markSent(next.seq, seqSub(end, next.seq), next.retransmission, next.rescue)
+      if (next.retransmission) this.#recoveryRetransmits.push({ seq: next.seq, end, sndMaxAtSend: this.#sndMax })
+      if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+      this.stats.segmentsOut++
+      sent++
+      emit(out)
+    }
+    return sent
   }
 
   /** Retransmit the first unacknowledged segment (fast retransmit, or a NewReno partial ACK). */

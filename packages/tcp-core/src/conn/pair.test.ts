@@ -125,14 +125,15 @@ describe('two connections over a simulated channel', () => {
         fc.constantFrom(0, 0.01, 0.05, 0.15),
         fc.constantFrom(0, 0.05),
         fc.constantFrom(0, 0.1),
-        (seed, loss, duplicate, reorder) => {
-          const r = transfer({ seed, channel: { loss, duplicate, reorder, delay: 2000 }, aToB: 40_000, bToA: 10_000, config: { maxRetransmits: 50, synRetries: 50 } })
+        fc.boolean(),
+        (seed, loss, duplicate, reorder, sack) => {
+          const r = transfer({ seed, channel: { loss, duplicate, reorder, delay: 2000 }, aToB: 40_000, bToA: 10_000, config: { maxRetransmits: 50, synRetries: 50, sack } })
           expect(r.a.error).toBeUndefined()
           expect(r.receivedByB).toEqual(r.dataAToB)
           expect(r.receivedByA).toEqual(r.dataBToA)
         },
       ),
-      { numRuns: 30 },
+      { numRuns: 40 },
     )
   }, 120_000)
 })
