@@ -39,6 +39,8 @@ export interface StackOptions {
   staticArp?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
   /** ARP cache settings (entry lifetime, retries, queue bounds). Default: the cache's, with 256 frames queued per unresolved next hop. */
   arp?: ArpCacheOptions
+  /** A token-bucket rate limit on everything the port sends: rate in bytes/s, burst in bytes. Default none. */
+  rateLimit?: { rate: number; burst: number }
   /** Frames per receive burst, in [1, 512]. Default 32. */
   burstSize?: number
   /** Spin on the port instead of sleeping between events. Default false. */

@@ -53,6 +53,8 @@ export class SocketRecord {
   sendBufferSize: number | undefined = undefined
   receiveBufferSize: number | undefined = undefined
   congestionControl: NativeCongestionControlName | undefined = undefined
+  pacing: boolean | undefined = undefined
+  maxPacingRate: number | undefined = undefined
 
   constructor(readonly id: number) {}
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { BufferPool, type Clock, type Micros, type PacketBuffer, type Port, type Timer } from '@mtcp/dpdk-io'
+import { TokenBucket } from '@mtcp/pacer'
 import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
 import {
   ArpCache,
@@ -33,7 +34,17 @@ import { createStackStats, type StackStats } from './stats.js'
 import { TimerQueue } from './timer-queue.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
-export type SocketOption = 'noDelay' | 'keepAlive' | 'keepAliveIdle' | 'sendBufferSize' | 'receiveBufferSize' | 'congestionControl'
+export type SocketOption =
+  | 'noDelay'
+  | 'keepAlive'
+  | 'keepAliveIdle'
+  | 'sendBufferSize'
+  | 'receiveBufferSize'
+  | 'congestionControl'
+  /** Pace at the native rate (gain × cwnd / srtt). */
+  | 'pacing'
+  /** Cap the sending rate, bytes/s (SO_MAX_PACING_RATE); Infinity for none. */
+  | 'maxPacingRate'
 
 /** An address as `getsockname`/`getpeername` return it. */
 export interface SocketAddress {
@@ -79,6 +90,9 @@ export class Stack {
   #polling = false
   #wakeRequested = false
   #closed = false
+  /** The port-wide rate limit, and when it lets the held frames go. */
+  readonly #rateLimit: TokenBucket | undefined
+  #rateLimitAt: Micros | undefined = undefined
   #nextEphemeral: number
   #ipId = 0
 
@@ -108,6 +122,7 @@ export class Stack {
       (mss) => createCongestionControl(congestion, { mss }),
     )
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
+    this.#rateLimit = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit)
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
     this.port.onReadable(() => this.poll())
@@ -252,6 +267,8 @@ export class Stack {
     record.sendBufferSize = listener.sendBufferSize
     record.receiveBufferSize = listener.receiveBufferSize
     record.congestionControl = listener.congestionControl
+    record.pacing = listener.pacing
+    record.maxPacingRate = listener.maxPacingRate
     const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
     record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
     this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
@@ -358,6 +375,7 @@ export class Stack {
     let at = this.#timers.peekTime()
     const arpAt = this.#arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
+    if (this.#rateLimitAt !== undefined && (at === undefined || this.#rateLimitAt < at)) at = this.#rateLimitAt
     if (at === undefined) {
       this.#wake.cancel()
       return
@@ -434,10 +452,20 @@ export class Stack {
     if (this.#txCount >= this.options.burstSize && !this.#polling) this.#flush()
   }
 
-  /** One transmit burst; what the port does not take waits for the next iteration. */
+  /** One transmit burst; what the port (or the rate limit) does not take waits for the next iteration. */
   #flush(): void {
     if (this.#txCount === 0) return
-    const sent = this.port.txBurst(this.#tx, this.#txCount)
+    let count = this.#txCount
+    const bucket = this.#rateLimit
+    if (bucket !== undefined) {
+      const now = this.clock.now()
+      let allowed = 0
+      while (allowed < count && bucket.tryConsume(Math.min(this.#tx[allowed]!.length, bucket.burst), now)) allowed++
+      this.#rateLimitAt = allowed < count ? now + bucket.timeUntil(Math.min(this.#tx[allowed]!.length, bucket.burst), now) : undefined
+      count = allowed
+      if (count === 0) return
+    }
+    const sent = this.port.txBurst(this.#tx, count)
     if (sent < this.#txCount) {
       this.#tx.copyWithin(0, sent, this.#txCount)
       this.#txCount -= sent
@@ -486,7 +514,9 @@ export class Stack {
       record.keepAliveIdle === undefined &&
       record.sendBufferSize === undefined &&
       record.receiveBufferSize === undefined &&
-      record.congestionControl === undefined
+      record.congestionControl === undefined &&
+      record.pacing === undefined &&
+      record.maxPacingRate === undefined
     ) {
       return this.#tcpConfig
     }
@@ -499,6 +529,8 @@ export class Stack {
       sendBufferSize: record.sendBufferSize ?? this.#tcpConfig.sendBufferSize,
       receiveBufferSize: record.receiveBufferSize ?? this.#tcpConfig.receiveBufferSize,
       congestionControl: congestion === undefined ? this.#tcpConfig.congestionControl : (mss) => createCongestionControl(congestion, { mss }),
+      pacing: record.pacing ?? this.#tcpConfig.pacing,
+      maxPacingRate: record.maxPacingRate ?? this.#tcpConfig.maxPacingRate,
     }
   }
 
@@ -795,6 +827,13 @@ export class Stack {
         if (record.connection !== undefined) throw new StackError('EISCONN', `${option} must be set before connect or listen`)
         record[option] = value
         break
+      case 'pacing':
+        record.pacing = Boolean(value)
+        break
+      case 'maxPacingRate':
+        if (typeof value !== 'number' || !(value >= 1)) throw new StackError('EINVAL', `maxPacingRate must be a number of bytes/s in [1, Infinity], got ${String(value)}`)
+        record.maxPacingRate = value
+        break
       case 'congestionControl':
         if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(value as NativeCongestionControlName)) {
           throw new StackError('EINVAL', `congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(value)}`)
@@ -805,8 +844,14 @@ export class Stack {
       default:
         throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
     }
-    if (record.connection !== undefined && (option === 'noDelay' || option === 'keepAlive' || option === 'keepAliveIdle')) {
-      record.connection.setOptions({ noDelay: record.noDelay, keepAlive: record.keepAlive, keepAliveIdle: record.keepAliveIdle })
+    if (record.connection !== undefined && (option === 'noDelay' || option === 'keepAlive' || option === 'keepAliveIdle' || option === 'pacing' || option === 'maxPacingRate')) {
+      record.connection.setOptions({
+        noDelay: record.noDelay,
+        keepAlive: record.keepAlive,
+        keepAliveIdle: record.keepAliveIdle,
+        pacing: record.pacing,
+        maxPacingRate: record.maxPacingRate,
+      })
       this.#touch(record)
     }
   }
@@ -826,6 +871,10 @@ export class Stack {
         return config.sendBufferSize
       case 'receiveBufferSize':
         return config.receiveBufferSize
+      case 'pacing':
+        return config.pacing
+      case 'maxPacingRate':
+        return config.maxPacingRate
       case 'congestionControl':
         return record.connection?.congestion.name ?? record.congestionControl ?? this.options.congestionControl
       default:

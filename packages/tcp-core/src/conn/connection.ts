@@ -13,6 +13,7 @@
  * @module
  */
 import { type SackAckUpdate, type SackBlock, SackReceiver, SackScoreboard } from '@mtcp/sack'
+import { nativePacingRate, Pacer, TokenBucket } from '@mtcp/pacer'
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { ReceiveBuffer } from './receive-buffer.js'
@@ -205,6 +206,13 @@ export class TcpConnection {
   /** Lost retransmissions to send again before anything NextSeg() picks. */
   #retransmitAgain: Array<{ seq: number; end: number }> = []
 
+  /** Paced sending (@mtcp/pacer), created the first time a rate applies. */
+  #pacer: Pacer | undefined = undefined
+  /** The connection's rate limit, from `config.rateLimit`. */
+  #tokenBucket: TokenBucket | undefined
+  /** When the pacer lets the next data segment go, while it holds one back. */
+  #paceAt: Micros | undefined = undefined
+
   // Loss recovery (RFC 5681 §3.2, RFC 6582; RFC 6675 with SACK)
   #dupAcks = 0
   #inRecovery = false
@@ -227,6 +235,7 @@ export class TcpConnection {
     state: TcpState,
   ) {
     this.#config = config
+    this.#tokenBucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit)
     this.#state = state
     this.iss = iss >>> 0
     this.#sndUna = this.iss
@@ -272,15 +281,23 @@ export class TcpConnection {
   }
 
   /**
-   * Change the settings that may change on a live connection: Nagle and keepalive (the socket options
-   * TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE). Undefined fields keep their value.
+   * Change the settings that may change on a live connection: Nagle, keepalive and pacing (the socket
+   * options TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE, SO_MAX_PACING_RATE). Undefined fields keep their value.
    */
-  setOptions(options: { noDelay?: boolean | undefined; keepAlive?: boolean | undefined; keepAliveIdle?: Micros | undefined }): void {
+  setOptions(options: {
+    noDelay?: boolean | undefined
+    keepAlive?: boolean | undefined
+    keepAliveIdle?: Micros | undefined
+    pacing?: boolean | undefined
+    maxPacingRate?: number | undefined
+  }): void {
     this.#config = {
       ...this.#config,
       noDelay: options.noDelay ?? this.#config.noDelay,
       keepAlive: options.keepAlive ?? this.#config.keepAlive,
       keepAliveIdle: options.keepAliveIdle ?? this.#config.keepAliveIdle,
+      pacing: options.pacing ?? this.#config.pacing,
+      maxPacingRate: options.maxPacingRate ?? this.#config.maxPacingRate,
     }
     if (!this.#config.keepAlive) this.#keepAliveAt = undefined
   }
@@ -920,12 +937,13 @@ export class TcpConnection {
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt)
+    return earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt), this.#paceAt)
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
     if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined) return true
+    if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
   }
@@ -935,6 +953,7 @@ export class TcpConnection {
       this.#enterClosed(undefined)
       return
     }
+    if (this.#paceAt !== undefined && now >= this.#paceAt) this.#paceAt = undefined
     if (this.#delayedAckAt !== undefined && now >= this.#delayedAckAt) {
       this.#delayedAckAt = undefined
       this.#ackNow = true
@@ -1121,6 +1140,42 @@ export class TcpConnection {
     return window - this.bytesInFlight
   }
 
+  /**
+   * The rate the connection is paced at now, in bytes/s, or undefined for none: the controller's own rate
+   * (CCP's set_rate_abs), else the native rate when pacing is on, capped by `maxPacingRate`.
+   */
+  get pacingRate(): number | undefined {
+    const config = this.#config
+    let rate = this.congestion.pacingRate
+    if (rate === undefined && config.pacing) {
+      rate = nativePacingRate({ cwnd: Math.max(this.congestion.window, 1), srtt: this.rtt.smoothedRtt, inSlowStart: this.congestion.window < this.congestion.slowStartThreshold })
+    }
+    if (config.maxPacingRate !== Number.POSITIVE_INFINITY) rate = Math.min(rate ?? Number.POSITIVE_INFINITY, config.maxPacingRate)
+    return rate === undefined || rate === Number.POSITIVE_INFINITY ? undefined : rate
+  }
+
+  /**
+   * Whether the pacer and the rate limit let `length` bytes of data go now; when not, remembers when they
+   * will. The token bucket is charged when it allows.
+   */
+  #paced(now: Micros, length: number): boolean {
+    const rate = this.pacingRate
+    if (rate === undefined) {
+      if (this.#pacer !== undefined) this.#pacer.setRate(Number.POSITIVE_INFINITY, now)
+    } else {
+      if (this.#pacer === undefined) this.#pacer = new Pacer({ rate, quantum: this.#config.pacingQuantum })
+      else if (this.#pacer.rate !== rate) this.#pacer.setRate(rate, now)
+      if (!this.#pacer.canSend(now, length)) {
+        this.#paceAt = this.#pacer.nextSendAt(now, length)
+        return false
+      }
+    }
+    const bucket = this.#tokenBucket
+    if (bucket === undefined || bucket.tryConsume(Math.min(length, bucket.burst), now)) return true
+    this.#paceAt = now + bucket.timeUntil(Math.min(length, bucket.burst), now)
+    return false
+  }
+
   /** Whether the state allows sending new data or the FIN. */
   #canSendData(): boolean {
     const state = this.#state
@@ -1151,10 +1206,11 @@ export class TcpConnection {
 
   /** New data and the FIN. @returns the number of segments emitted. */
   #sendData(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    if (!this.#canSendData()) return 0
+    if (!this.#canSendData() || this.#paceAt !== undefined) return 0
     let sent = 0
     for (;;) {
       const length = this.#nextSendLength()
+      if (length > 0 && !this.#paced(now, length)) return sent
       if (length < 0) {
         // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
         const unsent = this.sendBuffer.length - seqSub(this.#sndNxt, this.#sndUna)
@@ -1166,6 +1222,7 @@ export class TcpConnection {
       const offset = seqSub(this.#sndNxt, this.#sndUna)
       const withFin = this.#finQueued && offset + length === this.sendBuffer.length
       this.#emitData(now, emit, offset, length, withFin)
+      if (this.#pacer?.paced) this.#pacer.onSend(length, now)
       sent++
       if (withFin) return sent
     }
@@ -1214,7 +1271,10 @@ export class TcpConnection {
   /** RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() picks (holes first, then new data, then the rescue). */
   #sendSackRecovery(now: Micros, emit: (segment: OutboundSegment) => void): number {
     let sent = 0
+    if (this.#paceAt !== undefined) return 0
     for (let next = this.#nextSackSegment(); next !== undefined; next = this.#nextSackSegment()) {
+      if (!this.#paced(now, next.length)) break
+      if (this.#pacer?.paced) this.#pacer.onSend(next.length, now)
       const offset = seqSub(next.seq, this.#sndUna)
       // The scoreboard counts sequence space, and our FIN takes one number after the data: a hole that
       // reaches it is the data before it plus the FIN flag, never a byte past the send buffer.

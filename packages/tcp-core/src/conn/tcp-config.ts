@@ -44,6 +44,18 @@ export interface TcpConfig {
   keepAliveInterval: Micros
   /** Unanswered probes before the connection is dropped. Default 9. */
   keepAliveCount: number
+  /**
+   * Pace sending at the native rate, as Linux does: gain × cwnd / srtt, 2 in slow start and 1.2 after
+   * (RFC 9438 §4.10 leaves pacing to the implementation). A controller with its own `pacingRate` (CCP's
+   * `set_rate_abs`) paces the connection whatever this says. Default false.
+   */
+  pacing: boolean
+  /** Most bytes sent back to back while paced, in [1, 1 GiB]. Default 3028 (two full frames, as Linux's fq). */
+  pacingQuantum: number
+  /** A cap on the sending rate in bytes/s (SO_MAX_PACING_RATE); Infinity for none. A finite cap paces the connection. Default Infinity. */
+  maxPacingRate: number
+  /** A token-bucket rate limit on the connection's data: rate in bytes/s and burst in bytes, or undefined for none. Default none. */
+  rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
   congestionControl: (mss: number) => CongestionControl
 }
@@ -78,6 +90,10 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   keepAliveIdle: 7200 * SECOND,
   keepAliveInterval: 75 * SECOND,
   keepAliveCount: 9,
+  pacing: false,
+  pacingQuantum: 3028,
+  maxPacingRate: Number.POSITIVE_INFINITY,
+  rateLimit: undefined,
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
@@ -96,6 +112,8 @@ const RANGES: Partial<Record<keyof TcpConfig, Range>> = {
   keepAliveIdle: [SECOND, 86_400 * SECOND, false],
   keepAliveInterval: [SECOND, 86_400 * SECOND, false],
   keepAliveCount: [1, 255, true],
+  pacingQuantum: [1, 1 << 30, true],
+  maxPacingRate: [1, Number.POSITIVE_INFINITY, false],
 }
 
 /**
