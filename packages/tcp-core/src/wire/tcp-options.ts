@@ -19,6 +19,7 @@
  * 32-bit boundary (RFC 9293 §3.1 padding).
  * @module
  */
+import { decodeSackOption, encodeSackOption, MAX_SACK_BLOCKS, type SackBlock, SackError } from '@mtcp/sack'
 import { readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { checkRoom, WireError } from './errors.js'
 
@@ -46,16 +47,8 @@ export const TCP_MAX_OPTIONS_LENGTH = 40
 /** Largest window scale shift (RFC 7323 §2.3); larger received values are used as this. */
 export const MAX_WINDOW_SCALE = 14
 
-/** Most SACK blocks in one option (RFC 2018 §3). */
-export const MAX_SACK_BLOCKS = 4
-
-/** One SACK block: the receiver holds `[left, right)` (RFC 2018 §3, "Left Edge", "Right Edge"). */
-export interface SackBlock {
-  /** First sequence number of the block. */
-  left: number
-  /** Sequence number just after the block. */
-  right: number
-}
+/** One SACK block and the most blocks in one option (RFC 2018 §3), from @mtcp/sack. */
+export { MAX_SACK_BLOCKS, type SackBlock } from '@mtcp/sack'
 
 /** The Timestamps option (RFC 7323 §3.2). */
 export interface TcpTimestamp {
@@ -128,14 +121,9 @@ export function parseTcpOptions(bytes: Uint8Array): TcpOptions | WireError {
         sackPermitted = true
         break
       case TcpOptionKind.SACK: {
-        // RFC 2018 §3: length 8n + 2 with 1 ≤ n ≤ 4.
-        if (length < 10 || length > 2 + 8 * MAX_SACK_BLOCKS || (length - 2) % 8 !== 0) {
-          return badOption(`SACK option of length ${length}`)
-        }
-        const blocks: SackBlock[] = []
-        for (let at = i + 2; at < i + length; at += 8) {
-          blocks.push({ left: readUint32(bytes, at), right: readUint32(bytes, at + 4) })
-        }
+        // RFC 2018 §3: length 8n + 2 with 1 ≤ n ≤ 4; the codec is @mtcp/sack's.
+        const blocks = decodeSackOption(bytes, i, length)
+        if (blocks instanceof SackError) return badOption(blocks.message)
         sackBlocks = blocks
         break
       }
@@ -221,18 +209,10 @@ export function emitTcpOptions(options: TcpOptions, buffer: Uint8Array, offset =
   }
   const blocks = sackBlocksToEmit(options, room)
   if (blocks > 0) {
-    const sackBlocks = options.sackBlocks!
     buffer[at] = TcpOptionKind.NOP
     buffer[at + 1] = TcpOptionKind.NOP
-    buffer[at + 2] = TcpOptionKind.SACK
-    buffer[at + 3] = 2 + 8 * blocks
-    at += 4
-    for (let b = 0; b < blocks; b++) {
-      const block = sackBlocks[b]!
-      writeUint32(buffer, at, block.left)
-      writeUint32(buffer, at + 4, block.right)
-      at += 8
-    }
+    at += 2
+    at += encodeSackOption(options.sackBlocks!, buffer, at, blocks)
   }
   while (at < offset + length) buffer[at++] = TcpOptionKind.END // RFC 9293 §3.1: pad with zeros to 32 bits
   return length
