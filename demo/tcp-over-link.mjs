@@ -20,6 +20,7 @@ function numberFlag(values, name, fallback, min, max) {
 let values
 try {
   ;({ values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'), // `pnpm demo -- --loss 0.01` passes the --
     options: {
       rate: { type: 'string' },
       'delay-ms': { type: 'string' },
