@@ -504,7 +504,7 @@ export class TcpConnection {
       if (!(flags & TcpFlags.RST)) this.#ackNow = true
       // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
       const end = seqAdd(segment.seq, payloadLength)
-      if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiver?.onDuplicate(segment.seq, end)
+      if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiverIfOn()?.onDuplicate(segment.seq, end)
       // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
       if (!(window === 0 && segment.seq === this.#rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
       this.#processAck(now, segment)
@@ -572,6 +572,9 @@ export class TcpConnection {
     }
     const scaledWindow = segment.window << this.#sndShift
     // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not.
+    if (this.#scoreboard === undefined && this.#sackOn && segment.sackBlocks.length > 0) {
+      this.#scoreboard = new SackScoreboard({ mss: this.#payloadMax, sndUna: this.#sndUna })
+    }
     const sack = this.#scoreboard?.onAck(ack, segment.sackBlocks, this.#sndMax)
     if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
     if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
@@ -700,6 +703,12 @@ export class TcpConnection {
     if (scoreboard !== undefined ? this.#dupAcks >= 3 || scoreboard.isLost(this.#sndUna) : this.#dupAcks === 3) this.#enterRecovery(now)
   }
 
+  /** The receiver's SACK block list, made on first use when SACK was negotiated. */
+  #sackReceiverIfOn(): SackReceiver | undefined {
+    if (this.#sackReceiver === undefined && this.#sackOn) this.#sackReceiver = new SackReceiver()
+    return this.#sackReceiver
+  }
+
   #exitSackRecovery(now: Micros): void {
     this.#inRecovery = false
     this.#dupAcks = 0
@@ -757,7 +766,7 @@ export class TcpConnection {
       const before = seqSub(this.#rcvNxt, seq)
       if (before > 0) {
         // Already received, in part or whole: RFC 2883 §4 reports the duplicate in a D-SACK block.
-        this.#sackReceiver?.onDuplicate(seq, seqAdd(seq, Math.min(before, data.byteLength)))
+        this.#sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, Math.min(before, data.byteLength)))
         data = data.subarray(Math.min(before, data.byteLength))
         seq = this.#rcvNxt
       }
@@ -776,7 +785,7 @@ export class TcpConnection {
           else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.#config.delayedAckTimeout
         } else {
           // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK).
-          if (advance === 0) this.#sackReceiver?.onSegment(seq, seqAdd(seq, data.byteLength))
+          if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, data.byteLength))
           this.stats.outOfOrderSegments++
           this.#ackNow = true
         }
@@ -870,10 +879,8 @@ export class TcpConnection {
     const peerMss = syn.mss ?? DEFAULT_PEER_MSS
     this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
     this.congestion.setMss(this.#payloadMax)
-    if (this.#sackOn) {
-      this.#scoreboard = new SackScoreboard({ mss: this.#payloadMax, sndUna: seqAdd(this.iss, 1) })
-      this.#sackReceiver = new SackReceiver()
-    }
+    // The scoreboard and the receiver's block list are made when first needed (the first SACK block, the
+    // first out-of-order segment), so an idle connection does not pay for them.
     this.#rcvRight = seqAdd(this.#rcvNxt, this.#windowBytesToOffer())
   }
 
