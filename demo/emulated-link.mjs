@@ -1,36 +1,17 @@
-// `pnpm demo` until the perf pair exists: a saturating sender over an emulated link, reported per simulated second.
+// A saturating frame sender over the emulated link (no TCP), reported per simulated second.
 //   node demo/emulated-link.mjs [--rate 100e6] [--delay-ms 20] [--loss 0.01] [--seconds 5] [--seed 1] [--pcap out.pcap] [--real]
-import { parseArgs } from 'node:util'
 import { BufferPool, createMemoryLink, PcapWriter, realClock, VirtualClock } from '@mtcp/dpdk-io'
+import { numberFlag, parseFlags } from './flags.mjs'
 
-function numberFlag(values, name, fallback, min, max) {
-  const raw = values[name]
-  const value = raw === undefined ? fallback : Number(raw)
-  if (!Number.isFinite(value) || value < min || value > max) {
-    console.error(`--${name} must be a number in [${min}, ${max}], got ${raw}`)
-    process.exit(2)
-  }
-  return value
-}
-
-let parsed
-try {
-  parsed = parseArgs({
-    options: {
-      rate: { type: 'string' },
-      'delay-ms': { type: 'string' },
-      loss: { type: 'string' },
-      seconds: { type: 'string' },
-      seed: { type: 'string' },
-      pcap: { type: 'string' },
-      real: { type: 'boolean' },
-    },
-  })
-} catch (error) {
-  console.error(error.message)
-  process.exit(2)
-}
-const { values } = parsed
+const values = parseFlags({
+  rate: { type: 'string' },
+  'delay-ms': { type: 'string' },
+  loss: { type: 'string' },
+  seconds: { type: 'string' },
+  seed: { type: 'string' },
+  pcap: { type: 'string' },
+  real: { type: 'boolean' },
+})
 const rate = numberFlag(values, 'rate', 100e6, 1e3, 100e9)
 const delayMs = numberFlag(values, 'delay-ms', 20, 0, 10_000)
 const loss = numberFlag(values, 'loss', 0.01, 0, 1)

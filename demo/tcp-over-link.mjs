@@ -1,39 +1,19 @@
 // `pnpm demo`: a TCP bulk transfer between two @mtcp/stack hosts over the emulated link, on a virtual
 // clock, reported per simulated second (goodput, congestion window, RTT, retransmissions).
 //   node demo/tcp-over-link.mjs [--rate 100e6] [--delay-ms 20] [--loss 0.001] [--seconds 10] [--cc cubic|reno] [--seed 1] [--pcap out.pcap]
-import { parseArgs } from 'node:util'
 import { createMemoryLink, PcapWriter, VirtualClock } from '@mtcp/dpdk-io'
 import { createStack, PollEvents } from '@mtcp/stack'
+import { fail, numberFlag, parseFlags } from './flags.mjs'
 
-function fail(message) {
-  console.error(message)
-  process.exit(2)
-}
-
-function numberFlag(values, name, fallback, min, max) {
-  const raw = values[name]
-  const value = raw === undefined ? fallback : Number(raw)
-  if (!Number.isFinite(value) || value < min || value > max) fail(`--${name} must be a number in [${min}, ${max}], got ${raw}`)
-  return value
-}
-
-let values
-try {
-  ;({ values } = parseArgs({
-    args: process.argv.slice(2).filter((arg) => arg !== '--'), // `pnpm demo -- --loss 0.01` passes the --
-    options: {
-      rate: { type: 'string' },
-      'delay-ms': { type: 'string' },
-      loss: { type: 'string' },
-      seconds: { type: 'string' },
-      cc: { type: 'string' },
-      seed: { type: 'string' },
-      pcap: { type: 'string' },
-    },
-  }))
-} catch (error) {
-  fail(error.message)
-}
+const values = parseFlags({
+  rate: { type: 'string' },
+  'delay-ms': { type: 'string' },
+  loss: { type: 'string' },
+  seconds: { type: 'string' },
+  cc: { type: 'string' },
+  seed: { type: 'string' },
+  pcap: { type: 'string' },
+})
 const rate = numberFlag(values, 'rate', 100e6, 1e3, 100e9)
 const delayMs = numberFlag(values, 'delay-ms', 20, 0, 10_000)
 const loss = numberFlag(values, 'loss', 0.001, 0, 1)

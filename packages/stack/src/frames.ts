@@ -13,6 +13,7 @@ import {
   emitIcmp,
   emitIpv4,
   emitTcp,
+  emptyInboundSegment,
   EtherType,
   EthernetView,
   type InboundSegment,
@@ -55,19 +56,7 @@ export class FrameReader {
   dstIp = 0
   srcPort = 0
   dstPort = 0
-  readonly segment: InboundSegment = {
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    window: 0,
-    mss: undefined,
-    windowScale: undefined,
-    sackPermitted: false,
-    tsValue: undefined,
-    tsEcho: 0,
-    sackBlocks: [],
-    payload: new Uint8Array(0),
-  }
+  readonly segment: InboundSegment = emptyInboundSegment()
   echoIdentifier = 0
   echoSequence = 0
   echoData: Uint8Array = new Uint8Array(0)

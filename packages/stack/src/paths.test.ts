@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
 import { createStack } from './stack.js'
-import { runUntil, stackPair } from './testing.js'
+import { acceptWhenReady, runUntil, stackPair } from './testing.js'
 
 function listening(port = 80, backlog = 16) {
   const pair = stackPair({ impairments: { rate: 1e9, delay: 500 } })
@@ -51,15 +51,7 @@ describe('connection failures', () => {
     const { clock, a, b, listener } = listening()
     const client = a.socket()
     a.connect(client, '10.0.0.2', 80)
-    let server = -1
-    runUntil(clock, () => {
-      try {
-        server = b.accept(listener)
-        return true
-      } catch {
-        return false
-      }
-    })
+    const server = acceptWhenReady(clock, b, listener)
     a.abort(client)
     runUntil(clock, () => (b.readiness(server) & PollEvents.ERR) !== 0)
     expect(b.connectionOf(server)?.error).toBe('ECONNRESET')
@@ -71,15 +63,7 @@ describe('connection failures', () => {
     const { clock, a, b, listener } = listening()
     const client = a.socket()
     a.connect(client, '10.0.0.2', 80)
-    let server = -1
-    runUntil(clock, () => {
-      try {
-        server = b.accept(listener)
-        return true
-      } catch {
-        return false
-      }
-    })
+    const server = acceptWhenReady(clock, b, listener)
     a.write(client, new Uint8Array(100))
     runUntil(clock, () => b.connectionOf(server)!.readableBytes === 100)
     b.close(server)
@@ -99,15 +83,7 @@ describe('connection failures', () => {
     const { clock, a, b, listener } = listening()
     const client = a.socket()
     a.connect(client, '10.0.0.2', 80)
-    let server = -1
-    runUntil(clock, () => {
-      try {
-        server = b.accept(listener)
-        return true
-      } catch {
-        return false
-      }
-    })
+    const server = acceptWhenReady(clock, b, listener)
     a.shutdown(client)
     runUntil(clock, () => b.state(server) === 'CLOSE-WAIT')
     expect(errorOf(() => a.write(client, new Uint8Array(1))).code).toBe('EPIPE')
@@ -118,6 +94,23 @@ describe('connection failures', () => {
     b.close(server)
     runUntil(clock, () => a.connectionOf(client)!.readEnded)
     expect(a.read(client, got)).toBe(0)
+  })
+})
+
+describe('scatter and gather', () => {
+  it('writev sends buffers in order and readv fills buffers in order', () => {
+    const { clock, a, b, listener } = listening()
+    const client = a.socket()
+    a.connect(client, '10.0.0.2', 80)
+    const server = acceptWhenReady(clock, b, listener)
+    expect(a.writev(client, [Uint8Array.of(1, 2), Uint8Array.of(3), Uint8Array.of(4, 5, 6)])).toBe(6)
+    runUntil(clock, () => b.connectionOf(server)!.readableBytes === 6)
+    const first = new Uint8Array(4)
+    const second = new Uint8Array(4)
+    expect(b.readv(server, [first, second])).toBe(6)
+    expect([...first]).toEqual([1, 2, 3, 4])
+    expect([...second.subarray(0, 2)]).toEqual([5, 6])
+    expect(() => b.readv(server, [first])).toThrowError(expect.objectContaining({ code: 'EAGAIN' }))
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PollEvents } from './socket-record.js'
-import { bulkTransfer, runUntil, stackPair } from './testing.js'
+import { acceptWhenReady, bulkTransfer, runUntil, stackPair } from './testing.js'
 
 describe('two stacks over the memory link', () => {
   it('resolve each other with ARP, connect, exchange data and close (mTCP-style API)', () => {
@@ -11,15 +11,7 @@ describe('two stacks over the memory link', () => {
     const client = a.socket()
     a.connect(client, '10.0.0.2', 80)
     expect(a.state(client)).toBe('SYN-SENT')
-    let server = -1
-    runUntil(clock, () => {
-      try {
-        server = b.accept(listener)
-        return true
-      } catch {
-        return false
-      }
-    })
+    const server = acceptWhenReady(clock, b, listener)
     runUntil(clock, () => (a.readiness(client) & PollEvents.OUT) !== 0)
     expect(a.state(client)).toBe('ESTABLISHED')
     expect(b.getpeername(server)).toEqual({ address: '10.0.0.1', port: a.getsockname(client).port, family: 'IPv4' })

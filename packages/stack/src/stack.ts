@@ -692,19 +692,7 @@ export class Stack {
 
   /** Read into several buffers in order (scatter). @returns the total count. */
   readv(fd: number, buffers: readonly Uint8Array[]): number {
-    let total = 0
-    for (const buffer of buffers) {
-      let n: number
-      try {
-        n = this.read(fd, buffer)
-      } catch (error) {
-        if (total > 0 && error instanceof StackError && error.code === 'EAGAIN') return total
-        throw error
-      }
-      total += n
-      if (n < buffer.byteLength) break
-    }
-    return total
+    return vectored(buffers, (buffer) => this.read(fd, buffer))
   }
 
   /**
@@ -725,19 +713,7 @@ export class Stack {
 
   /** Write several buffers in order (gather). @returns the total count. */
   writev(fd: number, buffers: readonly Uint8Array[]): number {
-    let total = 0
-    for (const buffer of buffers) {
-      let n: number
-      try {
-        n = this.write(fd, buffer)
-      } catch (error) {
-        if (total > 0 && error instanceof StackError && error.code === 'EAGAIN') return total
-        throw error
-      }
-      total += n
-      if (n < buffer.byteLength) break
-    }
-    return total
+    return vectored(buffers, (buffer) => this.write(fd, buffer))
   }
 
   /** Close the sending side: a FIN follows the queued data. */
@@ -987,6 +963,26 @@ export class Stack {
     this.#nextEphemeral = port >= high ? low : port + 1
     return port
   }
+}
+
+/**
+ * Scatter/gather: apply `transfer` to each buffer in order until one is not filled (or emptied) whole.
+ * `EAGAIN` after some bytes moved ends the call with that count, as readv/writev do.
+ */
+function vectored(buffers: readonly Uint8Array[], transfer: (buffer: Uint8Array) => number): number {
+  let total = 0
+  for (const buffer of buffers) {
+    let n: number
+    try {
+      n = transfer(buffer)
+    } catch (error) {
+      if (total > 0 && error === WOULD_BLOCK) return total
+      throw error
+    }
+    total += n
+    if (n < buffer.byteLength) break
+  }
+  return total
 }
 
 function prefixMaskOf(length: number): number {

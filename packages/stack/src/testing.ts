@@ -50,6 +50,21 @@ export async function runUntilAsync(clock: VirtualClock, done: () => boolean, li
   }
 }
 
+/** Step the clock until `listener` (on `stack`) has a connection to accept, and accept it. */
+export function acceptWhenReady(clock: VirtualClock, stack: Stack, listener: number): number {
+  let fd = -1
+  runUntil(clock, () => {
+    try {
+      fd = stack.accept(listener)
+      return true
+    } catch (error) {
+      if (error instanceof StackError && error.code === 'EAGAIN') return false
+      throw error
+    }
+  })
+  return fd
+}
+
 /** Result of {@link bulkTransfer}. */
 export interface BulkResult {
   bytes: number
