@@ -25,6 +25,8 @@ export interface StackOptions {
   address: string
   /** The default gateway, if any: packets off the local network go there. */
   gateway?: string
+  /** IP MTU in bytes, in [576, the port's MTU]; the MSS offered is this minus 40. Default the port's MTU. */
+  mtu?: number
   /** MAC address; default the port's. */
   mac?: Uint8Array
   /** Buffers for transmit and for the frames the port receives; default 16,384 slots sized for the MTU (or 64 KB with segmentation offload). */
@@ -56,6 +58,7 @@ export interface ResolvedStackOptions {
   prefixLength: number
   gateway: number | undefined
   mac: Uint8Array
+  mtu: number
   congestionControl: NativeCongestionControlName
   tcp: TcpOptions
   maxConnections: number
@@ -114,6 +117,7 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     prefixLength,
     gateway,
     mac,
+    mtu: integerIn('mtu', options.mtu ?? options.port.link.mtu, 576, options.port.link.mtu),
     congestionControl,
     tcp: { ...options.tcp },
     maxConnections: integerIn('maxConnections', options.maxConnections ?? 65536, 1, 8_388_608),

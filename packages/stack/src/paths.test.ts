@@ -139,6 +139,7 @@ describe('API misuse gets typed errors', () => {
     expect(errorOf(() => stack.read(two, new Uint8Array(1))).code).toBe('EBADF')
     expect(() => createStack({ port: link.b, address: '10.0.0.300' })).toThrowError(/address must be an IPv4 address/)
     expect(() => createStack({ port: link.b, address: '10.0.0.2', burstSize: 0 })).toThrowError(/burstSize must be an integer in \[1, 512\], got 0/)
+    expect(() => createStack({ port: link.b, address: '10.0.0.2', mtu: 9000 })).toThrowError(/mtu must be an integer in \[576, 1500\], got 9000/)
     expect(() => createStack({ port: link.b, address: '10.0.0.2', congestionControl: 'bbr' as never })).toThrowError(/congestionControl must be one of 'reno', 'cubic'/)
   })
 

@@ -29,6 +29,18 @@ describe('two stacks over the memory link', () => {
     expect(b.connectionsByState()).toEqual({ LISTEN: 1 })
   })
 
+  it('offers the MSS of a configured MTU smaller than the port MTU', () => {
+    const { clock, a, b } = stackPair({ stack: { mtu: 1000 } })
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 80)
+    b.listen(listener)
+    const client = a.socket()
+    a.connect(client, '10.0.0.2', 80)
+    const server = acceptWhenReady(clock, b, listener)
+    expect(a.connectionOf(client)!.negotiated.mss).toBe(960 - 12)
+    expect(b.connectionOf(server)!.negotiated.mss).toBe(960 - 12)
+  })
+
   it('moves 10 MB intact on a perfect link', () => {
     const pair = stackPair({ impairments: { rate: 10e9, delay: 100 } })
     const result = bulkTransfer(pair, 10_000_000)

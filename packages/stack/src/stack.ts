@@ -118,7 +118,7 @@ export class Stack {
     this.#isnSecret = [secret[0]!, secret[1]!]
     const congestion = this.options.congestionControl
     this.#tcpConfig = resolveTcpConfig(
-      { mss: this.port.link.mtu - 40, ...this.options.tcp },
+      { mss: this.options.mtu - 40, ...this.options.tcp },
       (mss) => createCongestionControl(congestion, { mss }),
     )
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
