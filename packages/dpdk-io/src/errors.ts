@@ -8,6 +8,8 @@ export type DpdkIoErrorCode =
   | 'ERR_PORT_CLOSED'
   /** A file could not be written (pcap). */
   | 'ERR_IO'
+  /** The tap and af-packet backends need the optional native addon, which is missing or not built. */
+  | 'ERR_NATIVE_UNAVAILABLE'
 
 /** An error with a stable {@link DpdkIoErrorCode} that callers can `switch` on. */
 export class DpdkIoError extends Error {
