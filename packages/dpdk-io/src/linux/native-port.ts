@@ -8,6 +8,7 @@
 import { BufferPool, OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
 import { type Clock, realClock } from '../clock.js'
 import { DpdkIoError } from '../errors.js'
+import { internetChecksum } from '../offload/software-offload.js'
 import { type CaptureSink, createPortStats, type LinkInfo, type OffloadCapabilities, type Port, type PortStats } from '../port.js'
 
 /** The calls this backend needs from `@mtcp/dpdk-io-native`. @internal */
@@ -167,10 +168,22 @@ class NativePort implements Port {
       this.stats.drops.noBuffer++
       return 0
     }
-    const n = this.native.readBurst(this.fd, this.#slots, this.#offsets, this.#lengths, allocated, this.vnetHeader, this.#vnet)
+    let n: number
+    try {
+      n = this.native.readBurst(this.fd, this.#slots, this.#offsets, this.#lengths, allocated, this.vnetHeader, this.#vnet)
+    } catch {
+      n = 0 // an error after nothing was read (the device went away): nothing to hand over
+    }
     const now = this.clock.now()
+    let delivered = 0
     for (let i = 0; i < n; i++) {
       const buffer = rx[i]!
+      if (this.#lengths[i]! < 0) {
+        // Larger than the buffer: the addon reports the full length negated. Counted and dropped.
+        this.stats.drops.oversize++
+        buffer.release()
+        continue
+      }
       buffer.length = this.#lengths[i]!
       if (this.vnetHeader) {
         const flags = this.#vnet[i * VNET_HEADER]!
@@ -181,10 +194,10 @@ class NativePort implements Port {
       this.stats.rxPackets++
       this.stats.rxBytes += buffer.length
       this.#capture?.record(buffer.data, buffer.offset, buffer.length, now, 'rx')
-      bufs[i] = buffer
+      bufs[delivered++] = buffer
     }
     for (let i = n; i < allocated; i++) rx[i]!.release()
-    return n
+    return delivered
   }
 
   txBurst(bufs: PacketBuffer[], count: number): number {
@@ -208,7 +221,17 @@ class NativePort implements Port {
       if (this.vnetHeader) this.#writeVnetHeader(ready, buffer)
       ready++
     }
-    const sent = ready === 0 ? 0 : this.native.writeBurst(this.fd, this.#slots, this.#offsets, this.#lengths, ready, this.vnetHeader ? this.#vnet : EMPTY)
+    let sent = 0
+    if (ready > 0) {
+      try {
+        sent = this.native.writeBurst(this.fd, this.#slots, this.#offsets, this.#lengths, ready, this.vnetHeader ? this.#vnet : EMPTY)
+      } catch {
+        // The kernel rejected the first frame (EMSGSIZE, EINVAL, …): drop it, counted, and carry on.
+        this.stats.drops.oversize++
+        bufs[dropped]!.release()
+        return dropped + 1
+      }
+    }
     for (let i = 0; i < sent; i++) {
       const buffer = bufs[dropped + i]!
       this.stats.txPackets++
@@ -230,6 +253,12 @@ class NativePort implements Port {
     const header = this.#vnet
     header.fill(0, at, at + VNET_HEADER)
     const flags = buffer.offloadFlags
+    if (flags & OffloadFlags.TX_IP_CHECKSUM) {
+      // virtio-net offloads only the L4 checksum; the 20-byte IPv4 header checksum is done here.
+      const ip = buffer.offset + buffer.l2Length
+      buffer.view.setUint16(ip + 10, 0)
+      buffer.view.setUint16(ip + 10, internetChecksum(buffer.data, ip, buffer.l3Length))
+    }
     if (flags & (OffloadFlags.TX_TCP_CHECKSUM | OffloadFlags.TX_TCP_SEGMENTATION)) {
       const start = buffer.l2Length + buffer.l3Length
       header[at] = VIRTIO_NET_HDR_F_NEEDS_CSUM

@@ -1,0 +1,845 @@
+// Raw Linux packet I/O for @mtcp/dpdk-io: TAP devices and AF_PACKET sockets.
+//
+// Written against plain Node-API (node_api.h), so it needs no npm dependency to build. No C++
+// exceptions are used (-fno-exceptions); every failure is thrown into JS as an Error whose `code` is
+// the errno name ('EPERM', 'ENODEV', ...) and whose message names the cause and the fix.
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+namespace {
+
+constexpr size_t kVnetHdrLen = 10;  // struct virtio_net_hdr, without num_buffers
+constexpr unsigned kChunk = 64;     // frames per recvmmsg/sendmmsg call
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const char* ErrnoName(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ENOTTY: return "ENOTTY";
+    case ENOSPC: return "ENOSPC";
+    case ERANGE: return "ERANGE";
+    case ENOTSOCK: return "ENOTSOCK";
+    case EMSGSIZE: return "EMSGSIZE";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ENETDOWN: return "ENETDOWN";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ENOBUFS: return "ENOBUFS";
+    default: return "EUNKNOWN";
+  }
+}
+
+// Throws a JS Error { code, errno, syscall, message }. Returns nullptr for convenient `return Throw(...)`.
+napi_value Throw(napi_env env, const char* code, int err, const char* syscall, const std::string& message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return nullptr;
+  napi_value msg, codeValue, error;
+  napi_create_string_utf8(env, message.c_str(), message.size(), &msg);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &codeValue);
+  napi_create_error(env, nullptr, msg, &error);
+  napi_set_named_property(env, error, "code", codeValue);
+  if (err != 0) {
+    napi_value errnoValue;
+    napi_create_int32(env, -err, &errnoValue);
+    napi_set_named_property(env, error, "errno", errnoValue);
+  }
+  if (syscall != nullptr) {
+    napi_value sc;
+    napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+    napi_set_named_property(env, error, "syscall", sc);
+  }
+  napi_throw(env, error);
+  return nullptr;
+}
+
+napi_value ThrowErrno(napi_env env, int err, const char* syscall, const std::string& message) {
+  return Throw(env, ErrnoName(err), err, syscall, message + " (" + strerror(err) + ")");
+}
+
+napi_value ThrowArg(napi_env env, const std::string& message) {
+  return Throw(env, "ERR_INVALID_ARG", 0, nullptr, message);
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+napi_value Int(napi_env env, int64_t n) {
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers. Each returns false after throwing.
+
+bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return true;
+}
+
+bool GetFd(napi_env env, napi_value v, int* fd) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  int32_t n = -1;
+  if (t != napi_number || napi_get_value_int32(env, v, &n) != napi_ok || n < 0) {
+    ThrowArg(env, "fd must be a non-negative integer file descriptor from tapOpen() or packetOpen()");
+    return false;
+  }
+  *fd = n;
+  return true;
+}
+
+bool GetInt(napi_env env, napi_value v, const char* what, int64_t min, int64_t max, int64_t* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  double d = 0;
+  if (t != napi_number || napi_get_value_double(env, v, &d) != napi_ok || d != static_cast<double>(static_cast<int64_t>(d)) ||
+      d < static_cast<double>(min) || d > static_cast<double>(max)) {
+    ThrowArg(env, std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool GetString(napi_env env, napi_value v, const char* what, std::string* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) {
+    ThrowArg(env, std::string(what) + " must be a string");
+    return false;
+  }
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, nullptr, 0, &len);
+  out->resize(len);
+  napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len);
+  return true;
+}
+
+// Reads opts[name] as a boolean; undefined/missing is `def`.
+bool GetBoolOpt(napi_env env, napi_value opts, const char* name, bool def, bool* out) {
+  *out = def;
+  napi_valuetype t;
+  napi_typeof(env, opts, &t);
+  if (t == napi_undefined || t == napi_null) return true;
+  if (t != napi_object) {
+    ThrowArg(env, "options must be an object");
+    return false;
+  }
+  napi_value v;
+  napi_get_named_property(env, opts, name, &v);
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return true;
+  if (t != napi_boolean) {
+    ThrowArg(env, std::string("options.") + name + " must be a boolean");
+    return false;
+  }
+  napi_get_value_bool(env, v, out);
+  return true;
+}
+
+bool GetBool(napi_env env, napi_value v, const char* what, bool* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_boolean) {
+    ThrowArg(env, std::string(what) + " must be a boolean");
+    return false;
+  }
+  napi_get_value_bool(env, v, out);
+  return true;
+}
+
+// A typed array of the wanted type; `elements` is its length in elements.
+bool GetTyped(napi_env env, napi_value v, napi_typedarray_type want, const char* what, void** data, size_t* elements) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (!is || napi_get_typedarray_info(env, v, &type, elements, data, &ab, &off) != napi_ok || type != want) {
+    ThrowArg(env, std::string(what) + (want == napi_int32_array ? " must be an Int32Array" : " must be a Uint8Array"));
+    return false;
+  }
+  if (*elements == 0) *data = nullptr;
+  return true;
+}
+
+bool ValidIfName(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
+  for (unsigned char c : name) {
+    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string BadNameMessage(const std::string& name) {
+  return "invalid interface name '" + name + "': use 1-" + std::to_string(IFNAMSIZ - 1) +
+         " characters without '/', ':' or whitespace";
+}
+
+// ---------------------------------------------------------------------------------------------
+// What we know about descriptors we opened. Unknown descriptors are probed with fstat().
+
+enum class Kind { Tap, Packet };
+struct FdInfo {
+  Kind kind;
+  bool vnet;
+  int watchers;
+};
+
+std::mutex g_mutex;
+std::unordered_map<int, FdInfo> g_fds;
+
+void Remember(int fd, Kind kind, bool vnet) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_fds[fd] = FdInfo{kind, vnet, 0};
+}
+
+// Returns false after throwing.
+bool Lookup(napi_env env, int fd, Kind* kind, bool* known, bool* vnet) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_fds.find(fd);
+    if (it != g_fds.end()) {
+      *kind = it->second.kind;
+      *vnet = it->second.vnet;
+      *known = true;
+      return true;
+    }
+  }
+  *known = false;
+  *vnet = false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    ThrowErrno(env, errno, "fstat", "fd " + std::to_string(fd) + " is not open: use a descriptor returned by tapOpen() or packetOpen() and not yet closed");
+    return false;
+  }
+  *kind = S_ISSOCK(st.st_mode) ? Kind::Packet : Kind::Tap;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tapOpen(name, { vnetHeader, multiQueue, offloads }) -> fd
+
+napi_value TapOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  std::string name;
+  if (!GetString(env, argv[0], "name", &name)) return nullptr;
+  bool vnet, multiQueue, offloads;
+  if (!GetBoolOpt(env, argv[1], "vnetHeader", false, &vnet) || !GetBoolOpt(env, argv[1], "multiQueue", false, &multiQueue) ||
+      !GetBoolOpt(env, argv[1], "offloads", false, &offloads))
+    return nullptr;
+  if (!ValidIfName(name)) return Throw(env, "EINVAL", EINVAL, "ioctl(TUNSETIFF)", BadNameMessage(name));
+  if (offloads && !vnet)
+    return Throw(env, "EINVAL", EINVAL, "ioctl(TUNSETOFFLOAD)",
+                 "offloads need vnetHeader: without a virtio-net header the kernel cannot describe checksum-partial or GSO frames; pass { vnetHeader: true, offloads: true }");
+
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENXIO || e == ENODEV)
+      return ThrowErrno(env, e, "open", "cannot open /dev/net/tun: load the tun module (modprobe tun) or create the device node (mkdir -p /dev/net && mknod /dev/net/tun c 10 200)");
+    if (e == EACCES || e == EPERM)
+      return ThrowErrno(env, e, "open", "no permission to open /dev/net/tun: run as root, or give the process CAP_NET_ADMIN and read/write access to /dev/net/tun");
+    return ThrowErrno(env, e, "open", "cannot open /dev/net/tun");
+  }
+
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) | (multiQueue ? IFF_MULTI_QUEUE : 0);
+  memcpy(ifr.ifr_name, name.data(), name.size());
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EPERM || e == EACCES)
+      return ThrowErrno(env, e, "ioctl(TUNSETIFF)", "cannot create or attach TAP '" + name +
+                                                        "': needs CAP_NET_ADMIN (run as root), or create it persistently for this user with `ip tuntap add mode tap user $USER name " + name + "`");
+    if (e == EBUSY)
+      return ThrowErrno(env, e, "ioctl(TUNSETIFF)", "TAP '" + name + "' is busy: another process has it open (use multiQueue on both sides to share it) or a non-TAP device has that name");
+    if (e == EINVAL)
+      return ThrowErrno(env, e, "ioctl(TUNSETIFF)", "cannot attach TAP '" + name +
+                                                        "': the name is invalid, names an existing non-TAP device, or the device was created with different flags (multi_queue / vnet_hdr must match `ip tuntap add` options)");
+    return ThrowErrno(env, e, "ioctl(TUNSETIFF)", "cannot create or attach TAP '" + name + "'");
+  }
+
+  if (vnet) {
+    int size = static_cast<int>(kVnetHdrLen);
+    if (ioctl(fd, TUNSETVNETHDRSZ, &size) != 0) {
+      int e = errno;
+      close(fd);
+      return ThrowErrno(env, e, "ioctl(TUNSETVNETHDRSZ)", "the kernel refused a 10-byte virtio-net header on TAP '" + name + "': open it without vnetHeader");
+    }
+  }
+  if (offloads) {
+    unsigned long full = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd, TUNSETOFFLOAD, full) != 0 && ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(TUN_F_CSUM | TUN_F_TSO4)) != 0) {
+      int e = errno;
+      close(fd);
+      return ThrowErrno(env, e, "ioctl(TUNSETOFFLOAD)", "the kernel refused checksum/TSO offloads on TAP '" + name + "': open it with offloads: false");
+    }
+  }
+  // O_NONBLOCK was set at open(); make sure (an attached persistent device keeps the file's flags).
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "fcntl", "cannot make the TAP descriptor non-blocking");
+  }
+  Remember(fd, Kind::Tap, vnet);
+  return Int(env, fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// packetOpen(ifname, { vnetHeader, fanoutGroup? }) -> fd
+
+napi_value PacketOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  std::string name;
+  if (!GetString(env, argv[0], "ifname", &name)) return nullptr;
+  bool vnet;
+  if (!GetBoolOpt(env, argv[1], "vnetHeader", false, &vnet)) return nullptr;
+  bool fanout = false;
+  int64_t group = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_object) {
+    napi_value g;
+    napi_get_named_property(env, argv[1], "fanoutGroup", &g);
+    napi_typeof(env, g, &t);
+    if (t != napi_undefined) {
+      if (!GetInt(env, g, "options.fanoutGroup", 0, 0xffff, &group)) return nullptr;
+      fanout = true;
+    }
+  }
+  if (!ValidIfName(name)) return Throw(env, "EINVAL", EINVAL, "if_nametoindex", BadNameMessage(name));
+  unsigned ifindex = if_nametoindex(name.c_str());
+  if (ifindex == 0) {
+    int e = errno == 0 ? ENODEV : errno;
+    return ThrowErrno(env, e, "if_nametoindex", "no network interface named '" + name + "' in this network namespace: check the name with `ip link show`");
+  }
+
+  // Protocol 0 until bound, so that no frame of another interface is queued before bind().
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    if (e == EPERM || e == EACCES)
+      return ThrowErrno(env, e, "socket", "cannot open an AF_PACKET socket: needs CAP_NET_RAW (run as root or `setcap cap_net_raw+ep $(command -v node)`)");
+    if (e == EAFNOSUPPORT)
+      return ThrowErrno(env, e, "socket", "AF_PACKET is not available: load the af_packet module (modprobe af_packet)");
+    return ThrowErrno(env, e, "socket", "cannot open an AF_PACKET socket");
+  }
+  int one = 1;
+  if (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "setsockopt(PACKET_VNET_HDR)", "the kernel refused virtio-net headers on AF_PACKET: open it without vnetHeader");
+  }
+  // Best effort (Linux >= 4.20): do not receive our own transmissions.
+  (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = static_cast<int>(ifindex);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "bind", "cannot bind the AF_PACKET socket to '" + name + "'" + (e == ENETDOWN ? ": bring it up with `ip link set " + name + " up`" : std::string()));
+  }
+  if (fanout) {
+    int arg = static_cast<int>(group) | (PACKET_FANOUT_HASH << 16);
+    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
+      int e = errno;
+      close(fd);
+      return ThrowErrno(env, e, "setsockopt(PACKET_FANOUT)", "cannot join fanout group " + std::to_string(group) + " on '" + name +
+                                                                 "': every member must use the same mode (hash) and interface; pick another group id");
+    }
+  }
+  Remember(fd, Kind::Packet, vnet);
+  return Int(env, fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Burst I/O
+
+struct Slots {
+  napi_value array;
+  uint32_t count;
+  int32_t* offsets;
+  size_t offsetsLen;
+  int32_t* lengths;
+  size_t lengthsLen;
+};
+
+bool GetSlots(napi_env env, napi_value* argv, Slots* s) {
+  bool isArray = false;
+  napi_is_array(env, argv[0], &isArray);
+  if (!isArray) {
+    ThrowArg(env, "buffers must be an array of Uint8Array");
+    return false;
+  }
+  s->array = argv[0];
+  napi_get_array_length(env, argv[0], &s->count);
+  void* p;
+  if (!GetTyped(env, argv[1], napi_int32_array, "offsets", &p, &s->offsetsLen)) return false;
+  s->offsets = static_cast<int32_t*>(p);
+  if (!GetTyped(env, argv[2], napi_int32_array, "lengths", &p, &s->lengthsLen)) return false;
+  s->lengths = static_cast<int32_t*>(p);
+  return true;
+}
+
+// buffers[i] as (data, byteLength); false after throwing.
+bool SlotBuffer(napi_env env, const Slots& s, uint32_t i, uint8_t** data, size_t* len) {
+  napi_value el;
+  napi_get_element(env, s.array, i, &el);
+  void* p;
+  std::string what = "buffers[" + std::to_string(i) + "]";
+  if (!GetTyped(env, el, napi_uint8_array, what.c_str(), &p, len)) return false;
+  *data = static_cast<uint8_t*>(p);
+  return true;
+}
+
+// readBurst(fd, buffers, offsets, lengths, max, vnetHeader, vnetOut) -> count
+napi_value ReadBurst(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!GetArgs(env, info, 7, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  Slots s;
+  if (!GetSlots(env, argv + 1, &s)) return nullptr;
+  int64_t max;
+  if (!GetInt(env, argv[4], "max", 0, 1 << 20, &max)) return nullptr;
+  bool vnet;
+  if (!GetBool(env, argv[5], "vnetHeader", &vnet)) return nullptr;
+  uint8_t* vnetOut = nullptr;
+  size_t vnetOutLen = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[6], &t);
+  if (t != napi_undefined) {
+    void* p;
+    if (!GetTyped(env, argv[6], napi_uint8_array, "vnetOut", &p, &vnetOutLen)) return nullptr;
+    vnetOut = static_cast<uint8_t*>(p);
+  }
+  if (static_cast<uint64_t>(max) > s.count || static_cast<uint64_t>(max) > s.offsetsLen || static_cast<uint64_t>(max) > s.lengthsLen)
+    return ThrowArg(env, "max exceeds buffers.length, offsets.length or lengths.length");
+  if (vnet && vnetOutLen != 0 && vnetOutLen < static_cast<size_t>(max) * kVnetHdrLen)
+    return ThrowArg(env, "vnetOut must hold 10 bytes per packet (max * 10) or be empty");
+  Kind kind;
+  bool known, fdVnet;
+  if (!Lookup(env, fd, &kind, &known, &fdVnet)) return nullptr;
+  if (known && fdVnet != vnet)
+    return Throw(env, "EINVAL", EINVAL, nullptr, std::string("fd ") + std::to_string(fd) + (fdVnet ? " was opened with vnetHeader: pass vnetHeader = true" : " was opened without vnetHeader: pass vnetHeader = false"));
+
+  // Gather the slots first: N-API calls are not allowed to interleave with a half-done burst's bookkeeping.
+  uint8_t scratch[kVnetHdrLen];
+  uint32_t done = 0;
+  while (done < max) {
+    unsigned n = static_cast<unsigned>(std::min<int64_t>(kChunk, max - done));
+    struct iovec iov[kChunk][2];
+    struct mmsghdr msgs[kChunk];
+    size_t caps[kChunk];
+    for (unsigned j = 0; j < n; j++) {
+      uint32_t i = done + j;
+      uint8_t* data;
+      size_t len;
+      if (!SlotBuffer(env, s, i, &data, &len)) return nullptr;
+      int32_t off = s.offsets[i];
+      if (off < 0 || static_cast<size_t>(off) > len) return ThrowArg(env, "offsets[" + std::to_string(i) + "] is outside buffers[" + std::to_string(i) + "]");
+      caps[j] = len - static_cast<size_t>(off);
+      int k = 0;
+      if (vnet) {
+        iov[j][k].iov_base = vnetOut ? vnetOut + static_cast<size_t>(i) * kVnetHdrLen : scratch;
+        iov[j][k].iov_len = kVnetHdrLen;
+        k++;
+      }
+      iov[j][k].iov_base = data + off;
+      iov[j][k].iov_len = caps[j];
+      k++;
+      memset(&msgs[j], 0, sizeof msgs[j]);
+      msgs[j].msg_hdr.msg_iov = iov[j];
+      msgs[j].msg_hdr.msg_iovlen = static_cast<size_t>(k);
+    }
+    size_t hdr = vnet ? kVnetHdrLen : 0;
+    unsigned got = 0;
+    int err = 0;
+    if (kind == Kind::Packet) {
+      for (;;) {
+        int r = recvmmsg(fd, msgs, n, MSG_DONTWAIT | MSG_TRUNC, nullptr);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) err = errno;
+        else got = static_cast<unsigned>(r);
+        break;
+      }
+    } else {
+      for (unsigned j = 0; j < n; j++) {
+        ssize_t r = readv(fd, iov[j], static_cast<int>(msgs[j].msg_hdr.msg_iovlen));
+        if (r < 0 && errno == EINTR) {
+          j--;
+          continue;
+        }
+        if (r < 0) {
+          err = errno;
+          break;
+        }
+        msgs[j].msg_len = static_cast<unsigned>(r);
+        got++;
+      }
+    }
+    for (unsigned j = 0; j < got; j++) {
+      size_t total = msgs[j].msg_len;
+      size_t frame = total > hdr ? total - hdr : 0;
+      // A frame longer than its slot was cut: report the full length negated so the caller can drop it.
+      s.lengths[done + j] = frame > caps[j] ? -static_cast<int32_t>(frame) : static_cast<int32_t>(frame);
+    }
+    done += got;
+    if (err != 0) {
+      if (err == EAGAIN || err == EWOULDBLOCK || done > 0) break;
+      if (err == ENETDOWN) break;  // interface went down: nothing to read
+      return ThrowErrno(env, err, kind == Kind::Packet ? "recvmmsg" : "read", "reading frames from fd " + std::to_string(fd) + " failed" +
+                                                                        (err == EBADFD || err == EBADF ? ": the TAP is not attached or the descriptor was closed" : ""));
+    }
+    if (got < n) break;
+  }
+  return Int(env, done);
+}
+
+// writeBurst(fd, buffers, offsets, lengths, count, vnetIn) -> sent
+napi_value WriteBurst(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!GetArgs(env, info, 6, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  Slots s;
+  if (!GetSlots(env, argv + 1, &s)) return nullptr;
+  int64_t count;
+  if (!GetInt(env, argv[4], "count", 0, 1 << 20, &count)) return nullptr;
+  uint8_t* vnetIn = nullptr;
+  size_t vnetInLen = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[5], &t);
+  if (t != napi_undefined) {
+    void* p;
+    if (!GetTyped(env, argv[5], napi_uint8_array, "vnetIn", &p, &vnetInLen)) return nullptr;
+    vnetIn = static_cast<uint8_t*>(p);
+  }
+  if (static_cast<uint64_t>(count) > s.count || static_cast<uint64_t>(count) > s.offsetsLen || static_cast<uint64_t>(count) > s.lengthsLen)
+    return ThrowArg(env, "count exceeds buffers.length, offsets.length or lengths.length");
+  if (vnetInLen != 0 && vnetInLen < static_cast<size_t>(count) * kVnetHdrLen)
+    return ThrowArg(env, "vnetIn must hold 10 bytes per packet (count * 10) or be empty");
+  Kind kind;
+  bool known, fdVnet;
+  if (!Lookup(env, fd, &kind, &known, &fdVnet)) return nullptr;
+  if (known && !fdVnet && vnetInLen != 0)
+    return Throw(env, "EINVAL", EINVAL, nullptr, "fd " + std::to_string(fd) + " was opened without vnetHeader: pass an empty vnetIn");
+  bool vnet = vnetInLen != 0 || (known && fdVnet);  // a vnet descriptor with empty vnetIn gets zero headers
+  static const uint8_t zeroHdr[kVnetHdrLen] = {0};
+
+  uint32_t sent = 0;
+  while (sent < count) {
+    unsigned n = static_cast<unsigned>(std::min<int64_t>(kChunk, count - sent));
+    struct iovec iov[kChunk][2];
+    struct mmsghdr msgs[kChunk];
+    for (unsigned j = 0; j < n; j++) {
+      uint32_t i = sent + j;
+      uint8_t* data;
+      size_t len;
+      if (!SlotBuffer(env, s, i, &data, &len)) return nullptr;
+      int32_t off = s.offsets[i], flen = s.lengths[i];
+      if (off < 0 || flen < 0 || static_cast<size_t>(off) + static_cast<size_t>(flen) > len)
+        return ThrowArg(env, "offsets[" + std::to_string(i) + "] + lengths[" + std::to_string(i) + "] is outside buffers[" + std::to_string(i) + "]");
+      int k = 0;
+      if (vnet) {
+        iov[j][k].iov_base = const_cast<uint8_t*>(vnetIn ? vnetIn + static_cast<size_t>(i) * kVnetHdrLen : zeroHdr);
+        iov[j][k].iov_len = kVnetHdrLen;
+        k++;
+      }
+      iov[j][k].iov_base = data + off;
+      iov[j][k].iov_len = static_cast<size_t>(flen);
+      k++;
+      memset(&msgs[j], 0, sizeof msgs[j]);
+      msgs[j].msg_hdr.msg_iov = iov[j];
+      msgs[j].msg_hdr.msg_iovlen = static_cast<size_t>(k);
+    }
+    unsigned put = 0;
+    int err = 0;
+    if (kind == Kind::Packet) {
+      for (;;) {
+        int r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) err = errno;
+        else put = static_cast<unsigned>(r);
+        break;
+      }
+    } else {
+      for (unsigned j = 0; j < n; j++) {
+        ssize_t r = writev(fd, iov[j], static_cast<int>(msgs[j].msg_hdr.msg_iovlen));
+        if (r < 0 && errno == EINTR) {
+          j--;
+          continue;
+        }
+        if (r < 0) {
+          err = errno;
+          break;
+        }
+        put++;
+      }
+    }
+    sent += put;
+    if (err != 0) {
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || sent > 0) break;
+      return ThrowErrno(env, err, kind == Kind::Packet ? "sendmmsg" : "writev", "writing frame " + std::to_string(sent) + " to fd " + std::to_string(fd) + " failed" +
+                                                                           (err == EIO ? ": the TAP interface is down, bring it up with `ip link set <name> up`" : err == ENETDOWN ? ": the interface is down, bring it up with `ip link set <name> up`" : err == EINVAL || err == EMSGSIZE ? ": the frame is malformed or larger than the MTU allows; drop it" : ""));
+    }
+    if (put < n && kind == Kind::Packet) continue;  // sendmmsg stopped early: the next call reports why
+  }
+  return Int(env, sent);
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch(fd, callback) -> handle; unwatch(handle)
+
+struct Watch {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  napi_async_cleanup_hook_handle cleanup;
+  int fd;
+  bool active;     // poll handle started and not yet closed
+  bool tearingDown;
+};
+
+void ForgetWatcher(int fd) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_fds.find(fd);
+  if (it != g_fds.end() && it->second.watchers > 0) it->second.watchers--;
+}
+
+void OnPollClosed(uv_handle_t* h) {
+  Watch* w = static_cast<Watch*>(h->data);
+  if (w->tearingDown) napi_remove_async_cleanup_hook(w->cleanup);
+  delete w;
+}
+
+// Stop and close the poll handle; idempotent. Releases JS references unless the env is going away.
+void StopWatch(Watch* w) {
+  if (!w->active) return;
+  w->active = false;
+  ForgetWatcher(w->fd);
+  uv_poll_stop(&w->poll);
+  if (!w->tearingDown) {
+    napi_remove_async_cleanup_hook(w->cleanup);
+    napi_delete_reference(w->env, w->callback);
+    napi_async_destroy(w->env, w->async);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPollClosed);
+}
+
+void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
+  Watch* w = static_cast<Watch*>(arg);
+  w->tearingDown = true;
+  StopWatch(w);
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events) {
+  Watch* w = static_cast<Watch*>(handle->data);
+  if (!w->active) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, result;
+  napi_get_reference_value(env, w->callback, &cb);
+  napi_get_global(env, &recv);  // napi_make_callback needs an object receiver
+  napi_value argv[1];
+  size_t argc = 0;
+  if (status < 0) {
+    // The fd is broken (closed behind our back, ...): report it once and stop watching.
+    napi_value msg, code, err;
+    std::string m = "watching fd " + std::to_string(w->fd) + " failed: " + uv_strerror(status) + "; call unwatch() and reopen the device";
+    napi_create_string_utf8(env, m.c_str(), m.size(), &msg);
+    napi_create_string_utf8(env, ErrnoName(-status), NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, nullptr, msg, &err);
+    napi_set_named_property(env, err, "code", code);
+    argv[0] = err;
+    argc = 1;
+    uv_poll_stop(&w->poll);
+  }
+  if (cb != nullptr) {
+    napi_status st = napi_make_callback(env, w->async, recv, cb, argc, argv, &result);
+    if (st != napi_ok) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value ex;
+        napi_get_and_clear_last_exception(env, &ex);
+        napi_fatal_exception(env, ex);  // -> process 'uncaughtException', like any other callback
+      }
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// What JS holds: freed by GC; unwatch() clears `watch`. A dropped handle leaves its watch running.
+constexpr uint32_t kTokenMagic = 0x6d746370;
+struct WatchToken {
+  uint32_t magic;
+  Watch* watch;
+};
+
+void FinalizeToken(napi_env, void* data, void*) {
+  WatchToken* token = static_cast<WatchToken*>(data);
+  token->magic = 0;
+  delete token;
+}
+
+napi_value WatchFd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t != napi_function) return ThrowArg(env, "callback must be a function");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Throw(env, "ERR_NO_LOOP", 0, nullptr, "no libuv event loop for this environment");
+
+  Watch* w = new Watch();
+  w->env = env;
+  w->fd = fd;
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r != 0) {
+    delete w;
+    return Throw(env, ErrnoName(-r), -r, "uv_poll_init", "cannot watch fd " + std::to_string(fd) + ": " + uv_strerror(r) + "; pass a descriptor from tapOpen() or packetOpen()");
+  }
+  w->poll.data = w;
+  r = uv_poll_start(&w->poll, UV_READABLE, OnPoll);
+  if (r != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+    return Throw(env, ErrnoName(-r), -r, "uv_poll_start", "cannot watch fd " + std::to_string(fd) + ": " + uv_strerror(r));
+  }
+  napi_create_reference(env, argv[1], 1, &w->callback);
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "mtcp:dpdk-io-native:watch", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &w->async);
+  napi_add_async_cleanup_hook(env, OnEnvTeardown, w, &w->cleanup);
+  w->active = true;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_fds.find(fd);
+    if (it != g_fds.end()) it->second.watchers++;
+  }
+  napi_value handle;
+  WatchToken* token = new WatchToken{kTokenMagic, w};
+  napi_create_external(env, token, FinalizeToken, nullptr, &handle);
+  return handle;
+}
+
+napi_value UnwatchFd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t != napi_external) return ThrowArg(env, "handle must be the value returned by watch()");
+  void* p = nullptr;
+  napi_get_value_external(env, argv[0], &p);
+  WatchToken* token = static_cast<WatchToken*>(p);
+  if (token == nullptr || token->magic != kTokenMagic) return ThrowArg(env, "handle must be the value returned by watch()");
+  Watch* w = token->watch;
+  if (w == nullptr) return Undefined(env);  // already unwatched: idempotent
+  token->watch = nullptr;
+  StopWatch(w);
+  return Undefined(env);
+}
+
+// close(fd)
+napi_value CloseFd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_fds.find(fd);
+    if (it != g_fds.end()) {
+      if (it->second.watchers > 0)
+        return Throw(env, "EBUSY", EBUSY, "close", "fd " + std::to_string(fd) + " is still watched: call unwatch(handle) before close(fd)");
+      g_fds.erase(it);
+    }
+  }
+  if (close(fd) != 0 && errno != EINTR) return ThrowErrno(env, errno, "close", "closing fd " + std::to_string(fd) + " failed");
+  return Undefined(env);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  struct {
+    const char* name;
+    napi_callback fn;
+  } fns[] = {
+      {"tapOpen", TapOpen}, {"packetOpen", PacketOpen}, {"readBurst", ReadBurst}, {"writeBurst", WriteBurst},
+      {"watch", WatchFd},   {"unwatch", UnwatchFd},     {"close", CloseFd},
+  };
+  for (auto& f : fns) {
+    napi_value v;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
+    napi_set_named_property(env, exports, f.name, v);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

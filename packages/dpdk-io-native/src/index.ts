@@ -1,0 +1,247 @@
+/**
+ * Raw Linux packet I/O for `@mtcp/dpdk-io`: TAP devices and AF_PACKET sockets with burst reads and
+ * writes, virtio-net headers and libuv readiness callbacks, from a Node-API addon.
+ *
+ * The addon is optional. When it was not built (not Linux, no compiler at install time) every native
+ * function throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first.
+ * @module
+ */
+import { createRequire } from 'node:module'
+import { endianness } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+/** Options of {@link tapOpen}. */
+export interface TapOpenOptions {
+  /** Prepend a 10-byte virtio-net header to every frame (IFF_VNET_HDR). */
+  vnetHeader?: boolean
+  /** Open one queue of a multi-queue TAP (IFF_MULTI_QUEUE); every opener must agree. */
+  multiQueue?: boolean
+  /** Accept checksum-partial and TSO frames (TUN_F_CSUM | TUN_F_TSO4 [| TUN_F_TSO6]). Needs `vnetHeader`. */
+  offloads?: boolean
+}
+
+/** Options of {@link packetOpen}. */
+export interface PacketOpenOptions {
+  /** Exchange a 10-byte virtio-net header with every frame (PACKET_VNET_HDR). */
+  vnetHeader?: boolean
+  /** Join this PACKET_FANOUT group (0-65535) in hash mode, to spread flows over several sockets. */
+  fanoutGroup?: number
+}
+
+/** An opaque handle from {@link watch}. */
+export type WatchHandle = { readonly __brand: 'WatchHandle' }
+
+/** The addon's functions. */
+export interface NativeBinding {
+  tapOpen(name: string, options: TapOpenOptions): number
+  packetOpen(ifname: string, options: PacketOpenOptions): number
+  readBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, max: number, vnetHeader: boolean, vnetOut: Uint8Array): number
+  writeBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, count: number, vnetIn: Uint8Array): number
+  watch(fd: number, callback: (error?: Error) => void): WatchHandle
+  unwatch(handle: WatchHandle): void
+  close(fd: number): void
+}
+
+/** Errors thrown by this package: `code` is an errno name (`EPERM`, `ENODEV`, ...), `ERR_INVALID_ARG` or `ERR_NATIVE_UNAVAILABLE`. */
+export interface NativeError extends Error {
+  code: string
+  errno?: number
+  syscall?: string
+}
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url))
+const BUILD_HINT =
+  'install python3, make and g++ and run `pnpm --filter @mtcp/dpdk-io-native build:native`'
+
+let binding: NativeBinding | undefined
+let unavailableReason: string | undefined
+
+function load(): void {
+  if (process.platform !== 'linux') {
+    unavailableReason = `raw packet I/O needs Linux, this is ${process.platform}`
+    return
+  }
+  const require = createRequire(import.meta.url)
+  let loadError: unknown
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
+    binding = nodeGypBuild(packageRoot)
+    return
+  } catch (err) {
+    loadError = err
+  }
+  // node-gyp-build itself may be missing (dependencies not installed): try the default build output.
+  try {
+    binding = require(`${packageRoot}build/Release/dpdk_io_native.node`) as NativeBinding
+    return
+  } catch {
+    // keep the first error: it names what node-gyp-build looked for
+  }
+  const detail = loadError instanceof Error ? loadError.message.split('\n')[0] : String(loadError)
+  unavailableReason = `the @mtcp/dpdk-io-native addon was not built: ${BUILD_HINT} (${detail})`
+}
+load()
+
+/** Whether the native addon loaded. When `false`, {@link nativeUnavailableReason} says why. */
+export function nativeAvailable(): boolean {
+  return binding !== undefined
+}
+
+/** Why the addon is unavailable, or `undefined` when it loaded. */
+export function nativeUnavailableReason(): string | undefined {
+  return unavailableReason
+}
+
+function native(): NativeBinding {
+  if (binding) return binding
+  const err = new Error(unavailableReason ?? `the @mtcp/dpdk-io-native addon was not built: ${BUILD_HINT}`) as NativeError
+  err.code = 'ERR_NATIVE_UNAVAILABLE'
+  throw err
+}
+
+/**
+ * Create a non-persistent TAP device, or attach to an existing one (`ip tuntap add mode tap name X`).
+ * The descriptor is non-blocking. Needs CAP_NET_ADMIN unless the TAP belongs to this user.
+ * @returns the file descriptor.
+ */
+export function tapOpen(name: string, options: TapOpenOptions = {}): number {
+  return native().tapOpen(name, options)
+}
+
+/**
+ * Open a non-blocking AF_PACKET socket (SOCK_RAW, ETH_P_ALL) bound to `ifname`, which ignores its own
+ * transmissions where the kernel supports it (Linux 4.20+). Needs CAP_NET_RAW.
+ * @returns the file descriptor.
+ */
+export function packetOpen(ifname: string, options: PacketOpenOptions = {}): number {
+  return native().packetOpen(ifname, options)
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Read up to `max` frames, frame `i` into `buffers[i]` at `offsets[i]`, its length into `lengths[i]`.
+ * A frame longer than its slot (`buffers[i].byteLength - offsets[i]`) is cut and reported as the
+ * negated full length: drop it. With `vnetHeader`, each frame's virtio-net header is stripped and
+ * copied to `vnetOut[i * 10 ..]` (pass an empty array to discard them).
+ * @returns how many frames were read; 0 when none are waiting.
+ */
+export function readBurst(
+  fd: number,
+  buffers: readonly Uint8Array[],
+  offsets: Int32Array,
+  lengths: Int32Array,
+  max: number,
+  vnetHeader = false,
+  vnetOut: Uint8Array = EMPTY,
+): number {
+  return native().readBurst(fd, buffers, offsets, lengths, max, vnetHeader, vnetOut)
+}
+
+/**
+ * Write `count` frames, `buffers[i][offsets[i] .. offsets[i] + lengths[i])`, each after its header
+ * `vnetIn[i * 10 ..]` when `vnetIn` is not empty (a descriptor opened with `vnetHeader` and an empty
+ * `vnetIn` sends zero headers). Stops at EAGAIN/ENOBUFS.
+ * @returns how many of the first frames were written; the caller keeps the rest.
+ */
+export function writeBurst(
+  fd: number,
+  buffers: readonly Uint8Array[],
+  offsets: Int32Array,
+  lengths: Int32Array,
+  count: number,
+  vnetIn: Uint8Array = EMPTY,
+): number {
+  return native().writeBurst(fd, buffers, offsets, lengths, count, vnetIn)
+}
+
+/**
+ * Call `callback` (on the event loop) whenever `fd` is readable, until {@link unwatch}. It is
+ * level-triggered: read until {@link readBurst} returns less than asked. If the descriptor fails,
+ * `callback` gets an Error once and is not called again.
+ */
+export function watch(fd: number, callback: (error?: Error) => void): WatchHandle {
+  return native().watch(fd, callback)
+}
+
+/** Stop a {@link watch}. Idempotent. */
+export function unwatch(handle: WatchHandle): void {
+  native().unwatch(handle)
+}
+
+/** Close a descriptor from {@link tapOpen} or {@link packetOpen}; {@link unwatch} it first. */
+export function close(fd: number): void {
+  native().close(fd)
+}
+
+// ------------------------------------------------------------------------------------------------
+// virtio-net header (struct virtio_net_hdr without num_buffers), in host byte order as TAP and
+// AF_PACKET use it for legacy (non-VERSION_1) headers.
+
+/** Bytes of the virtio-net header this package uses. */
+export const VNET_HEADER_LENGTH = 10
+
+/** `flags` bits of the virtio-net header. */
+export const VnetFlags = {
+  /** The checksum at `csumStart + csumOffset` is partial: complete it (sum from `csumStart`). */
+  NEEDS_CSUM: 1,
+  /** The checksum was verified (rx only). */
+  DATA_VALID: 2,
+} as const
+
+/** `gsoType` values of the virtio-net header. */
+export const VnetGsoType = {
+  NONE: 0,
+  TCPV4: 1,
+  UDP: 3,
+  TCPV6: 4,
+  /** Flag: ECN set in the super segment. */
+  ECN: 0x80,
+} as const
+
+/** A decoded virtio-net header. */
+export interface VnetHeader {
+  flags: number
+  gsoType: number
+  hdrLen: number
+  gsoSize: number
+  csumStart: number
+  csumOffset: number
+}
+
+const littleEndian = endianness() === 'LE'
+
+function checkRoom(target: Uint8Array, offset: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + VNET_HEADER_LENGTH > target.byteLength) {
+    const err = new RangeError(`a virtio-net header needs ${VNET_HEADER_LENGTH} bytes at offset ${offset} of a ${target.byteLength}-byte array`) as RangeError & { code: string }
+    err.code = 'ERR_INVALID_ARG'
+    throw err
+  }
+}
+
+/** Write `header` (missing fields are 0) into `target[offset .. offset + 10)`, or into a new array. */
+export function encodeVnetHeader(header: Partial<VnetHeader>, target: Uint8Array = new Uint8Array(VNET_HEADER_LENGTH), offset = 0): Uint8Array {
+  checkRoom(target, offset)
+  const view = new DataView(target.buffer, target.byteOffset + offset, VNET_HEADER_LENGTH)
+  view.setUint8(0, header.flags ?? 0)
+  view.setUint8(1, header.gsoType ?? 0)
+  view.setUint16(2, header.hdrLen ?? 0, littleEndian)
+  view.setUint16(4, header.gsoSize ?? 0, littleEndian)
+  view.setUint16(6, header.csumStart ?? 0, littleEndian)
+  view.setUint16(8, header.csumOffset ?? 0, littleEndian)
+  return target
+}
+
+/** Read the header at `source[offset .. offset + 10)`. */
+export function decodeVnetHeader(source: Uint8Array, offset = 0): VnetHeader {
+  checkRoom(source, offset)
+  const view = new DataView(source.buffer, source.byteOffset + offset, VNET_HEADER_LENGTH)
+  return {
+    flags: view.getUint8(0),
+    gsoType: view.getUint8(1),
+    hdrLen: view.getUint16(2, littleEndian),
+    gsoSize: view.getUint16(4, littleEndian),
+    csumStart: view.getUint16(6, littleEndian),
+    csumOffset: view.getUint16(8, littleEndian),
+  }
+}

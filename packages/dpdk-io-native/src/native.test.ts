@@ -1,0 +1,319 @@
+import { execFileSync } from 'node:child_process'
+import { randomBytes, randomInt } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  close,
+  decodeVnetHeader,
+  encodeVnetHeader,
+  nativeAvailable,
+  nativeUnavailableReason,
+  packetOpen,
+  readBurst,
+  tapOpen,
+  unwatch,
+  VNET_HEADER_LENGTH,
+  VnetFlags,
+  VnetGsoType,
+  watch,
+  writeBurst,
+  type NativeError,
+} from './index.js'
+
+const isRoot = process.getuid?.() === 0
+const available = nativeAvailable()
+const inCI = !!process.env.CI
+
+describe('addon', () => {
+  it.runIf(inCI)('is available in CI', () => {
+    expect(nativeUnavailableReason()).toBeUndefined()
+    expect(available).toBe(true)
+  })
+
+  it.runIf(!available)('throws ERR_NATIVE_UNAVAILABLE with a fix when missing', () => {
+    expect(() => close(0)).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_UNAVAILABLE' }))
+    expect(nativeUnavailableReason()).toMatch(/build:native|Linux/)
+  })
+})
+
+describe('virtio-net header helpers', () => {
+  it('round-trips every field', () => {
+    const h = { flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGsoType.TCPV4, hdrLen: 54, gsoSize: 1448, csumStart: 34, csumOffset: 16 }
+    const bytes = encodeVnetHeader(h, new Uint8Array(30), 10)
+    expect(decodeVnetHeader(bytes, 10)).toEqual(h)
+    expect(bytes.subarray(0, 10).every((b) => b === 0)).toBe(true)
+    expect(decodeVnetHeader(encodeVnetHeader({}))).toEqual({ flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 })
+  })
+
+  it('rejects a short array', () => {
+    expect(() => decodeVnetHeader(new Uint8Array(12), 3)).toThrow(RangeError)
+  })
+})
+
+describe.runIf(available)('argument errors', () => {
+  it('tapOpen rejects an invalid name with EINVAL', () => {
+    let err: NativeError | undefined
+    try {
+      tapOpen('bad/name', {})
+    } catch (e) {
+      err = e as NativeError
+    }
+    expect(err?.code).toBe('EINVAL')
+    expect(err?.message).toMatch(/invalid interface name 'bad\/name'/)
+  })
+
+  it('packetOpen on a missing interface fails with ENODEV', () => {
+    let err: NativeError | undefined
+    try {
+      packetOpen('mtcpnone0', {})
+    } catch (e) {
+      err = e as NativeError
+    }
+    expect(err?.code).toBe('ENODEV')
+    expect(err?.message).toMatch(/no network interface named 'mtcpnone0'.*ip link show/)
+  })
+
+  it('readBurst on a descriptor that is not open fails with EBADF', () => {
+    expect(() => readBurst(1_000_000, [new Uint8Array(64)], new Int32Array(1), new Int32Array(1), 1)).toThrow(expect.objectContaining({ code: 'EBADF' }))
+  })
+
+  it('unwatch rejects a foreign handle', () => {
+    expect(() => unwatch({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }))
+  })
+})
+
+// ------------------------------------------------------------------------------------------------
+// Live tests: a private namespace with 10.199.x.2 behind a veth pair, nothing addressed outside it.
+
+const tag = randomBytes(3).toString('hex')
+const ns = `mtcpn-${tag}`
+const vethRoot = `mtv${tag}a`
+const vethNs = `mtv${tag}b`
+const bridge = `mtb${tag}`
+const subnet = randomInt(1, 255)
+const peerIp = [10, 199, subnet, 2]
+const ourIp = [10, 199, subnet, 1]
+const created: Array<() => void> = []
+let setupError: unknown
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+function quiet(fn: () => void): void {
+  try {
+    fn()
+  } catch {
+    // best effort (e.g. IPv6 disabled)
+  }
+}
+/** Bring a root-namespace device up without any (IPv6 link-local) address. */
+function upWithoutAddress(dev: string): void {
+  quiet(() => ip('link', 'set', 'dev', dev, 'addrgenmode', 'none'))
+  ip('link', 'set', 'dev', dev, 'up')
+}
+
+const live = isRoot && available
+
+beforeAll(() => {
+  if (!live) return
+  try {
+    ip('netns', 'add', ns)
+    created.push(() => ip('netns', 'del', ns))
+    ip('link', 'add', vethRoot, 'type', 'veth', 'peer', 'name', vethNs)
+    created.push(() => quiet(() => ip('link', 'del', vethRoot)))
+    ip('link', 'set', vethNs, 'netns', ns)
+    quiet(() => ip('-n', ns, 'link', 'set', 'dev', vethNs, 'addrgenmode', 'none'))
+    ip('-n', ns, 'addr', 'add', `${peerIp.join('.')}/24`, 'dev', vethNs)
+    ip('-n', ns, 'link', 'set', vethNs, 'up')
+    upWithoutAddress(vethRoot)
+  } catch (err) {
+    setupError = err
+  }
+})
+
+afterAll(() => {
+  for (const undo of created.reverse()) quiet(undo)
+})
+
+function randomMac(): Uint8Array {
+  const mac = randomBytes(6)
+  mac[0] = 0x02 // locally administered, unicast
+  return mac
+}
+
+function arpRequest(mac: Uint8Array): Uint8Array {
+  const f = new Uint8Array(60)
+  f.fill(0xff, 0, 6)
+  f.set(mac, 6)
+  f.set([0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1], 12)
+  f.set(mac, 22)
+  f.set(ourIp, 28)
+  f.set(peerIp, 38)
+  return f
+}
+
+function isArpReplyTo(frame: Uint8Array, mac: Uint8Array): boolean {
+  if (frame.length < 42) return false
+  const eq = (a: Uint8Array, b: ArrayLike<number>) => a.every((v, i) => v === b[i])
+  return (
+    eq(frame.subarray(0, 6), mac) &&
+    frame[12] === 0x08 && frame[13] === 0x06 && frame[20] === 0 && frame[21] === 2 &&
+    eq(frame.subarray(28, 32), peerIp) && eq(frame.subarray(32, 38), mac) && eq(frame.subarray(38, 42), ourIp)
+  )
+}
+
+interface Exchange {
+  reply: Uint8Array
+  vnet: Uint8Array
+}
+
+/**
+ * Send an ARP request for the peer through `fd` and wait (watch callback, 4 s bound) for the reply.
+ * The request is repeated every 250 ms, as ARP itself would, in case a bridge port is not forwarding yet.
+ */
+function arpExchange(fd: number, vnetHeader: boolean): Promise<Exchange> {
+  const mac = randomMac()
+  const request = arpRequest(mac)
+  const slots = Array.from({ length: 16 }, () => new Uint8Array(2048))
+  const offsets = new Int32Array(16).fill(64)
+  const lengths = new Int32Array(16)
+  const vnetOut = new Uint8Array(16 * VNET_HEADER_LENGTH)
+  const send = () => {
+    const sent = writeBurst(fd, [request], new Int32Array([0]), new Int32Array([request.length]), 1, vnetHeader ? encodeVnetHeader({}) : new Uint8Array(0))
+    expect(sent).toBe(1)
+  }
+  return new Promise<Exchange>((resolve, reject) => {
+    let handle: ReturnType<typeof watch> | undefined
+    const finish = (err: unknown, result?: Exchange) => {
+      clearInterval(retry)
+      clearTimeout(timer)
+      if (handle) unwatch(handle)
+      if (err) reject(err)
+      else resolve(result!)
+    }
+    const timer = setTimeout(() => finish(new Error(`no ARP reply from ${peerIp.join('.')} within 4 s`)), 4000)
+    const retry = setInterval(() => {
+      try {
+        send()
+      } catch (err) {
+        finish(err)
+      }
+    }, 250)
+    handle = watch(fd, (error) => {
+      if (error) return finish(error)
+      try {
+        for (;;) {
+          const n = readBurst(fd, slots, offsets, lengths, slots.length, vnetHeader, vnetOut)
+          for (let i = 0; i < n; i++) {
+            const frame = slots[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!)
+            if (isArpReplyTo(frame, mac)) return finish(undefined, { reply: frame.slice(), vnet: vnetOut.slice(i * 10, i * 10 + 10) })
+          }
+          if (n < slots.length) break
+        }
+      } catch (err) {
+        finish(err)
+      }
+    })
+    try {
+      send()
+    } catch (err) {
+      finish(err)
+    }
+  })
+}
+
+describe.runIf(live)('AF_PACKET on the root end of a veth', { timeout: 10_000 }, () => {
+  it('exchanges ARP with the namespace', async () => {
+    expect(setupError).toBeUndefined()
+    const fd = packetOpen(vethRoot, {})
+    try {
+      const { reply } = await arpExchange(fd, false)
+      expect(reply.length).toBeGreaterThanOrEqual(42)
+    } finally {
+      close(fd)
+    }
+  })
+
+  it('exchanges ARP with virtio-net headers and a fanout group', async () => {
+    expect(setupError).toBeUndefined()
+    const fd = packetOpen(vethRoot, { vnetHeader: true, fanoutGroup: randomInt(1, 0xffff) })
+    try {
+      const { vnet } = await arpExchange(fd, true)
+      const h = decodeVnetHeader(vnet)
+      expect(h.gsoType).toBe(VnetGsoType.NONE)
+      expect(h.flags & ~(VnetFlags.NEEDS_CSUM | VnetFlags.DATA_VALID)).toBe(0)
+    } finally {
+      close(fd)
+    }
+  })
+})
+
+describe.runIf(live)('TAP bridged to the veth', { timeout: 10_000 }, () => {
+  beforeAll(() => {
+    if (setupError) return
+    try {
+      ip('link', 'add', bridge, 'type', 'bridge')
+      created.push(() => ip('link', 'del', bridge))
+      upWithoutAddress(bridge)
+      ip('link', 'set', vethRoot, 'master', bridge)
+    } catch (err) {
+      setupError = err
+    }
+  })
+
+  /** A non-persistent TAP made by tapOpen, enslaved to the bridge; it vanishes when closed. */
+  function openTap(suffix: string, options: Parameters<typeof tapOpen>[1]): number {
+    const name = `mtt${tag}${suffix}`
+    const fd = tapOpen(name, options)
+    created.push(() => quiet(() => ip('link', 'del', name)))
+    try {
+      quiet(() => ip('link', 'set', 'dev', name, 'addrgenmode', 'none'))
+      ip('link', 'set', name, 'master', bridge)
+      ip('link', 'set', name, 'up')
+    } catch (err) {
+      close(fd)
+      throw err
+    }
+    return fd
+  }
+
+  it('exchanges ARP with the namespace', async () => {
+    expect(setupError).toBeUndefined()
+    const fd = openTap('a', {})
+    try {
+      const { reply } = await arpExchange(fd, false)
+      expect(reply.length).toBeGreaterThanOrEqual(42)
+    } finally {
+      close(fd)
+    }
+  })
+
+  it('exchanges ARP with virtio-net headers and offloads', async () => {
+    expect(setupError).toBeUndefined()
+    const fd = openTap('v', { vnetHeader: true, offloads: true })
+    try {
+      const { vnet } = await arpExchange(fd, true)
+      const h = decodeVnetHeader(vnet)
+      expect(h.gsoType).toBe(VnetGsoType.NONE)
+      expect(h.gsoSize).toBe(0)
+      expect(h.flags & ~(VnetFlags.NEEDS_CSUM | VnetFlags.DATA_VALID)).toBe(0)
+    } finally {
+      close(fd)
+    }
+  })
+
+  it('refuses to close a watched descriptor', () => {
+    const fd = openTap('w', {})
+    const handle = watch(fd, () => {})
+    try {
+      expect(() => close(fd)).toThrow(expect.objectContaining({ code: 'EBUSY' }))
+    } finally {
+      unwatch(handle)
+      unwatch(handle) // idempotent
+      close(fd)
+    }
+  })
+
+  it('rejects offloads without a virtio-net header', () => {
+    expect(() => tapOpen(`mtt${tag}x`, { offloads: true })).toThrow(expect.objectContaining({ code: 'EINVAL' }))
+  })
+})

@@ -1,0 +1,162 @@
+// The stack against the Linux kernel: our stack on a packet socket bound to one end of a veth pair, the
+// kernel in a network namespace of its own on the other end (root only; addresses inside the test's
+// namespace only). Skipped where the native addon or root is missing, except in CI.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { openPacketPort, type Port } from '@mtcp/dpdk-io'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createStack, type Stack } from './stack.js'
+
+const isRoot = process.getuid?.() === 0
+let nativeReady = false
+try {
+  const native = (await import('@mtcp/dpdk-io-native' as string)) as { nativeAvailable(): boolean }
+  nativeReady = native.nativeAvailable()
+} catch {
+  nativeReady = false
+}
+const enabled = (isRoot && nativeReady) || process.env.CI !== undefined
+
+const tag = String(process.pid % 100000)
+const NS = `mtcpk${tag}`
+const OURS = `mk${tag}a`
+const THEIRS = `mk${tag}b`
+const KERNEL_IP = '10.201.0.2'
+const OUR_IP = '10.201.0.1'
+const PEER = join(import.meta.dirname, '..', 'test-peers', 'kernel_peer.py')
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' })
+}
+
+function cleanUp(): void {
+  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' })
+  spawnSync('ip', ['link', 'del', OURS], { stdio: 'ignore' })
+}
+
+/** Run the kernel peer in the namespace; resolves with its last output line. */
+function peer(...args: string[]): { child: ChildProcess; ready: Promise<void>; result: Promise<string> } {
+  const child = spawn('ip', ['netns', 'exec', NS, 'python3', PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  let readyResolve: () => void = () => {}
+  const ready = new Promise<void>((resolve) => (readyResolve = resolve))
+  child.stdout!.on('data', (data: Buffer) => {
+    output += data.toString()
+    if (output.includes('ready')) readyResolve()
+  })
+  const result = new Promise<string>((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code === 0) resolve(output.trim().split('\n').at(-1)!)
+      else reject(new Error(`kernel peer exited ${code}: ${output}`))
+    })
+  })
+  return { child, ready, result }
+}
+
+/** Bytes in the kernel peer's pattern (kernel_peer.py), hashed. */
+function patternHash(total: number): string {
+  const block = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7 + 3) & 0xff)
+  const hash = createHash('sha256')
+  for (let sent = 0; sent < total; sent += block.length) hash.update(block.subarray(0, Math.min(block.length, total - sent)))
+  return hash.digest('hex')
+}
+
+let port: Port
+let stack: Stack
+
+describe.runIf(enabled)('interoperability with the Linux kernel', () => {
+  beforeAll(async () => {
+    cleanUp()
+    ip('netns', 'add', NS)
+    ip('link', 'add', OURS, 'type', 'veth', 'peer', 'name', THEIRS, 'netns', NS)
+    ip('link', 'set', OURS, 'up') // no address: only our stack answers for 10.201.0.1
+    ip('-n', NS, 'link', 'set', 'lo', 'up')
+    ip('-n', NS, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', THEIRS)
+    ip('-n', NS, 'link', 'set', THEIRS, 'up')
+    port = await openPacketPort({ interface: OURS, offloads: true })
+    stack = createStack({ port, address: `${OUR_IP}/24`, tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } })
+  })
+
+  afterAll(() => {
+    stack?.stop()
+    port?.close()
+    cleanUp()
+  })
+
+  it('answers ARP and ping from the kernel', async () => {
+    // Asynchronous: the stack runs on this event loop, so nothing here may block it.
+    const ping = spawn('ip', ['netns', 'exec', NS, 'ping', '-c', '3', '-i', '0.2', '-W', '2', OUR_IP], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    ping.stdout!.on('data', (data: Buffer) => (output += data.toString()))
+    await once(ping, 'exit')
+    expect(output).toMatch(/3 received/)
+    expect(stack.stats.rx.arp).toBeGreaterThan(0)
+    expect(stack.stats.tx.icmp).toBeGreaterThanOrEqual(3)
+    const neighbours = execFileSync('ip', ['-n', NS, 'neigh', 'show', OUR_IP], { encoding: 'utf8' })
+    expect(neighbours).toContain(Buffer.from(port.link.mac).toString('hex').replace(/(..)(?!$)/g, '$1:'))
+  })
+
+  it('our client sends 100 MB to a kernel server, SHA-256 equal, with window scaling, timestamps and SACK', async () => {
+    const sink = peer('sink', KERNEL_IP, '7001')
+    await sink.ready
+    const socket = stack.connect({ host: KERNEL_IP, port: 7001 })
+    await once(socket, 'connect')
+    const negotiated = stack.connectionOf(socket.fd)!.negotiated
+    expect(negotiated.timestamps).toBe(true)
+    expect(negotiated.sack).toBe(true)
+    expect(negotiated.sendShift).toBeGreaterThan(0)
+    const total = 100_000_000
+    const block = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7 + 3) & 0xff)
+    let written = 0
+    await new Promise<void>((resolve) => {
+      const write = (): void => {
+        while (written < total) {
+          const chunk = Buffer.from(block.subarray(0, Math.min(block.length, total - written)))
+          written += chunk.length
+          if (!socket.write(chunk)) return void socket.once('drain', write)
+        }
+        socket.end()
+        resolve()
+      }
+      write()
+    })
+    const [bytes, hash] = (await sink.result).split(' ')
+    expect(Number(bytes)).toBe(total)
+    expect(hash).toBe(patternHash(total))
+  }, 120_000)
+
+  it('a kernel client sends 100 MB to our server, SHA-256 equal', async () => {
+    const total = 100_000_000
+    const received = createHash('sha256')
+    let count = 0
+    const done = new Promise<void>((resolve) => {
+      stack
+        .createServer((socket) => {
+          socket.on('data', (data: Buffer) => {
+            received.update(data)
+            count += data.length
+          })
+          socket.on('end', () => {
+            socket.end()
+            resolve()
+          })
+        })
+        .listen(7002)
+    })
+    const sender = peer('send', OUR_IP, '7002', String(total))
+    await done
+    const [bytes, hash] = (await sender.result).split(' ')
+    expect(count).toBe(Number(bytes))
+    expect(received.digest('hex')).toBe(hash)
+  }, 120_000)
+
+  it('gets a reset from the kernel for a closed port (ECONNREFUSED)', async () => {
+    const socket = stack.connect({ host: KERNEL_IP, port: 7999 })
+    const closed = new Promise((resolve) => socket.on('close', resolve))
+    const [error] = (await once(socket, 'error')) as [Error & { code: string }]
+    expect(error.code).toBe('ECONNREFUSED')
+    await closed
+  })
+})

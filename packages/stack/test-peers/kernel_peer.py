@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The Linux kernel as a TCP peer for the interoperability tests: ordinary sockets only.
+
+  kernel_peer.py sink <ip> <port>            accept one connection, read to EOF, print "<bytes> <sha256>"
+  kernel_peer.py send <ip> <port> <bytes>    connect, send deterministic bytes, shut down, print "<bytes> <sha256>"
+  kernel_peer.py echo <ip> <port> <count>    accept <count> connections, echo each until EOF, print "done"
+"""
+import hashlib
+import socket
+import sys
+import threading
+
+
+def pattern(total):
+    block = bytes((i * 7 + 3) & 0xFF for i in range(65536))
+    sent = 0
+    while sent < total:
+        n = min(len(block), total - sent)
+        yield block[:n]
+        sent += n
+
+
+def sink(ip, port):
+    with socket.create_server((ip, port)) as server:
+        print("ready", flush=True)
+        conn, _ = server.accept()
+        digest, total = hashlib.sha256(), 0
+        with conn:
+            while True:
+                data = conn.recv(1 << 20)
+                if not data:
+                    break
+                digest.update(data)
+                total += len(data)
+        print(total, digest.hexdigest(), flush=True)
+
+
+def send(ip, port, total):
+    digest = hashlib.sha256()
+    with socket.create_connection((ip, port), timeout=60) as conn:
+        for chunk in pattern(total):
+            digest.update(chunk)
+            conn.sendall(chunk)
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+    print(total, digest.hexdigest(), flush=True)
+
+
+def echo(ip, port, count):
+    with socket.create_server((ip, port), backlog=count) as server:
+        print("ready", flush=True)
+
+        def serve(conn):
+            with conn:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    conn.sendall(data)
+
+        threads = []
+        for _ in range(count):
+            conn, _ = server.accept()
+            thread = threading.Thread(target=serve, args=(conn,))
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    mode, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "sink":
+        sink(ip, port)
+    elif mode == "send":
+        send(ip, port, int(sys.argv[4]))
+    elif mode == "echo":
+        echo(ip, port, int(sys.argv[4]))
+    else:
+        sys.exit("unknown mode " + mode)
