@@ -152,6 +152,58 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     expect(received.digest('hex')).toBe(hash)
   }, 120_000)
 
+  it('receives intact from a kernel sender whose packets a tbf limiter drops', async () => {
+    execFileSync('tc', ['-n', NS, 'qdisc', 'add', 'dev', THEIRS, 'root', 'tbf', 'rate', '200mbit', 'burst', '10kb', 'limit', '15kb'])
+    try {
+      const total = 20_000_000
+      const received = createHash('sha256')
+      let count = 0
+      const done = new Promise<void>((resolve) => {
+        const server = stack.createServer((socket) => {
+          socket.on('data', (data: Buffer) => {
+            received.update(data)
+            count += data.length
+          })
+          socket.on('end', () => {
+            socket.end()
+            server.close()
+            resolve()
+          })
+        })
+        server.listen(7005)
+      })
+      const sender = peer('send', OUR_IP, '7005', String(total))
+      await done
+      const [bytes, hash] = (await sender.result).split(' ')
+      expect(count).toBe(Number(bytes))
+      expect(received.digest('hex')).toBe(hash)
+      const stats = execFileSync('tc', ['-n', NS, '-s', 'qdisc', 'show', 'dev', THEIRS], { encoding: 'utf8' })
+      expect(Number(/dropped (\d+)/.exec(stats)?.[1] ?? 0)).toBeGreaterThan(0)
+    } finally {
+      spawnSync('tc', ['-n', NS, 'qdisc', 'del', 'dev', THEIRS, 'root'], { stdio: 'ignore' })
+    }
+  }, 120_000)
+
+  it('serves 100 concurrent connections against a kernel echo server', async () => {
+    const echo = peer('echo', KERNEL_IP, '7004', '100')
+    await echo.ready
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const socket = stack.connect({ host: KERNEL_IP, port: 7004 })
+        await once(socket, 'connect')
+        const message = Buffer.alloc(10_000, i)
+        const chunks: Buffer[] = []
+        socket.on('data', (data: Buffer) => chunks.push(data))
+        const ended = once(socket, 'end')
+        socket.end(message)
+        await ended
+        return Buffer.concat(chunks).equals(message)
+      }),
+    )
+    expect(results.every(Boolean)).toBe(true)
+    expect(await echo.result).toBe('done')
+  }, 120_000)
+
   it('gets a reset from the kernel for a closed port (ECONNREFUSED)', async () => {
     const socket = stack.connect({ host: KERNEL_IP, port: 7999 })
     const closed = new Promise((resolve) => socket.on('close', resolve))
