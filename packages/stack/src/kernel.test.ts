@@ -4,6 +4,8 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openPacketPort, type Port } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -25,6 +27,7 @@ const OURS = `mk${tag}a`
 const THEIRS = `mk${tag}b`
 const KERNEL_IP = '10.201.0.2'
 const OUR_IP = '10.201.0.1'
+const THIRD_IP = '10.201.0.3'
 const PEER = join(import.meta.dirname, '..', 'test-peers', 'kernel_peer.py')
 
 function ip(...args: string[]): void {
@@ -202,6 +205,60 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     )
     expect(results.every(Boolean)).toBe(true)
     expect(await echo.result).toBe('done')
+  }, 120_000)
+
+  it('leaves a capture tshark dissects with no malformed packet and no bad checksum, showing the negotiated options', async () => {
+    // A second stack without offloads, and the kernel's checksum offload turned off, so every checksum on
+    // the wire is final; captured on the kernel's side.
+    execFileSync('ip', ['netns', 'exec', NS, 'ethtool', '-K', THEIRS, 'tx', 'off', 'tso', 'off', 'gso', 'off'], { stdio: 'pipe' })
+    const plainPort = await openPacketPort({ interface: OURS, offloads: false })
+    const plain = createStack({ port: plainPort, address: `${THIRD_IP}/24` })
+    const file = join(tmpdir(), `mtcp-kernel-${process.pid}.pcap`)
+    const dumpcap = spawn('ip', ['netns', 'exec', NS, 'dumpcap', '-q', '-i', THEIRS, '-f', `host ${THIRD_IP}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+    try {
+      let log = ''
+      await new Promise<void>((resolve, reject) => {
+        dumpcap.stderr!.on('data', (data: Buffer) => {
+          log += data.toString()
+          if (log.includes('Capturing on')) resolve()
+        })
+        dumpcap.on('exit', (code) => reject(new Error(`dumpcap exited ${code}: ${log}`)))
+      })
+      const sink = peer('sink', KERNEL_IP, '7006')
+      await sink.ready
+      const socket = plain.connect({ host: KERNEL_IP, port: 7006 })
+      await once(socket, 'connect')
+      socket.end(Buffer.alloc(2_000_000, 0x61))
+      expect((await sink.result).split(' ')[0]).toBe('2000000')
+      const ping = spawn('ip', ['netns', 'exec', NS, 'ping', '-c', '2', '-i', '0.2', THIRD_IP], { stdio: 'ignore' })
+      await once(ping, 'exit')
+    } finally {
+      dumpcap.kill('SIGINT')
+      await once(dumpcap, 'exit')
+      plain.stop()
+      plainPort.close()
+    }
+    const fields = execFileSync(
+      'tshark',
+      ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=;', '-e', 'frame.number', '-e', '_ws.malformed', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'tcp.flags.syn', '-e', 'tcp.options.wscale.shift', '-e', 'tcp.options.sack_perm', '-e', 'tcp.options.timestamp.tsval', '-e', 'tcp.options.sack_le'],
+      { encoding: 'utf8', maxBuffer: 1 << 28 },
+    )
+    rmSync(file, { force: true })
+    const rows = fields.trim().split('\n').map((line) => line.split(';'))
+    expect(rows.length).toBeGreaterThan(100)
+    for (const [, malformed, ipStatus, tcpStatus] of rows) {
+      expect(malformed).toBe('')
+      if (ipStatus !== '') expect(ipStatus).toBe('1') // good
+      if (tcpStatus !== '') expect(tcpStatus).toBe('1')
+    }
+    const syns = rows.filter((row) => row[4] === '1')
+    expect(syns.length).toBe(2) // SYN and SYN-ACK
+    for (const syn of syns) {
+      expect(syn[5]).not.toBe('') // window scale
+      expect(syn[6]).not.toBe('') // SACK permitted
+      expect(syn[7]).not.toBe('') // timestamps
+    }
+    expect(rows.filter((row) => row[7] !== '').length).toBe(rows.filter((row) => row[3] !== '').length) // timestamps on every segment
   }, 120_000)
 
   it('gets a reset from the kernel for a closed port (ECONNREFUSED)', async () => {
