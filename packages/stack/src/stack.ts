@@ -84,8 +84,14 @@ export class Stack {
   readonly #tcpConfig: TcpConfig
   readonly #wake: Timer
   readonly #rx: PacketBuffer[] = []
-  #tx: PacketBuffer[] = []
+  /** Frames waiting to be sent: `#tx[#txHead .. #txCount)`. */
+  readonly #tx: PacketBuffer[] = []
+  #txHead = 0
   #txCount = 0
+  /** One burst handed to the port (the port sends from index 0). */
+  readonly #burst: PacketBuffer[] = []
+  /** The port refused frames in this iteration: stop offering more until the next poll. */
+  #portBusy = false
   #dirty: number[] = []
   #polling = false
   #wakeRequested = false
@@ -140,6 +146,7 @@ export class Stack {
     if (this.#closed || this.#polling) return
     this.#polling = true
     this.#wakeRequested = false
+    this.#portBusy = false
     try {
       const now = this.clock.now()
       this.#receive(now)
@@ -441,7 +448,7 @@ export class Stack {
   }
 
   #queueTx(buffer: PacketBuffer): void {
-    if (this.#txCount >= TX_BACKLOG_LIMIT) {
+    if (this.#txCount - this.#txHead >= TX_BACKLOG_LIMIT) {
       this.stats.tx.drops.backlogOverflow++
       buffer.release()
       return
@@ -449,28 +456,48 @@ export class Stack {
     this.stats.tx.frames++
     this.stats.tx.bytes += buffer.length
     this.#tx[this.#txCount++] = buffer
-    if (this.#txCount >= this.options.burstSize && !this.#polling) this.#flush()
+    if (this.#txCount - this.#txHead >= this.options.burstSize && !this.#polling && !this.#portBusy) this.#flush()
   }
 
-  /** One transmit burst; what the port (or the rate limit) does not take waits for the next iteration. */
+  /**
+   * Transmit bursts of at most `burstSize` frames; what the port (or the rate limit) does not take waits
+   * for the next iteration, without moving the rest of the backlog.
+   */
   #flush(): void {
-    if (this.#txCount === 0) return
-    let count = this.#txCount
+    let head = this.#txHead
+    let end = this.#txCount
+    if (head === end) return
     const bucket = this.#rateLimit
     if (bucket !== undefined) {
       const now = this.clock.now()
-      let allowed = 0
-      while (allowed < count && bucket.tryConsume(Math.min(this.#tx[allowed]!.length, bucket.burst), now)) allowed++
-      this.#rateLimitAt = allowed < count ? now + bucket.timeUntil(Math.min(this.#tx[allowed]!.length, bucket.burst), now) : undefined
-      count = allowed
-      if (count === 0) return
+      let allowed = head
+      while (allowed < end && bucket.tryConsume(Math.min(this.#tx[allowed]!.length, bucket.burst), now)) allowed++
+      this.#rateLimitAt = allowed < end ? now + bucket.timeUntil(Math.min(this.#tx[allowed]!.length, bucket.burst), now) : undefined
+      end = allowed
     }
-    const sent = this.port.txBurst(this.#tx, count)
-    if (sent < this.#txCount) {
-      this.#tx.copyWithin(0, sent, this.#txCount)
-      this.#txCount -= sent
-    } else {
+    const burst = this.#burst
+    const size = this.options.burstSize
+    while (head < end) {
+      const n = Math.min(size, end - head)
+      for (let i = 0; i < n; i++) burst[i] = this.#tx[head + i]!
+      const sent = this.port.txBurst(burst, n)
+      head += sent
+      if (sent < n) {
+        // Backpressure: try again on the next iteration, soon.
+        this.#portBusy = true
+        this.#wakeRequested = true
+        break
+      }
+    }
+    if (head === this.#txCount) {
+      this.#txHead = 0
       this.#txCount = 0
+    } else if (head > TX_BACKLOG_LIMIT) {
+      this.#tx.copyWithin(0, head, this.#txCount)
+      this.#txCount -= head
+      this.#txHead = 0
+    } else {
+      this.#txHead = head
     }
   }
 
@@ -910,7 +937,8 @@ export class Stack {
     this.#wake.cancel()
     this.port.onReadable(undefined)
     this.port.onWritable(undefined)
-    for (let i = 0; i < this.#txCount; i++) this.#tx[i]!.release()
+    for (let i = this.#txHead; i < this.#txCount; i++) this.#tx[i]!.release()
+    this.#txHead = 0
     this.#txCount = 0
     this.#arp.clear((buffer) => buffer.release())
   }
