@@ -261,6 +261,22 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     expect(rows.filter((row) => row[7] !== '').length).toBe(rows.filter((row) => row[3] !== '').length) // timestamps on every segment
   }, 120_000)
 
+  it('closes with FIN and aborts with RST, and the kernel sees each', async () => {
+    for (const [port, how, expected] of [
+      ['7007', 'end', 'eof'],
+      ['7008', 'destroy', 'reset'],
+    ] as const) {
+      const waiter = peer('wait', KERNEL_IP, port)
+      await waiter.ready
+      const socket = stack.connect({ host: KERNEL_IP, port: Number(port) })
+      await once(socket, 'connect')
+      socket.write('some data first')
+      if (how === 'end') socket.end()
+      else socket.destroy()
+      expect(await waiter.result).toBe(expected)
+    }
+  })
+
   it('gets a reset from the kernel for a closed port (ECONNREFUSED)', async () => {
     const socket = stack.connect({ host: KERNEL_IP, port: 7999 })
     const closed = new Promise((resolve) => socket.on('close', resolve))

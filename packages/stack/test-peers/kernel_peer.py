@@ -4,6 +4,7 @@
   kernel_peer.py sink <ip> <port>            accept one connection, read to EOF, print "<bytes> <sha256>"
   kernel_peer.py send <ip> <port> <bytes>    connect, send deterministic bytes, shut down, print "<bytes> <sha256>"
   kernel_peer.py echo <ip> <port> <count>    accept <count> connections, echo each until EOF, print "done"
+  kernel_peer.py wait <ip> <port>            accept one connection, read until it ends, print "eof" or "reset"
 """
 import hashlib
 import socket
@@ -70,6 +71,19 @@ def echo(ip, port, count):
     print("done", flush=True)
 
 
+def wait(ip, port):
+    with socket.create_server((ip, port)) as server:
+        print("ready", flush=True)
+        conn, _ = server.accept()
+        with conn:
+            try:
+                while conn.recv(65536):
+                    pass
+                print("eof", flush=True)
+            except ConnectionResetError:
+                print("reset", flush=True)
+
+
 if __name__ == "__main__":
     mode, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "sink":
@@ -78,5 +92,7 @@ if __name__ == "__main__":
         send(ip, port, int(sys.argv[4]))
     elif mode == "echo":
         echo(ip, port, int(sys.argv[4]))
+    elif mode == "wait":
+        wait(ip, port)
     else:
         sys.exit("unknown mode " + mode)
