@@ -232,6 +232,11 @@ export class FrameWriter {
       segment.copyPayload(data, at)
       return segment.payloadLength
     })
+    if (segment.segmentSize > 0) {
+      // A super segment: the port cuts it into MSS-sized segments (TSO) and completes their checksums.
+      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
+      buffer.segmentSize = segment.segmentSize
+    }
   }
 
   /** A bare reset (or reset-and-ACK) for a segment that has no connection (RFC 9293 §3.10.7.1). */

@@ -124,7 +124,13 @@ export class Stack {
     this.#isnSecret = [secret[0]!, secret[1]!]
     const congestion = this.options.congestionControl
     this.#tcpConfig = resolveTcpConfig(
-      { mss: this.options.mtu - 40, ...this.options.tcp },
+      {
+        mss: this.options.mtu - 40,
+        // With segmentation offload, new data leaves in super segments up to the port's limit (IP header
+        // and the largest TCP header deducted).
+        segmentationMax: segmentation.tcp4 && this.port.offloads.txChecksum.tcp ? Math.min(65_000, segmentation.maxSize - 20 - 60) : 0,
+        ...this.options.tcp,
+      },
       (mss) => createCongestionControl(congestion, { mss }),
     )
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))

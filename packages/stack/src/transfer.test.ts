@@ -22,6 +22,18 @@ describe('100 MB bulk transfer, SHA-256 equal at both ends', () => {
     if (lossy) expect(pair.a.stats.tcp.retransmittedSegments).toBeGreaterThan(0)
   }, 120_000)
 
+  it.each<[string, LinkImpairments, number]>([
+    ['no loss', {}, 2],
+    ['1% random loss', { loss: 0.01 }, 1.5],
+  ])('with segmentation offload (%s): super segments cut by the port, intact', (_, impairments, factor) => {
+    const pair = stackPair({ impairments: { ...base, ...impairments }, seed: 9, link: { offloads: { checksum: true, segmentation: true } } })
+    const result = bulkTransfer(pair, 100 * MB)
+    expect(result.receivedHash).toBe(result.sentHash)
+    // The stack handed the port fewer, larger frames than went on the wire (ACK clocking keeps them at a
+    // few MSS each: every ACK opens the window by about two segments).
+    expect(pair.a.stats.tx.tcp * factor).toBeLessThan(pair.link.stats('aToB').enqueued)
+  }, 120_000)
+
   it('with corruption: damaged frames are dropped by checksum, the data arrives intact', () => {
     const pair = stackPair({ impairments: { ...base, corrupt: 0.01 }, seed: 3 })
     const result = bulkTransfer(pair, 100 * MB)

@@ -1197,10 +1197,10 @@ export class TcpConnection {
     const offset = seqSub(this.#sndNxt, this.#sndUna)
     const unsent = this.sendBuffer.length - offset
     if (unsent <= 0) return this.#finDue() ? 0 : -1
-    const length = Math.min(this.#payloadMax, unsent, this.#usableWindow())
+    const length = Math.min(this.#superSegmentMax(), unsent, this.#usableWindow())
     if (length <= 0) return -1
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
-    if (length === this.#payloadMax || seqLt(this.#sndNxt, this.#sndMax)) return length
+    if (length >= this.#payloadMax || seqLt(this.#sndNxt, this.#sndMax)) return length
     const allQueued = length === unsent
     // Nagle in Minshall's variant, as Linux: hold a small segment only while an earlier small segment
     // is unacknowledged, so the tail of a bulk write does not wait an RTT.
@@ -1209,6 +1209,12 @@ export class TcpConnection {
     // largest window the peer offered, or nothing is in flight to bring a window update.
     if (!allQueued && length < this.#maxSndWnd / 2 && this.bytesInFlight > 0) return -1
     return length
+  }
+
+  /** The most payload in one emitted segment: the MSS, or whole MSS multiples up to `segmentationMax` with TSO. */
+  #superSegmentMax(): number {
+    const max = this.#config.segmentationMax
+    return max > this.#payloadMax ? Math.floor(max / this.#payloadMax) * this.#payloadMax : this.#payloadMax
   }
 
   /** New data and the FIN. @returns the number of segments emitted. */
@@ -1241,6 +1247,7 @@ export class TcpConnection {
     const out = this.#prepare(now, seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && allSent ? TcpFlags.PSH : 0))
     out.payloadOffset = offset
     out.payloadLength = length
+    if (length > this.#payloadMax) out.segmentSize = this.#payloadMax
     const end = seqAdd(seq, length + (fin ? 1 : 0))
     if (fin) this.#finSeq = seqAdd(seq, length)
     if (length < this.#payloadMax) this.#smallSegmentEnd = end

@@ -70,6 +70,8 @@ export class OutboundSegment {
   readonly sackRight: number[] = [0, 0, 0, 0]
   /** Payload bytes. */
   payloadLength = 0
+  /** For a super segment (payload larger than the MSS): the MSS the port cuts it into; else 0. */
+  segmentSize = 0
   /** Whether this segment retransmits data sent before. */
   retransmission = false
   /** @internal */
@@ -93,6 +95,7 @@ export class OutboundSegment {
     this.tsEcho = 0
     this.sackCount = 0
     this.payloadLength = 0
+    this.segmentSize = 0
     this.retransmission = false
   }
 }

@@ -54,6 +54,12 @@ export interface TcpConfig {
   pacingQuantum: number
   /** A cap on the sending rate in bytes/s (SO_MAX_PACING_RATE); Infinity for none. A finite cap paces the connection. Default Infinity. */
   maxPacingRate: number
+  /**
+   * Largest payload of one outgoing segment when the port cuts segments itself (TCP segmentation
+   * offload), in [0, 65_000]; 0 (default) sends MSS-sized segments only. New data then goes in super
+   * segments of whole MSS multiples that the NIC or kernel cuts to the MSS.
+   */
+  segmentationMax: number
   /** A token-bucket rate limit on the connection's data: rate in bytes/s and burst in bytes, or undefined for none. Default none. */
   rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
@@ -94,6 +100,7 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   pacingQuantum: 3028,
   maxPacingRate: Number.POSITIVE_INFINITY,
   rateLimit: undefined,
+  segmentationMax: 0,
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
@@ -114,6 +121,7 @@ const RANGES: Partial<Record<keyof TcpConfig, Range>> = {
   keepAliveCount: [1, 255, true],
   pacingQuantum: [1, 1 << 30, true],
   maxPacingRate: [1, Number.POSITIVE_INFINITY, false],
+  segmentationMax: [0, 65_000, true],
 }
 
 /**
