@@ -1,114 +1,16 @@
 // Bulk sending with offloads off, in packets per second: our stack (packet socket on a veth end) to a
 // kernel sink in namespace B, against a kernel sender (Node in namespace A) over the same kind of path,
-// in the same run. Root only; namespaces and veths are made here and removed after.
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import { openPacketPort } from '@mtcp/dpdk-io'
-import { createStack } from '@mtcp/stack'
+// in the same run. Root only.
+import { bulkToKernel, requireRoot, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
 
-const BYTES = 400_000_000
-const tag = String(process.pid % 10000)
-const A = `mtbA${tag}`
-const B = `mtbB${tag}`
-const OURS = `mb${tag}o`
-const OURS_PEER = `mb${tag}p`
-const KA = `mb${tag}a`
-const KB = `mb${tag}b`
-const ip = (...args) => execFileSync('ip', args, { stdio: 'pipe' })
-const noOffloads = (ns, dev) => {
-  const command = ['ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']
-  execFileSync(ns ? 'ip' : command[0], ns ? ['netns', 'exec', ns, ...command] : command.slice(1), { stdio: 'pipe' })
-}
-
-function cleanUp() {
-  spawnSync('ip', ['netns', 'del', A], { stdio: 'ignore' })
-  spawnSync('ip', ['netns', 'del', B], { stdio: 'ignore' })
-  spawnSync('ip', ['link', 'del', OURS], { stdio: 'ignore' })
-}
-
-const SINK = "require('node:net').createServer((s) => { s.resume(); s.on('end', () => s.end()) }).listen(7200, () => console.log('ready'))"
-const SENDER = `
-const net = require('node:net')
-const [host, total] = [process.argv[1], Number(process.argv[2])]
-const chunk = Buffer.alloc(65536, 0x61)
-const socket = net.connect(7200, host, () => {
-  let sent = 0
-  const write = () => { while (sent < total) { sent += chunk.length; if (!socket.write(chunk)) return socket.once('drain', write) } socket.end() }
-  write()
+requireRoot('kernel-bulk-nooffload')
+const { ours, kernel } = await withKernelPaths('mtb', 204, (paths) => bulkToKernel(paths, { bytes: 400_000_000, offloads: false }))
+report({
+  id: 'kernel-bulk-nooffload',
+  metric: 'bulk send to a kernel receiver with offloads off, data packets sent per second (the sender interface tx counter)',
+  unit: 'packets/s',
+  value: ours.packets / ours.seconds,
+  baseline: { name: 'kernel TCP sender (Node in a namespace) over the same kind of veth path', value: kernel.packets / kernel.seconds },
+  target: '≥ 350,000 packets/s',
 })
-socket.resume()
-socket.on('close', () => console.log('done'))`
-
-const packets = (ns, dev) =>
-  ns === undefined
-    ? Number(readFileSync(`/sys/class/net/${dev}/statistics/tx_packets`, 'utf8'))
-    : Number(execFileSync('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${dev}/statistics/tx_packets`], { encoding: 'utf8' }))
-
-if (process.getuid?.() !== 0) {
-  console.log('kernel-bulk-nooffload: skipped (needs root for network namespaces)')
-  process.exit(0)
-}
-cleanUp()
-try {
-  ip('netns', 'add', A)
-  ip('netns', 'add', B)
-  ip('-n', B, 'link', 'set', 'lo', 'up')
-  ip('link', 'add', OURS, 'type', 'veth', 'peer', 'name', OURS_PEER, 'netns', B)
-  ip('link', 'set', OURS, 'up')
-  ip('-n', B, 'addr', 'add', '10.204.0.2/24', 'dev', OURS_PEER)
-  ip('-n', B, 'link', 'set', OURS_PEER, 'up')
-  ip('link', 'add', KA, 'netns', A, 'type', 'veth', 'peer', 'name', KB, 'netns', B)
-  ip('-n', A, 'addr', 'add', '10.205.0.1/24', 'dev', KA)
-  ip('-n', A, 'link', 'set', KA, 'up')
-  ip('-n', B, 'addr', 'add', '10.205.0.2/24', 'dev', KB)
-  ip('-n', B, 'link', 'set', KB, 'up')
-  noOffloads(undefined, OURS)
-  noOffloads(B, OURS_PEER)
-  noOffloads(A, KA)
-  noOffloads(B, KB)
-  const sink = spawn('ip', ['netns', 'exec', B, process.execPath, '-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await once(sink.stdout, 'data')
-
-  const port = await openPacketPort({ interface: OURS, offloads: false })
-  const stack = createStack({ port, address: '10.204.0.1/24', tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } })
-  const socket = stack.connect({ host: '10.204.0.2', port: 7200 })
-  await once(socket, 'connect')
-  const chunk = Buffer.alloc(65536, 0x61)
-  const before = packets(undefined, OURS)
-  const start = performance.now()
-  await new Promise((resolve) => {
-    let sent = 0
-    const write = () => {
-      while (sent < BYTES) {
-        sent += chunk.length
-        if (!socket.write(chunk)) return void socket.once('drain', write)
-      }
-      socket.end()
-    }
-    socket.resume()
-    socket.on('close', resolve)
-    write()
-  })
-  const ours = (packets(undefined, OURS) - before) / ((performance.now() - start) / 1000)
-  stack.stop()
-  port.close()
-
-  const kernelBefore = packets(A, KA)
-  const kernelStart = performance.now()
-  const sender = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', SENDER, '10.205.0.2', String(BYTES)], { stdio: ['ignore', 'ignore', 'inherit'] })
-  await once(sender, 'exit')
-  const kernel = (packets(A, KA) - kernelBefore) / ((performance.now() - kernelStart) / 1000)
-  sink.kill()
-  report({
-    id: 'kernel-bulk-nooffload',
-    metric: 'bulk send to a kernel receiver with offloads off, data packets sent per second (the sender interface tx counter)',
-    unit: 'packets/s',
-    value: ours,
-    baseline: { name: 'kernel TCP sender (Node in a namespace) over the same kind of veth path', value: kernel },
-    target: '≥ 350,000 packets/s',
-  })
-} finally {
-  cleanUp()
-}
