@@ -269,6 +269,43 @@ bool Lookup(napi_env env, int fd, Kind* kind, bool* known, bool* vnet) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One burst of `n` prepared messages: recvmmsg/sendmmsg on a packet socket, readv/writev per frame on
+// a TAP (which has no batched call). Returns how many completed, each with its length in msg_len;
+// `*err` gets the errno that stopped the burst, or 0. EINTR is retried.
+
+enum class Direction { Receive, Send };
+
+unsigned TransferBurst(int fd, Kind kind, struct mmsghdr* msgs, unsigned n, Direction direction, int* err) {
+  *err = 0;
+  if (kind == Kind::Packet) {
+    for (;;) {
+      int r = direction == Direction::Send ? sendmmsg(fd, msgs, n, MSG_DONTWAIT)
+                                           : recvmmsg(fd, msgs, n, MSG_DONTWAIT | MSG_TRUNC, nullptr);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        *err = errno;
+        return 0;
+      }
+      return static_cast<unsigned>(r);
+    }
+  }
+  unsigned done = 0;
+  while (done < n) {
+    struct msghdr& header = msgs[done].msg_hdr;
+    int count = static_cast<int>(header.msg_iovlen);
+    ssize_t r = direction == Direction::Send ? writev(fd, header.msg_iov, count) : readv(fd, header.msg_iov, count);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      *err = errno;
+      break;
+    }
+    msgs[done].msg_len = static_cast<unsigned>(r);
+    done++;
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------------------------
 // tapOpen(name, { vnetHeader, multiQueue, offloads }) -> fd
 
 napi_value TapOpen(napi_env env, napi_callback_info info) {
@@ -513,31 +550,8 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_iovlen = static_cast<size_t>(k);
     }
     size_t hdr = vnet ? kVnetHdrLen : 0;
-    unsigned got = 0;
     int err = 0;
-    if (kind == Kind::Packet) {
-      for (;;) {
-        int r = recvmmsg(fd, msgs, n, MSG_DONTWAIT | MSG_TRUNC, nullptr);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) err = errno;
-        else got = static_cast<unsigned>(r);
-        break;
-      }
-    } else {
-      for (unsigned j = 0; j < n; j++) {
-        ssize_t r = readv(fd, iov[j], static_cast<int>(msgs[j].msg_hdr.msg_iovlen));
-        if (r < 0 && errno == EINTR) {
-          j--;
-          continue;
-        }
-        if (r < 0) {
-          err = errno;
-          break;
-        }
-        msgs[j].msg_len = static_cast<unsigned>(r);
-        got++;
-      }
-    }
+    unsigned got = TransferBurst(fd, kind, msgs, n, Direction::Receive, &err);
     for (unsigned j = 0; j < got; j++) {
       size_t total = msgs[j].msg_len;
       size_t frame = total > hdr ? total - hdr : 0;
@@ -613,30 +627,8 @@ napi_value WriteBurst(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_iov = iov[j];
       msgs[j].msg_hdr.msg_iovlen = static_cast<size_t>(k);
     }
-    unsigned put = 0;
     int err = 0;
-    if (kind == Kind::Packet) {
-      for (;;) {
-        int r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) err = errno;
-        else put = static_cast<unsigned>(r);
-        break;
-      }
-    } else {
-      for (unsigned j = 0; j < n; j++) {
-        ssize_t r = writev(fd, iov[j], static_cast<int>(msgs[j].msg_hdr.msg_iovlen));
-        if (r < 0 && errno == EINTR) {
-          j--;
-          continue;
-        }
-        if (r < 0) {
-          err = errno;
-          break;
-        }
-        put++;
-      }
-    }
+    unsigned put = TransferBurst(fd, kind, msgs, n, Direction::Send, &err);
     sent += put;
     if (err != 0) {
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || sent > 0) break;
