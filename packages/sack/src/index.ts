@@ -17,3 +17,4 @@ export {
   type SackScoreboardOptions,
 } from './sack-scoreboard.js'
 export { type SackBlockValidation, validateSackBlocks } from './validate-sack-blocks.js'
+export { seqAdd, seqDistance, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from './seq.js'
