@@ -11,6 +11,7 @@ import type { Timer } from '@mtcp/dpdk-io'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
 import type { SocketAddress, Stack } from './stack.js'
+import type { TcpInfo } from './tcp-info.js'
 
 /** Options of {@link Stack.connect} in its Node form. */
 export interface TcpConnectOptions {
@@ -55,6 +56,11 @@ export class TcpSocket extends Duplex {
     this.#connecting = options.connecting
     this.#unwatch = stack.watch(fd, (_id, events) => this.#onEvents(events))
     if (!this.#connecting) this.#rememberAddresses()
+  }
+
+  /** A snapshot of the connection's TCP state (cwnd, RTT, retransmissions, pacing rate…), as Linux's `TCP_INFO`. */
+  tcpInfo(): TcpInfo {
+    return this.#stack.tcpInfo(this.#fd)
   }
 
   /** The socket id on the stack. */

@@ -31,6 +31,7 @@ import { FrameKind, FrameReader, FrameWriter } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
 import { createStackStats, type StackStats } from './stats.js'
+import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
@@ -896,6 +897,16 @@ export class Stack {
     const record = this.#record(fd)
     if (record.listen !== undefined) return 'LISTEN'
     return record.connection?.state ?? 'CLOSED'
+  }
+
+  /**
+   * A snapshot of a connection's TCP state (windows, RTT, counters, pacing), like Linux's `TCP_INFO`.
+   * Throws `ENOTCONN` for a socket with no connection (a listener, or before connect).
+   */
+  tcpInfo(fd: number): TcpInfo {
+    const connection = this.#record(fd).connection
+    if (connection === undefined) throw new StackError('ENOTCONN', `socket ${fd} has no connection`)
+    return readTcpInfo(connection)
   }
 
   /** The connection behind a socket, for inspection (stats, RTT, windows). */

@@ -10,6 +10,7 @@ import type { StackOptions } from './config.js'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
 import { createStack, type Stack } from './stack.js'
+import type { TcpInfo } from './tcp-info.js'
 
 /** Two stacks, 10.0.0.1 (a) and 10.0.0.2 (b), on the two ends of one memory link. */
 export interface StackPair {
@@ -76,6 +77,8 @@ export interface BulkResult {
   serverFd: number
   /** The sending connection's counters (retransmissions, timeouts, …) when the transfer ended. */
   clientStats: TcpConnectionStats
+  /** The sending connection's {@link TcpInfo} when the transfer ended. */
+  clientInfo: TcpInfo
 }
 
 /**
@@ -173,8 +176,9 @@ export function bulkTransfer(pair: StackPair, bytes: number, port = 5001, chunk 
   a.connect(client, '10.0.0.2', port)
   runUntil(clock, () => finished)
   const clientStats = { ...a.connectionOf(client)!.stats }
+  const clientInfo = a.tcpInfo(client)
   a.close(client)
   b.close(listener)
   const digest = (hash: ReturnType<typeof createHash>): string => (verify ? hash.digest('hex') : '')
-  return { bytes: received, sentHash: digest(sentHash), receivedHash: digest(receivedHash), elapsed: end - start, clientFd: client, serverFd: server, clientStats }
+  return { bytes: received, sentHash: digest(sentHash), receivedHash: digest(receivedHash), elapsed: end - start, clientFd: client, serverFd: server, clientStats, clientInfo }
 }

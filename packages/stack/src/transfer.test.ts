@@ -48,4 +48,25 @@ describe('100 MB bulk transfer, SHA-256 equal at both ends', () => {
     expect(allDrops).toBeLessThanOrEqual(corrupted)
     expect(allDrops).toBeGreaterThan(corrupted * 0.9)
   }, 120_000)
+
+  it('tcpInfo reports the connection: windows, RTT, counters', () => {
+    const pair = stackPair({ impairments: { ...base, rate: 100e6, delay: 10_000, loss: 0.01 }, seed: 3 })
+    const result = bulkTransfer(pair, 5 * MB)
+    expect(result.receivedHash).toBe(result.sentHash)
+    const info = result.clientInfo
+    // The receiver saw the end of the stream; the last ACKs may still be on their way back.
+    expect(info.bytesAcked).toBeLessThanOrEqual(5 * MB)
+    expect(5 * MB - info.bytesAcked).toBeLessThanOrEqual(info.bytesInFlight)
+    expect(info.bytesSent).toBeGreaterThanOrEqual(5 * MB + info.retransmittedBytes)
+    expect(info.retransmittedSegments).toBe(result.clientStats.retransmittedSegments)
+    expect(info.retransmittedSegments).toBeGreaterThan(0)
+    // 10 ms each way: the RTT is at least 20 ms, and the smallest sample is not above the smoothed one.
+    expect(info.minRttUs).toBeGreaterThanOrEqual(20_000)
+    expect(info.srttUs).toBeGreaterThanOrEqual(info.minRttUs)
+    expect(info.mss).toBe(1448) // 1460 less the 12 bytes of the timestamps option
+    expect(info.cwnd).toBeGreaterThanOrEqual(2 * info.mss)
+    expect(info.congestionControl).toBe('cubic')
+    expect(() => pair.a.tcpInfo(result.clientFd)).toThrow(/EBADF/) // closed by now
+  }, 60_000)
 })
+

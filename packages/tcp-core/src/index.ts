@@ -81,6 +81,7 @@ export {
 export { ArpError, type ArpErrorCode } from './arp/arp-error.js'
 export { formatMacAddress, isMacAddress, isUnicastMacAddress, macAddressEquals, parseMacAddress } from './arp/mac-address.js'
 export {
+  type AckMeasurement,
   type AckSample,
   type CongestionControl,
   CongestionControlError,

@@ -30,6 +30,35 @@ export interface AckSample {
 }
 
 /**
+ * What one ACK did, for controllers that look at every ACK (CCP's per-ACK datapath program). The
+ * connection reuses one object: read it during {@link CongestionControl.onAckMeasurement}, don't keep it.
+ */
+export interface AckMeasurement {
+  /** Bytes newly acknowledged cumulatively by this ACK. */
+  bytesAcked: number
+  /** Segments those bytes make (rounded up to whole MSS). */
+  packetsAcked: number
+  /** Bytes newly selectively acknowledged (received out of order: misordered), RFC 2018. */
+  bytesSacked: number
+  /** Segments those bytes make (rounded up). */
+  packetsSacked: number
+  /** Segments this ACK showed lost: 1 when it starts recovery (RFC 5681 §3.2 / RFC 6675 §5), plus retransmissions found lost again. */
+  lostPackets: number
+  /** The RTT sample this ACK gave, µs, or undefined (no new data acknowledged, or Karn's rule, RFC 6298 §3). */
+  rttSample: Micros | undefined
+  /** Bytes in the network after this ACK: RFC 6675's pipe with SACK, else SND.NXT − SND.UNA. */
+  bytesInFlight: number
+  /** Segments in the network (bytesInFlight in MSS, rounded up). */
+  packetsInFlight: number
+  /** Bytes written by the application and not yet sent. */
+  bytesPending: number
+  /** Sequence space sent since the connection began, retransmissions included: a counter for send rates. */
+  bytesSent: number
+  /** Bytes delivered to the peer since the connection began (cumulative plus selective ACKs): a counter for delivery rates. */
+  bytesDelivered: number
+}
+
+/**
  * A congestion controller. One instance per connection.
  *
  * Call order for a loss episode found by duplicate ACKs (NewReno, RFC 6582):
@@ -72,6 +101,11 @@ export interface CongestionControl {
   onRetransmitTimeout(now: Micros, bytesInFlight: number): void
   /** The connection was idle for more than an RTO (RFC 5681 §4.1: restart from the restart window). */
   onIdleRestart(now: Micros): void
+  /**
+   * Optional: called once for every acceptable ACK, after the calls above, with what the ACK did. Native
+   * controllers leave it out; the connection fills the measurement only for controllers that have it.
+   */
+  onAckMeasurement?(now: Micros, measurement: Readonly<AckMeasurement>): void
 }
 
 /** Settings common to the native controllers. */

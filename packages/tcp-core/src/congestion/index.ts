@@ -9,6 +9,7 @@ import { CongestionControlError } from './errors.js'
 import { RenoControl } from './reno.js'
 
 export type {
+  AckMeasurement,
   AckSample,
   CongestionControl,
   CongestionControlOptions,

@@ -14,7 +14,7 @@
  */
 import { type SackAckUpdate, type SackBlock, SackReceiver, SackScoreboard } from '@mtcp/sack'
 import { nativePacingRate, Pacer, TokenBucket } from '@mtcp/pacer'
-import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
+import type { AckMeasurement, CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { ReceiveBuffer } from './receive-buffer.js'
 import { RttEstimator } from './rtt-estimator.js'
@@ -73,7 +73,10 @@ export interface TcpConnectionStats {
   segmentsIn: number
   segmentsOut: number
   bytesIn: number
+  /** Data bytes the peer acknowledged. */
   bytesOut: number
+  /** Sequence space sent, retransmissions included (SYN and FIN count one each). */
+  bytesSent: number
   retransmittedSegments: number
   retransmittedBytes: number
   retransmitTimeouts: number
@@ -115,6 +118,7 @@ export class TcpConnection {
     segmentsOut: 0,
     bytesIn: 0,
     bytesOut: 0,
+    bytesSent: 0,
     retransmittedSegments: 0,
     retransmittedBytes: 0,
     retransmitTimeouts: 0,
@@ -221,6 +225,8 @@ export class TcpConnection {
 
   /** Sent segments, for RTT samples. */
   readonly #sentLog = new SentLog()
+  /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
+  #measurement: AckMeasurement | undefined
 
   readonly #out = new OutboundSegment()
   readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
@@ -249,6 +255,21 @@ export class TcpConnection {
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
+    if (this.congestion.onAckMeasurement !== undefined) {
+      this.#measurement = {
+        bytesAcked: 0,
+        packetsAcked: 0,
+        bytesSacked: 0,
+        packetsSacked: 0,
+        lostPackets: 0,
+        rttSample: undefined,
+        bytesInFlight: 0,
+        packetsInFlight: 0,
+        bytesPending: 0,
+        bytesSent: 0,
+        bytesDelivered: 0,
+      }
+    }
     this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
     this.#lastReceivedAt = now
     this.#out.copyFrom = this.#copyFromSendBuffer
@@ -576,6 +597,12 @@ export class TcpConnection {
       this.#scoreboard = new SackScoreboard({ mss: this.#payloadMax, sndUna: this.#sndUna })
     }
     const sack = this.#scoreboard?.onAck(ack, segment.sackBlocks, this.#sndMax)
+    const measurement = this.#measurement
+    if (measurement !== undefined) {
+      measurement.bytesAcked = 0
+      measurement.rttSample = undefined
+      measurement.lostPackets = 0
+    }
     if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
     if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
     if (seqGt(ack, this.#sndUna)) {
@@ -590,6 +617,7 @@ export class TcpConnection {
     ) {
       this.#duplicateAck(now)
     }
+    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
     if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
       const opened = scaledWindow > this.#sndWnd
@@ -645,6 +673,10 @@ export class TcpConnection {
     // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
     const logged = this.#sentLog.acknowledge(now, ack)
     const rttSample = this.#inRecovery ? undefined : logged
+    if (this.#measurement !== undefined) {
+      this.#measurement.bytesAcked = dataAcked
+      this.#measurement.rttSample = logged // CCP wants the path's latest sample, recovery or not
+    }
     if (rttSample !== undefined) this.rtt.sample(rttSample)
     // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it; but during
     // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
@@ -729,6 +761,7 @@ export class TcpConnection {
       // Three segments sent after it were SACKed: it is not merely late (RFC 6675's DupThresh spirit).
       if (highest !== undefined && seqGe(highest, seqAdd(entry.sndMaxAtSend, 3 * this.#payloadMax))) {
         this.#retransmitAgain.push({ seq: entry.seq, end: entry.end })
+        if (this.#measurement !== undefined) this.#measurement.lostPackets++
         continue
       }
       list[kept++] = entry
@@ -746,6 +779,7 @@ export class TcpConnection {
     this.#partialAckSeen = false
     this.#recover = seqAdd(this.#sndMax, -1)
     this.stats.fastRetransmits++
+    if (this.#measurement !== undefined) this.#measurement.lostPackets++
     const sack = this.#scoreboard !== undefined
     // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
     // holds), so the reduction is taken from at most the congestion window, as Linux does (β·cwnd).
@@ -935,7 +969,23 @@ export class TcpConnection {
 
   // ---------------------------------------------------------------- RTT samples
 
+  /** Finish this ACK's {@link AckMeasurement} and hand it to the controller. */
+  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number): void {
+    const mss = this.#payloadMax
+    measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
+    measurement.bytesSacked = newlySacked
+    measurement.packetsSacked = Math.ceil(newlySacked / mss)
+    const inFlight = this.#scoreboard !== undefined ? this.#scoreboard.pipe(this.#sndUna, this.#sndMax) : this.bytesInFlight
+    measurement.bytesInFlight = inFlight
+    measurement.packetsInFlight = Math.ceil(inFlight / mss)
+    measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
+    measurement.bytesSent = this.stats.bytesSent
+    measurement.bytesDelivered = this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0)
+    this.congestion.onAckMeasurement!(now, measurement)
+  }
+
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
+    this.stats.bytesSent += seqSub(end, start)
     if (retransmission) this.#sentLog.markRetransmitted(start, end)
     else this.#sentLog.add(now, start, end)
   }

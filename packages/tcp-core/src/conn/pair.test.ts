@@ -6,6 +6,15 @@ import { TcpConnection } from './connection.js'
 import { TcpFlags } from '../wire/tcp.js'
 import type { InboundSegment } from './segment.js'
 import type { TcpConfig } from './tcp-config.js'
+import type { AckMeasurement, Micros } from '../congestion/congestion-control.js'
+
+/** A fixed window that also keeps a copy of every per-ACK measurement (what a CCP datapath reads). */
+class MeasuringControl extends FixedWindowControl {
+  readonly measurements: AckMeasurement[] = []
+  onAckMeasurement(_now: Micros, measurement: Readonly<AckMeasurement>): void {
+    this.measurements.push({ ...measurement })
+  }
+}
 
 interface Channel {
   loss: number
@@ -136,4 +145,29 @@ describe('two connections over a simulated channel', () => {
       { numRuns: 40 },
     )
   }, 120_000)
+
+  it('measures every ACK for controllers that ask (bytes and packets acked, losses, RTT, counters)', () => {
+    const congestionControl = () => new MeasuringControl(64 * 1024)
+    const r = transfer({ seed: 7, channel: { loss: 0.03, duplicate: 0, reorder: 0, delay: 2000 }, aToB: 200_000, bToA: 0, config: { congestionControl, sack: true, maxRetransmits: 50 } })
+    expect(r.receivedByB).toEqual(r.dataAToB)
+    const sender = r.a.congestion as MeasuringControl
+    const m = sender.measurements
+    // Every segment after the SYN-ACK was an acceptable ACK, and each was measured once.
+    expect(m.length).toBe(r.a.stats.segmentsIn - 1)
+    expect(m.reduce((sum, x) => sum + x.bytesAcked, 0)).toBe(200_000)
+    const mss = r.a.negotiated.mss
+    for (const x of m) {
+      expect(x.packetsAcked).toBe(Math.ceil(x.bytesAcked / mss))
+      expect(x.packetsInFlight).toBe(Math.ceil(x.bytesInFlight / mss))
+    }
+    expect(m.some((x) => x.rttSample !== undefined && x.rttSample >= 4000)).toBe(true)
+    // Every recovery episode was reported as a loss on the ACK that started it.
+    expect(r.a.stats.fastRetransmits).toBeGreaterThan(0)
+    expect(m.reduce((sum, x) => sum + x.lostPackets, 0)).toBeGreaterThanOrEqual(r.a.stats.fastRetransmits)
+    expect(m.some((x) => x.bytesSacked > 0)).toBe(true)
+    // The counters only grow, and the last one matches the connection's own.
+    for (let i = 1; i < m.length; i++) expect(m[i]!.bytesSent).toBeGreaterThanOrEqual(m[i - 1]!.bytesSent)
+    expect(m.at(-1)!.bytesSent).toBeLessThanOrEqual(r.a.stats.bytesSent)
+    expect(m.at(-1)!.bytesDelivered).toBeGreaterThanOrEqual(200_000)
+  })
 })
