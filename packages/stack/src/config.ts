@@ -5,14 +5,34 @@
 import type { BufferPool, Port } from '@mtcp/dpdk-io'
 import type { ArpCacheOptions } from '@mtcp/tcp-core'
 import {
-  createCongestionControl,
   type NativeCongestionControlName,
   NATIVE_CONGESTION_CONTROL_NAMES,
   parseCidr,
   parseIpv4Address,
   type TcpConfig,
 } from '@mtcp/tcp-core'
+import type { CcpOptions } from './ccp.js'
 import { StackError } from './errors.js'
+import type { StackHooks } from './stack-hooks.js'
+
+/**
+ * A connection's congestion control: a native controller, `'ccp'` (CCP with the stack's default
+ * algorithm), or `'ccp:<algorithm>'` (the name sent in CREATE, e.g. `'ccp:bbr'`).
+ */
+export type CongestionControlChoice = NativeCongestionControlName | 'ccp' | `ccp:${string}`
+
+/** Check a {@link CongestionControlChoice}; returns an error message or undefined. */
+export function congestionControlProblem(value: unknown, ccpConfigured: boolean): string | undefined {
+  if (typeof value === 'string' && (value === 'ccp' || value.startsWith('ccp:'))) {
+    if (value.length > 4 + 63 || (value.startsWith('ccp:') && value.length === 4)) return `congestionControl 'ccp:<algorithm>' needs an algorithm name of 1 to 63 characters, got ${JSON.stringify(value)}`
+    if (!ccpConfigured) return `congestionControl ${JSON.stringify(value)} needs CCP: create the stack with the ccp option (a transport to the agent)`
+    return undefined
+  }
+  if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(value as NativeCongestionControlName)) {
+    return `congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, 'ccp' or 'ccp:<algorithm>', got ${JSON.stringify(value)}`
+  }
+  return undefined
+}
 
 /** TCP settings a stack applies to every connection unless a socket option overrides them. */
 export type TcpOptions = Partial<Omit<TcpConfig, 'congestionControl'>>
@@ -31,8 +51,10 @@ export interface StackOptions {
   mac?: Uint8Array
   /** Buffers for transmit and for the frames the port receives; default 16,384 slots sized for the MTU (or 64 KB with segmentation offload). */
   pool?: BufferPool
-  /** Native congestion control for new connections: `'reno'` or `'cubic'` (default). */
-  congestionControl?: NativeCongestionControlName
+  /** Congestion control for new connections: `'reno'`, `'cubic'` (default), `'ccp'` or `'ccp:<algorithm>'` (needs {@link ccp}). */
+  congestionControl?: CongestionControlChoice
+  /** CCP: the transport to the agent and the default algorithm. One datapath per stack. */
+  ccp?: CcpOptions
   /** TCP settings for every connection (buffer sizes, timers, Nagle, keepalive, …). */
   tcp?: TcpOptions
   /** Most sockets at once (listeners and connections), in [1, 8,388,608]. Default 65,536. */
@@ -49,6 +71,8 @@ export interface StackOptions {
   busyPoll?: boolean
   /** Ephemeral ports for `connect`, inclusive. Default [32768, 60999], as Linux. */
   ephemeralPorts?: readonly [number, number]
+  /** Hooks for a stack that is one worker of a cluster (`@mtcp/stack/cluster` sets them). Default none. */
+  hooks?: StackHooks
 }
 
 /** The options after validation, addresses as uint32 numbers. */
@@ -59,7 +83,7 @@ export interface ResolvedStackOptions {
   gateway: number | undefined
   mac: Uint8Array
   mtu: number
-  congestionControl: NativeCongestionControlName
+  congestionControl: CongestionControlChoice
   tcp: TcpOptions
   maxConnections: number
   burstSize: number
@@ -104,10 +128,11 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   const mac = options.mac ?? options.port.link.mac
   if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) fail('mac must be a 6-byte Uint8Array')
   const congestionControl = options.congestionControl ?? 'cubic'
-  if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(congestionControl)) {
-    fail(`congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(congestionControl)}`)
+  if (options.ccp !== undefined && (typeof options.ccp.transport?.send !== 'function' || typeof options.ccp.transport.onMessage !== 'function')) {
+    fail('ccp.transport must have send(bytes) and onMessage(handler): a DatapathTransport from @mtcp/ccp-ipc')
   }
-  createCongestionControl(congestionControl) // validates
+  const problem = congestionControlProblem(congestionControl, options.ccp !== undefined)
+  if (problem !== undefined) fail(problem)
   const ephemeralPorts = options.ephemeralPorts ?? [32768, 60999]
   integerIn('ephemeralPorts[0]', ephemeralPorts[0], 1, 65535)
   integerIn('ephemeralPorts[1]', ephemeralPorts[1], ephemeralPorts[0], 65535)

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { Duplex } from 'node:stream'
 import type { Timer } from '@mtcp/dpdk-io'
+import type { CongestionControlChoice } from './config.js'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
 import type { SocketAddress, Stack } from './stack.js'
@@ -28,6 +29,8 @@ export interface TcpConnectOptions {
   keepAliveInitialDelay?: number
   /** Local port to bind first (0 or absent: ephemeral). */
   localPort?: number
+  /** Congestion control of this connection (`'reno'`, `'cubic'`, `'ccp'`, `'ccp:bbr'`…). Default the stack's. */
+  congestionControl?: CongestionControlChoice
 }
 
 const READ_CHUNK = 64 * 1024
@@ -164,6 +167,7 @@ export class TcpSocket extends Duplex {
   startConnect(options: TcpConnectOptions): void {
     const stack = this.#stack
     if (options.noDelay) stack.setsockopt(this.#fd, 'noDelay', true)
+    if (options.congestionControl !== undefined) stack.setsockopt(this.#fd, 'congestionControl', options.congestionControl)
     if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
     if (options.localPort !== undefined && options.localPort !== 0) stack.bind(this.#fd, '0.0.0.0', options.localPort)
     this.#remote = { address: options.host, port: options.port, family: 'IPv4' }
@@ -305,6 +309,8 @@ export interface TcpServerOptions {
   noDelay?: boolean
   /** Enable keepalive on accepted sockets. Default false. */
   keepAlive?: boolean
+  /** Congestion control of accepted connections. Default the stack's. */
+  congestionControl?: CongestionControlChoice
 }
 
 /** A listening socket with the `net.Server` interface: `'listening'`, `'connection'`, `'close'`, `'error'`. */
@@ -350,6 +356,7 @@ export class TcpServer extends EventEmitter {
       fd = stack.socket()
       if (this.#options.noDelay) stack.setsockopt(fd, 'noDelay', true)
       if (this.#options.keepAlive) stack.setsockopt(fd, 'keepAlive', true)
+      if (this.#options.congestionControl !== undefined) stack.setsockopt(fd, 'congestionControl', this.#options.congestionControl)
       stack.bind(fd, host ?? '0.0.0.0', options.port ?? 0)
       stack.listen(fd, backlog ?? 511)
     } catch (error) {

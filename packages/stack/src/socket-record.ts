@@ -3,7 +3,8 @@
  * tell about events.
  * @module
  */
-import type { Micros, NativeCongestionControlName, TcpConnection } from '@mtcp/tcp-core'
+import type { Micros, TcpConnection } from '@mtcp/tcp-core'
+import type { CongestionControlChoice } from './config.js'
 
 /** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
 export const PollEvents = {
@@ -52,7 +53,7 @@ export class SocketRecord {
   keepAliveIdle: Micros | undefined = undefined
   sendBufferSize: number | undefined = undefined
   receiveBufferSize: number | undefined = undefined
-  congestionControl: NativeCongestionControlName | undefined = undefined
+  congestionControl: CongestionControlChoice | undefined = undefined
   pacing: boolean | undefined = undefined
   maxPacingRate: number | undefined = undefined
 

@@ -10,10 +10,10 @@ import { TokenBucket } from '@mtcp/pacer'
 import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
 import {
   ArpCache,
+  type CongestionControl,
   createCongestionControl,
   formatIpv4Address,
   initialSequenceNumber,
-  NATIVE_CONGESTION_CONTROL_NAMES,
   type NativeCongestionControlName,
   type IsnSecret,
   parseIpv4Address,
@@ -25,11 +25,13 @@ import {
   TcpFlags,
   type TcpState,
 } from '@mtcp/tcp-core'
-import { type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
+import { CcpControl, StackCcp } from './ccp.js'
+import { type CongestionControlChoice, congestionControlProblem, type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
 import { StackError, WOULD_BLOCK } from './errors.js'
 import { FrameKind, FrameReader, FrameWriter } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
+import type { StackHooks } from './stack-hooks.js'
 import { createStackStats, type StackStats } from './stats.js'
 import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
@@ -102,6 +104,10 @@ export class Stack {
   #rateLimitAt: Micros | undefined = undefined
   #nextEphemeral: number
   #ipId = 0
+  /** Cluster hooks (stack-hooks.ts); empty for a stack alone. */
+  readonly #hooks: StackHooks
+  /** The CCP datapath, when the stack was given one. */
+  readonly #ccp: StackCcp | undefined
 
   /** @internal */
   constructor(options: StackOptions) {
@@ -123,7 +129,6 @@ export class Stack {
     const secret = new Uint32Array(2)
     crypto.getRandomValues(secret)
     this.#isnSecret = [secret[0]!, secret[1]!]
-    const congestion = this.options.congestionControl
     this.#tcpConfig = resolveTcpConfig(
       {
         mss: this.options.mtu - 40,
@@ -132,8 +137,10 @@ export class Stack {
         segmentationMax: segmentation.tcp4 && this.port.offloads.txChecksum.tcp ? Math.min(65_000, segmentation.maxSize - 20 - 60) : 0,
         ...this.options.tcp,
       },
-      (mss) => createCongestionControl(congestion, { mss }),
+      (mss) => createCongestionControl(nativeFallback(this.options.congestionControl), { mss }),
     )
+    this.#ccp = options.ccp === undefined ? undefined : new StackCcp(options.ccp, this.clock)
+    this.#hooks = options.hooks ?? {}
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
     this.#rateLimit = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit)
     this.#wake = this.clock.createTimer(() => this.poll())
@@ -209,7 +216,7 @@ export class Stack {
       case FrameKind.Tcp:
         stats.rx.ipv4++
         stats.rx.tcp++
-        this.#tcpInput(now)
+        this.#tcpInput(now, buffer)
         return
       default:
         return
@@ -220,6 +227,7 @@ export class Stack {
     const arp = this.#reader.arp
     const result = this.#arp.onArpPacket(now, arp, this.address)
     if (result.replyOwed) this.#sendArp(2, arp.senderIp, arp.senderMac)
+    if (result.learned) this.#hooks.arpLearned?.(arp.senderIp, result.mac!)
     for (const buffer of result.ready) this.#transmitResolved(buffer, result.mac!)
   }
 
@@ -233,7 +241,7 @@ export class Stack {
   }
 
   /** RFC 9293 §3.10.7: find the connection, or the listener, or answer with a reset. */
-  #tcpInput(now: Micros): void {
+  #tcpInput(now: Micros, frame: PacketBuffer): void {
     const reader = this.#reader
     const segment = reader.segment
     const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
@@ -249,6 +257,8 @@ export class Stack {
       this.#passiveOpen(now, this.#sockets.get(listenerId)!)
       return
     }
+    // A cluster worker hands a segment of another worker's flow over to it (stack-hooks.ts).
+    if (this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
     if (flags & TcpFlags.RST) return
     this.stats.rx.drops.noSocket++
     // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
@@ -325,6 +335,8 @@ export class Stack {
       if (connection.error !== undefined) this.stats.tcp.failedConnections++
       else this.stats.tcp.closedConnections++
     }
+    // A CCP flow ends when the connection has nothing more to send: CLOSED, or TIME-WAIT (close MEASURE).
+    if (connection.congestion instanceof CcpControl && (events & TcpEvents.CLOSED || connection.state === 'TIME-WAIT')) connection.congestion.free()
     this.#notify(record, this.#readiness(record))
     if (events & TcpEvents.CLOSED) this.#maybeRelease(record)
   }
@@ -543,6 +555,7 @@ export class Stack {
 
   #configFor(record: SocketRecord): TcpConfig {
     if (
+      !this.#usesCcp(record) &&
       record.noDelay === undefined &&
       record.keepAlive === undefined &&
       record.keepAliveIdle === undefined &&
@@ -554,7 +567,7 @@ export class Stack {
     ) {
       return this.#tcpConfig
     }
-    const congestion = record.congestionControl
+    const congestion = record.congestionControl ?? this.options.congestionControl
     return {
       ...this.#tcpConfig,
       noDelay: record.noDelay ?? this.#tcpConfig.noDelay,
@@ -562,10 +575,23 @@ export class Stack {
       keepAliveIdle: record.keepAliveIdle ?? this.#tcpConfig.keepAliveIdle,
       sendBufferSize: record.sendBufferSize ?? this.#tcpConfig.sendBufferSize,
       receiveBufferSize: record.receiveBufferSize ?? this.#tcpConfig.receiveBufferSize,
-      congestionControl: congestion === undefined ? this.#tcpConfig.congestionControl : (mss) => createCongestionControl(congestion, { mss }),
+      congestionControl: this.#congestionFactory(congestion, record),
       pacing: record.pacing ?? this.#tcpConfig.pacing,
       maxPacingRate: record.maxPacingRate ?? this.#tcpConfig.maxPacingRate,
     }
+  }
+
+  #usesCcp(record: SocketRecord): boolean {
+    return (record.congestionControl ?? this.options.congestionControl).startsWith('ccp')
+  }
+
+  /** How a connection of `record` makes its controller: native, or CCP with the native one as fallback. */
+  #congestionFactory(choice: CongestionControlChoice, record: SocketRecord): (mss: number) => CongestionControl {
+    const ccp = this.#ccp
+    if (!choice.startsWith('ccp')) return (mss) => createCongestionControl(choice as NativeCongestionControlName, { mss })
+    if (ccp === undefined) throw new StackError('EINVAL', `congestionControl ${JSON.stringify(choice)} needs CCP: create the stack with the ccp option`)
+    const algorithm = choice.length > 4 ? choice.slice(4) : ccp.defaultAlgorithm
+    return (mss) => new CcpControl(createCongestionControl(nativeFallback(choice), { mss }), ccp, record, algorithm, mss)
   }
 
   /** Release the id once the application has closed it and the connection is over. */
@@ -844,13 +870,13 @@ export class Stack {
         if (typeof value !== 'number' || !(value >= 1)) throw new StackError('EINVAL', `maxPacingRate must be a number of bytes/s in [1, Infinity], got ${String(value)}`)
         record.maxPacingRate = value
         break
-      case 'congestionControl':
-        if (!NATIVE_CONGESTION_CONTROL_NAMES.includes(value as NativeCongestionControlName)) {
-          throw new StackError('EINVAL', `congestionControl must be one of ${NATIVE_CONGESTION_CONTROL_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(value)}`)
-        }
+      case 'congestionControl': {
+        const problem = congestionControlProblem(value, this.#ccp !== undefined)
+        if (problem !== undefined) throw new StackError('EINVAL', problem)
         if (record.connection !== undefined) throw new StackError('EISCONN', 'congestionControl must be set before connect or listen')
-        record.congestionControl = value as NativeCongestionControlName
+        record.congestionControl = value as CongestionControlChoice
         break
+      }
       default:
         throw new StackError('ENOPROTOOPT', `unknown socket option ${String(option)}`)
     }
@@ -932,6 +958,21 @@ export class Stack {
     }
   }
 
+  /**
+   * Merge a neighbour learned elsewhere (by another worker of a cluster) into the ARP cache, as an ARP
+   * reply addressed to this stack would be (RFC 826 merge); frames waiting for it are sent. Does not call
+   * `hooks.arpLearned`. @throws `EINVAL` for a bad address or a MAC that is not 6 bytes.
+   */
+  addArpEntry(ip: string | number, mac: Uint8Array): void {
+    const address = typeof ip === 'number' ? ip : parseAddress(ip)
+    if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) throw new StackError('EINVAL', `ip must be an IPv4 address, got ${String(ip)}`)
+    if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) throw new StackError('EINVAL', 'mac must be a 6-byte Uint8Array')
+    if (this.#closed) return
+    const result = this.#arp.onArpPacket(this.clock.now(), { operation: 2, senderMac: mac, senderIp: address, targetIp: this.address }, this.address)
+    for (const buffer of result.ready) this.#transmitResolved(buffer, result.mac!)
+    if (result.ready.length > 0) this.#scheduleSoon()
+  }
+
   /** Connections by TCP state, for monitoring. */
   connectionsByState(): Partial<Record<TcpState, number>> {
     const counts: Partial<Record<TcpState, number>> = {}
@@ -958,6 +999,17 @@ export class Stack {
     this.#txHead = 0
     this.#txCount = 0
     this.#arp.clear((buffer) => buffer.release())
+    if (this.#ccp !== undefined) {
+      this.#sockets.forEach((record) => {
+        if (record.connection?.congestion instanceof CcpControl) record.connection.congestion.free()
+      })
+      this.#ccp.close()
+    }
+  }
+
+  /** The stack's CCP datapath (libccp's `Datapath`), when it was created with the `ccp` option: stats, agent presence. */
+  get ccpDatapath(): StackCcp['datapath'] | undefined {
+    return this.#ccp?.datapath
   }
 
   #connection(fd: number) {
@@ -997,7 +1049,7 @@ export class Stack {
     const [low, high] = this.options.ephemeralPorts
     for (let i = 0; i <= high - low; i++) {
       const port = this.#advanceEphemeral()
-      if (!this.#flows.has(this.address, port, remoteIp, remotePort) && !this.#listeners.has(this.address, port) && !this.#listeners.has(0, port)) return port
+      if (!this.#flows.has(this.address, port, remoteIp, remotePort) && !this.#listeners.has(this.address, port) && !this.#listeners.has(0, port) && (this.#hooks.acceptEphemeralPort?.(port, remoteIp, remotePort) ?? true)) return port
     }
     throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
   }
@@ -1058,4 +1110,10 @@ function parseAddress(address: string): number {
  */
 export function createStack(options: StackOptions): Stack {
   return new Stack(options)
+}
+
+/** The native controller behind a choice: itself, or for CCP the one that governs until the agent does (Cubic, or Reno for 'ccp:reno'). */
+function nativeFallback(choice: CongestionControlChoice): NativeCongestionControlName {
+  if (!choice.startsWith('ccp')) return choice as NativeCongestionControlName
+  return choice === 'ccp:reno' ? 'reno' : 'cubic'
 }

@@ -22,12 +22,24 @@ export interface StackPair {
 
 /** Build a {@link StackPair} on a virtual clock. */
 export function stackPair(
-  options: { impairments?: LinkImpairments; seed?: number; link?: Partial<MemoryLinkOptions>; stack?: Partial<StackOptions> } = {},
+  options: {
+    impairments?: LinkImpairments
+    seed?: number
+    link?: Partial<MemoryLinkOptions>
+    /** Options for both stacks. */
+    stack?: Partial<StackOptions>
+    /** Options for stack a only (e.g. its CCP transport), over `stack`. */
+    stackA?: Partial<StackOptions>
+    /** Options for stack b only, over `stack`. */
+    stackB?: Partial<StackOptions>
+    /** The clock; default a new virtual clock. */
+    clock?: VirtualClock
+  } = {},
 ): StackPair {
-  const clock = new VirtualClock()
+  const clock = options.clock ?? new VirtualClock()
   const link = createMemoryLink({ clock, seed: options.seed ?? 1, impairments: options.impairments ?? {}, ...options.link })
-  const a = createStack({ port: link.a, address: '10.0.0.1/24', ...options.stack })
-  const b = createStack({ port: link.b, address: '10.0.0.2/24', ...options.stack })
+  const a = createStack({ port: link.a, address: '10.0.0.1/24', ...options.stack, ...options.stackA })
+  const b = createStack({ port: link.b, address: '10.0.0.2/24', ...options.stack, ...options.stackB })
   return { clock, link, a, b }
 }
 

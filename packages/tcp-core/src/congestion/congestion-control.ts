@@ -56,6 +56,14 @@ export interface AckMeasurement {
   bytesSent: number
   /** Bytes delivered to the peer since the connection began (cumulative plus selective ACKs): a counter for delivery rates. */
   bytesDelivered: number
+  /**
+   * A delivery-rate sample from this ACK, bytes/s (draft-cheng-iccrg-delivery-rate-estimation): data
+   * delivered since the newest acknowledged segment was sent, over the longer of its send and ACK
+   * intervals. 0 when this ACK gave no sample.
+   */
+  deliveryRate: number
+  /** The matching send-rate sample: the same data over the send interval alone, bytes/s; 0 when none. */
+  sendRate: number
 }
 
 /**

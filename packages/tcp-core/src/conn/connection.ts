@@ -227,6 +227,10 @@ export class TcpConnection {
   readonly #sentLog = new SentLog()
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
   #measurement: AckMeasurement | undefined
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1), kept only with a measurement.
+  #delivered = 0
+  #deliveredTime: Micros = 0
+  #firstSentTime: Micros = 0
 
   readonly #out = new OutboundSegment()
   readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
@@ -268,6 +272,8 @@ export class TcpConnection {
         bytesPending: 0,
         bytesSent: 0,
         bytesDelivered: 0,
+        deliveryRate: 0,
+        sendRate: 0,
       }
     }
     this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
@@ -980,14 +986,55 @@ export class TcpConnection {
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
     measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
     measurement.bytesSent = this.stats.bytesSent
-    measurement.bytesDelivered = this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0)
+    // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
+    const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
+    if (delivered > this.#delivered) {
+      this.#delivered = delivered
+      this.#deliveredTime = now
+    }
+    measurement.bytesDelivered = delivered
+    this.#rateSample(now, measurement)
     this.congestion.onAckMeasurement!(now, measurement)
+  }
+
+  /**
+   * draft-cheng-iccrg-delivery-rate-estimation §3.3: from the newest segment this ACK acknowledged, the
+   * data delivered since it was sent over the longer of its send and ACK intervals. Rates stay 0 when the
+   * ACK acknowledged no logged segment (SACK only, or a duplicate).
+   */
+  #rateSample(now: Micros, measurement: AckMeasurement): void {
+    measurement.deliveryRate = 0
+    measurement.sendRate = 0
+    const log = this.#sentLog
+    if (log.ackedSentAt < 0) return
+    const delivered = this.#delivered - log.ackedDelivered
+    const sendElapsed = log.ackedSentAt - log.ackedFirstSentTime
+    const ackElapsed = now - log.ackedDeliveredTime
+    this.#firstSentTime = log.ackedSentAt
+    log.ackedSentAt = -1
+    if (delivered <= 0) return
+    // §3.3: the interval is the longer of the two, so ACK compression cannot inflate the rate.
+    const interval = Math.max(sendElapsed, ackElapsed)
+    if (interval > 0) measurement.deliveryRate = (delivered * 1e6) / interval
+    if (sendElapsed > 0) measurement.sendRate = (delivered * 1e6) / sendElapsed
   }
 
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
     this.stats.bytesSent += seqSub(end, start)
-    if (retransmission) this.#sentLog.markRetransmitted(start, end)
-    else this.#sentLog.add(now, start, end)
+    if (retransmission) {
+      this.#sentLog.markRetransmitted(start, end)
+      return
+    }
+    if (this.#measurement !== undefined) {
+      // §3.2: with nothing in flight, the intervals start now.
+      if (seqSub(this.#sndMax, this.#sndUna) === 0 || this.#sentLog.size === 0) {
+        this.#firstSentTime = now
+        this.#deliveredTime = now
+      }
+      this.#sentLog.add(now, start, end, this.#delivered, this.#deliveredTime, this.#firstSentTime)
+    } else {
+      this.#sentLog.add(now, start, end)
+    }
   }
 
   // ---------------------------------------------------------------- timers

@@ -170,4 +170,20 @@ describe('two connections over a simulated channel', () => {
     expect(m.at(-1)!.bytesSent).toBeLessThanOrEqual(r.a.stats.bytesSent)
     expect(m.at(-1)!.bytesDelivered).toBeGreaterThanOrEqual(200_000)
   })
+
+  it('samples the delivery rate per ACK: a fixed window over a fixed RTT delivers window / RTT', () => {
+    const congestionControl = () => new MeasuringControl(32 * 1448)
+    const r = transfer({ seed: 3, channel: { loss: 0, duplicate: 0, reorder: 0, delay: 5000 }, aToB: 400_000, bToA: 0, config: { congestionControl, sack: true } })
+    expect(r.receivedByB).toEqual(r.dataAToB)
+    const m = (r.a.congestion as MeasuringControl).measurements
+    const samples = m.map((x) => x.deliveryRate).filter((rate) => rate > 0)
+    expect(samples.length).toBeGreaterThan(m.length / 2)
+    // 32 segments per 10 ms round trip, once the window is full: the middle of the transfer.
+    const expected = (32 * 1448) / 0.01
+    const middle = samples.slice(Math.floor(samples.length / 4), Math.floor((3 * samples.length) / 4))
+    for (const rate of middle) expect(rate / expected).toBeGreaterThan(0.9)
+    for (const rate of middle) expect(rate / expected).toBeLessThan(1.1)
+    for (const x of m) if (x.sendRate > 0) expect(x.sendRate).toBeGreaterThanOrEqual(x.deliveryRate)
+  })
 })
+

@@ -1,13 +1,15 @@
 /**
- * The log of sent segments that RTT samples come from: per segment its sequence range, when it was
- * sent (µs) and whether any of it was retransmitted (Karn's rule, RFC 6298 §3). A ring in one
- * Float64Array that starts empty and doubles on demand, so idle connections cost nothing.
+ * The log of sent segments that RTT and delivery-rate samples come from: per segment its sequence range,
+ * when it was sent (µs), whether any of it was retransmitted (Karn's rule, RFC 6298 §3), and the
+ * connection's delivery state when it left (draft-cheng-iccrg-delivery-rate-estimation §3.2: delivered,
+ * delivered time, first sent time). A ring in one Float64Array that starts empty and doubles on demand,
+ * so idle connections cost nothing.
  * @module
  */
 import type { Micros } from '../congestion/congestion-control.js'
 import { seqGt, seqLt } from '../wire/seq.js'
 
-const FIELDS = 4 // start, end, time, retransmitted
+const FIELDS = 7 // start, end, time, retransmitted, delivered, deliveredTime, firstSentTime
 const FIRST_CAPACITY = 16
 /** Beyond this many segments in flight the oldest entries are dropped (they just give no sample). */
 const MAX_CAPACITY = 8192
@@ -18,14 +20,19 @@ export class SentLog {
   #capacity = 0
   #head = 0
   #size = 0
+  /** The delivery state of the newest entry the last {@link acknowledge} removed (-1: none removed). */
+  ackedSentAt: Micros = -1
+  ackedDelivered = 0
+  ackedDeliveredTime: Micros = 0
+  ackedFirstSentTime: Micros = 0
 
   /** Entries held. */
   get size(): number {
     return this.#size
   }
 
-  /** Record a first transmission of [start, end) at `now`. */
-  add(now: Micros, start: number, end: number): void {
+  /** Record a first transmission of [start, end) at `now`, with the connection's delivery state then. */
+  add(now: Micros, start: number, end: number, delivered = 0, deliveredTime: Micros = 0, firstSentTime: Micros = 0): void {
     if (this.#size === this.#capacity) {
       if (this.#capacity < MAX_CAPACITY) this.#grow()
       else {
@@ -39,6 +46,9 @@ export class SentLog {
     slots[at + 1] = end
     slots[at + 2] = now
     slots[at + 3] = 0
+    slots[at + 4] = delivered
+    slots[at + 5] = deliveredTime
+    slots[at + 6] = firstSentTime
     this.#size++
   }
 
@@ -55,10 +65,15 @@ export class SentLog {
   acknowledge(now: Micros, ack: number): Micros | undefined {
     let sample: Micros | undefined
     const slots = this.#slots
+    this.ackedSentAt = -1
     while (this.#size > 0) {
       const at = this.#head * FIELDS
       if (seqGt(slots[at + 1]!, ack)) break
       if (slots[at + 3] === 0) sample = now - slots[at + 2]!
+      this.ackedSentAt = slots[at + 2]!
+      this.ackedDelivered = slots[at + 4]!
+      this.ackedDeliveredTime = slots[at + 5]!
+      this.ackedFirstSentTime = slots[at + 6]!
       this.#head = (this.#head + 1) % this.#capacity
       this.#size--
     }

@@ -1,0 +1,89 @@
+// Shared by the workers benchmarks: the load generator run in namespace B, and the servers under test.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const NODE_CLIENT = fileURLToPath(new URL('./tx-clients.mjs', import.meta.url))
+const C_CLIENT = fileURLToPath(new URL('./tx-clients.c', import.meta.url))
+
+/**
+ * The generator command: tx-clients.c built with `cc -O2` when a C compiler is there (the native addon
+ * needs one anyway), else tx-clients.mjs on Node. Returns { command, args, kind }.
+ */
+export function generatorCommand() {
+  const directory = mkdtempSync(join(tmpdir(), 'mtcp-tx-'))
+  process.on('exit', () => rmSync(directory, { recursive: true, force: true }))
+  const binary = join(directory, 'tx-clients')
+  const built = spawnSync('cc', ['-O2', '-o', binary, C_CLIENT], { stdio: 'ignore' })
+  if (built.status === 0) return { command: binary, args: [], kind: 'C (epoll)' }
+  return { command: process.execPath, args: [NODE_CLIENT], kind: 'Node net' }
+}
+
+/**
+ * Let the clients in namespace `ns` open connections faster than TIME-WAIT ends: the whole port range,
+ * and reuse of TIME-WAIT ports after a second (RFC 7323 timestamps keep old segments apart).
+ */
+export function prepareClientNamespace(ns) {
+  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1'], { stdio: 'pipe' })
+}
+
+/**
+ * Run `processes` generator processes in `ns` against host:port for `seconds` (after `warmup`), each with
+ * `concurrency` connection loops. Returns the summed transactions/s, errors, and the generators' CPU
+ * seconds per transaction.
+ */
+export async function generate(ns, host, port, { generator = generatorCommand(), processes = 2, concurrency = 64, warmup = 1, seconds = 5 } = {}) {
+  const children = Array.from({ length: processes }, () => {
+    const child = spawn('ip', ['netns', 'exec', ns, generator.command, ...generator.args, host, String(port), String(concurrency), String(warmup), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout.on('data', (data) => (output += data))
+    return once(child, 'exit').then(() => JSON.parse(output.trim().split('\n').at(-1)))
+  })
+  const results = await Promise.all(children)
+  const transactions = results.reduce((sum, r) => sum + r.transactions, 0)
+  const elapsed = Math.max(...results.map((r) => r.seconds))
+  const cpuSeconds = results.reduce((sum, r) => sum + r.cpuSeconds, 0)
+  return { rate: transactions / elapsed, errors: results.reduce((sum, r) => sum + r.errors, 0), cpuPerTransaction: cpuSeconds / Math.max(1, transactions), transactions }
+}
+
+/** The workers' event-loop busy fraction over a window: `before` and `after` are `cluster.stats()` results. */
+export function loopUtilization(before, after) {
+  return after.workers.map((worker, i) => {
+    const active = worker.eventLoop.active - before.workers[i].eventLoop.active
+    const idle = worker.eventLoop.idle - before.workers[i].eventLoop.idle
+    return active / Math.max(1e-9, active + idle)
+  })
+}
+
+/**
+ * Transactions/s of our stack with `workers` workers on AF_PACKET fanout on `paths.ours`, driven from
+ * namespace B; with the workers' event-loop utilization during the run. The MAC is fixed so the kernel's
+ * neighbour entry stays right from one cluster to the next.
+ */
+export async function measureCluster(paths, workers, generator) {
+  const { createCluster } = await import('@mtcp/stack/cluster')
+  const cluster = await createCluster({
+    workers,
+    mac: Uint8Array.of(0x02, 0x6d, 0x74, 0x63, 0x70, 0x01),
+    port: { type: 'af-packet', interface: paths.ours, offloads: true },
+    stack: { address: `${paths.ourIp}/24` },
+    worker: new URL('./workers-app.mjs', import.meta.url),
+  })
+  try {
+    const before = await cluster.stats()
+    const result = await generate(paths.B, paths.ourIp, 7, { generator })
+    const after = await cluster.stats()
+    return { ...result, utilization: loopUtilization(before, after), forwarded: after.workers.reduce((sum, w) => sum + w.steering.forwarded, 0) }
+  } finally {
+    await cluster.close()
+  }
+}
+
+/** One line about a measurement, for the console. */
+export function describe(name, result) {
+  const loops = result.utilization === undefined ? '' : `, worker loops busy ${result.utilization.map((u) => `${Math.round(u * 100)}%`).join('/')}`
+  return `  ${name}: ${Math.round(result.rate)} transactions/s, ${result.errors} errors, generator ${(result.cpuPerTransaction * 1e6).toFixed(1)} CPU-µs per transaction${loops}`
+}

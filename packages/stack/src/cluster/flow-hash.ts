@@ -1,0 +1,158 @@
+/**
+ * Receive-side scaling in software: the Toeplitz hash of an IPv4 4-tuple, as NICs compute it, and the
+ * redirection table that turns a hash into a queue (one queue per worker).
+ *
+ * The hash follows Microsoft's RSS specification ("RSS hashing functions": the input is source address,
+ * destination address, source port, destination port, in network order; for every set bit of the input
+ * the 32 key bits starting at that bit position are XORed into the result). With the default key, the
+ * 16-bit pattern 0x6d5a repeated (Woo and Park, "Scalable TCP Session Monitoring with Symmetric
+ * Receive-side Scaling", 2012), the hash is symmetric: both directions of a flow land on the same queue,
+ * so a worker can pick a source port for `connect` whose replies come back to it, as mTCP's
+ * `mtcp_init_rss` did.
+ * @module
+ */
+
+/** Bytes of a Toeplitz key: 40, as NICs use (enough for IPv6 4-tuples; IPv4 needs 16). */
+export const TOEPLITZ_KEY_BYTES = 40
+
+/** The symmetric key: 0x6d5a repeated. */
+export const SYMMETRIC_RSS_KEY: Uint8Array = Uint8Array.from({ length: TOEPLITZ_KEY_BYTES }, (_, i) => (i % 2 === 0 ? 0x6d : 0x5a))
+
+/** Entries of the redirection table (RETA), indexed by the low 7 bits of the hash, as on most NICs. */
+export const REDIRECTION_TABLE_SIZE = 128
+
+/** Input bytes of an IPv4 4-tuple: 4 + 4 + 2 + 2. */
+const INPUT_BYTES = 12
+
+/**
+ * The Toeplitz hash over IPv4 4-tuples for one key, by table: for each of the 12 input bytes and each
+ * byte value, the XOR of the key windows its set bits select. 12 lookups per hash, no allocation.
+ */
+export class ToeplitzHash {
+  /** `table[byteIndex * 256 + value]`. */
+  readonly #table = new Int32Array(INPUT_BYTES * 256)
+
+  /** @param key - at least 16 bytes (default {@link SYMMETRIC_RSS_KEY}). */
+  constructor(key: Uint8Array = SYMMETRIC_RSS_KEY) {
+    if (!(key instanceof Uint8Array) || key.byteLength < INPUT_BYTES + 4) {
+      throw new RangeError(`a Toeplitz key for IPv4 4-tuples needs at least ${INPUT_BYTES + 4} bytes`)
+    }
+    // window(bit) = key bits [bit, bit + 32) as a uint32, most significant first.
+    const window = (bit: number): number => {
+      let value = 0
+      for (let i = 0; i < 32; i++) {
+        const k = bit + i
+        value = (value << 1) | ((key[k >>> 3]! >>> (7 - (k & 7))) & 1)
+      }
+      return value
+    }
+    for (let byte = 0; byte < INPUT_BYTES; byte++) {
+      for (let value = 0; value < 256; value++) {
+        let h = 0
+        for (let bit = 0; bit < 8; bit++) if (value & (0x80 >>> bit)) h ^= window(byte * 8 + bit)
+        this.#table[byte * 256 + value] = h
+      }
+    }
+  }
+
+  /** The hash of (source address, destination address, source port, destination port), uint32. Addresses are uint32s. */
+  hash(srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
+    const t = this.#table
+    return (
+      (t[(srcIp >>> 24) & 0xff]! ^
+        t[256 + ((srcIp >>> 16) & 0xff)]! ^
+        t[512 + ((srcIp >>> 8) & 0xff)]! ^
+        t[768 + (srcIp & 0xff)]! ^
+        t[1024 + ((dstIp >>> 24) & 0xff)]! ^
+        t[1280 + ((dstIp >>> 16) & 0xff)]! ^
+        t[1536 + ((dstIp >>> 8) & 0xff)]! ^
+        t[1792 + (dstIp & 0xff)]! ^
+        t[2048 + ((srcPort >>> 8) & 0xff)]! ^
+        t[2304 + (srcPort & 0xff)]! ^
+        t[2560 + ((dstPort >>> 8) & 0xff)]! ^
+        t[2816 + (dstPort & 0xff)]!) >>>
+      0
+    )
+  }
+}
+
+/**
+ * Which queue a flow goes to: the Toeplitz hash, then a 128-entry redirection table filled round-robin
+ * over the live queues (a queue marked dead gets no entry, so its flows move to the others). Both the
+ * side that dispatches frames and the workers that choose source ports build the same table.
+ */
+export class FlowSteering {
+  readonly queues: number
+  readonly #hash: ToeplitzHash
+  readonly #table = new Uint16Array(REDIRECTION_TABLE_SIZE)
+  readonly #alive: boolean[]
+
+  constructor(queues: number, key?: Uint8Array) {
+    if (!Number.isInteger(queues) || queues < 1 || queues > REDIRECTION_TABLE_SIZE) {
+      throw new RangeError(`queues must be an integer in [1, ${REDIRECTION_TABLE_SIZE}], got ${String(queues)}`)
+    }
+    this.queues = queues
+    this.#hash = new ToeplitzHash(key)
+    this.#alive = new Array<boolean>(queues).fill(true)
+    this.#fill()
+  }
+
+  /** Whether queue `index` still gets flows. */
+  isAlive(index: number): boolean {
+    return this.#alive[index] === true
+  }
+
+  /** Take queue `index` out of the table (its worker died): its flows spread over the others. The last live queue stays. */
+  markDead(index: number): void {
+    if (this.#alive[index] !== true) return
+    if (this.#alive.filter(Boolean).length === 1) return
+    this.#alive[index] = false
+    this.#fill()
+  }
+
+  /** The queue of the flow (symmetric with the default key: swapping both ends gives the same queue). */
+  queueOf(srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
+    return this.#table[this.#hash.hash(srcIp, dstIp, srcPort, dstPort) & (REDIRECTION_TABLE_SIZE - 1)]!
+  }
+
+  /**
+   * The queue of a received Ethernet frame: TCP and UDP by their 4-tuple, other IPv4 (ICMP, fragments)
+   * by the address pair, ARP by the sender and target addresses, anything else queue 0 (as NICs do with
+   * traffic they cannot hash). Never reads outside `[offset, offset + length)`.
+   */
+  queueOfFrame(data: Uint8Array, offset: number, length: number): number {
+    if (length < 14) return 0
+    const etherType = (data[offset + 12]! << 8) | data[offset + 13]!
+    if (etherType === 0x0806) {
+      if (length < 42) return 0
+      return this.queueOf(readUint32(data, offset + 28), readUint32(data, offset + 38), 0, 0)
+    }
+    if (etherType !== 0x0800 || length < 34) return this.#firstAlive()
+    const ip = offset + 14
+    const headerLength = (data[ip]! & 0x0f) * 4
+    const src = readUint32(data, ip + 12)
+    const dst = readUint32(data, ip + 16)
+    const protocol = data[ip + 9]!
+    const fragment = ((data[ip + 6]! << 8) | data[ip + 7]!) & 0x3fff // MF or an offset
+    if ((protocol === 6 || protocol === 17) && fragment === 0 && headerLength >= 20 && length >= 14 + headerLength + 4) {
+      const l4 = ip + headerLength
+      return this.queueOf(src, dst, (data[l4]! << 8) | data[l4 + 1]!, (data[l4 + 2]! << 8) | data[l4 + 3]!)
+    }
+    return this.queueOf(src, dst, 0, 0)
+  }
+
+  #firstAlive(): number {
+    const index = this.#alive.indexOf(true)
+    return index < 0 ? 0 : index
+  }
+
+  #fill(): void {
+    const live: number[] = []
+    for (let i = 0; i < this.queues; i++) if (this.#alive[i]) live.push(i)
+    for (let i = 0; i < REDIRECTION_TABLE_SIZE; i++) this.#table[i] = live[i % live.length]!
+  }
+}
+
+function readUint32(data: Uint8Array, at: number): number {
+  return ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0
+}

@@ -1,0 +1,77 @@
+/**
+ * The stack hooks (../stack-hooks.ts) of one cluster worker: which ephemeral ports `connect` may use,
+ * where a segment of another worker's flow goes, and sharing ARP entries. Kept apart from the thread
+ * plumbing so the same rules run in one thread in the tests.
+ * @module
+ */
+import type { PacketBuffer } from '@mtcp/dpdk-io'
+import type { StackHooks } from '../stack-hooks.js'
+import type { FlowSteering } from './flow-hash.js'
+
+/** A neighbour is shared again at most this often (ms) unless its MAC changes. */
+const ARP_SHARE_INTERVAL_MS = 1000
+
+/** What {@link createWorkerHooks} needs to know and do. */
+export interface WorkerHooksOptions {
+  index: number
+  workers: number
+  /** The cluster's address, uint32. */
+  address: number
+  /** The stack's ephemeral port range, inclusive. */
+  ephemeralPorts: readonly [number, number]
+  /**
+   * The memory backend's flow steering: ports are chosen by its hash. Without it (kernel backends) the
+   * ephemeral ports are partitioned, `port mod workers`, and segments forwarded to their owner.
+   */
+  steering?: FlowSteering
+  /** Whether worker `index` is gone. */
+  isDead(index: number): boolean
+  /** Hand a copy of `frame` to worker `owner`. */
+  forward(owner: number, frame: PacketBuffer): void
+  /** Tell the other workers about a neighbour. */
+  shareArp(ip: number, mac: Uint8Array): void
+  /** Counters, updated in place. */
+  counters: { forwarded: number; ownerDead: number; arpShared: number }
+  /** Milliseconds, for ARP share pacing. Default `performance.now`. */
+  now?: () => number
+}
+
+/** @internal The hooks of one worker's stack. A single worker needs none. */
+export function createWorkerHooks(options: WorkerHooksOptions): StackHooks {
+  const { index, workers, address, steering, counters } = options
+  if (workers === 1) return {}
+  const [low, high] = options.ephemeralPorts
+  const now = options.now ?? (() => performance.now())
+  const hooks: StackHooks = {}
+  if (steering !== undefined) {
+    // mTCP's mtcp_init_rss: a source port whose flow the dispatcher's hash brings back to this worker.
+    hooks.acceptEphemeralPort = (localPort, remoteIp, remotePort) => steering.queueOf(remoteIp, address, remotePort, localPort) === index
+  } else {
+    // The kernel's fanout hash is keyed by a secret of its own: partition the ports instead, and have
+    // whichever worker receives a segment for another's port forward it (software steering).
+    hooks.acceptEphemeralPort = (localPort) => localPort % workers === index
+    hooks.unmatchedSegment = (frame, localPort) => {
+      if (localPort < low || localPort > high) return false
+      const owner = localPort % workers
+      if (owner === index) return false
+      if (options.isDead(owner)) {
+        counters.ownerDead++
+        return false // reset, as a host that lost the connection would
+      }
+      options.forward(owner, frame)
+      counters.forwarded++
+      return true
+    }
+  }
+  const shared = new Map<number, { mac: number; at: number }>()
+  hooks.arpLearned = (ip, mac) => {
+    const key = mac[0]! * 2 ** 40 + mac[1]! * 2 ** 32 + ((mac[2]! << 24) >>> 0) + (mac[3]! << 16) + (mac[4]! << 8) + mac[5]!
+    const at = now()
+    const last = shared.get(ip)
+    if (last !== undefined && last.mac === key && at - last.at < ARP_SHARE_INTERVAL_MS) return
+    shared.set(ip, { mac: key, at })
+    options.shareArp(ip, mac)
+    counters.arpShared++
+  }
+  return hooks
+}
