@@ -1,4 +1,4 @@
-// `pnpm demo`: a TCP bulk transfer between two @mtcp/stack hosts over the emulated link, on a virtual
+// `pnpm demo:link`: a TCP bulk transfer between two @mtcp/stack hosts over the emulated link, on a virtual
 // clock, reported per simulated second (goodput, congestion window, RTT, retransmissions).
 //   node demo/tcp-over-link.mjs [--rate 100e6] [--delay-ms 20] [--loss 0.001] [--seconds 10] [--cc cubic|reno] [--seed 1] [--pcap out.pcap]
 import { createMemoryLink, PcapWriter, VirtualClock } from '@mtcp/dpdk-io'

@@ -1,0 +1,21 @@
+/**
+ * `@mtcp/perf`: mTCP's perf sender on the `@mtcp/stack` user-level TCP stack, compatible with the
+ * original protocol and output (`mtcp-recv` or recv.py on the other end), with live progress, JSON output,
+ * pcap capture and an HTML report with plots. This file is the public API: named re-exports only.
+ * @packageDocumentation
+ */
+export { type CcpSetup, type CcpSetupOptions, createCcp } from './ccp.js'
+export { PerfError, type PerfErrorCode } from './errors.js'
+export {
+  neighbourAddress,
+  parsePerfArgs,
+  type PerfCongestionControl,
+  type PerfIo,
+  type PerfLinkOptions,
+  type PerfOptions,
+  USAGE,
+} from './options.js'
+export { readReportData, renderReport, REPORT_DATA_ELEMENT_ID, type ReportData } from './report.js'
+export { type PerfHooks, type PerfLineSource, type PerfProgress, type PerfResult, reportData, runPerf } from './run.js'
+export { ConnectionSampler, emptySeries, type PerfSeries } from './sampler.js'
+export { formatSenderSummary, type SenderResult, sendPerf, type SendPerfOptions } from './sender.js'

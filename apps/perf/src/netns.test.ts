@@ -1,0 +1,48 @@
+// The pair across two network namespaces, as `pnpm perf:netns` runs it (scripts/perf-netns.sh): our stack
+// on AF_PACKET or TAP in A, mtcp-recv on the Linux kernel in B. Root only (skipped elsewhere, except in
+// CI, which runs as root); each run uses namespaces of its own and removes them.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const root = join(import.meta.dirname, '..', '..', '..')
+const script = join(root, 'scripts', 'perf-netns.sh')
+const isRoot = process.getuid?.() === 0
+const hasIp = spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0
+let nativeReady = false
+try {
+  const path = createRequire(join(root, 'packages', 'dpdk-io', 'package.json')).resolve('@mtcp/dpdk-io-native')
+  nativeReady = ((await import(pathToFileURL(path).href)) as { nativeAvailable(): boolean }).nativeAvailable()
+} catch {
+  nativeReady = false
+}
+const enabled = (isRoot && hasIp && nativeReady) || process.env.CI !== undefined
+
+const DONE = /^Done with 10\.200\.0\.1:\d+, bytes_rcvd: (\d+), time: \d+\.\d+, thru: \d+\.\d+Mbps$/m
+
+describe.runIf(enabled)('the perf pair across two network namespaces (root)', () => {
+  it.each(['af-packet', 'tap'])('--io %s: mtcp-perf on our stack in A, mtcp-recv on the kernel in B', (io) => {
+    for (const cli of ['apps/perf/dist/cli.js', 'apps/recv/dist/cli.js']) expect(existsSync(join(root, cli)), `${cli} must be built`).toBe(true)
+    const tag = `${process.pid % 100000}${io === 'tap' ? 't' : 'p'}`
+    const env = { ...process.env, MTCP_NS_A: `mtpf-a${tag}`, MTCP_NS_B: `mtpf-b${tag}` }
+    const run = spawnSync('bash', [script, '--io', io, '1', '--', '--cc', 'reno'], { env, encoding: 'utf8', timeout: 120_000 })
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0)
+    const output = run.stdout
+    expect(output).toContain('Server ready...')
+    expect(output).toContain('Connected!')
+    expect(output).toContain('Received END from client')
+    expect(output).toMatch(new RegExp(`^mtcp-perf: send 10\\.200\\.0\\.2:5001 for 1 s over ${io} mtcp-(a0|tap0) as 10\\.200\\.0\\.1/24, congestion control reno$`, 'm'))
+    const received = Number(DONE.exec(output)![1])
+    const sent = Number(/^Total bytes sent: (\d+)$/m.exec(output)![1])
+    expect(received).toBe(sent + 1)
+    expect(sent).toBeGreaterThan(0)
+    expect(output).toMatch(/^Time elapsed: \d+\.\d{6}$/m)
+    expect(output).toMatch(/^Throughput: \d+\.\d{3}Mbit\/sec$/m)
+    const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    expect(namespaces).not.toContain(env.MTCP_NS_A)
+    expect(namespaces).not.toContain(env.MTCP_NS_B)
+  }, 120_000)
+})

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest'
+import { PerfError } from './errors.js'
+import { neighbourAddress, parsePerfArgs, type PerfOptions } from './options.js'
+
+const parse = (...argv: string[]): PerfOptions => parsePerfArgs(argv) as PerfOptions
+
+function usageError(argv: string[]): string {
+  try {
+    parsePerfArgs(argv)
+  } catch (error) {
+    expect(error).toBeInstanceOf(PerfError)
+    expect((error as PerfError).code).toBe('ERR_USAGE')
+    return (error as PerfError).message
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`)
+}
+
+describe('parsePerfArgs', () => {
+  it('reads the original command line, with the emulated link as the default network', () => {
+    const options = parse('send', '10.0.0.2', '5001', '10')
+    expect(options).toMatchObject({ mode: 'send', ip: '10.0.0.2', port: 5001, seconds: 10, io: 'memory', address: '10.0.0.1/24', clock: 'virtual', json: false })
+    expect(options.congestionControl).toEqual({ kind: 'native', name: 'cubic' })
+    expect(options.link).toEqual({ rate: 100e6, delay: 20_000, jitter: 0, loss: 0.001, reorder: 0, duplicate: 0, corrupt: 0, queuePackets: 1000 })
+    expect(parse('wait', '10.0.0.7', '9000', '2.5')).toMatchObject({ mode: 'wait', address: '10.0.0.7/24', seconds: 2.5 })
+  })
+
+  it('takes rates, times, probabilities and sizes with their units', () => {
+    const options = parse('send', '10.0.0.2', '5001', '10', '--rate', '2.5G', '--delay=500us', '--jitter', '0.1ms', '--loss', '0.5%', '--reorder', '0.01', '--queue', '64', '--sndbuf', '512K', '--rcvbuf', '8M')
+    expect(options.link).toMatchObject({ rate: 2.5e9, delay: 500, jitter: 100, loss: 0.005, reorder: 0.01, queuePackets: 64 })
+    expect(options.sendBufferSize).toBe(512 * 1024)
+    expect(options.receiveBufferSize).toBe(8 << 20)
+    expect(parse('send', '10.0.0.2', '1', '1', '--rate', '100e6', '--delay', '0.02s').link).toMatchObject({ rate: 100e6, delay: 20_000 })
+  })
+
+  it('reads the congestion control and the CCP agent', () => {
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'reno').congestionControl).toEqual({ kind: 'native', name: 'reno' })
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:bbr').congestionControl).toEqual({ kind: 'ccp', algorithm: 'bbr', agent: 'embedded', dir: '/tmp/ccp' })
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno', '--ccp-agent', 'external', '--ccp-dir', '/run/ccp').congestionControl).toEqual({ kind: 'ccp', algorithm: 'reno', agent: 'external', dir: '/run/ccp' })
+  })
+
+  it('reads the Linux backends, with offloads on by default there', () => {
+    const options = parse('send', '10.200.0.2', '5001', '3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24', '--mac', '02:00:00:00:00:0a', '--gateway', '10.200.0.254')
+    expect(options).toMatchObject({ io: 'af-packet', dev: 'mtcp-a0', address: '10.200.0.1/24', gateway: '10.200.0.254', offloads: true, clock: 'real' })
+    expect(Array.from(options.mac!)).toEqual([2, 0, 0, 0, 0, 10])
+    expect(parse('wait', '10.200.0.1', '5001', '3', '--io', 'tap', '--dev', 'tap0', '--offloads', 'off').offloads).toBe(false)
+  })
+
+  it('lets a later flag override an earlier one, and ignores a lone --', () => {
+    expect(parse('--', 'send', '10.0.0.2', '5001', '10', '--cc', 'reno', '--cc', 'cubic').congestionControl).toEqual({ kind: 'native', name: 'cubic' })
+  })
+
+  it('answers help', () => {
+    expect(parsePerfArgs(['--help'])).toBe('help')
+    expect(parsePerfArgs(['send', '-h'])).toBe('help')
+  })
+
+  it.each([
+    [['send', '10.0.0.2', '5001'], 'missing <secs>'],
+    [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait or send, got "push"'],
+    [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 address, got "10.0.0.256"'],
+    [['send', '10.0.0.2', '70000', '1'], '<port> must be an integer in [1, 65535], got "70000"'],
+    [['send', '10.0.0.2', '5001', '0'], '<secs> must be a number of seconds in [0.001, 86400], got "0"'],
+    [['send', '10.0.0.2', '5001', '1', 'more'], 'unexpected argument "more"'],
+    [['send', '10.0.0.2', '5001', '1', '--speed', '1G'], 'unknown flag --speed; accepted: --io, --dev'],
+    [['send', '10.0.0.2', '5001', '1', '-x'], 'unknown flag -x'],
+    [['send', '10.0.0.2', '5001', '1', '--io', 'dpdk'], '--io must be one of memory, tap, af-packet, got "dpdk"'],
+    [['send', '10.0.0.2', '5001', '1', '--rate', 'fast'], '--rate must be a rate in bit/s in [1000, 1e12], like 100M, 1G or 2.5e9, got "fast"'],
+    [['send', '10.0.0.2', '5001', '1', '--rate', '10'], '--rate must be a rate in bit/s in [1000, 1e12]'],
+    [['send', '10.0.0.2', '5001', '1', '--delay', '20 ms'], '--delay must be a time in [0, 10s]'],
+    [['send', '10.0.0.2', '5001', '1', '--loss', '150%'], '--loss must be a probability in [0, 1], like 0.001 or 0.1%, got "150%"'],
+    [['send', '10.0.0.2', '5001', '1', '--jitter', '30ms'], '--jitter must not exceed --delay (20 ms)'],
+    [['send', '10.0.0.2', '5001', '1', '--queue', '0'], '--queue must be an integer in [1, 1000000], got "0"'],
+    [['send', '10.0.0.2', '5001', '1', '--sndbuf', '1'], '--sndbuf must be a size in bytes in [4096, 1073741824]'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'vegas'], '--cc must be reno, cubic or ccp:<algorithm>'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:'], '--cc must be reno, cubic or ccp:<algorithm>'],
+    [['send', '10.0.0.2', '5001', '1', '--ccp-agent', 'external'], '--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc cubic'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:reno', '--ccp-agent', 'remote'], '--ccp-agent must be one of embedded, external, got "remote"'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:reno', '--ccp-dir', '/x'], '--ccp-dir applies to --ccp-agent external'],
+    [['send', '10.0.0.2', '5001', '1', '--mac', '01:00:5e:00:00:01'], '--mac must be a unicast MAC address'],
+    [['send', '10.0.0.2', '5001', '1', '--mac', 'zz'], '--mac must be a MAC address like 02:00:00:00:00:01, got "zz"'],
+    [['send', '10.0.0.2', '5001', '1', '--address', '10.0.0.1/33'], '--address must be an IPv4 address with an optional prefix length'],
+    [['send', '10.0.0.2', '5001', '1', '--address', '10.0.0.2'], "--address 10.0.0.2/24 is the peer's <ip>"],
+    [['wait', '10.0.0.1', '5001', '1', '--address', '10.0.0.9/24'], 'wait listens on our own address'],
+    [['send', '10.0.0.2', '5001', '1', '--dev', 'eth0'], '--dev applies to --io tap and --io af-packet'],
+    [['send', '10.0.0.2', '5001', '1', '--io', 'tap'], '--io tap needs --dev <name>: the TAP device to own'],
+    [['send', '10.0.0.2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0'], 'send with --io af-packet needs --address <ip/prefix>'],
+    [['send', '10.0.0.2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0', '--address', '10.0.0.1', '--loss', '0.1'], '--loss applies to --io memory only (the emulated link), not --io af-packet'],
+    [['send', '10.0.0.2', '5001', '1', '--clock', 'fast'], '--clock must be one of virtual, real, got "fast"'],
+    [['send', '10.0.0.2', '5001', '1', '--json=1'], '--json takes no value'],
+    [['send', '10.0.0.2', '5001', '1', '--report'], '--report needs a value'],
+    [['send', '10.0.0.2', '5001', '1', '--interval', '0'], '--interval must be a number of seconds in [0.1, 3600], got "0"'],
+  ])('%j is a usage error naming the problem', (argv, message) => {
+    const text = usageError(argv)
+    expect(text).toContain(message)
+    expect(text).toContain('usage: mtcp-perf wait <ip> <port> <secs>')
+  })
+})
+
+describe('neighbourAddress', () => {
+  it('gives the other end of a /24 link', () => {
+    expect(neighbourAddress('10.0.0.2')).toBe('10.0.0.1')
+    expect(neighbourAddress('10.0.0.1')).toBe('10.0.0.2')
+    expect(neighbourAddress('192.168.5.77')).toBe('192.168.5.1')
+  })
+})

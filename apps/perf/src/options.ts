@@ -1,0 +1,379 @@
+/**
+ * The command line of `mtcp-perf`: mTCP's `client wait|send <ip> <port> <secs>`, plus flags for what the
+ * original hard-coded (backend, addresses, buffers, congestion control) and what it lacked (link
+ * emulation, capture, JSON, plots). Every value is checked; a bad one is a usage error that names the
+ * flag and what it accepts.
+ * @module
+ */
+import { isIPv4 } from 'node:net'
+import { PerfError } from './errors.js'
+
+/** Packet I/O backends: the emulated link, a Linux TAP device, or an existing interface through AF_PACKET. */
+export type PerfIo = 'memory' | 'tap' | 'af-packet'
+
+/** Congestion control of the sending connection. */
+export type PerfCongestionControl =
+  | { kind: 'native'; name: 'reno' | 'cubic' }
+  | {
+      kind: 'ccp'
+      /** The algorithm the agent runs for the flow (sent in CREATE), e.g. `'reno'`. */
+      algorithm: string
+      /** `'embedded'`: the TypeScript agent in this process; `'external'`: an agent (portus, `mtcp-ccp`) on unix sockets. */
+      agent: 'embedded' | 'external'
+      /** The directory of the unix sockets for an external agent. Default `/tmp/ccp`. */
+      dir: string
+    }
+
+/** The emulated link's settings (`--io memory`), both directions alike. Times in µs, rate in bit/s. */
+export interface PerfLinkOptions {
+  rate: number
+  delay: number
+  jitter: number
+  loss: number
+  reorder: number
+  duplicate: number
+  corrupt: number
+  queuePackets: number
+}
+
+/** Everything a perf run needs, validated. Build with {@link parsePerfArgs} (the command line's words and defaults). */
+export interface PerfOptions {
+  /** `'send'`: connect to ip:port; `'wait'`: listen on ip:port (our own address) for one connection. */
+  mode: 'wait' | 'send'
+  ip: string
+  port: number
+  /** Seconds to keep writing. */
+  seconds: number
+  io: PerfIo
+  /** The interface (`af-packet`) or TAP device (`tap`). */
+  dev: string | undefined
+  /** Our stack's address with prefix, e.g. `'10.0.0.1/24'`. */
+  address: string
+  mac: Uint8Array | undefined
+  gateway: string | undefined
+  /** Segmentation and checksum offload on the port. */
+  offloads: boolean
+  congestionControl: PerfCongestionControl
+  link: PerfLinkOptions
+  /** Seed of the emulated link's random draws. */
+  seed: number
+  /** `'virtual'` runs the emulated link faster than real time; the Linux backends are always `'real'`. */
+  clock: 'virtual' | 'real'
+  sendBufferSize: number
+  receiveBufferSize: number
+  /** Capture our side's frames into this pcap file. */
+  pcap: string | undefined
+  /** Write the HTML report here. */
+  report: string | undefined
+  /** Print one JSON document at the end instead of text. */
+  json: boolean
+  /** Seconds between progress lines. */
+  interval: number
+  /** Seconds to wait for the connection to be set up. */
+  connectTimeout: number
+}
+
+/** The usage text. */
+export const USAGE = `usage: mtcp-perf wait <ip> <port> <secs> [flags]   listen on ip:port (our address), send for secs
+       mtcp-perf send <ip> <port> <secs> [flags]   connect to ip:port, send for secs
+
+Network:
+  --io memory|tap|af-packet    packet I/O (default memory: an emulated link with mtcp-recv's receiver on a second stack)
+  --dev <name>                 the TAP device (tap) or interface (af-packet) to own
+  --address <ip/prefix>        our address (default for wait: <ip>/24; for memory: next to <ip>)
+  --mac <aa:bb:cc:dd:ee:ff>    our MAC (default: the port's, random for tap/af-packet)
+  --gateway <ip>               default gateway for addresses off the local network
+  --offloads on|off            checksum and segmentation offload: virtio-net headers on tap and
+                               af-packet (default on: needed on veth, whose checksums are left partial),
+                               software offloads on memory (default off)
+Congestion control:
+  --cc reno|cubic|ccp:<alg>    native Reno or CUBIC (default cubic), or CCP with algorithm <alg>
+  --ccp-agent embedded|external  the TypeScript agent in this process (default) or one on unix sockets (portus)
+  --ccp-dir <dir>              the unix socket directory of an external agent (default /tmp/ccp)
+Emulated link (memory only; both directions):
+  --rate <bit/s>               e.g. 100M, 1G, 2.5e9 (default 100M)
+  --delay <time>               one-way delay, e.g. 20ms, 500us (default 20ms)
+  --jitter <time>              uniform jitter within ±time (default 0)
+  --loss <p>                   frame loss probability, e.g. 0.001 or 0.1% (default 0.1%)
+  --reorder <p>  --duplicate <p>  --corrupt <p>   (default 0)
+  --queue <packets>            drop-tail queue limit (default 1000)
+  --seed <n>                   random seed (default 1)
+  --clock virtual|real         simulate faster than real time (default virtual) or run in real time
+Buffers and output:
+  --sndbuf <bytes>  --rcvbuf <bytes>   socket buffers, e.g. 4M (default 4M each)
+  --interval <secs>            progress interval (default 1)
+  --connect-timeout <secs>     give up connecting after this long (default 10)
+  --pcap <file>                capture our side's frames (first 128 bytes of each)
+  --report <file.html>         write a self-contained HTML report with plots
+  --json                       print one JSON document at the end instead of text
+  --help                       this text`
+
+interface FlagSpec {
+  /** Takes a value. */
+  value: boolean
+  /** Only with `--io memory`. */
+  memoryOnly?: boolean
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  io: { value: true },
+  dev: { value: true },
+  address: { value: true },
+  mac: { value: true },
+  gateway: { value: true },
+  offloads: { value: true },
+  cc: { value: true },
+  'ccp-agent': { value: true },
+  'ccp-dir': { value: true },
+  rate: { value: true, memoryOnly: true },
+  delay: { value: true, memoryOnly: true },
+  jitter: { value: true, memoryOnly: true },
+  loss: { value: true, memoryOnly: true },
+  reorder: { value: true, memoryOnly: true },
+  duplicate: { value: true, memoryOnly: true },
+  corrupt: { value: true, memoryOnly: true },
+  queue: { value: true, memoryOnly: true },
+  seed: { value: true, memoryOnly: true },
+  clock: { value: true, memoryOnly: true },
+  sndbuf: { value: true },
+  rcvbuf: { value: true },
+  interval: { value: true },
+  'connect-timeout': { value: true },
+  pcap: { value: true },
+  report: { value: true },
+  json: { value: false },
+  help: { value: false },
+}
+
+function usage(message: string): PerfError {
+  return new PerfError('ERR_USAGE', `mtcp-perf: ${message}\n${USAGE}`)
+}
+
+function got(text: string): string {
+  return JSON.stringify(text)
+}
+
+/** Decimal multipliers for rates: k, M, G, T. */
+const RATE_SUFFIX: Record<string, number> = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9, t: 1e12, T: 1e12 }
+/** Binary multipliers for sizes: K, M, G (KiB, MiB, GiB). */
+const SIZE_SUFFIX: Record<string, number> = { '': 1, k: 1024, K: 1024, m: 1 << 20, M: 1 << 20, g: 1 << 30, G: 1 << 30 }
+/** Time units to µs. */
+const TIME_UNIT: Record<string, number> = { '': 1000, ms: 1000, us: 1, µs: 1, s: 1e6 }
+
+const NUMBER = '(\\d+(?:\\.\\d*)?(?:[eE][+-]?\\d+)?|\\.\\d+(?:[eE][+-]?\\d+)?)'
+
+function inRange(flag: string, value: number, min: number, max: number, accepts: string, text: string): number {
+  if (!Number.isFinite(value) || value < min || value > max) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return value
+}
+
+/** `100M`, `1G`, `2.5e9`, `100Mbit`: bit/s in [1000, 1e12]. */
+export function parseRate(flag: string, text: string): number {
+  const accepts = 'a rate in bit/s in [1000, 1e12], like 100M, 1G or 2.5e9'
+  const match = new RegExp(`^${NUMBER}([kKmMgGtT]?)(?:bit|bps|bit/s)?$`).exec(text)
+  if (match === null) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return inRange(flag, Number(match[1]) * RATE_SUFFIX[match[2]!]!, 1000, 1e12, accepts, text)
+}
+
+/** `20`, `20ms`, `500us`, `0.1s`: µs in [0, 10 s]; a bare number is milliseconds. */
+export function parseTime(flag: string, text: string): number {
+  const accepts = 'a time in [0, 10s], like 20ms, 500us or 0.1s (a bare number is ms)'
+  const match = new RegExp(`^${NUMBER}(ms|us|µs|s)?$`).exec(text)
+  if (match === null) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return inRange(flag, Number(match[1]) * TIME_UNIT[match[2] ?? '']!, 0, 10_000_000, accepts, text)
+}
+
+/** `0.001` or `0.1%`: a probability in [0, 1]. */
+export function parseProbability(flag: string, text: string): number {
+  const accepts = 'a probability in [0, 1], like 0.001 or 0.1%'
+  const match = new RegExp(`^${NUMBER}(%?)$`).exec(text)
+  if (match === null) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return inRange(flag, Number(match[1]) / (match[2] === '%' ? 100 : 1), 0, 1, accepts, text)
+}
+
+/** `4M`, `512K`, `1048576`: bytes (binary suffixes) in [min, max]. */
+export function parseSize(flag: string, text: string, min: number, max: number): number {
+  const accepts = `a size in bytes in [${min}, ${max}], like 4M or 512K`
+  const match = new RegExp(`^${NUMBER}([kKmMgG]?)(?:B|iB)?$`).exec(text)
+  if (match === null) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return Math.round(inRange(flag, Number(match[1]) * SIZE_SUFFIX[match[2]!]!, min, max, accepts, text))
+}
+
+function parseInteger(flag: string, text: string, min: number, max: number): number {
+  const accepts = `an integer in [${min}, ${max}]`
+  if (!/^\d+$/.test(text)) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return inRange(flag, Number(text), min, max, accepts, text)
+}
+
+function parseSeconds(flag: string, text: string, min: number, max: number): number {
+  const accepts = `a number of seconds in [${min}, ${max}]`
+  if (!new RegExp(`^${NUMBER}$`).test(text)) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  return inRange(flag, Number(text), min, max, accepts, text)
+}
+
+function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!choices.includes(text as T)) throw usage(`${flag} must be one of ${choices.join(', ')}, got ${got(text)}`)
+  return text as T
+}
+
+/** `aa:bb:cc:dd:ee:ff` (or with `-`). */
+export function parseMac(flag: string, text: string): Uint8Array {
+  const match = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(text)
+  if (match === null) throw usage(`${flag} must be a MAC address like 02:00:00:00:00:01, got ${got(text)}`)
+  const mac = Uint8Array.from(match.slice(1).map((octet) => Number.parseInt(octet, 16)))
+  if (mac[0]! & 1) throw usage(`${flag} must be a unicast MAC address (first octet even), got ${got(text)}`)
+  return mac
+}
+
+function parseAddress(flag: string, text: string): string {
+  const [ip, prefix, ...rest] = text.split('/')
+  const accepts = 'an IPv4 address with an optional prefix length, like 10.0.0.1/24'
+  if (rest.length > 0 || ip === undefined || !isIPv4(ip)) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  if (prefix === undefined) return `${ip}/24`
+  if (!/^\d+$/.test(prefix) || Number(prefix) > 32) throw usage(`${flag} must be ${accepts} (prefix in [0, 32]), got ${got(text)}`)
+  return `${ip}/${Number(prefix)}`
+}
+
+function parseIp(flag: string, text: string): string {
+  if (!isIPv4(text)) throw usage(`${flag} must be an IPv4 address, got ${got(text)}`)
+  return text
+}
+
+/** `reno`, `cubic`, `ccp:<alg>` (algorithm names of 1 to 63 letters, digits, `_`, `-`, `.`). */
+function parseCongestionControl(text: string): { kind: 'native'; name: 'reno' | 'cubic' } | { kind: 'ccp'; algorithm: string } {
+  if (text === 'reno' || text === 'cubic') return { kind: 'native', name: text }
+  const match = /^ccp:([A-Za-z0-9_.-]{1,63})$/.exec(text)
+  if (match === null) throw usage(`--cc must be reno, cubic or ccp:<algorithm> (e.g. ccp:reno, ccp:cubic, ccp:bbr), got ${got(text)}`)
+  return { kind: 'ccp', algorithm: match[1]! }
+}
+
+/** The address next to `ip` in its /24 for the other end of an emulated link (.1 ↔ .2, else .1). */
+export function neighbourAddress(ip: string): string {
+  const octets = ip.split('.').map(Number)
+  octets[3] = octets[3] === 1 ? 2 : 1
+  return octets.join('.')
+}
+
+/**
+ * Parse `argv` (without the node and script paths). A lone `--` (from `pnpm perf -- …`) is ignored.
+ * Flags take their value as the next argument or after `=`; a flag given twice takes the last value (so
+ * a script's defaults can be overridden by appending).
+ * @returns the options, or `'help'` for `--help`.
+ * @throws `PerfError` `ERR_USAGE` naming the argument or flag and what it accepts.
+ */
+export function parsePerfArgs(argv: readonly string[]): PerfOptions | 'help' {
+  const positional: string[] = []
+  const values = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') continue
+    if (arg === '-h') return 'help'
+    if (!arg.startsWith('--')) {
+      if (arg.startsWith('-') && !/^-\d/.test(arg)) throw usage(`unknown flag ${arg}; flags are spelled --name (see the list below)`)
+      positional.push(arg)
+      continue
+    }
+    const equals = arg.indexOf('=')
+    const name = equals < 0 ? arg.slice(2) : arg.slice(2, equals)
+    const spec = FLAGS[name]
+    if (spec === undefined) throw usage(`unknown flag --${name}; accepted: ${Object.keys(FLAGS).map((flag) => `--${flag}`).join(', ')}`)
+    if (name === 'help') return 'help'
+    let value: string
+    if (!spec.value) {
+      if (equals >= 0) throw usage(`--${name} takes no value, got ${got(arg)}`)
+      value = 'true'
+    } else if (equals >= 0) {
+      value = arg.slice(equals + 1)
+    } else {
+      const next = argv[i + 1]
+      if (next === undefined || next.startsWith('--')) throw usage(`--${name} needs a value`)
+      value = next
+      i++
+    }
+    values.set(name, value)
+  }
+  return resolveArgs(positional, values)
+}
+
+function resolveArgs(positional: string[], values: Map<string, string>): PerfOptions {
+  const [mode, ipText, portText, secondsText, ...rest] = positional
+  if (mode === undefined) throw usage('missing <mode>: wait or send')
+  if (mode !== 'wait' && mode !== 'send') throw usage(`<mode> must be wait or send, got ${got(mode)}`)
+  if (ipText === undefined) throw usage('missing <ip>: an IPv4 address')
+  const ip = parseIp('<ip>', ipText)
+  if (portText === undefined) throw usage('missing <port>: an integer in [1, 65535]')
+  const port = parseInteger('<port>', portText, 1, 65535)
+  if (secondsText === undefined) throw usage('missing <secs>: a number of seconds in [0.001, 86400]')
+  const seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
+  if (rest.length > 0) throw usage(`unexpected argument ${got(rest[0]!)}`)
+
+  const io = parseChoice('--io', values.get('io') ?? 'memory', ['memory', 'tap', 'af-packet'] as const)
+  if (io !== 'memory') {
+    for (const name of values.keys()) if (FLAGS[name]!.memoryOnly) throw usage(`--${name} applies to --io memory only (the emulated link), not --io ${io}`)
+  }
+  const dev = values.get('dev')
+  if (io === 'memory' && dev !== undefined) throw usage('--dev applies to --io tap and --io af-packet, not the emulated link')
+  if (io !== 'memory' && dev === undefined) throw usage(`--io ${io} needs --dev <name>: the ${io === 'tap' ? 'TAP device' : 'interface'} to own`)
+  if (dev !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(dev)) throw usage(`--dev must be an interface name of 1 to 15 characters, got ${got(dev)}`)
+
+  const addressText = values.get('address')
+  let address: string
+  if (addressText !== undefined) address = parseAddress('--address', addressText)
+  else if (mode === 'wait') address = `${ip}/24`
+  else if (io === 'memory') address = `${neighbourAddress(ip)}/24`
+  else throw usage(`send with --io ${io} needs --address <ip/prefix>: the address our stack owns on ${dev}`)
+  if (mode === 'wait' && address.split('/')[0] !== ip) throw usage(`wait listens on our own address: --address ${address} must have the address <ip> ${ip}`)
+  if (mode === 'send' && address.split('/')[0] === ip) throw usage(`--address ${address} is the peer's <ip>: our stack needs an address of its own`)
+
+  const ccText = values.get('cc') ?? 'cubic'
+  const cc = parseCongestionControl(ccText)
+  if (cc.kind === 'native' && (values.has('ccp-agent') || values.has('ccp-dir'))) throw usage(`--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc ${ccText}`)
+  const agent = parseChoice('--ccp-agent', values.get('ccp-agent') ?? 'embedded', ['embedded', 'external'] as const)
+  if (agent === 'embedded' && values.has('ccp-dir')) throw usage('--ccp-dir applies to --ccp-agent external (the embedded agent uses no sockets)')
+  const dir = values.get('ccp-dir') ?? '/tmp/ccp'
+  if (dir.length === 0) throw usage('--ccp-dir must be a directory path, got ""')
+  const congestionControl: PerfCongestionControl = cc.kind === 'native' ? cc : { kind: 'ccp', algorithm: cc.algorithm, agent, dir }
+
+  const flag = (name: string): string | undefined => values.get(name)
+  const link: PerfLinkOptions = {
+    rate: flag('rate') === undefined ? 100e6 : parseRate('--rate', flag('rate')!),
+    delay: flag('delay') === undefined ? 20_000 : parseTime('--delay', flag('delay')!),
+    jitter: flag('jitter') === undefined ? 0 : parseTime('--jitter', flag('jitter')!),
+    loss: flag('loss') === undefined ? 0.001 : parseProbability('--loss', flag('loss')!),
+    reorder: flag('reorder') === undefined ? 0 : parseProbability('--reorder', flag('reorder')!),
+    duplicate: flag('duplicate') === undefined ? 0 : parseProbability('--duplicate', flag('duplicate')!),
+    corrupt: flag('corrupt') === undefined ? 0 : parseProbability('--corrupt', flag('corrupt')!),
+    queuePackets: flag('queue') === undefined ? 1000 : parseInteger('--queue', flag('queue')!, 1, 1_000_000),
+  }
+  if (link.jitter > link.delay) throw usage(`--jitter must not exceed --delay (${link.delay / 1000} ms), got ${got(flag('jitter')!)}`)
+  const offloads = flag('offloads') === undefined ? io !== 'memory' : parseChoice('--offloads', flag('offloads')!, ['on', 'off'] as const) === 'on'
+
+  return {
+    mode,
+    ip,
+    port,
+    seconds,
+    io,
+    dev,
+    address,
+    mac: flag('mac') === undefined ? undefined : parseMac('--mac', flag('mac')!),
+    gateway: flag('gateway') === undefined ? undefined : parseIp('--gateway', flag('gateway')!),
+    offloads,
+    congestionControl,
+    link,
+    seed: flag('seed') === undefined ? 1 : parseInteger('--seed', flag('seed')!, 0, 2 ** 32 - 1),
+    clock: io === 'memory' ? parseChoice('--clock', flag('clock') ?? 'virtual', ['virtual', 'real'] as const) : 'real',
+    sendBufferSize: flag('sndbuf') === undefined ? 4 << 20 : parseSize('--sndbuf', flag('sndbuf')!, 4096, 1 << 30),
+    receiveBufferSize: flag('rcvbuf') === undefined ? 4 << 20 : parseSize('--rcvbuf', flag('rcvbuf')!, 4096, 1 << 30),
+    pcap: emptyCheck('--pcap', flag('pcap')),
+    report: emptyCheck('--report', flag('report')),
+    json: values.has('json'),
+    interval: flag('interval') === undefined ? 1 : parseSeconds('--interval', flag('interval')!, 0.1, 3600),
+    connectTimeout: flag('connect-timeout') === undefined ? 10 : parseSeconds('--connect-timeout', flag('connect-timeout')!, 0.1, 3600),
+  }
+}
+
+function emptyCheck(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.length === 0) throw usage(`${flag} must be a file path, got ""`)
+  return value
+}

@@ -1,0 +1,191 @@
+// mtcp-recv as a program (the built dist/cli.js), against a sender written here from the protocol
+// description alone, over node:net on 127.0.0.1.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli.js')
+const children: ChildProcess[] = []
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (pnpm --filter @mtcp/recv build)`)
+})
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill()
+})
+
+/** Run the CLI; lines of its stdout arrive through `next()` in order. */
+function run(...args: string[]): { child: ChildProcess; next: () => Promise<string>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  const lines: string[] = []
+  const waiting: ((line: string) => void)[] = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const waiter = waiting.shift()
+    if (waiter) waiter(line)
+    else lines.push(line)
+  })
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  const next = (): Promise<string> => {
+    const line = lines.shift()
+    return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => waiting.push(resolve))
+  }
+  return { child, next, exit }
+}
+
+/**
+ * The sender side of the protocol: `chunks` chunks of 8192 bytes (0x90 … 0x90 0x00), the marker 0x96,
+ * then read the reply and close. Resolves with the reply and the data bytes written (the marker not counted).
+ */
+function sendTransfer(socket: Socket, chunks: number): Promise<{ reply: string; sent: number }> {
+  const chunk = Buffer.alloc(8192, 0x90)
+  chunk[8191] = 0x00
+  let sent = 0
+  return new Promise((resolve, reject) => {
+    let reply = ''
+    socket.on('error', reject)
+    socket.on('data', (data: Buffer) => {
+      reply += data.toString('latin1')
+      if (reply.endsWith('\n')) {
+        socket.end()
+        resolve({ reply, sent })
+      }
+    })
+    const pump = (): void => {
+      while (sent < chunks * 8192) {
+        sent += chunk.length
+        if (!socket.write(chunk)) return void socket.once('drain', pump)
+      }
+      socket.write(Buffer.from([0x96]))
+    }
+    pump()
+  })
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+const INTERVAL = /^\d+\.\d+ \d{2}\d*\.\d{3} Mbps$/
+const DONE = /^Done with 127\.0\.0\.1:(\d+), bytes_rcvd: (\d+), time: (\d+\.\d+(?:e-\d+)?), thru: (\d+\.\d+(?:e[+-]\d+)?)Mbps$/
+
+describe('mtcp-recv wait', () => {
+  it("prints recv.py's lines, counts every byte, answers OK, and exits after one transfer with --once", async () => {
+    const port = await freePort()
+    const receiver = run('wait', '127.0.0.1', String(port), '--once')
+    expect(await receiver.next()).toBe('Server ready...')
+    const socket = netConnect({ host: '127.0.0.1', port })
+    await once(socket, 'connect')
+    const transfer = sendTransfer(socket, 5000)
+    expect(await receiver.next()).toBe('Connected!')
+    const lines: string[] = []
+    for (let line = await receiver.next(); !line.startsWith('Done with'); line = await receiver.next()) lines.push(line)
+    const { reply } = await transfer
+    expect(reply).toBe('OK\n')
+    expect(lines.at(-1)).toBe('Received END from client')
+    for (const line of lines.slice(0, -1)) expect(line).toMatch(INTERVAL)
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('reports the byte count of the transfer, the marker included, in its last line', async () => {
+    const port = await freePort()
+    const receiver = run('wait', '127.0.0.1', String(port), '--once')
+    expect(await receiver.next()).toBe('Server ready...')
+    const socket = netConnect({ host: '127.0.0.1', port })
+    const transfer = sendTransfer(socket, 1234)
+    let line = await receiver.next()
+    while (!line.startsWith('Done with')) line = await receiver.next()
+    const match = DONE.exec(line)
+    expect(match, line).not.toBeNull()
+    const { sent } = await transfer
+    expect(Number(match![2])).toBe(sent + 1)
+    expect(Number(match![1])).toBe(socket.localPort)
+    const seconds = Number(match![3])
+    expect(Number(match![4])).toBeCloseTo(((sent + 1) / seconds) * 8e-6, 3)
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('with --json, prints one JSON object per line: ready, connected, done', async () => {
+    const receiver = run('wait', '127.0.0.1', '0', '--once', '--json')
+    const ready = JSON.parse(await receiver.next())
+    expect(ready).toMatchObject({ event: 'ready', host: '127.0.0.1' })
+    const socket = netConnect({ host: '127.0.0.1', port: ready.port })
+    const transfer = sendTransfer(socket, 100)
+    const events = []
+    for (let event = JSON.parse(await receiver.next()); ; event = JSON.parse(await receiver.next())) {
+      events.push(event)
+      if (event.event === 'done') break
+    }
+    const { sent } = await transfer
+    expect(events[0]).toMatchObject({ event: 'connected', host: '127.0.0.1', port: socket.localPort })
+    expect(events.at(-1)).toMatchObject({ event: 'done', bytes: sent + 1, endedBy: 'marker', mismatchedChunks: 0, replied: true })
+    expect(await receiver.exit).toBe(0)
+  })
+})
+
+describe('mtcp-recv send', () => {
+  it('connects to a waiting sender, receives one transfer and answers OK', async () => {
+    const server: Server = createServer()
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const receiver = run('send', '127.0.0.1', String(port))
+    const [socket] = (await once(server, 'connection')) as [Socket]
+    const transfer = sendTransfer(socket, 2000)
+    expect(await receiver.next()).toBe('Connected')
+    let line = await receiver.next()
+    while (line !== 'Received END from client') {
+      expect(line).toMatch(INTERVAL)
+      line = await receiver.next()
+    }
+    const match = DONE.exec(await receiver.next())
+    const { reply, sent } = await transfer
+    expect(reply).toBe('OK\n')
+    expect(Number(match![1])).toBe(port)
+    expect(Number(match![2])).toBe(sent + 1)
+    expect(await receiver.exit).toBe(0)
+    server.close()
+  })
+
+  it('exits 1 naming the error when nobody is waiting', async () => {
+    const port = await freePort()
+    const result = spawnSync(process.execPath, [cli, 'send', '127.0.0.1', String(port)], { encoding: 'utf8' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('ECONNREFUSED')
+  })
+})
+
+describe('mtcp-recv usage errors exit 2 naming the problem', () => {
+  it.each([
+    [['wait', '127.0.0.1', 'x'], '<port> must be an integer in [0, 65535], got "x"'],
+    [['send', '127.0.0.1', '0'], '<port> must be an integer in [1, 65535]'],
+    [['listen', '127.0.0.1', '5'], '<mode> must be wait or send, got "listen"'],
+    [['wait', '10.0.0', '5'], '<ip> must be an IPv4 or IPv6 address, got "10.0.0"'],
+    [['wait', '127.0.0.1'], 'missing <port>'],
+    [['wait', '127.0.0.1', '5', '--bogus'], 'unknown flag --bogus; accepted: --once, --json, --help'],
+    [['wait', '127.0.0.1', '5', '--json=yes'], '--json takes no value'],
+    [['send', '127.0.0.1', '5', '--once'], '--once applies to wait only'],
+    [['wait', '127.0.0.1', '5', 'extra'], 'unexpected argument "extra"'],
+  ])('%j', (args, message) => {
+    const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain(message)
+    expect(result.stderr).toContain('usage: mtcp-recv wait <ip> <port>')
+  })
+
+  it('--help prints the usage and exits 0', () => {
+    const result = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
+    expect(result.status).toBe(0)
+    expect(result.stdout).toContain('usage: mtcp-recv')
+  })
+})

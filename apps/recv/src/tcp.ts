@@ -1,0 +1,69 @@
+/**
+ * The two ways recv.py runs, on ordinary `node:net` sockets: wait for senders, or connect to a waiting one.
+ * @module
+ */
+import { connect as netConnect, createServer, type Server } from 'node:net'
+import { receive, type ReceiveOptions, type ReceiveResult, serve, type ServeOptions } from './receive.js'
+
+/** Options of {@link listen}. */
+export interface ListenOptions extends ServeOptions {
+  /** Address to listen on, e.g. `'0.0.0.0'`. */
+  host: string
+  /** Port to listen on (0 picks a free one; read it from `server.address()`). */
+  port: number
+}
+
+/**
+ * `recv.py wait <ip> <port>`: listen and receive a transfer on every connection until closed. Prints
+ * (through `onLine`) `Server ready...` once listening, as recv.py does.
+ * @returns the listening `net.Server`.
+ *
+ * @example
+ * ```ts
+ * const server = await listen({ host: '0.0.0.0', port: 9000, onLine: console.log })
+ * ```
+ */
+export function listen(options: ListenOptions): Promise<Server> {
+  const { host, port, ...serveOptions } = options
+  // Half-open allowed: a sender that ends its side first still gets its `OK`.
+  const server = createServer({ allowHalfOpen: true })
+  serve(server, serveOptions)
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      options.onLine?.('Server ready...')
+      resolve(server)
+    })
+  })
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions extends Omit<ReceiveOptions, 'host' | 'port'> {
+  /** The waiting sender's address. */
+  host: string
+  /** The waiting sender's port. */
+  port: number
+  /** Called once connected, before the transfer. */
+  onConnect?: () => void
+}
+
+/**
+ * `recv.py send <ip> <port>`: connect to a waiting sender and receive one transfer. Prints (through
+ * `onLine`) `Connected` once connected, as recv.py does.
+ * @throws (rejects) the socket's error when the connection fails (`ECONNREFUSED`, …), or `RecvError`
+ * `ERR_STREAM` when it fails during the transfer.
+ */
+export function connect(options: ConnectOptions): Promise<ReceiveResult> {
+  const { host, port, onConnect, ...receiveOptions } = options
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host, port, allowHalfOpen: true })
+    socket.once('error', reject)
+    socket.once('connect', () => {
+      socket.off('error', reject)
+      options.onLine?.('Connected')
+      onConnect?.()
+      receive(socket, { ...receiveOptions, host, port }).then(resolve, reject)
+    })
+  })
+}
