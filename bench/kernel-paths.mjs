@@ -87,12 +87,59 @@ const socket = net.connect(7200, host, () => {
 socket.resume()
 socket.on('close', () => console.log('done'))`
 
+/** Whether iperf3 is on the PATH; when not, say what the benchmark falls back to. */
+export function haveIperf3(id) {
+  if (spawnSync('sh', ['-c', 'command -v iperf3'], { stdio: 'ignore' }).status === 0) return true
+  console.log(`${id}: iperf3 not found (apt-get install -y iperf3): the Node kernel sender is the only baseline`)
+  return false
+}
+
+/**
+ * iperf3 over the kernel path: `iperf3 -s` in B, `iperf3 -c` in A for `seconds` whole seconds (iperf3
+ * takes no fraction). Returns the receiver's goodput, the sender's seconds and the packets A's interface
+ * sent meanwhile (the control connection's few included).
+ */
+export async function iperf3ToKernel(paths, seconds) {
+  // --forceflush: the "Server listening" line reaches the pipe at once, not when iperf3 exits.
+  const server = spawn('ip', ['netns', 'exec', paths.B, 'iperf3', '-s', '-1', '--forceflush', '-B', paths.kernelPeerIp, '-p', '7201'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    let banner = ''
+    await new Promise((resolve, reject) => {
+      server.stdout.on('data', (data) => {
+        banner += data
+        if (banner.includes('Server listening')) resolve()
+      })
+      server.on('exit', (code) => reject(new Error(`iperf3 -s exited ${code}: ${banner}`)))
+    })
+    const packetsBefore = paths.txPackets(paths.A, paths.kernelA)
+    const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    client.stdout.on('data', (data) => (output += data))
+    const [code] = await once(client, 'exit')
+    let result
+    try {
+      result = JSON.parse(output)
+    } catch {
+      throw new Error(`iperf3 -c exited ${code} without its JSON report: ${output}`)
+    }
+    if (code !== 0 || result.error !== undefined) throw new Error(`iperf3 -c failed (exit ${code}): ${result.error ?? output}`)
+    return {
+      bitsPerSecond: result.end.sum_received.bits_per_second,
+      seconds: result.end.sum_sent.seconds,
+      packets: paths.txPackets(paths.A, paths.kernelA) - packetsBefore,
+    }
+  } finally {
+    server.kill()
+  }
+}
+
 /**
  * Send `bytes` in bulk to a kernel sink in B: once from our stack (a packet socket on `ours`, with or
- * without offloads), once from a kernel sender in A. Returns, for each, the seconds taken and the data
- * packets its interface sent.
+ * without offloads), once from a kernel sender in A (Node), and, when `iperf3` is set, with iperf3 from
+ * A for as many whole seconds as our stack took. Returns, for ours and the Node sender, the seconds
+ * taken and the data packets its interface sent; for iperf3, what {@link iperf3ToKernel} returns.
  */
-export async function bulkToKernel(paths, { bytes, offloads }) {
+export async function bulkToKernel(paths, { bytes, offloads, iperf3 = false }) {
   if (!offloads) {
     paths.noOffloads(undefined, paths.ours)
     paths.noOffloads(paths.B, paths.oursPeer)
@@ -131,7 +178,7 @@ export async function bulkToKernel(paths, { bytes, offloads }) {
     const sender = paths.node(paths.A, SENDER, paths.kernelPeerIp, String(bytes))
     await once(sender, 'exit')
     const kernel = { seconds: (performance.now() - kernelStart) / 1000, packets: paths.txPackets(paths.A, paths.kernelA) - kernelBefore }
-    return { ours, kernel }
+    return { ours, kernel, iperf3: iperf3 ? await iperf3ToKernel(paths, Math.max(1, Math.round(ours.seconds))) : undefined }
   } finally {
     sink.kill()
   }

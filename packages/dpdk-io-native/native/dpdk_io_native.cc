@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -33,7 +34,13 @@
 namespace {
 
 constexpr size_t kVnetHdrLen = 10;  // struct virtio_net_hdr, without num_buffers
+// From <linux/virtio_net.h>, which does not compile as C++.
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr unsigned kChunk = 64;     // frames per recvmmsg/sendmmsg call
+constexpr int64_t kMaxPlainFrame = 1518;          // default ring frame: 1500-byte MTU + Ethernet + VLAN tag
+constexpr int64_t kMaxVnetFrame = 65535 + 14 + 4;  // default ring frame with offloads: a 64 KB GSO/GRO frame
+constexpr int64_t kMaxRingFrames = 65536;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -231,28 +238,50 @@ std::string BadNameMessage(const std::string& name) {
 // What we know about descriptors we opened. Unknown descriptors are probed with fstat().
 
 enum class Kind { Tap, Packet };
+
+// PACKET_MMAP rings of one AF_PACKET socket (TPACKET_V2, one frame per slot; Documentation/networking/
+// packet_mmap.rst). The RX ring comes first in the mapping, then the TX ring.
+struct Ring {
+  uint8_t* map = nullptr;
+  size_t mapLength = 0;
+  unsigned rxSlots = 0, txSlots = 0;
+  unsigned frameSize = 0;  // bytes per slot, a power of two or a multiple of the page size
+  bool vnet = false;       // slots carry a virtio-net header before the frame (PACKET_VNET_HDR)
+  bool userVnet = false;   // the caller exchanges those headers (vnetHeader); else the addon writes them
+  unsigned rxHead = 0;     // next RX slot to look at
+  unsigned txHead = 0;     // next TX slot to fill
+  // Counters since open (ringStats).
+  uint64_t rxFrames = 0, txFrames = 0, txRefused = 0, txKicks = 0, txWrongFormat = 0, rxKernelDrops = 0;
+  uint8_t* rx(unsigned i) const { return map + static_cast<size_t>(i) * frameSize; }
+  uint8_t* tx(unsigned i) const { return map + (static_cast<size_t>(rxSlots) + i) * frameSize; }
+};
+
 struct FdInfo {
   Kind kind;
   bool vnet;
   int watchers;
+  Ring* ring;  // owned; nullptr without PACKET_MMAP
 };
 
 std::mutex g_mutex;
 std::unordered_map<int, FdInfo> g_fds;
 
-void Remember(int fd, Kind kind, bool vnet) {
+void Remember(int fd, Kind kind, bool vnet, Ring* ring = nullptr) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_fds[fd] = FdInfo{kind, vnet, 0};
+  g_fds[fd] = FdInfo{kind, vnet, 0, ring};
 }
 
-// Returns false after throwing.
-bool Lookup(napi_env env, int fd, Kind* kind, bool* known, bool* vnet) {
+// Returns false after throwing. `*ring` is the descriptor's rings, or nullptr. A ring is only used by
+// the thread that owns the descriptor (one port per worker), so it is not locked.
+bool Lookup(napi_env env, int fd, Kind* kind, bool* known, bool* vnet, Ring** ring = nullptr) {
+  if (ring != nullptr) *ring = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     auto it = g_fds.find(fd);
     if (it != g_fds.end()) {
       *kind = it->second.kind;
       *vnet = it->second.vnet;
+      if (ring != nullptr) *ring = it->second.ring;
       *known = true;
       return true;
     }
@@ -303,6 +332,161 @@ unsigned TransferBurst(int fd, Kind kind, struct mmsghdr* msgs, unsigned n, Dire
     done++;
   }
   return done;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Software checksum completion, for descriptors without virtio-net headers: a caller that passes
+// headers anyway asks the addon to do what the kernel would do for VIRTIO_NET_HDR_F_NEEDS_CSUM (virtio
+// spec 5.1.6.2: sum from csum_start to the end, store at csum_start + csum_offset). In C this costs a
+// small fraction of the JavaScript loop it replaces.
+
+// RFC 1071 §2 (B): the one's complement sum is byte-order independent, so sum native-order words and
+// store the result in native order. §4.1: an odd last byte is the high half of a zero-padded word.
+uint32_t FoldedSum(const uint8_t* p, size_t n) {
+  uint64_t sum = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    sum += (w & 0xffffffffu) + (w >> 32);
+  }
+  if (n >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    sum += w;
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    uint16_t w;
+    memcpy(&w, p, 2);
+    sum += w;
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) {
+    uint8_t last[2] = {*p, 0};
+    uint16_t w;
+    memcpy(&w, last, 2);
+    sum += w;
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint32_t>(sum);
+}
+
+uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+// Applies one header's checksum request to `frame[0 .. len)`. Returns false (and why) when the header
+// asks for what software cannot do here (segmentation) or points outside the frame.
+bool CompleteChecksum(const uint8_t* header, uint8_t* frame, size_t len, std::string* why) {
+  // struct virtio_net_hdr, little-endian fields as TAP and AF_PACKET use them on x86/arm: flags, gso_type,
+  // hdr_len, gso_size, csum_start, csum_offset.
+  if (header[1] != VIRTIO_NET_HDR_GSO_NONE) {
+    *why = "segmentation (gsoType) needs a descriptor opened with vnetHeader";
+    return false;
+  }
+  if ((header[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) == 0) return true;
+  size_t start = Le16(header + 6), offset = Le16(header + 8);
+  if (start + offset + 2 > len) {
+    *why = "csumStart + csumOffset is outside the frame";
+    return false;
+  }
+  uint16_t sum = static_cast<uint16_t>(~FoldedSum(frame + start, len - start));
+  if (sum == 0 && offset == 6) sum = 0xffff;  // RFC 768: a computed UDP checksum of 0 is sent as all ones
+  memcpy(frame + start + offset, &sum, 2);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PACKET_MMAP rings (TPACKET_V2). Why V2 in both directions: V3's RX blocks are handed to user space
+// only when full or when the block timer (milliseconds) retires them, which would hold back every ACK
+// of a TCP sender; V2 hands over each frame as soon as it is written.
+
+constexpr size_t kTxData = TPACKET_ALIGN(sizeof(struct tpacket2_hdr));  // TX data offset (no PACKET_TX_HAS_OFF)
+// RX: the kernel puts the MAC header at TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + vnet - 14 (tpacket_rcv).
+constexpr size_t kRxHeadroom = TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + kVnetHdrLen;
+
+void FreeRing(Ring* ring) {
+  if (ring == nullptr) return;
+  if (ring->map != nullptr) munmap(ring->map, ring->mapLength);
+  delete ring;
+}
+
+// Both rings (`rxFrames` and `txFrames` slots, rounded up to whole blocks), every slot big enough for a
+// `maxFrame`-byte frame. Returns 0 or the errno, with the failing call in *syscall. Call before bind().
+int SetUpRing(int fd, unsigned rxFrames, unsigned txFrames, unsigned maxFrame, bool vnet, Ring** out, const char** syscall) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) page = 4096;
+  size_t need = std::max(kRxHeadroom, kTxData + kVnetHdrLen) + maxFrame;
+  size_t slot = 64;
+  while (slot < need && slot < static_cast<size_t>(page)) slot <<= 1;
+  if (slot < need) slot = (need + page - 1) / page * page;  // larger than a page: whole pages
+  size_t block = std::max(slot, static_cast<size_t>(page));
+  size_t perBlock = block / slot;
+  size_t rxBlocks = (rxFrames + perBlock - 1) / perBlock, txBlocks = (txFrames + perBlock - 1) / perBlock;
+
+  // Headers on a socket whose caller has none: the addon writes them, to ask for a linear copy (RingWrite).
+  // Best effort, and only possible before the rings exist.
+  int one = 1;
+  bool kernelVnet = vnet || setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
+  int version = TPACKET_V2;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) {
+    *syscall = "setsockopt(PACKET_VERSION)";
+    return errno;
+  }
+  struct tpacket_req req;
+  req.tp_block_size = static_cast<unsigned>(block);
+  req.tp_frame_size = static_cast<unsigned>(slot);
+  req.tp_block_nr = static_cast<unsigned>(rxBlocks);
+  req.tp_frame_nr = static_cast<unsigned>(rxBlocks * perBlock);
+  if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) {
+    *syscall = "setsockopt(PACKET_RX_RING)";
+    return errno;
+  }
+  req.tp_block_nr = static_cast<unsigned>(txBlocks);
+  req.tp_frame_nr = static_cast<unsigned>(txBlocks * perBlock);
+  if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) != 0) {
+    *syscall = "setsockopt(PACKET_TX_RING)";
+    return errno;
+  }
+  size_t length = (rxBlocks + txBlocks) * block;
+  void* map = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (map == MAP_FAILED) {
+    *syscall = "mmap";
+    return errno;
+  }
+  // Frames in flight count against the send buffer: let the whole TX ring be in flight where the
+  // system allows it (net.core.wmem_max caps it silently); otherwise the kernel just takes fewer.
+  int sndbuf = static_cast<int>(std::min<size_t>(txBlocks * block, 1 << 30));
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  Ring* ring = new Ring();
+  ring->map = static_cast<uint8_t*>(map);
+  ring->mapLength = length;
+  ring->rxSlots = static_cast<unsigned>(rxBlocks * perBlock);
+  ring->txSlots = static_cast<unsigned>(txBlocks * perBlock);
+  ring->frameSize = static_cast<unsigned>(slot);
+  ring->userVnet = vnet;
+  ring->vnet = kernelVnet;
+  *out = ring;
+  return 0;
+}
+
+uint32_t LoadStatus(const uint8_t* slot) {
+  return __atomic_load_n(&reinterpret_cast<const struct tpacket2_hdr*>(slot)->tp_status, __ATOMIC_ACQUIRE);
+}
+void StoreStatus(uint8_t* slot, uint32_t status) {
+  __atomic_store_n(&reinterpret_cast<struct tpacket2_hdr*>(slot)->tp_status, status, __ATOMIC_RELEASE);
+}
+
+// One kick hands every TP_STATUS_SEND_REQUEST slot from the kernel's head on to the device. With
+// MSG_DONTWAIT it never sleeps; it stops early (frames left in SEND_REQUEST) when the send buffer is
+// full (EAGAIN/ENOBUFS) or a frame is malformed (marked TP_STATUS_WRONG_FORMAT).
+int Kick(int fd, Ring* ring) {
+  for (;;) {
+    ssize_t r = send(fd, nullptr, 0, MSG_DONTWAIT);
+    if (r < 0 && errno == EINTR) continue;
+    ring->txKicks++;
+    return r < 0 ? errno : 0;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,6 +584,22 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
       fanout = true;
     }
   }
+  int64_t ringRx = 0, ringTx = 0, ringFrameSize = vnet ? kMaxVnetFrame : kMaxPlainFrame;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_object) {
+    napi_value v;
+    napi_get_named_property(env, argv[1], "ringRxFrames", &v);
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && !GetInt(env, v, "options.ringRxFrames", 0, kMaxRingFrames, &ringRx)) return nullptr;
+    napi_get_named_property(env, argv[1], "ringTxFrames", &v);
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && !GetInt(env, v, "options.ringTxFrames", 0, kMaxRingFrames, &ringTx)) return nullptr;
+    if ((ringRx == 0) != (ringTx == 0) || ringRx == 1 || ringTx == 1)
+      return ThrowArg(env, "options.ringRxFrames and options.ringTxFrames must both be 0 (no rings) or both at least 2");
+    napi_get_named_property(env, argv[1], "ringFrameSize", &v);
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && !GetInt(env, v, "options.ringFrameSize", 60, 262144, &ringFrameSize)) return nullptr;
+  }
   if (!ValidIfName(name)) return Throw(env, "EINVAL", EINVAL, "if_nametoindex", BadNameMessage(name));
   unsigned ifindex = if_nametoindex(name.c_str());
   if (ifindex == 0) {
@@ -423,6 +623,18 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     close(fd);
     return ThrowErrno(env, e, "setsockopt(PACKET_VNET_HDR)", "the kernel refused virtio-net headers on AF_PACKET: open it without vnetHeader");
   }
+  Ring* ring = nullptr;
+  if (ringRx > 0) {
+    const char* syscall = nullptr;
+    int e = SetUpRing(fd, static_cast<unsigned>(ringRx), static_cast<unsigned>(ringTx), static_cast<unsigned>(ringFrameSize), vnet, &ring, &syscall);
+    if (e != 0) {
+      close(fd);
+      return ThrowErrno(env, e, syscall, std::string("cannot set up PACKET_MMAP rings on '") + name + "'" +
+                                             (e == ENOMEM ? ": not enough memory for the rings, use fewer ring frames" :
+                                              e == EINVAL || e == ENOPROTOOPT ? (vnet ? ": this kernel lacks TPACKET_V2 rings with virtio-net headers (Linux 5.8+); open it without rings"
+                                                                                     : ": this kernel lacks TPACKET_V2 rings; open it without rings") : ""));
+    }
+  }
   // Best effort (Linux >= 4.20): do not receive our own transmissions.
   (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
 
@@ -433,6 +645,7 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   sll.sll_ifindex = static_cast<int>(ifindex);
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) != 0) {
     int e = errno;
+    FreeRing(ring);
     close(fd);
     return ThrowErrno(env, e, "bind", "cannot bind the AF_PACKET socket to '" + name + "'" + (e == ENETDOWN ? ": bring it up with `ip link set " + name + " up`" : std::string()));
   }
@@ -440,12 +653,13 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     int arg = static_cast<int>(group) | (PACKET_FANOUT_HASH << 16);
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
       int e = errno;
+      FreeRing(ring);
       close(fd);
       return ThrowErrno(env, e, "setsockopt(PACKET_FANOUT)", "cannot join fanout group " + std::to_string(group) + " on '" + name +
                                                                  "': every member must use the same mode (hash) and interface; pick another group id");
     }
   }
-  Remember(fd, Kind::Packet, vnet);
+  Remember(fd, Kind::Packet, vnet, ring);
   return Int(env, fd);
 }
 
@@ -478,15 +692,64 @@ bool GetSlots(napi_env env, napi_value* argv, Slots* s) {
   return true;
 }
 
-// buffers[i] as (data, byteLength); false after throwing.
+// buffers[i] as (data, byteLength); false after throwing. Builds no string unless it throws.
 bool SlotBuffer(napi_env env, const Slots& s, uint32_t i, uint8_t** data, size_t* len) {
   napi_value el;
   napi_get_element(env, s.array, i, &el);
-  void* p;
-  std::string what = "buffers[" + std::to_string(i) + "]";
-  if (!GetTyped(env, el, napi_uint8_array, what.c_str(), &p, len)) return false;
+  bool is = false;
+  napi_is_typedarray(env, el, &is);
+  napi_typedarray_type type;
+  void* p = nullptr;
+  napi_value ab;
+  size_t off;
+  if (!is || napi_get_typedarray_info(env, el, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    ThrowArg(env, "buffers[" + std::to_string(i) + "] must be a Uint8Array");
+    return false;
+  }
   *data = static_cast<uint8_t*>(p);
   return true;
+}
+
+// Moves up to `max` frames out of the RX ring: each frame is copied into the caller's slot and its ring
+// slot handed straight back to the kernel, so a slow consumer never holds ring memory. Copying costs
+// less than exposing the ring to JavaScript would save: the stack releases every received buffer to its
+// own pool, and a slot held past the kernel's head makes it drop. Returns the count, or -1 after throwing.
+int64_t RingRead(napi_env env, Ring* ring, const Slots& s, uint32_t max, bool userVnet, uint8_t* vnetOut) {
+  uint32_t got = 0;
+  while (got < max) {
+    uint8_t* slot = ring->rx(ring->rxHead);
+    uint32_t status = LoadStatus(slot);
+    if ((status & TP_STATUS_USER) == 0) break;
+    uint8_t* data;
+    size_t len;
+    if (!SlotBuffer(env, s, got, &data, &len)) return -1;
+    int32_t off = s.offsets[got];
+    if (off < 0 || static_cast<size_t>(off) > len) {
+      ThrowArg(env, "offsets[" + std::to_string(got) + "] is outside buffers[" + std::to_string(got) + "]");
+      return -1;
+    }
+    size_t cap = len - static_cast<size_t>(off);
+    const struct tpacket2_hdr* h = reinterpret_cast<const struct tpacket2_hdr*>(slot);
+    size_t mac = h->tp_mac, snap = h->tp_snaplen, full = h->tp_len;
+    bool sane = mac >= TPACKET2_HDRLEN + (ring->vnet ? kVnetHdrLen : 0) && mac + snap <= ring->frameSize;
+    if (!sane || snap < full || full > cap) {
+      // Cut by the ring (larger than its slots) or by the caller's slot: the full length negated, to drop.
+      s.lengths[got] = -static_cast<int32_t>(std::min<size_t>(std::max<size_t>(full, 1), INT32_MAX));
+    } else {
+      memcpy(data + off, slot + mac, full);
+      s.lengths[got] = static_cast<int32_t>(full);
+    }
+    if (userVnet && vnetOut != nullptr) {
+      uint8_t* to = vnetOut + static_cast<size_t>(got) * kVnetHdrLen;
+      if (sane) memcpy(to, slot + mac - kVnetHdrLen, kVnetHdrLen);  // tpacket_rcv puts it right before the MAC header
+      else memset(to, 0, kVnetHdrLen);
+    }
+    StoreStatus(slot, TP_STATUS_KERNEL);
+    ring->rxHead = ring->rxHead + 1 == ring->rxSlots ? 0 : ring->rxHead + 1;
+    ring->rxFrames++;
+    got++;
+  }
+  return got;
 }
 
 // readBurst(fd, buffers, offsets, lengths, max, vnetHeader, vnetOut) -> count
@@ -516,9 +779,14 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
     return ThrowArg(env, "vnetOut must hold 10 bytes per packet (max * 10) or be empty");
   Kind kind;
   bool known, fdVnet;
-  if (!Lookup(env, fd, &kind, &known, &fdVnet)) return nullptr;
+  Ring* ring;
+  if (!Lookup(env, fd, &kind, &known, &fdVnet, &ring)) return nullptr;
   if (known && fdVnet != vnet)
     return Throw(env, "EINVAL", EINVAL, nullptr, std::string("fd ") + std::to_string(fd) + (fdVnet ? " was opened with vnetHeader: pass vnetHeader = true" : " was opened without vnetHeader: pass vnetHeader = false"));
+  if (ring != nullptr) {
+    int64_t got = RingRead(env, ring, s, static_cast<uint32_t>(max), vnet, vnetOutLen != 0 ? vnetOut : nullptr);
+    return got < 0 ? nullptr : Int(env, got);
+  }
 
   // Gather the slots first: N-API calls are not allowed to interleave with a half-done burst's bookkeeping.
   uint8_t scratch[kVnetHdrLen];
@@ -570,6 +838,111 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
   return Int(env, done);
 }
 
+const uint8_t kZeroHdr[kVnetHdrLen] = {0};
+
+std::string WriteFailure(int err, uint32_t frame, int fd) {
+  return "writing frame " + std::to_string(frame) + " to fd " + std::to_string(fd) + " failed" +
+         (err == EIO ? ": the TAP interface is down, bring it up with `ip link set <name> up`"
+          : err == ENETDOWN ? ": the interface is down, bring it up with `ip link set <name> up`"
+          : err == EINVAL || err == EMSGSIZE ? ": the frame is malformed or larger than the MTU allows; drop it" : "");
+}
+
+// Fills TX ring slots in order from `buffers` (one copy each, from the caller's pool into the slot),
+// kicks once, and gives back the slots the kernel did not take, so that (as with sendmmsg) the return
+// value is exactly the frames the kernel accepted and the ring never holds a frame the caller still owns.
+// Returns the count, or -1 after throwing.
+//
+// The kernel attaches the slot's page to the skb and returns the slot (TP_STATUS_AVAILABLE) when the skb
+// is freed or orphaned. Before orphaning or cloning it copies such user pages (skb_zcopy_set_nouarg, then
+// skb_orphan_frags in the forwarding path: "packet: copy user buffers before orphan or clone", Linux
+// 4.20), so reusing a returned slot never changes data a local receiver (a veth peer) still holds.
+int64_t RingWrite(napi_env env, int fd, Ring* ring, const Slots& s, uint32_t count, bool software, const uint8_t* vnetIn) {
+  const unsigned start = ring->txHead;
+  const size_t header = ring->vnet ? kVnetHdrLen : 0;
+  const size_t room = ring->frameSize - kTxData - header;
+  uint32_t placed = 0;
+  auto rollBack = [&]() {
+    for (uint32_t k = 0; k < placed; k++) StoreStatus(ring->tx((start + k) % ring->txSlots), TP_STATUS_AVAILABLE);
+    ring->txHead = start;
+  };
+  while (placed < count) {
+    uint8_t* slot = ring->tx(ring->txHead);
+    if (LoadStatus(slot) & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)) break;  // ring full: backpressure
+    uint32_t i = placed;
+    uint8_t* data;
+    size_t len;
+    if (!SlotBuffer(env, s, i, &data, &len)) return rollBack(), -1;
+    int32_t off = s.offsets[i], flen = s.lengths[i];
+    if (off < 0 || flen < 0 || static_cast<size_t>(off) + static_cast<size_t>(flen) > len) {
+      rollBack();
+      ThrowArg(env, "offsets[" + std::to_string(i) + "] + lengths[" + std::to_string(i) + "] is outside buffers[" + std::to_string(i) + "]");
+      return -1;
+    }
+    if (static_cast<size_t>(flen) > room) {
+      if (placed > 0) break;  // the next call reports it as its first frame
+      ThrowErrno(env, EMSGSIZE, "send", "frame 0 of " + std::to_string(flen) + " bytes does not fit the ring's " + std::to_string(room) +
+                                            "-byte slots: open the port with a larger ringFrameSize, or drop it");
+      return -1;
+    }
+    uint8_t* frame = slot + kTxData + header;
+    memcpy(frame, data + off, static_cast<size_t>(flen));
+    const uint8_t* given = vnetIn != nullptr ? vnetIn + static_cast<size_t>(i) * kVnetHdrLen : kZeroHdr;
+    if (software) {
+      std::string why;
+      if (!CompleteChecksum(given, frame, static_cast<size_t>(flen), &why)) {
+        rollBack();
+        ThrowArg(env, "vnetIn[" + std::to_string(i) + "]: " + why);
+        return -1;
+      }
+    }
+    if (ring->vnet) {
+      uint8_t* vh = slot + kTxData;
+      memcpy(vh, ring->userVnet && !software ? given : kZeroHdr, kVnetHdrLen);
+      // hdr_len = the whole frame (not for GSO): tpacket_snd copies it into the skb's linear part (copylen =
+      // hdr_len), one small slab allocation, instead of attaching the slot's page, which the kernel would
+      // copy again into a fresh page before the veth peer orphans it, or linearize without scatter-gather.
+      if (vh[1] == VIRTIO_NET_HDR_GSO_NONE && Le16(vh + 2) < flen) vh[2] = static_cast<uint8_t>(flen & 0xff), vh[3] = static_cast<uint8_t>((flen >> 8) & 0xff);
+    }
+    struct tpacket2_hdr* h = reinterpret_cast<struct tpacket2_hdr*>(slot);
+    h->tp_len = static_cast<uint32_t>(header + static_cast<size_t>(flen));
+    h->tp_snaplen = h->tp_len;
+    StoreStatus(slot, TP_STATUS_SEND_REQUEST);
+    ring->txHead = ring->txHead + 1 == ring->txSlots ? 0 : ring->txHead + 1;
+    placed++;
+  }
+  if (placed == 0) {
+    ring->txRefused += count;
+    return 0;
+  }
+  int err = Kick(fd, ring);
+  // tpacket_snd walks the ring in order and stops at the first frame it cannot take (send buffer full:
+  // left in SEND_REQUEST; malformed: marked WRONG_FORMAT, and its head stays there), so the frames not
+  // taken are a suffix of those placed. Give them back; the kernel's head is then our head.
+  uint32_t taken = placed;
+  bool wrongFormat = false;
+  while (taken > 0) {
+    uint8_t* slot = ring->tx((start + taken - 1) % ring->txSlots);
+    uint32_t status = LoadStatus(slot);
+    if (status == TP_STATUS_SEND_REQUEST) {
+    } else if (status & TP_STATUS_WRONG_FORMAT) {
+      wrongFormat = true;
+    } else {
+      break;
+    }
+    StoreStatus(slot, TP_STATUS_AVAILABLE);
+    taken--;
+  }
+  if (wrongFormat) ring->txWrongFormat++;
+  ring->txHead = (start + taken) % ring->txSlots;
+  ring->txFrames += taken;
+  ring->txRefused += count - taken;
+  if (taken == 0 && err != 0 && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) {
+    ThrowErrno(env, err, "send", WriteFailure(err, 0, fd));
+    return -1;
+  }
+  return taken;
+}
+
 // writeBurst(fd, buffers, offsets, lengths, count, vnetIn) -> sent
 napi_value WriteBurst(napi_env env, napi_callback_info info) {
   napi_value argv[6];
@@ -593,13 +966,18 @@ napi_value WriteBurst(napi_env env, napi_callback_info info) {
     return ThrowArg(env, "count exceeds buffers.length, offsets.length or lengths.length");
   if (vnetInLen != 0 && vnetInLen < static_cast<size_t>(count) * kVnetHdrLen)
     return ThrowArg(env, "vnetIn must hold 10 bytes per packet (count * 10) or be empty");
+  if (vnetInLen == 0) vnetIn = nullptr;
   Kind kind;
   bool known, fdVnet;
-  if (!Lookup(env, fd, &kind, &known, &fdVnet)) return nullptr;
-  if (known && !fdVnet && vnetInLen != 0)
-    return Throw(env, "EINVAL", EINVAL, nullptr, "fd " + std::to_string(fd) + " was opened without vnetHeader: pass an empty vnetIn");
-  bool vnet = vnetInLen != 0 || (known && fdVnet);  // a vnet descriptor with empty vnetIn gets zero headers
-  static const uint8_t zeroHdr[kVnetHdrLen] = {0};
+  Ring* ring;
+  if (!Lookup(env, fd, &kind, &known, &fdVnet, &ring)) return nullptr;
+  // Headers for a descriptor of ours opened without them: the addon applies their checksum requests itself.
+  bool software = known && !fdVnet && vnetIn != nullptr;
+  bool vnet = !software && (vnetIn != nullptr || (known && fdVnet));  // a vnet descriptor with empty vnetIn gets zero headers
+  if (ring != nullptr) {
+    int64_t sent = RingWrite(env, fd, ring, s, static_cast<uint32_t>(count), software, vnetIn);
+    return sent < 0 ? nullptr : Int(env, sent);
+  }
 
   uint32_t sent = 0;
   while (sent < count) {
@@ -614,9 +992,14 @@ napi_value WriteBurst(napi_env env, napi_callback_info info) {
       int32_t off = s.offsets[i], flen = s.lengths[i];
       if (off < 0 || flen < 0 || static_cast<size_t>(off) + static_cast<size_t>(flen) > len)
         return ThrowArg(env, "offsets[" + std::to_string(i) + "] + lengths[" + std::to_string(i) + "] is outside buffers[" + std::to_string(i) + "]");
+      if (software) {
+        std::string why;
+        if (!CompleteChecksum(vnetIn + static_cast<size_t>(i) * kVnetHdrLen, data + off, static_cast<size_t>(flen), &why))
+          return ThrowArg(env, "vnetIn[" + std::to_string(i) + "]: " + why);
+      }
       int k = 0;
       if (vnet) {
-        iov[j][k].iov_base = const_cast<uint8_t*>(vnetIn ? vnetIn + static_cast<size_t>(i) * kVnetHdrLen : zeroHdr);
+        iov[j][k].iov_base = const_cast<uint8_t*>(vnetIn ? vnetIn + static_cast<size_t>(i) * kVnetHdrLen : kZeroHdr);
         iov[j][k].iov_len = kVnetHdrLen;
         k++;
       }
@@ -632,12 +1015,40 @@ napi_value WriteBurst(napi_env env, napi_callback_info info) {
     sent += put;
     if (err != 0) {
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || sent > 0) break;
-      return ThrowErrno(env, err, kind == Kind::Packet ? "sendmmsg" : "writev", "writing frame " + std::to_string(sent) + " to fd " + std::to_string(fd) + " failed" +
-                                                                           (err == EIO ? ": the TAP interface is down, bring it up with `ip link set <name> up`" : err == ENETDOWN ? ": the interface is down, bring it up with `ip link set <name> up`" : err == EINVAL || err == EMSGSIZE ? ": the frame is malformed or larger than the MTU allows; drop it" : ""));
+      return ThrowErrno(env, err, kind == Kind::Packet ? "sendmmsg" : "writev", WriteFailure(err, sent, fd));
     }
     if (put < n && kind == Kind::Packet) continue;  // sendmmsg stopped early: the next call reports why
   }
   return Int(env, sent);
+}
+
+// ringStats(fd) -> { rxSlots, txSlots, frameSize, rxFrames, rxKernelDrops, txFrames, txRefused, txWrongFormat, txKicks } or undefined
+napi_value RingStats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  Kind kind;
+  bool known, vnet;
+  Ring* ring;
+  if (!Lookup(env, fd, &kind, &known, &vnet, &ring)) return nullptr;
+  if (ring == nullptr) return Undefined(env);
+  // PACKET_STATISTICS resets the kernel's counters on every read: accumulate them here.
+  struct tpacket_stats st;
+  socklen_t len = sizeof st;
+  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) ring->rxKernelDrops += st.tp_drops;
+  napi_value out;
+  napi_create_object(env, &out);
+  const struct {
+    const char* name;
+    uint64_t value;
+  } fields[] = {
+      {"rxSlots", ring->rxSlots}, {"txSlots", ring->txSlots}, {"frameSize", ring->frameSize}, {"rxFrames", ring->rxFrames},
+      {"rxKernelDrops", ring->rxKernelDrops}, {"txFrames", ring->txFrames}, {"txRefused", ring->txRefused},
+      {"txWrongFormat", ring->txWrongFormat}, {"txKicks", ring->txKicks},
+  };
+  for (auto& f : fields) napi_set_named_property(env, out, f.name, Int(env, static_cast<int64_t>(f.value)));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -809,6 +1220,7 @@ napi_value CloseFd(napi_env env, napi_callback_info info) {
     if (it != g_fds.end()) {
       if (it->second.watchers > 0)
         return Throw(env, "EBUSY", EBUSY, "close", "fd " + std::to_string(fd) + " is still watched: call unwatch(handle) before close(fd)");
+      FreeRing(it->second.ring);  // unmapped before close: frames still in flight keep their pages
       g_fds.erase(it);
     }
   }
@@ -822,7 +1234,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"tapOpen", TapOpen}, {"packetOpen", PacketOpen}, {"readBurst", ReadBurst}, {"writeBurst", WriteBurst},
-      {"watch", WatchFd},   {"unwatch", UnwatchFd},     {"close", CloseFd},
+      {"watch", WatchFd},   {"unwatch", UnwatchFd},     {"close", CloseFd},     {"ringStats", RingStats},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -26,6 +26,38 @@ export interface PacketOpenOptions {
   vnetHeader?: boolean
   /** Join this PACKET_FANOUT group (0-65535) in hash mode, to spread flows over several sockets. */
   fanoutGroup?: number
+  /**
+   * Receive through a PACKET_MMAP ring (TPACKET_V2) of this many slots instead of `recvmmsg`; give
+   * {@link PacketOpenOptions.ringTxFrames} too. 0 or absent for no rings, else at least 2 (rounded up to
+   * fill whole pages). Needs TPACKET_V2 (Linux 2.6.31+), and Linux 5.8+ with `vnetHeader`; the open fails with the errno otherwise.
+   */
+  ringRxFrames?: number
+  /** Transmit through a PACKET_MMAP ring of this many slots instead of `sendmmsg`: 0 or absent with `ringRxFrames`, else at least 2. */
+  ringTxFrames?: number
+  /** Largest frame, Ethernet header included, a ring slot must hold. Default 1518, or 65553 with `vnetHeader`. */
+  ringFrameSize?: number
+}
+
+/** Counters of a descriptor's PACKET_MMAP rings, from {@link ringStats}. */
+export interface RingStats {
+  /** Slots of the RX ring. */
+  rxSlots: number
+  /** Slots of the TX ring. */
+  txSlots: number
+  /** Bytes per slot (ring header and virtio-net header included). */
+  frameSize: number
+  /** Frames read out of the RX ring. */
+  rxFrames: number
+  /** Frames the kernel dropped because the RX ring was full (PACKET_STATISTICS `tp_drops`). */
+  rxKernelDrops: number
+  /** Frames the kernel took from the TX ring. */
+  txFrames: number
+  /** Frames offered to {@link writeBurst} but not taken (ring or send buffer full): left with the caller, not lost. */
+  txRefused: number
+  /** Bursts in which the kernel marked a frame TP_STATUS_WRONG_FORMAT. */
+  txWrongFormat: number
+  /** `send()` calls that handed a burst to the kernel. */
+  txKicks: number
 }
 
 /** An opaque handle from {@link watch}. */
@@ -40,6 +72,7 @@ export interface NativeBinding {
   watch(fd: number, callback: (error?: Error) => void): WatchHandle
   unwatch(handle: WatchHandle): void
   close(fd: number): void
+  ringStats(fd: number): RingStats | undefined
 }
 
 /** Errors thrown by this package: `code` is an errno name (`EPERM`, `ENODEV`, ...), `ERR_INVALID_ARG` or `ERR_NATIVE_UNAVAILABLE`. */
@@ -110,7 +143,9 @@ export function tapOpen(name: string, options: TapOpenOptions = {}): number {
 
 /**
  * Open a non-blocking AF_PACKET socket (SOCK_RAW, ETH_P_ALL) bound to `ifname`, which ignores its own
- * transmissions where the kernel supports it (Linux 4.20+). Needs CAP_NET_RAW.
+ * transmissions where the kernel supports it (Linux 4.20+). Needs CAP_NET_RAW. With ring sizes, the
+ * socket gets PACKET_MMAP rings: {@link readBurst} walks the RX ring and {@link writeBurst} fills the TX
+ * ring and hands it over with one `send()` per burst; both still copy to and from the caller's slots.
  * @returns the file descriptor.
  */
 export function packetOpen(ifname: string, options: PacketOpenOptions = {}): number {
@@ -141,8 +176,13 @@ export function readBurst(
 /**
  * Write `count` frames, `buffers[i][offsets[i] .. offsets[i] + lengths[i])`, each after its header
  * `vnetIn[i * 10 ..]` when `vnetIn` is not empty (a descriptor opened with `vnetHeader` and an empty
- * `vnetIn` sends zero headers). Stops at EAGAIN/ENOBUFS.
- * @returns how many of the first frames were written; the caller keeps the rest.
+ * `vnetIn` sends zero headers). Stops at EAGAIN/ENOBUFS, or when a TX ring is full.
+ *
+ * Headers given for a descriptor opened without `vnetHeader` are applied by the addon: it completes the
+ * checksum each one asks for (`NEEDS_CSUM`: sum from `csumStart`, store at `csumStart + csumOffset`, in
+ * the frame itself) and sends the frame without a header. Segmentation (`gsoType`) then throws
+ * `ERR_INVALID_ARG`.
+ * @returns how many of the first frames the kernel took; the caller keeps the rest.
  */
 export function writeBurst(
   fd: number,
@@ -169,9 +209,14 @@ export function unwatch(handle: WatchHandle): void {
   native().unwatch(handle)
 }
 
-/** Close a descriptor from {@link tapOpen} or {@link packetOpen}; {@link unwatch} it first. */
+/** Close a descriptor from {@link tapOpen} or {@link packetOpen}; {@link unwatch} it first. Its rings are unmapped. */
 export function close(fd: number): void {
   native().close(fd)
+}
+
+/** The ring counters of a descriptor opened with rings, or `undefined` for one without. */
+export function ringStats(fd: number): RingStats | undefined {
+  return native().ringStats(fd)
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -5,15 +5,20 @@
   kernel_peer.py send <ip> <port> <bytes>    connect, send deterministic bytes, shut down, print "<bytes> <sha256>"
   kernel_peer.py echo <ip> <port> <count>    accept <count> connections, echo each until EOF, print "done"
   kernel_peer.py wait <ip> <port>            accept one connection, read until it ends, print "eof" or "reset"
+  kernel_peer.py clients <ip> <port> <count> <bytes>
+                                             open <count> connections at once; each sends <bytes> of its own
+                                             pattern, shuts down, reads the echo to EOF; print a JSON list of
+                                             {"port": <local port>, "sha256": <of what it sent>, "echoed": <bool>}
 """
 import hashlib
+import json
 import socket
 import sys
 import threading
 
 
-def pattern(total):
-    block = bytes((i * 7 + 3) & 0xFF for i in range(65536))
+def pattern(total, seed=0):
+    block = bytes((i * 7 + 3 + seed) & 0xFF for i in range(65536))
     sent = 0
     while sent < total:
         n = min(len(block), total - sent)
@@ -84,6 +89,41 @@ def wait(ip, port):
                 print("reset", flush=True)
 
 
+def clients(ip, port, count, total):
+    results = [None] * count
+
+    def run(index):
+        digest = hashlib.sha256()
+        sent = bytearray()
+        with socket.create_connection((ip, port), timeout=60) as conn:
+            local_port = conn.getsockname()[1]
+            received = bytearray()
+
+            def read():
+                while True:
+                    data = conn.recv(1 << 20)
+                    if not data:
+                        break
+                    received.extend(data)
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            for chunk in pattern(total, index):
+                digest.update(chunk)
+                sent.extend(chunk)
+                conn.sendall(chunk)
+            conn.shutdown(socket.SHUT_WR)
+            reader.join()
+        results[index] = {"port": local_port, "sha256": digest.hexdigest(), "echoed": bytes(received) == bytes(sent)}
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps(results), flush=True)
+
+
 if __name__ == "__main__":
     mode, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "sink":
@@ -94,5 +134,7 @@ if __name__ == "__main__":
         echo(ip, port, int(sys.argv[4]))
     elif mode == "wait":
         wait(ip, port)
+    elif mode == "clients":
+        clients(ip, port, int(sys.argv[4]), int(sys.argv[5]))
     else:
         sys.exit("unknown mode " + mode)
