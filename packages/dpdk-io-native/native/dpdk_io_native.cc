@@ -396,6 +396,23 @@ bool CompleteChecksum(const uint8_t* header, uint8_t* frame, size_t len, std::st
   return true;
 }
 
+// A frame a local sender (a veth peer, a TAP's kernel side) handed over with CHECKSUM_PARTIAL arrives on a
+// packet socket without virtio-net headers flagged TP_STATUS_CSUMNOTREADY (packet(7)): its TCP or UDP
+// checksum field holds only the pseudo-header sum. Complete it here, as the device would have, so the
+// frame reads as sent. IPv4 only (the stack's protocol); anything else is left alone.
+void CompletePartialIpv4(uint8_t* f, size_t len) {
+  if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4) return;
+  size_t ihl = static_cast<size_t>(f[14] & 0x0f) * 4;
+  size_t total = (static_cast<size_t>(f[16]) << 8) | f[17];
+  size_t start = 14 + ihl, end = 14 + total;
+  uint8_t proto = f[14 + 9];
+  size_t offset = proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 0;
+  if (ihl < 20 || offset == 0 || end > len || start + offset + 2 > end) return;
+  uint16_t sum = static_cast<uint16_t>(~FoldedSum(f + start, end - start));
+  if (sum == 0 && proto == IPPROTO_UDP) sum = 0xffff;  // RFC 768
+  memcpy(f + start + offset, &sum, 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // PACKET_MMAP rings (TPACKET_V2). Why V2 in both directions: V3's RX blocks are handed to user space
 // only when full or when the block timer (milliseconds) retires them, which would hold back every ACK
@@ -637,6 +654,8 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   }
   // Best effort (Linux >= 4.20): do not receive our own transmissions.
   (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+  // Without virtio-net headers, learn which frames arrive checksum-partial (CompletePartialIpv4).
+  if (!vnet) (void)setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);
 
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
@@ -737,6 +756,12 @@ int64_t RingRead(napi_env env, Ring* ring, const Slots& s, uint32_t max, bool us
       s.lengths[got] = -static_cast<int32_t>(std::min<size_t>(std::max<size_t>(full, 1), INT32_MAX));
     } else {
       memcpy(data + off, slot + mac, full);
+      // A caller without virtio-net headers gets frames whose checksums are final: complete partial ones,
+      // from the slot's own header when the ring carries one, else by parsing the frame.
+      if (!ring->userVnet && (status & TP_STATUS_CSUMNOTREADY)) {
+        std::string why;
+        if (!ring->vnet || !CompleteChecksum(slot + mac - kVnetHdrLen, data + off, full, &why)) CompletePartialIpv4(data + off, full);
+      }
       s.lengths[got] = static_cast<int32_t>(full);
     }
     if (userVnet && vnetOut != nullptr) {
@@ -796,6 +821,9 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
     struct iovec iov[kChunk][2];
     struct mmsghdr msgs[kChunk];
     size_t caps[kChunk];
+    // Without virtio-net headers, PACKET_AUXDATA tells which frames still need their checksum completed.
+    alignas(struct cmsghdr) uint8_t control[kChunk][CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+    const bool auxdata = kind == Kind::Packet && !vnet;
     for (unsigned j = 0; j < n; j++) {
       uint32_t i = done + j;
       uint8_t* data;
@@ -816,6 +844,10 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
       memset(&msgs[j], 0, sizeof msgs[j]);
       msgs[j].msg_hdr.msg_iov = iov[j];
       msgs[j].msg_hdr.msg_iovlen = static_cast<size_t>(k);
+      if (auxdata) {
+        msgs[j].msg_hdr.msg_control = control[j];
+        msgs[j].msg_hdr.msg_controllen = sizeof control[j];
+      }
     }
     size_t hdr = vnet ? kVnetHdrLen : 0;
     int err = 0;
@@ -825,6 +857,14 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
       size_t frame = total > hdr ? total - hdr : 0;
       // A frame longer than its slot was cut: report the full length negated so the caller can drop it.
       s.lengths[done + j] = frame > caps[j] ? -static_cast<int32_t>(frame) : static_cast<int32_t>(frame);
+      if (auxdata && frame <= caps[j]) {
+        for (struct cmsghdr* c = CMSG_FIRSTHDR(&msgs[j].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[j].msg_hdr, c)) {
+          if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+          struct tpacket_auxdata aux;
+          memcpy(&aux, CMSG_DATA(c), sizeof aux);
+          if (aux.tp_status & TP_STATUS_CSUMNOTREADY) CompletePartialIpv4(static_cast<uint8_t*>(iov[j][0].iov_base), frame);
+        }
+      }
     }
     done += got;
     if (err != 0) {

@@ -2,7 +2,8 @@
 // with 10.197.x.2 behind a veth pair made here and removed after (root and the native addon only).
 // The kernel is the judge: it answers a TCP SYN to a closed port with a reset only when the checksums
 // are right (RFC 9293 §3.10.7.1), and each reset names the SYN it answers (ack = seq + 1).
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { randomBytes, randomInt } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -74,7 +75,7 @@ afterAll(() => {
 const txPool = new BufferPool({ count: 256 })
 
 /** A SYN from our address to a closed port of the peer, checksums left to the port (TX_IP_CHECKSUM | TX_TCP_CHECKSUM). */
-function syn(seq: number, srcPort = 40000 + (seq % 20000)): PacketBuffer {
+function syn(seq: number, srcPort = 40000 + (seq % 20000), dstPort = 9): PacketBuffer {
   const b = txPool.alloc()!
   const d = b.data
   const v = b.view
@@ -93,7 +94,7 @@ function syn(seq: number, srcPort = 40000 + (seq % 20000)): PacketBuffer {
   d.set(peerIp, ip + 16)
   const tcp = ip + 20
   v.setUint16(tcp, srcPort)
-  v.setUint16(tcp + 2, 9) // discard: nothing listens in a fresh namespace
+  v.setUint16(tcp + 2, dstPort) // 9 (discard): nothing listens in a fresh namespace
   v.setUint32(tcp + 4, seq >>> 0)
   v.setUint8(tcp + 12, 5 << 4)
   v.setUint8(tcp + 13, 0x02) // SYN
@@ -120,8 +121,32 @@ function resetFor(b: PacketBuffer): number | undefined {
   return (v.getUint32(tcp + 8) - 1) >>> 0
 }
 
+/** The SYN sequence number a received SYN-ACK answers, or undefined. */
+function synAckFor(b: PacketBuffer): number | undefined {
+  const v = b.view
+  const o = b.offset
+  if (b.length < 54 || v.getUint16(o + 12) !== 0x0800 || v.getUint8(o + 23) !== 6) return undefined
+  const tcp = o + 14 + (v.getUint8(o + 14) & 0x0f) * 4
+  if ((v.getUint8(tcp + 13) & 0x12) !== 0x12) return undefined
+  return (v.getUint32(tcp + 8) - 1) >>> 0
+}
+
+/** Whether a received IPv4/TCP frame's TCP checksum verifies (RFC 9293 §3.1: the sum over the pseudo-header and segment is all ones). */
+function tcpChecksumValid(b: PacketBuffer): boolean {
+  const v = b.view
+  const ip = b.offset + 14
+  const ihl = (v.getUint8(ip) & 0x0f) * 4
+  const total = v.getUint16(ip + 2)
+  const length = total - ihl
+  let sum = v.getUint16(ip + 12) + v.getUint16(ip + 14) + v.getUint16(ip + 16) + v.getUint16(ip + 18) + 6 + length
+  for (let i = 0; i + 1 < length; i += 2) sum += v.getUint16(ip + ihl + i)
+  if (length % 2 === 1) sum += v.getUint8(ip + ihl + length - 1) << 8
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  return sum === 0xffff
+}
+
 /** Send `bufs` until the port has taken them all (re-offering what it refused), collecting resets. */
-async function exchange(port: Port, bufs: PacketBuffer[], resets: number[], expected: number): Promise<{ refusedBursts: number }> {
+async function exchange(port: Port, bufs: PacketBuffer[], resets: number[], expected: number, checksums?: boolean[]): Promise<{ refusedBursts: number }> {
   const rx: PacketBuffer[] = []
   let next = 0
   let refusedBursts = 0
@@ -140,8 +165,11 @@ async function exchange(port: Port, bufs: PacketBuffer[], resets: number[], expe
     for (;;) {
       const n = port.rxBurst(rx, 32)
       for (let i = 0; i < n; i++) {
-        const seq = resetFor(rx[i]!)
-        if (seq !== undefined) resets.push(seq)
+        const seq = resetFor(rx[i]!) ?? synAckFor(rx[i]!)
+        if (seq !== undefined) {
+          resets.push(seq)
+          checksums?.push(tcpChecksumValid(rx[i]!))
+        }
         rx[i]!.release()
       }
       if (n < 32) break
@@ -169,6 +197,27 @@ describe.runIf(live)('af-packet port and the kernel', { timeout: 30_000 }, () =>
       expect(port.stats.txPackets).toBe(3)
     } finally {
       port.close()
+    }
+  })
+
+  it.each(variants)('%s: frames the kernel hands over checksum-partial (its veth offloads checksums) arrive complete', async (_, options) => {
+    expect(setupError).toBeUndefined()
+    // The peer's veth keeps transmit checksum offload on (the default): a listening socket's SYN-ACKs leave
+    // checksum-partial, flagged TP_STATUS_CSUMNOTREADY, and the port must complete them, not pass on a bad sum.
+    const listener = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', "import socket,sys\ns=socket.socket()\ns.bind(('0.0.0.0',8080))\ns.listen(64)\nprint('ready',flush=True)\nsys.stdin.read()"], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const port = await openPacketPort({ interface: outer, mac: ourMac, ...options })
+    try {
+      await once(listener.stdout!, 'data')
+      const replies: number[] = []
+      const checksums: boolean[] = []
+      const base = options.ring ? 2001 : 3001
+      await exchange(port, [0, 1, 2, 3].map((i) => syn(base + i, 45000 + base + i, 8080)), replies, 4, checksums)
+      expect(replies.sort()).toEqual([base, base + 1, base + 2, base + 3])
+      expect(checksums).toEqual([true, true, true, true])
+    } finally {
+      port.close()
+      listener.stdin!.end()
+      listener.kill()
     }
   })
 
