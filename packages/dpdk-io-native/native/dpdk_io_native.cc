@@ -37,6 +37,10 @@ constexpr size_t kVnetHdrLen = 10;  // struct virtio_net_hdr, without num_buffer
 // From <linux/virtio_net.h>, which does not compile as C++.
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000  // linux/if_packet.h since 6.3
+#endif
+
 constexpr unsigned kChunk = 64;     // frames per recvmmsg/sendmmsg call
 constexpr int64_t kMaxPlainFrame = 1518;          // default ring frame: 1500-byte MTU + Ethernet + VLAN tag
 constexpr int64_t kMaxVnetFrame = 65535 + 14 + 4;  // default ring frame with offloads: a 64 KB GSO/GRO frame
@@ -656,6 +660,13 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
   // Without virtio-net headers, learn which frames arrive checksum-partial (CompletePartialIpv4).
   if (!vnet) (void)setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);
+  // Without a ring the socket's receive queue is the only buffer between two bursts: the default (~208 KB)
+  // overflows while the stack sends a long burst, and the kernel peer retransmits what it dropped. 8 MB,
+  // forced when we may (CAP_NET_ADMIN), else as much as net.core.rmem_max allows.
+  if (ring == nullptr) {
+    int bytes = 8 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
 
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
@@ -669,8 +680,15 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     return ThrowErrno(env, e, "bind", "cannot bind the AF_PACKET socket to '" + name + "'" + (e == ENETDOWN ? ": bring it up with `ip link set " + name + " up`" : std::string()));
   }
   if (fanout) {
-    int arg = static_cast<int>(group) | (PACKET_FANOUT_HASH << 16);
-    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
+    // A member of a fanout group receives the group's own transmissions even with PACKET_IGNORE_OUTGOING;
+    // PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux 6.3+) stops that. Older kernels refuse the flag: join without.
+    int arg = static_cast<int>(group) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16);
+    int r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
+    if (r != 0 && errno == EINVAL) {
+      arg = static_cast<int>(group) | (PACKET_FANOUT_HASH << 16);
+      r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
+    }
+    if (r != 0) {
       int e = errno;
       FreeRing(ring);
       close(fd);
