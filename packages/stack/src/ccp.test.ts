@@ -1,12 +1,14 @@
 // CCP in the stack: measurements per ACK, the agent's cwnd applied, native fallback while the agent is absent.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { InProcessHub } from '@mtcp/ccp-ipc'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { type AgentTransport, InProcessHub, openUnixAgent, openUnixDatapath } from '@mtcp/ccp-ipc'
 import { type CcpMessage, decodeMessage, encodeMessage, Implicit, type InstallExprMessage, MessageType, RegType } from '@mtcp/libccp'
 import { describe, expect, it } from 'vitest'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
-import { bulkTransfer, runUntil, stackPair } from './testing.js'
+import { bulkTransfer, runUntil, runUntilAsync, stackPair } from './testing.js'
 
 const MB = 1_000_000
 const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ccp-gca-programs.json'), 'utf8')) as {
@@ -23,8 +25,8 @@ function ackUpdateProgram(): Uint8Array {
  * A stub agent written for the test: installs the per-ACK program, takes every flow on CREATE, and
  * answers each report with a fixed window (`cwnd` bytes). Records everything it receives.
  */
-function stubAgent(hub: InProcessHub, cwnd: number) {
-  const agent = hub.agent('portus')
+function stubAgent(hubOrTransport: InProcessHub | AgentTransport, cwnd: number) {
+  const agent = hubOrTransport instanceof InProcessHub ? hubOrTransport.agent('portus') : hubOrTransport
   const received: CcpMessage[] = []
   const closed: number[] = []
   agent.onMessage((bytes, from) => {
@@ -81,6 +83,67 @@ describe('CCP congestion control in the stack', () => {
     // Closing the connection sent the close MEASURE for its sid.
     pair.clock.advanceBy(1_000_000)
     expect(stub.closed).toEqual([create.sid])
+  })
+
+  it('the same over real unix datagram sockets (temp dir): CREATE, per-ACK reports, the window applied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtcp-ccp-stub-'))
+    try {
+      const stub = stubAgent(openUnixAgent({ dir }), 16 * 1448)
+      const pair = stackPair({
+        impairments: { rate: 100e6, delay: 5000, queuePackets: 1000 },
+        stackA: { congestionControl: 'ccp:cubic', ccp: { transport: openUnixDatapath({ dir, name: 'mtcp-stub' }) } },
+      })
+      const { a, b, clock } = pair
+      const listener = b.socket()
+      b.bind(listener, '0.0.0.0', 5003)
+      b.listen(listener)
+      const client = a.socket()
+      const payload = new Uint8Array(2 * MB).fill(0x3c)
+      let offset = 0
+      let received = 0
+      b.watch(listener, () => {
+        let server: number
+        try {
+          server = b.accept(listener)
+        } catch {
+          return
+        }
+        const buffer = new Uint8Array(65536)
+        b.watch(server, () => {
+          for (;;) {
+            let n = 0
+            try {
+              n = b.read(server, buffer)
+            } catch {
+              return
+            }
+            if (n === 0) return
+            received += n
+          }
+        })
+      })
+      a.watch(client, (_fd, events) => {
+        if (!(events & PollEvents.OUT)) return
+        while (offset < payload.length) {
+          try {
+            offset += a.write(client, payload, offset)
+          } catch {
+            return
+          }
+        }
+      })
+      a.connect(client, '10.0.0.2', 5003)
+      // The stub's answers arrive on the event loop: turns of the loop between steps of the virtual clock.
+      await runUntilAsync(clock, () => received === payload.length && a.tcpInfo(client).cwnd === 16 * 1448)
+      expect(stub.received.filter((m) => m.type === MessageType.Create).map((m) => m.type === MessageType.Create && m.congAlg)).toEqual(['cubic'])
+      expect(stub.received.filter((m) => m.type === MessageType.Measure).length).toBeGreaterThan(10)
+      expect(a.ccpDatapath!.agentPresent).toBe(true)
+      a.stop()
+      b.stop()
+      stub.agent.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('runs on the native controller while the agent is absent, and hands over when it appears', () => {
