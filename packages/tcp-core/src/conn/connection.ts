@@ -90,6 +90,10 @@ export interface TcpConnectionStats {
   challengeAcks: number
   windowProbes: number
   keepAliveProbes: number
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tailLossProbes: number
+  /** Tail loss probes that repaired a loss: the episode ended without a D-SACK (RFC 8985 §7.4). */
+  tailLossProbeRecoveries: number
 }
 
 /** Largest window field (RFC 9293 §3.1). */
@@ -102,6 +106,12 @@ const DEFAULT_PEER_MSS = 536
 const TIMESTAMPS_OPTION_LENGTH = 12
 /** RFC 7323 §5.5: PAWS does not apply after 24 days idle. */
 const PAWS_IDLE_LIMIT: Micros = 24 * 86_400 * 1_000_000
+/** Bytes a SACK option takes beyond its blocks, as emitted: NOP, NOP, kind, length (RFC 2018 §3). */
+const SACK_OPTION_OVERHEAD = 4
+/** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK delay added to the PTO when one segment is in flight. */
+const WORST_CASE_DELAYED_ACK: Micros = 200_000
+/** The shortest PTO, as Linux's floor for its loss probe timer, so a sub-millisecond SRTT does not probe every ACK gap. */
+const MIN_PROBE_TIMEOUT: Micros = 10_000
 /** RFC 5961 §7: challenge ACKs per connection per second. */
 const CHALLENGE_ACK_LIMIT = 10
 
@@ -130,6 +140,8 @@ export class TcpConnection {
     challengeAcks: 0,
     windowProbes: 0,
     keepAliveProbes: 0,
+    tailLossProbes: 0,
+    tailLossProbeRecoveries: 0,
   }
 
   // Send sequence space (RFC 9293 §3.3.1)
@@ -209,6 +221,18 @@ export class TcpConnection {
   #recoveryRetransmits: Array<{ seq: number; end: number; sndMaxAtSend: number }> = []
   /** Lost retransmissions to send again before anything NextSeg() picks. */
   #retransmitAgain: Array<{ seq: number; end: number }> = []
+
+  // Tail loss probe (RFC 8985 §7)
+  /** When the probe timeout (PTO) expires, or undefined when none is armed. */
+  #probeTimeoutAt: Micros | undefined = undefined
+  /** The PTO expired: a probe goes at the next dispatch. */
+  #probeDue = false
+  /** TLP.end_seq: SND.MAX once the probe went, while its episode is open; undefined otherwise. */
+  #tlpEndSeq: number | undefined = undefined
+  /** TLP.is_retrans: the open episode's probe was a retransmission (not new data). */
+  #tlpRetransmission = false
+  /** New data left in this dispatch: the PTO restarts (RFC 8985 §7.2). */
+  #newDataSent = false
 
   /** Paced sending (@mtcp/pacer), created the first time a rate applies. */
   #pacer: Pacer | undefined = undefined
@@ -609,21 +633,18 @@ export class TcpConnection {
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
+    if (this.#tlpEndSeq !== undefined) this.#tailLossProbeAck(now, ack, segment, sack)
     if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
     if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
-    if (seqGt(ack, this.#sndUna)) {
+    const advanced = seqGt(ack, this.#sndUna)
+    if (advanced) {
       this.#acknowledge(now, ack, sack)
-    } else if (
-      ack === this.#sndUna &&
-      segment.payload.byteLength === 0 &&
-      !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) &&
-      seqGt(this.#sndMax, this.#sndUna) &&
-      // RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT (same window); RFC 6675 §2 with SACK (new SACK information)
-      (sack === undefined ? scaledWindow === this.#sndWnd : sack.newlySackedBytes > 0)
-    ) {
+    } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       this.#duplicateAck(now)
     }
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
+    // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
+    if (this.#probeTimeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
     if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
       const opened = scaledWindow > this.#sndWnd
@@ -712,7 +733,8 @@ export class TcpConnection {
       }
       return
     }
-    this.#dupAcks = 0
+    // RFC 6675 §5: a cumulative ACK resets DupAcks, and counts as one itself when it carries new SACK information.
+    this.#dupAcks = sack !== undefined && sack.newlySackedBytes > 0 ? 1 : 0
     // With SACK, a new cumulative ACK can still leave a hole the scoreboard deems lost (RFC 6675 §4 IsLost).
     if (sack !== undefined && this.#scoreboard!.isLost(this.#sndUna) && seqGt(this.#sndMax, this.#sndUna)) this.#enterRecovery(now)
     if (dataAcked > 0 && !this.#inRecovery) {
@@ -725,6 +747,18 @@ export class TcpConnection {
         appLimited: false,
       })
     }
+  }
+
+  /**
+   * Whether an ACK that leaves SND.UNA where it was is a duplicate. Without SACK, RFC 5681 §2 DUPLICATE
+   * ACKNOWLEDGMENT: no data, neither SYN nor FIN, the same window. With SACK, RFC 6675 §2 DupAck: the ACK
+   * reports octets not SACKed before, "even if it carries new data, changes the advertised window, or
+   * moves the cumulative acknowledgment point". When data flows both ways nearly every ACK rides on a data
+   * segment, so the RFC 5681 test alone would never count one and each loss waited for the RTO.
+   */
+  #isDuplicateAck(segment: InboundSegment, scaledWindow: number, sack: SackAckUpdate | undefined): boolean {
+    if (sack !== undefined) return sack.newlySackedBytes > 0
+    return segment.payload.byteLength === 0 && !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) && scaledWindow === this.#sndWnd
   }
 
   /** RFC 5681 §3.2 and RFC 6582 §3.2: duplicate ACKs count towards fast retransmit. */
@@ -783,6 +817,9 @@ export class TcpConnection {
     if (!seqGt(this.#sndUna, this.#recover)) return
     this.#inRecovery = true
     this.#partialAckSeen = false
+    // Recovery makes its own reduction and repairs; an open probe episode ends here (RFC 8985 §7.2: no PTO in recovery).
+    this.#probeTimeoutAt = undefined
+    this.#tlpEndSeq = undefined
     this.#recover = seqAdd(this.#sndMax, -1)
     this.stats.fastRetransmits++
     if (this.#measurement !== undefined) this.#measurement.lostPackets++
@@ -1041,12 +1078,12 @@ export class TcpConnection {
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt), this.#paceAt)
+    return earliest(earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt), this.#paceAt), this.#probeTimeoutAt)
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined) return true
+    if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
@@ -1061,6 +1098,10 @@ export class TcpConnection {
     if (this.#delayedAckAt !== undefined && now >= this.#delayedAckAt) {
       this.#delayedAckAt = undefined
       this.#ackNow = true
+    }
+    if (this.#probeTimeoutAt !== undefined && now >= this.#probeTimeoutAt) {
+      this.#probeTimeoutAt = undefined
+      this.#probeDue = true
     }
     if (this.#retransmitAt !== undefined && now >= this.#retransmitAt) this.#retransmitTimeout(now)
     if (this.#persistAt !== undefined && now >= this.#persistAt) {
@@ -1081,6 +1122,10 @@ export class TcpConnection {
   /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
   #retransmitTimeout(now: Micros): void {
     this.#retransmitAt = undefined
+    // The RTO takes over: no probe now, and none until the timeout's recovery is over (RFC 8985 §7.2).
+    this.#probeTimeoutAt = undefined
+    this.#probeDue = false
+    this.#tlpEndSeq = undefined
     const limit = this.#synAcked ? this.#config.maxRetransmits : this.#config.synRetries
     this.#firstRetransmitAt ??= now
     const userTimedOut = this.#config.userTimeout > 0 && now - this.#firstRetransmitAt >= this.#config.userTimeout
@@ -1138,8 +1183,15 @@ export class TcpConnection {
       this.#retransmitHead = false
       sent += this.#sendRetransmitHead(now, emit)
     }
+    this.#newDataSent = false
     if (this.#inRecovery && this.#scoreboard !== undefined) sent += this.#sendSackRecovery(now, emit)
     else if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
+    if (this.#probeDue) {
+      this.#probeDue = false
+      // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.
+      if (!this.#newDataSent) sent += this.#sendTailLossProbe(now, emit)
+    }
+    if (this.#newDataSent) this.#armProbeTimeout(now)
     if (this.#probePending !== undefined) {
       this.#sendProbe(now, emit)
       sent++
@@ -1297,7 +1349,7 @@ export class TcpConnection {
     const length = Math.min(this.#superSegmentMax(), unsent, this.#usableWindow())
     if (length <= 0) return -1
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
-    if (length >= this.#payloadMax || seqLt(this.#sndNxt, this.#sndMax)) return length
+    if (length >= this.#sendMss() || seqLt(this.#sndNxt, this.#sndMax)) return length
     const allQueued = length === unsent
     // Nagle in Minshall's variant, as Linux: hold a small segment only while an earlier small segment
     // is unacknowledged, so the tail of a bulk write does not wait an RTT.
@@ -1311,7 +1363,28 @@ export class TcpConnection {
   /** The most payload in one emitted segment: the MSS, or whole MSS multiples up to `segmentationMax` with TSO. */
   #superSegmentMax(): number {
     const max = this.#config.segmentationMax
-    return max > this.#payloadMax ? Math.floor(max / this.#payloadMax) * this.#payloadMax : this.#payloadMax
+    const mss = this.#sendMss()
+    return max > mss ? Math.floor(max / mss) * mss : mss
+  }
+
+  /**
+   * The payload of one segment as it will go now: the negotiated payload (the MSS less the timestamps
+   * option) less the room the SACK option takes while we report out-of-order data. RFC 9293 §3.7.1 and
+   * RFC 6691 §2: the MSS bounds the data plus the TCP options beyond the fixed header, so a full-sized
+   * data segment that also carries SACK blocks (RFC 2018 §4: in every ACK while data is held out of
+   * order, piggybacked ones included) must carry less data — as Linux's tcp_current_mss() does.
+   * Without this, every such segment was larger than the path MTU and dropped by the link, so with data
+   * flowing both ways under loss a retransmission that carried SACK blocks could never arrive.
+   * An upper bound of the blocks the next segment carries (a pending D-SACK is counted).
+   */
+  #sendMss(): number {
+    if (!this.#sackOn) return this.#payloadMax
+    const receiver = this.#sackReceiver
+    const held = receiver !== undefined ? receiver.rangeCount + (receiver.hasDsack ? 1 : 0) : this.receiveBuffer.rangeCount
+    if (held === 0) return this.#payloadMax
+    const blocks = Math.min(held, this.#timestampsOn ? 3 : 4)
+    // NOP NOP kind length, then 8 bytes per block (the layout of emitTcpOptions).
+    return Math.max(1, this.#payloadMax - (SACK_OPTION_OVERHEAD + 8 * blocks))
   }
 
   /** New data and the FIN. @returns the number of segments emitted. */
@@ -1341,18 +1414,21 @@ export class TcpConnection {
   #emitData(now: Micros, emit: (segment: OutboundSegment) => void, offset: number, length: number, fin: boolean): void {
     const seq = this.#sndNxt
     const allSent = offset + length >= this.sendBuffer.length
+    const mss = this.#sendMss() // before #prepare, which may consume a pending D-SACK block
     const out = this.#prepare(now, seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && allSent ? TcpFlags.PSH : 0))
     out.payloadOffset = offset
     out.payloadLength = length
-    if (length > this.#payloadMax) out.segmentSize = this.#payloadMax
+    if (length > mss) out.segmentSize = mss
     const end = seqAdd(seq, length + (fin ? 1 : 0))
     if (fin) this.#finSeq = seqAdd(seq, length)
-    if (length < this.#payloadMax) this.#smallSegmentEnd = end
+    if (length < mss) this.#smallSegmentEnd = end
     const retransmission = seqLt(seq, this.#sndMax)
     out.retransmission = retransmission
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
+    } else {
+      this.#newDataSent = true
     }
     this.#logSent(now, seq, end, retransmission)
     this.#sndNxt = end
@@ -1373,10 +1449,20 @@ export class TcpConnection {
         this.#retransmitAgain.shift()
         continue
       }
-      return { seq: start, length: Math.min(this.#payloadMax, seqSub(again.end, start)), retransmission: true, rescue: false, again: true }
+      return { seq: start, length: Math.min(this.#sendMss(), seqSub(again.end, start)), retransmission: true, rescue: false, again: true }
     }
     const dataEnd = seqAdd(this.#sndUna, this.sendBuffer.length)
-    return scoreboard.nextSegment(this.#sndUna, this.#sndMax, dataEnd, Math.min(this.#sndWnd, 0x7fffffff))
+    const next = scoreboard.nextSegment(this.#sndUna, this.#sndMax, dataEnd, Math.min(this.#sndWnd, 0x7fffffff))
+    // The scoreboard picks up to one SMSS; while SACK blocks ride along the segment holds less (#sendMss).
+    if (next !== undefined) {
+      const mss = this.#sendMss()
+      if (next.length > mss) {
+        // The rescue retransmission keeps its end, the highest unSACKed octet (RFC 6675 §4 NextSeg rule 4).
+        if (next.rescue) next.seq = seqAdd(next.seq, next.length - mss)
+        next.length = mss
+      }
+    }
+    return next
   }
 
   /** RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() picks (holes first, then new data, then the rescue). */
@@ -1406,7 +1492,12 @@ export class TcpConnection {
         if (seqGt(end, this.#sndMax)) this.#sndMax = end
       }
       this.#logSent(now, next.seq, end, next.retransmission)
-      if ('again' in next) this.#retransmitAgain.shift()
+      if ('again' in next) {
+        // The segment may hold less than the lost retransmission did (#sendMss): keep the rest for next time.
+        const again = this.#retransmitAgain[0]!
+        if (seqGe(end, again.end)) this.#retransmitAgain.shift()
+        else again.seq = end
+      }
       else this.#scoreboard!.markSent(next.seq, seqSub(end, next.seq), next.retransmission, next.rescue)
       if (next.retransmission) this.#recoveryRetransmits.push({ seq: next.seq, end, sndMaxAtSend: this.#sndMax })
       if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
@@ -1419,7 +1510,7 @@ export class TcpConnection {
 
   /** Retransmit the first unacknowledged segment (fast retransmit, or a NewReno partial ACK). */
   #sendRetransmitHead(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    const length = Math.min(this.#payloadMax, this.sendBuffer.length)
+    const length = Math.min(this.#sendMss(), this.sendBuffer.length)
     const fin = this.#finSeq !== undefined && length === this.sendBuffer.length
     if (length === 0 && !fin) return 0
     const out = this.#prepare(now, this.#sndUna, fin ? TcpFlags.FIN : 0)
@@ -1433,6 +1524,103 @@ export class TcpConnection {
     if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
     emit(out)
     return 1
+  }
+
+  /**
+   * RFC 8985 §7.2: (re)start the probe timeout, or cancel it when no probe is due. Only with SACK, data
+   * in flight, an RTT sample, nothing SACKed, not in fast recovery nor after an RTO (going back from
+   * SND.UNA), and no probe episode open. PTO = 2·SRTT, plus WCDelAckT with one segment in flight, at
+   * least {@link MIN_PROBE_TIMEOUT}. A PTO that would not expire before the RTO is not armed (the RTO
+   * comes first anyway; RFC 8985 caps the PTO at the RTO's remaining time).
+   */
+  #armProbeTimeout(now: Micros): void {
+    this.#probeTimeoutAt = undefined
+    if (!this.#config.tailLossProbe || !this.#sackOn || !this.#synAcked || this.#inRecovery || this.#tlpEndSeq !== undefined) return
+    if (this.#retransmits > 0 || seqLt(this.#sndNxt, this.#sndMax) || !this.#canSendData()) return
+    const srtt = this.rtt.smoothedRtt
+    if (srtt === undefined) return
+    if (this.#scoreboard !== undefined && this.#scoreboard.sackedBytes > 0) return
+    const flight = seqSub(this.#sndMax, this.#sndUna)
+    if (flight <= 0) return
+    let timeout = 2 * srtt
+    if (flight <= this.#payloadMax) timeout += WORST_CASE_DELAYED_ACK
+    const at = now + Math.max(timeout, MIN_PROBE_TIMEOUT)
+    if (this.#retransmitAt !== undefined && at >= this.#retransmitAt) return
+    this.#probeTimeoutAt = at
+  }
+
+  /**
+   * RFC 8985 §7.3 TLP_send_probe(): one segment of new data if there is some and the peer's window takes
+   * it, else the last segment sent again; whatever cwnd says. Then the RTO is restarted, and the probe's
+   * episode stays open until {@link #tailLossProbeAck} closes it. @returns segments emitted (0 or 1).
+   */
+  #sendTailLossProbe(now: Micros, emit: (segment: OutboundSegment) => void): number {
+    if (!this.#canSendData() || this.#inRecovery || this.#tlpEndSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
+    const flight = seqSub(this.#sndMax, this.#sndUna)
+    if (flight <= 0) return 0
+    const mss = this.#sendMss()
+    const unsent = this.sendBuffer.length - flight
+    const windowLeft = this.#sndWnd - flight
+    if (unsent > 0 && windowLeft >= Math.min(unsent, mss)) {
+      const length = Math.min(unsent, mss)
+      const fin = this.#finQueued && flight + length === this.sendBuffer.length
+      this.#emitData(now, emit, flight, length, fin)
+      this.#tlpRetransmission = false
+    } else {
+      // The last segment again: up to one MSS of data ending where the data sent ends, and the FIN if it went.
+      const finSent = this.#finSeq !== undefined && seqLt(this.#finSeq, this.#sndMax)
+      const dataEnd = finSent ? this.#finSeq! : this.#sndMax
+      const length = Math.min(mss, seqSub(dataEnd, this.#sndUna))
+      const seq = seqAdd(dataEnd, -length)
+      const out = this.#prepare(now, seq, (finSent ? TcpFlags.FIN : 0) | (length > 0 ? TcpFlags.PSH : 0))
+      out.payloadOffset = seqSub(seq, this.#sndUna)
+      out.payloadLength = length
+      out.retransmission = true
+      this.#logSent(now, seq, this.#sndMax, true)
+      this.stats.retransmittedSegments++
+      this.stats.retransmittedBytes += length
+      this.stats.segmentsOut++
+      emit(out)
+      this.#tlpRetransmission = true
+    }
+    this.#tlpEndSeq = this.#sndMax
+    this.stats.tailLossProbes++
+    // RFC 8985 §7.3: after the probe, the RTO timer (not another PTO) guards the flight.
+    this.#retransmitAt = now + this.rtt.rto
+    return 1
+  }
+
+  /**
+   * RFC 8985 §7.4 TLP_process_ack(), as Linux's tcp_process_tlp_ack(): an episode whose probe was new
+   * data ends once it is acknowledged. For a retransmitted probe: a D-SACK for it means the original had
+   * arrived (nothing was lost: no reaction); an ACK beyond TLP.end_seq without one means the probe repaired a
+   * loss, which gets the congestion response of a fast recovery (RFC 8985 §7.4.2), as one reduction; a
+   * pure duplicate ACK at TLP.end_seq means the original and the probe both arrived.
+   */
+  #tailLossProbeAck(now: Micros, ack: number, segment: InboundSegment, sack: SackAckUpdate | undefined): void {
+    const end = this.#tlpEndSeq!
+    if (seqLt(ack, end)) return
+    if (!this.#tlpRetransmission) {
+      this.#tlpEndSeq = undefined
+      return
+    }
+    const dsack = sack?.dsackBlock
+    if (dsack !== undefined && seqGe(dsack.right, seqAdd(end, -1 - this.#payloadMax)) && seqLe(dsack.right, end)) {
+      this.#tlpEndSeq = undefined
+      return
+    }
+    if (seqGt(ack, end)) {
+      this.#tlpEndSeq = undefined
+      this.stats.tailLossProbeRecoveries++
+      if (this.#measurement !== undefined) this.#measurement.lostPackets++
+      if (!this.#inRecovery) {
+        const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
+        this.congestion.onEnterRecovery(now, inNetwork, true)
+        this.congestion.onExitRecovery(now, this.bytesInFlight)
+      }
+      return
+    }
+    if (ack === this.#sndUna && segment.payload.byteLength === 0 && (sack === undefined || sack.newlySackedBytes === 0)) this.#tlpEndSeq = undefined
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */

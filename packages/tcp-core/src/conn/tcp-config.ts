@@ -60,6 +60,12 @@ export interface TcpConfig {
    * segments of whole MSS multiples that the NIC or kernel cuts to the MSS.
    */
   segmentationMax: number
+  /**
+   * Tail loss probes (RFC 8985 §7, the TLP half of RACK-TLP): with SACK, when a flight goes unacknowledged
+   * for about two round trips, send one probe segment (new data, else the last segment again) so that the
+   * loss of a flight's tail, or of the ACKs for it, is repaired by SACK recovery instead of the RTO. Default true.
+   */
+  tailLossProbe: boolean
   /** A token-bucket rate limit on the connection's data: rate in bytes/s and burst in bytes, or undefined for none. Default none. */
   rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
@@ -101,6 +107,7 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   maxPacingRate: Number.POSITIVE_INFINITY,
   rateLimit: undefined,
   segmentationMax: 0,
+  tailLossProbe: true,
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
