@@ -248,7 +248,7 @@ export class TcpConnection {
   #partialAckSeen = false
 
   /** Sent segments, for RTT samples. */
-  readonly #sentLog = new SentLog()
+  readonly #sentLog: SentLog
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
   #measurement: AckMeasurement | undefined
   // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1), kept only with a measurement.
@@ -283,6 +283,8 @@ export class TcpConnection {
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
+    // Delivery state per sent segment only for controllers that take rate samples: idle connections stay small.
+    this.#sentLog = new SentLog(this.congestion.onAckMeasurement !== undefined)
     if (this.congestion.onAckMeasurement !== undefined) {
       this.#measurement = {
         bytesAcked: 0,

@@ -9,7 +9,9 @@
 import type { Micros } from '../congestion/congestion-control.js'
 import { seqGt, seqLt } from '../wire/seq.js'
 
-const FIELDS = 7 // start, end, time, retransmitted, delivered, deliveredTime, firstSentTime
+/** Fields per entry: start, end, time, retransmitted; with delivery state also delivered, deliveredTime, firstSentTime. */
+const BASE_FIELDS = 4
+const DELIVERY_FIELDS = 7
 const FIRST_CAPACITY = 16
 /** Beyond this many segments in flight the oldest entries are dropped (they just give no sample). */
 const MAX_CAPACITY = 8192
@@ -20,11 +22,17 @@ export class SentLog {
   #capacity = 0
   #head = 0
   #size = 0
+  readonly #fields: number
   /** The delivery state of the newest entry the last {@link acknowledge} removed (-1: none removed). */
   ackedSentAt: Micros = -1
   ackedDelivered = 0
   ackedDeliveredTime: Micros = 0
   ackedFirstSentTime: Micros = 0
+
+  /** @param withDelivery - keep the delivery state per entry (for rate samples); idle connections without it stay smaller. */
+  constructor(withDelivery = false) {
+    this.#fields = withDelivery ? DELIVERY_FIELDS : BASE_FIELDS
+  }
 
   /** Entries held. */
   get size(): number {
@@ -40,15 +48,17 @@ export class SentLog {
         this.#size--
       }
     }
-    const at = ((this.#head + this.#size) % this.#capacity) * FIELDS
+    const at = ((this.#head + this.#size) % this.#capacity) * this.#fields
     const slots = this.#slots
     slots[at] = start
     slots[at + 1] = end
     slots[at + 2] = now
     slots[at + 3] = 0
-    slots[at + 4] = delivered
-    slots[at + 5] = deliveredTime
-    slots[at + 6] = firstSentTime
+    if (this.#fields === DELIVERY_FIELDS) {
+      slots[at + 4] = delivered
+      slots[at + 5] = deliveredTime
+      slots[at + 6] = firstSentTime
+    }
     this.#size++
   }
 
@@ -56,7 +66,7 @@ export class SentLog {
   markRetransmitted(start: number, end: number): void {
     const slots = this.#slots
     for (let i = 0; i < this.#size; i++) {
-      const at = ((this.#head + i) % this.#capacity) * FIELDS
+      const at = ((this.#head + i) % this.#capacity) * this.#fields
       if (seqLt(slots[at]!, end) && seqGt(slots[at + 1]!, start)) slots[at + 3] = 1
     }
   }
@@ -67,13 +77,15 @@ export class SentLog {
     const slots = this.#slots
     this.ackedSentAt = -1
     while (this.#size > 0) {
-      const at = this.#head * FIELDS
+      const at = this.#head * this.#fields
       if (seqGt(slots[at + 1]!, ack)) break
       if (slots[at + 3] === 0) sample = now - slots[at + 2]!
-      this.ackedSentAt = slots[at + 2]!
-      this.ackedDelivered = slots[at + 4]!
-      this.ackedDeliveredTime = slots[at + 5]!
-      this.ackedFirstSentTime = slots[at + 6]!
+      if (this.#fields === DELIVERY_FIELDS) {
+        this.ackedSentAt = slots[at + 2]!
+        this.ackedDelivered = slots[at + 4]!
+        this.ackedDeliveredTime = slots[at + 5]!
+        this.ackedFirstSentTime = slots[at + 6]!
+      }
       this.#head = (this.#head + 1) % this.#capacity
       this.#size--
     }
@@ -88,10 +100,10 @@ export class SentLog {
 
   #grow(): void {
     const capacity = this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2
-    const slots = new Float64Array(capacity * FIELDS)
+    const slots = new Float64Array(capacity * this.#fields)
     for (let i = 0; i < this.#size; i++) {
-      const from = ((this.#head + i) % this.#capacity) * FIELDS
-      slots.set(this.#slots.subarray(from, from + FIELDS), i * FIELDS)
+      const from = ((this.#head + i) % this.#capacity) * this.#fields
+      slots.set(this.#slots.subarray(from, from + this.#fields), i * this.#fields)
     }
     this.#slots = slots
     this.#capacity = capacity
