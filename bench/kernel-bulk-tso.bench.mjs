@@ -5,7 +5,7 @@
 import { bulkToKernel, haveIperf3, requireRoot, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
 
-const BYTES = 2_000_000_000
+const BYTES = 8_000_000_000 // long enough (≈4 s) that slow start and the first RTTs do not weigh on either side
 const ID = 'kernel-bulk-tso'
 
 requireRoot(ID)
