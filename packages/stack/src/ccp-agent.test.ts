@@ -6,8 +6,7 @@ import { join } from 'node:path'
 import { Agent, Cubic, Reno } from '@mtcp/ccp-agent'
 import { InProcessHub, openUnixAgent, openUnixDatapath } from '@mtcp/ccp-ipc'
 import { describe, expect, it } from 'vitest'
-import { bulkTransfer, runUntilAsync, stackPair } from './testing.js'
-import { PollEvents } from './socket-record.js'
+import { bulkTransfer, bulkTransferAsync, stackPair } from './testing.js'
 
 const MB = 1_000_000
 const link = { rate: 100e6, delay: 10_000, queuePackets: 1000 }
@@ -71,51 +70,9 @@ describe('the stack driven by the TypeScript CCP agent', () => {
       const agent = new Agent({ transport: openUnixAgent({ dir }), algorithms: [new Reno()] })
       agent.start()
       const pair = stackPair({ impairments: link, seed: 7, stackA: { congestionControl: 'ccp:reno', ccp: { transport: openUnixDatapath({ dir, name: 'mtcp-test' }) } } })
-      const { a, b, clock } = pair
-      // The agent's answers arrive on the event loop: run the virtual clock with turns of the loop between steps.
-      const listener = b.socket()
-      b.bind(listener, '0.0.0.0', 6000)
-      b.listen(listener)
-      const client = a.socket()
-      const payload = new Uint8Array(4 * MB).fill(0x5a)
-      let offset = 0
-      let received = 0
-      let server = -1
-      const buffer = new Uint8Array(65536)
-      b.watch(listener, () => {
-        if (server >= 0) return
-        try {
-          server = b.accept(listener)
-        } catch {
-          return
-        }
-        b.watch(server, () => {
-          for (;;) {
-            let n = 0
-            try {
-              n = b.read(server, buffer)
-            } catch {
-              return
-            }
-            if (n === 0) return
-            for (let i = 0; i < n; i++) if (buffer[i] !== 0x5a) throw new Error('corrupt byte')
-            received += n
-          }
-        })
-      })
-      a.watch(client, (_fd, events) => {
-        if (!(events & PollEvents.OUT)) return
-        while (offset < payload.length) {
-          try {
-            offset += a.write(client, payload, offset)
-          } catch {
-            return
-          }
-        }
-      })
-      a.connect(client, '10.0.0.2', 6000)
-      // Let the agent answer READY and CREATE before much data moves.
-      await runUntilAsync(clock, () => received === payload.length)
+      // The agent's answers arrive on the event loop: turns of the loop between steps of the virtual clock.
+      const result = await bulkTransferAsync(pair, 4 * MB, 6000)
+      expect(result.receivedHash).toBe(result.sentHash)
       expect(pair.a.ccpDatapath!.agentPresent).toBe(true)
       expect(pair.a.ccpDatapath!.stats.measuresSent).toBeGreaterThan(0)
       expect(agent.stats.reports).toBeGreaterThan(0)

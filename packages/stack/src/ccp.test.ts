@@ -8,7 +8,7 @@ import { type CcpMessage, decodeMessage, encodeMessage, Implicit, type InstallEx
 import { describe, expect, it } from 'vitest'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
-import { bulkTransfer, runUntil, runUntilAsync, stackPair } from './testing.js'
+import { bulkTransfer, bulkTransferAsync, runUntil, stackPair } from './testing.js'
 
 const MB = 1_000_000
 const fixtures = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ccp-gca-programs.json'), 'utf8')) as {
@@ -93,53 +93,15 @@ describe('CCP congestion control in the stack', () => {
         impairments: { rate: 100e6, delay: 5000, queuePackets: 1000 },
         stackA: { congestionControl: 'ccp:cubic', ccp: { transport: openUnixDatapath({ dir, name: 'mtcp-stub' }) } },
       })
-      const { a, b, clock } = pair
-      const listener = b.socket()
-      b.bind(listener, '0.0.0.0', 5003)
-      b.listen(listener)
-      const client = a.socket()
-      const payload = new Uint8Array(2 * MB).fill(0x3c)
-      let offset = 0
-      let received = 0
-      b.watch(listener, () => {
-        let server: number
-        try {
-          server = b.accept(listener)
-        } catch {
-          return
-        }
-        const buffer = new Uint8Array(65536)
-        b.watch(server, () => {
-          for (;;) {
-            let n = 0
-            try {
-              n = b.read(server, buffer)
-            } catch {
-              return
-            }
-            if (n === 0) return
-            received += n
-          }
-        })
-      })
-      a.watch(client, (_fd, events) => {
-        if (!(events & PollEvents.OUT)) return
-        while (offset < payload.length) {
-          try {
-            offset += a.write(client, payload, offset)
-          } catch {
-            return
-          }
-        }
-      })
-      a.connect(client, '10.0.0.2', 5003)
       // The stub's answers arrive on the event loop: turns of the loop between steps of the virtual clock.
-      await runUntilAsync(clock, () => received === payload.length && a.tcpInfo(client).cwnd === 16 * 1448)
+      const result = await bulkTransferAsync(pair, 2 * MB, 5003)
+      expect(result.receivedHash).toBe(result.sentHash)
+      expect(result.clientInfo.cwnd).toBe(16 * 1448)
       expect(stub.received.filter((m) => m.type === MessageType.Create).map((m) => m.type === MessageType.Create && m.congAlg)).toEqual(['cubic'])
       expect(stub.received.filter((m) => m.type === MessageType.Measure).length).toBeGreaterThan(10)
-      expect(a.ccpDatapath!.agentPresent).toBe(true)
-      a.stop()
-      b.stop()
+      expect(pair.a.ccpDatapath!.agentPresent).toBe(true)
+      pair.a.stop()
+      pair.b.stop()
       stub.agent.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
