@@ -21,7 +21,12 @@ afterEach(() => {
 
 /** Run the CLI; lines of its stdout arrive through `next()` in order. */
 function run(...args: string[]): { child: ChildProcess; next: () => Promise<string>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return runWith(process.execPath, ...args)
+}
+
+/** {@link run} with another Node binary. */
+function runWith(node: string, ...args: string[]): { child: ChildProcess; next: () => Promise<string>; exit: Promise<number | null> } {
+  const child = spawn(node, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   const lines: string[] = []
   const waiting: ((line: string) => void)[] = []
@@ -129,6 +134,27 @@ describe('mtcp-recv wait', () => {
     const { sent } = await transfer
     expect(events[0]).toMatchObject({ event: 'connected', host: '127.0.0.1', port: socket.localPort })
     expect(events.at(-1)).toMatchObject({ event: 'done', bytes: sent + 1, endedBy: 'marker', mismatchedChunks: 0, replied: true })
+    expect(await receiver.exit).toBe(0)
+  })
+})
+
+// CI points MTCP_NODE18 at a Node 18 binary (the oldest the package supports); locally the test is skipped without it.
+const node18 = process.env.MTCP_NODE18
+describe.skipIf(node18 === undefined)('mtcp-recv on Node 18', () => {
+  it('runs a whole transfer: the same lines, OK, exit 0', async () => {
+    const version = spawnSync(node18!, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    expect(version).toMatch(/^v18\./)
+    const port = await freePort()
+    const receiver = runWith(node18!, 'wait', '127.0.0.1', String(port), '--once')
+    expect(await receiver.next()).toBe('Server ready...')
+    const socket = netConnect({ host: '127.0.0.1', port })
+    await once(socket, 'connect')
+    const transfer = sendTransfer(socket, 2000)
+    expect(await receiver.next()).toBe('Connected!')
+    let line = await receiver.next()
+    while (!line.startsWith('Done with')) line = await receiver.next()
+    expect((await transfer).reply).toBe('OK\n')
+    expect(Number(DONE.exec(line)![2])).toBe(2000 * 8192 + 1)
     expect(await receiver.exit).toBe(0)
   })
 })
