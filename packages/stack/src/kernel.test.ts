@@ -475,8 +475,10 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     expect(streams.size).toBeGreaterThan(130)
     expect(tally.arpRequests).toBeGreaterThan(0)
     expect(tally.arpReplies).toBeGreaterThan(0)
-    expect(tally.echoRequests).toBeGreaterThanOrEqual(5)
-    expect(tally.echoReplies).toBeGreaterThanOrEqual(5)
+    // The pings are present (5 were sent; under load dumpcap may report 'Capturing on' a moment before its
+    // socket sees the first frame, so the very first one is not required).
+    expect(tally.echoRequests).toBeGreaterThanOrEqual(4)
+    expect(tally.echoReplies).toBeGreaterThanOrEqual(4)
     expect(tally.resets).toBeGreaterThanOrEqual(2)
     expect(tally.fins).toBeGreaterThan(100)
     expect(tally.withSack).toBeGreaterThan(0)
