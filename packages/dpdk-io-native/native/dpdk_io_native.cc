@@ -265,6 +265,7 @@ struct FdInfo {
   bool vnet;
   int watchers;
   Ring* ring;  // owned; nullptr without PACKET_MMAP
+  uint64_t kernelDrops;  // PACKET_STATISTICS tp_drops, accumulated (the kernel resets them on each read)
 };
 
 std::mutex g_mutex;
@@ -272,7 +273,7 @@ std::unordered_map<int, FdInfo> g_fds;
 
 void Remember(int fd, Kind kind, bool vnet, Ring* ring = nullptr) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_fds[fd] = FdInfo{kind, vnet, 0, ring};
+  g_fds[fd] = FdInfo{kind, vnet, 0, ring, 0};
 }
 
 // Returns false after throwing. `*ring` is the descriptor's rings, or nullptr. A ring is only used by
@@ -1081,6 +1082,32 @@ napi_value WriteBurst(napi_env env, napi_callback_info info) {
 }
 
 // ringStats(fd) -> { rxSlots, txSlots, frameSize, rxFrames, rxKernelDrops, txFrames, txRefused, txWrongFormat, txKicks } or undefined
+// Frames the kernel dropped on a packet socket before we read them (a full receive ring or socket queue).
+// PACKET_STATISTICS resets the kernel's counters on every read, so they are accumulated per descriptor.
+uint64_t AccumulateKernelDrops(int fd) {
+  struct tpacket_stats st;
+  socklen_t len = sizeof st;
+  bool read = getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_fds.find(fd);
+  if (it == g_fds.end()) return read ? st.tp_drops : 0;
+  if (read) it->second.kernelDrops += st.tp_drops;
+  return it->second.kernelDrops;
+}
+
+// kernelDrops(fd) -> frames the kernel dropped on this packet socket since it was opened (0 for a TAP).
+napi_value KernelDrops(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int fd;
+  if (!GetFd(env, argv[0], &fd)) return nullptr;
+  Kind kind;
+  bool known, vnet;
+  if (!Lookup(env, fd, &kind, &known, &vnet)) return nullptr;
+  if (kind != Kind::Packet) return Int(env, 0);
+  return Int(env, static_cast<int64_t>(AccumulateKernelDrops(fd)));
+}
+
 napi_value RingStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!GetArgs(env, info, 1, argv)) return nullptr;
@@ -1091,10 +1118,7 @@ napi_value RingStats(napi_env env, napi_callback_info info) {
   Ring* ring;
   if (!Lookup(env, fd, &kind, &known, &vnet, &ring)) return nullptr;
   if (ring == nullptr) return Undefined(env);
-  // PACKET_STATISTICS resets the kernel's counters on every read: accumulate them here.
-  struct tpacket_stats st;
-  socklen_t len = sizeof st;
-  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) ring->rxKernelDrops += st.tp_drops;
+  ring->rxKernelDrops = AccumulateKernelDrops(fd);
   napi_value out;
   napi_create_object(env, &out);
   const struct {
@@ -1292,7 +1316,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"tapOpen", TapOpen}, {"packetOpen", PacketOpen}, {"readBurst", ReadBurst}, {"writeBurst", WriteBurst},
-      {"watch", WatchFd},   {"unwatch", UnwatchFd},     {"close", CloseFd},     {"ringStats", RingStats},
+      {"watch", WatchFd},   {"unwatch", UnwatchFd},     {"close", CloseFd},     {"ringStats", RingStats}, {"kernelDrops", KernelDrops},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -73,6 +73,7 @@ export interface NativeBinding {
   unwatch(handle: WatchHandle): void
   close(fd: number): void
   ringStats(fd: number): RingStats | undefined
+  kernelDrops(fd: number): number
 }
 
 /** Errors thrown by this package: `code` is an errno name (`EPERM`, `ENODEV`, ...), `ERR_INVALID_ARG` or `ERR_NATIVE_UNAVAILABLE`. */
@@ -217,6 +218,14 @@ export function close(fd: number): void {
 /** The ring counters of a descriptor opened with rings, or `undefined` for one without. */
 export function ringStats(fd: number): RingStats | undefined {
   return native().ringStats(fd)
+}
+
+/**
+ * Frames the kernel dropped on a packet socket before they were read (its receive ring or queue was
+ * full), since the socket was opened (`PACKET_STATISTICS`, accumulated); 0 for a TAP. One system call.
+ */
+export function kernelDrops(fd: number): number {
+  return native().kernelDrops(fd)
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ export type DropReason =
   | 'burstLoss'
   /** The link was down. */
   | 'linkDown'
+  /** Dropped by the kernel before the port read it: a packet socket's full receive ring or queue (Linux backends). */
+  | 'kernel'
   /** No buffer was available to receive into. */
   | 'noBuffer'
 
@@ -69,7 +71,7 @@ export function createPortStats(): PortStats {
     rxBytes: 0,
     txPackets: 0,
     txBytes: 0,
-    drops: { oversize: 0, runt: 0, queueFull: 0, randomLoss: 0, burstLoss: 0, linkDown: 0, noBuffer: 0 },
+    drops: { oversize: 0, runt: 0, queueFull: 0, randomLoss: 0, burstLoss: 0, linkDown: 0, noBuffer: 0, kernel: 0 },
   }
 }
 

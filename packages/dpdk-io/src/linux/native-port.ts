@@ -21,6 +21,8 @@ interface NativeIo {
   watch(fd: number, callback: () => void): unknown
   unwatch(handle: unknown): void
   close(fd: number): void
+  /** Absent from addons built before it existed. */
+  kernelDrops?(fd: number): number
 }
 
 const VNET_HEADER = 10
@@ -163,7 +165,7 @@ function randomMac(): Uint8Array {
 
 /** @internal A port over a native file descriptor. */
 class NativePort implements Port {
-  readonly stats: PortStats = createPortStats()
+  readonly #stats: PortStats = createPortStats()
   readonly link: LinkInfo
   readonly offloads: OffloadCapabilities
   readonly clock: Clock
@@ -228,7 +230,7 @@ class NativePort implements Port {
     }
     const allocated = Math.min(want, this.#rxStocked)
     if (allocated === 0) {
-      this.stats.drops.noBuffer++
+      this.#stats.drops.noBuffer++
       return 0
     }
     let n: number
@@ -244,7 +246,7 @@ class NativePort implements Port {
       const buffer = rx[i]!
       if (this.#lengths[i]! < 0) {
         // Larger than the buffer: the addon reports the full length negated. Counted and dropped.
-        this.stats.drops.oversize++
+        this.#stats.drops.oversize++
         buffer.release()
         continue
       }
@@ -255,8 +257,8 @@ class NativePort implements Port {
         if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) buffer.offloadFlags |= OffloadFlags.RX_IP_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL
         if (flags & VIRTIO_NET_HDR_F_DATA_VALID) buffer.offloadFlags |= OffloadFlags.RX_IP_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_GOOD
       }
-      this.stats.rxPackets++
-      this.stats.rxBytes += buffer.length
+      this.#stats.rxPackets++
+      this.#stats.rxBytes += buffer.length
       this.#capture?.record(buffer.data, buffer.offset, buffer.length, now, 'rx')
       bufs[delivered++] = buffer
     }
@@ -279,7 +281,7 @@ class NativePort implements Port {
     let dropped = 0
     while (dropped < count && !this.#sendable(bufs[dropped]!)) {
       const buffer = bufs[dropped]!
-      this.stats.drops[buffer.length < ETHERNET_HEADER ? 'runt' : 'oversize']++
+      this.#stats.drops[buffer.length < ETHERNET_HEADER ? 'runt' : 'oversize']++
       buffer.release()
       dropped++
     }
@@ -300,15 +302,15 @@ class NativePort implements Port {
       } catch (error) {
         // The kernel rejected the first frame (EMSGSIZE, EINVAL, …) or the link is down: drop it, counted, and carry on.
         const code = (error as { code?: string }).code
-        this.stats.drops[code === 'ENETDOWN' || code === 'EIO' || code === 'ENXIO' ? 'linkDown' : 'oversize']++
+        this.#stats.drops[code === 'ENETDOWN' || code === 'EIO' || code === 'ENXIO' ? 'linkDown' : 'oversize']++
         bufs[dropped]!.release()
         return dropped + 1
       }
     }
     for (let i = 0; i < sent; i++) {
       const buffer = bufs[dropped + i]!
-      this.stats.txPackets++
-      this.stats.txBytes += buffer.length
+      this.#stats.txPackets++
+      this.#stats.txBytes += buffer.length
       this.#capture?.record(buffer.data, buffer.offset, buffer.length, now, 'tx')
       buffer.release() // the kernel has its own copy
     }
@@ -366,6 +368,12 @@ class NativePort implements Port {
 
   capture(sink: CaptureSink | undefined): void {
     this.#capture = sink
+  }
+
+  /** The counters; reading them asks the kernel for the frames it dropped before we read them (`drops.kernel`). */
+  get stats(): PortStats {
+    if (!this.#closed && this.native.kernelDrops !== undefined) this.#stats.drops.kernel = this.native.kernelDrops(this.fd)
+    return this.#stats
   }
 
   close(): void {

@@ -246,6 +246,34 @@ describe.runIf(live)('af-packet port and the kernel', { timeout: 30_000 }, () =>
     }
   })
 
+  it('rings: what the kernel drops on a full receive ring shows in stats.drops.kernel, and nothing else is lost', async () => {
+    const port = await openPacketPort({ interface: outer, mac: ourMac, ring: true, ringRxFrames: 8, ringTxFrames: 256 })
+    try {
+      // 200 SYNs at once, nothing read: 200 resets come back to an 8-slot receive ring.
+      const frames = Array.from({ length: 200 }, (_, i) => syn(9000 + i))
+      let taken = 0
+      while (taken < frames.length) taken += port.txBurst(frames.slice(taken), frames.length - taken)
+      // Wait (by condition, not time) until the kernel has dropped some, then drain: every reset was either read or dropped.
+      const deadline = performance.now() + 15_000
+      while (port.stats.drops.kernel === 0 && performance.now() < deadline) await nextTurn()
+      expect(port.stats.drops.kernel).toBeGreaterThan(0)
+      const rx: PacketBuffer[] = []
+      let received = 0
+      while (received + port.stats.drops.kernel < frames.length && performance.now() < deadline) {
+        const n = port.rxBurst(rx, 32)
+        for (let i = 0; i < n; i++) {
+          if (resetFor(rx[i]!) !== undefined) received++
+          rx[i]!.release()
+        }
+        if (n === 0) await nextTurn()
+      }
+      expect(received + port.stats.drops.kernel).toBe(frames.length)
+      expect(received).toBeGreaterThanOrEqual(8)
+    } finally {
+      port.close()
+    }
+  })
+
   it('rings: a full transmit ring is backpressure, not loss: the caller keeps the frames and they all go later', async () => {
     // A slow token bucket holds sent frames in the qdisc, so their slots stay busy.
     run('tc', 'qdisc', 'add', 'dev', outer, 'root', 'tbf', 'rate', '300kbit', 'burst', '1600', 'limit', '100000')

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import { createPortStats } from '@mtcp/dpdk-io'
 import { createStackStats, type StackStats } from '../stats.js'
 import { openCcpRelay } from './ccp-relay.js'
 import { ClusterError } from './errors.js'
@@ -249,7 +250,7 @@ function exitedStats(index: number): WorkerStats {
     stack: zero,
     sockets: 0,
     connections: {},
-    port: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: { oversize: 0, runt: 0, queueFull: 0, randomLoss: 0, burstLoss: 0, linkDown: 0, noBuffer: 0 } },
+    port: createPortStats(),
     steering: { forwarded: 0, received: 0, ownerDead: 0, arpShared: 0, arpMerged: 0, malformed: 0 },
     eventLoop: { active: 0, idle: 0, utilization: 0 },
   }
