@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
@@ -39,6 +40,13 @@ constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 #ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 #define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000  // linux/if_packet.h since 6.3
+#endif
+
+#ifndef PACKET_FANOUT_DATA
+#define PACKET_FANOUT_DATA 22  // linux/if_packet.h since 4.6
+#endif
+#ifndef PACKET_FANOUT_CBPF
+#define PACKET_FANOUT_CBPF 6  // linux/if_packet.h since 4.6
 #endif
 
 constexpr unsigned kChunk = 64;     // frames per recvmmsg/sendmmsg call
@@ -584,7 +592,41 @@ napi_value TapOpen(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// packetOpen(ifname, { vnetHeader, fanoutGroup? }) -> fd
+// The 'ports' fanout program (PACKET_FANOUT_CBPF): a hash of the TCP ports that user space can compute.
+//
+// net/packet/af_packet.c, fanout_demux_bpf: the member is `bpf_prog_run(prog, skb) % num_members`,
+// f->arr[] holding the members in the order they joined (a member that leaves is replaced by the last).
+// For TCP over IPv4 the program returns ((srcPort ^ dstPort) * 0x9e3779b1 mod 2^32) >> 16: the XOR is
+// the same for both directions of a flow, and the multiplication (Knuth's multiplicative hash) brings
+// every bit of it into the result's low bits, which matter for `% members` (Linux clients connect from
+// even ports only, so the XOR's low bit alone would send every client of one listener to one member).
+// Everything else returns 0 (the first member): ARP, ICMP, UDP, IPv6, IP fragments after the first,
+// and VLAN-tagged frames (skb->protocol is then 802.1Q unless the device stripped the tag).
+// Loads are relative to the network header (SKF_NET_OFF) and the EtherType is skb->protocol
+// (SKF_AD_PROTOCOL), so it does not depend on where skb->data points when the demux runs.
+
+constexpr uint32_t kNet = static_cast<uint32_t>(SKF_NET_OFF);
+const struct sock_filter kPortsProgram[] = {
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PROTOCOL)),  // 0: A = EtherType
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 13),                                      // 1: IPv4, else 15
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kNet + 9),                                              // 2: A = IP protocol
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 11),                                             // 3: TCP, else 15
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kNet + 6),                                              // 4: A = flags, fragment offset
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 9, 0),                                        // 5: a later fragment: 15
+    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, kNet + 0),                                             // 6: X = IP header length
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, kNet + 0),                                              // 7: A = source port
+    BPF_STMT(BPF_ST, 0),                                                                       // 8: M[0] = A
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, kNet + 2),                                              // 9: A = destination port
+    BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),                                                    // 10: X = M[0]
+    BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),                                                    // 11: A = source ^ destination
+    BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9e3779b1u),                                          // 12: A *= 0x9e3779b1 (32 bits)
+    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),                                                   // 13: A >>= 16
+    BPF_STMT(BPF_RET | BPF_A, 0),                                                              // 14: return A
+    BPF_STMT(BPF_RET | BPF_K, 0),                                                              // 15: anything else: member 0
+};
+
+// ---------------------------------------------------------------------------------------------
+// packetOpen(ifname, { vnetHeader, fanoutGroup?, fanoutMode? }) -> fd
 
 napi_value PacketOpen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -604,6 +646,24 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     if (t != napi_undefined) {
       if (!GetInt(env, g, "options.fanoutGroup", 0, 0xffff, &group)) return nullptr;
       fanout = true;
+    }
+  }
+  bool ports = false;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_object) {
+    napi_value m;
+    napi_get_named_property(env, argv[1], "fanoutMode", &m);
+    napi_typeof(env, m, &t);
+    if (t != napi_undefined) {
+      std::string mode;
+      if (t != napi_string || !GetString(env, m, "options.fanoutMode", &mode) || (mode != "hash" && mode != "ports")) {
+        bool pending = false;
+        napi_is_exception_pending(env, &pending);
+        if (pending) return nullptr;
+        return ThrowArg(env, "options.fanoutMode must be 'hash' or 'ports'");
+      }
+      ports = mode == "ports";
+      if (ports && !fanout) return ThrowArg(env, "options.fanoutMode 'ports' needs options.fanoutGroup");
     }
   }
   int64_t ringRx = 0, ringTx = 0, ringFrameSize = vnet ? kMaxVnetFrame : kMaxPlainFrame;
@@ -683,10 +743,12 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   if (fanout) {
     // A member of a fanout group receives the group's own transmissions even with PACKET_IGNORE_OUTGOING;
     // PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux 6.3+) stops that. Older kernels refuse the flag: join without.
-    int arg = static_cast<int>(group) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16);
+    const int type = ports ? PACKET_FANOUT_CBPF : PACKET_FANOUT_HASH;
+    const char* modeName = ports ? "ports" : "hash";
+    int arg = static_cast<int>(group) | ((type | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16);
     int r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
     if (r != 0 && errno == EINVAL) {
-      arg = static_cast<int>(group) | (PACKET_FANOUT_HASH << 16);
+      arg = static_cast<int>(group) | (type << 16);
       r = setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
     }
     if (r != 0) {
@@ -694,7 +756,21 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
       FreeRing(ring);
       close(fd);
       return ThrowErrno(env, e, "setsockopt(PACKET_FANOUT)", "cannot join fanout group " + std::to_string(group) + " on '" + name +
-                                                                 "': every member must use the same mode (hash) and interface; pick another group id");
+                                                                 "' in " + modeName + " mode: every member must use the same mode and interface" +
+                                                                 (ports ? " (and 'ports' needs PACKET_FANOUT_CBPF, Linux 4.6+)" : "") + "; pick another group id");
+    }
+    if (ports) {
+      // The program belongs to the group (af_packet.c, fanout_set_data: only once joined). Every member
+      // sets the same one, so the group has it whichever member joined first and whoever is left.
+      struct sock_fprog prog;
+      prog.len = static_cast<unsigned short>(sizeof kPortsProgram / sizeof kPortsProgram[0]);
+      prog.filter = const_cast<struct sock_filter*>(kPortsProgram);
+      if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog) != 0) {
+        int e = errno;
+        FreeRing(ring);
+        close(fd);
+        return ThrowErrno(env, e, "setsockopt(PACKET_FANOUT_DATA)", "the kernel refused the 'ports' fanout program on '" + name + "': use fanoutMode 'hash'");
+      }
     }
   }
   Remember(fd, Kind::Packet, vnet, ring);

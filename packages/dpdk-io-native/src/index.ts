@@ -24,8 +24,20 @@ export interface TapOpenOptions {
 export interface PacketOpenOptions {
   /** Exchange a 10-byte virtio-net header with every frame (PACKET_VNET_HDR). */
   vnetHeader?: boolean
-  /** Join this PACKET_FANOUT group (0-65535) in hash mode, to spread flows over several sockets. */
+  /** Join this PACKET_FANOUT group (0-65535), to spread flows over several sockets (see {@link PacketOpenOptions.fanoutMode}). */
   fanoutGroup?: number
+  /**
+   * How the group spreads frames; the first member fixes it, and every member must ask for the same.
+   * - `'hash'` (default): PACKET_FANOUT_HASH, the kernel's symmetric flow hash, keyed by a boot-time
+   *   secret: user space cannot tell which member a flow reaches.
+   * - `'ports'`: PACKET_FANOUT_CBPF with a classic BPF program that returns {@link portsFanoutHash}`(a, b)`
+   *   for TCP over IPv4 with ports `a` and `b` (the same both ways), and 0 for every other frame (ARP,
+   *   ICMP, UDP, IPv6, non-first IP fragments, VLAN-tagged frames). The kernel takes that value modulo the
+   *   member count, and members are numbered in the order they joined (a member that leaves is replaced
+   *   by the last one), so a TCP flow reaches member `portsFanoutHash(a, b) % members` in both directions.
+   *   Needs Linux 4.6+ and `fanoutGroup`.
+   */
+  fanoutMode?: 'hash' | 'ports'
   /**
    * Receive through a PACKET_MMAP ring (TPACKET_V2) of this many slots instead of `recvmmsg`; give
    * {@link PacketOpenOptions.ringTxFrames} too. 0 or absent for no rings, else at least 2 (rounded up to
@@ -115,6 +127,15 @@ function load(): void {
   unavailableReason = `the @mtcp/dpdk-io-native addon was not built: ${BUILD_HINT} (${detail})`
 }
 load()
+
+/**
+ * The value the `'ports'` fanout program (see {@link PacketOpenOptions.fanoutMode}) returns for a TCP
+ * segment over IPv4 with ports `portA` and `portB`, in either order: `((portA ^ portB) * 0x9e3779b1 mod
+ * 2^32) >> 16`. The kernel hands the segment to member `portsFanoutHash(portA, portB) % members`.
+ */
+export function portsFanoutHash(portA: number, portB: number): number {
+  return Math.imul((portA ^ portB) & 0xffff, 0x9e3779b1) >>> 16
+}
 
 /** Whether the native addon loaded. When `false`, {@link nativeUnavailableReason} says why. */
 export function nativeAvailable(): boolean {

@@ -8,6 +8,7 @@ import {
   nativeAvailable,
   nativeUnavailableReason,
   packetOpen,
+  portsFanoutHash,
   readBurst,
   tapOpen,
   unwatch,
@@ -70,6 +71,12 @@ describe.runIf(available)('argument errors', () => {
     }
     expect(err?.code).toBe('ENODEV')
     expect(err?.message).toMatch(/no network interface named 'mtcpnone0'.*ip link show/)
+  })
+
+  it('packetOpen rejects an unknown fanoutMode, and ports mode without a group', () => {
+    expect(() => packetOpen('lo', { fanoutGroup: 1, fanoutMode: 'cpu' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/fanoutMode must be 'hash' or 'ports'/) }))
+    expect(() => packetOpen('lo', { fanoutGroup: 1, fanoutMode: 7 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }))
+    expect(() => packetOpen('lo', { fanoutMode: 'ports' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/needs options.fanoutGroup/) }))
   })
 
   it('readBurst on a descriptor that is not open fails with EBADF', () => {
@@ -243,6 +250,101 @@ describe.runIf(live)('AF_PACKET on the root end of a veth', { timeout: 10_000 },
       expect(h.flags & ~(VnetFlags.NEEDS_CSUM | VnetFlags.DATA_VALID)).toBe(0)
     } finally {
       close(fd)
+    }
+  })
+})
+
+/** TCP over IPv4 from the peer to us: its source and destination ports, else undefined. */
+function tcpPorts(frame: Uint8Array): [number, number] | undefined {
+  if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return undefined
+  if (!ourIp.every((b, i) => frame[30 + i] === b)) return undefined
+  const l4 = 14 + (frame[14]! & 0xf) * 4
+  return [(frame[l4]! << 8) | frame[l4 + 1]!, (frame[l4 + 2]! << 8) | frame[l4 + 3]!]
+}
+
+describe.runIf(live)("AF_PACKET fanout in 'ports' mode", { timeout: 15_000 }, () => {
+  it('delivers each TCP flow to member portsFanoutHash(sourcePort, destinationPort) % members, in join order', async () => {
+    expect(setupError).toBeUndefined()
+    const group = randomInt(1, 0xffff)
+    const members = [packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'ports' }), packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'ports' })]
+    try {
+      // The namespace's kernel sends a SYN for each pair; we never answer. A static neighbour spares ARP.
+      ip('-n', ns, 'neigh', 'replace', ourIp.join('.'), 'lladdr', '02:00:00:00:00:01', 'dev', vethNs, 'nud', 'permanent')
+      const dstBase = randomInt(20_000, 30_000)
+      const srcBase = randomInt(40_000, 50_000) & ~15
+      // Six flows for each member, from consecutive source ports.
+      const pairs: [number, number][] = []
+      const perMember = [0, 0]
+      for (let sport = srcBase; pairs.length < 12; sport++) {
+        const dport = dstBase + (sport % 3)
+        const member = Number(((BigInt(sport ^ dport) * 0x9e3779b1n) & 0xffffffffn) >> 16n) % 2
+        if (perMember[member]! < 6) {
+          perMember[member]!++
+          pairs.push([sport, dport])
+        }
+      }
+      // The program's formula, written out here rather than trusting portsFanoutHash alone.
+      const expected = new Map(pairs.map(([s, d]) => [`${s}>${d}`, Number(((BigInt(s ^ d) * 0x9e3779b1n) & 0xffffffffn) >> 16n) % 2]))
+      for (const [s, d] of pairs) expect(portsFanoutHash(d, s) % 2).toBe(expected.get(`${s}>${d}`))
+      expect(new Set(expected.values()).size).toBe(2) // both members are exercised
+      const script =
+        `const net = require('node:net'); const pairs = ${JSON.stringify(pairs)};` +
+        `for (const [localPort, port] of pairs) net.connect({ host: '${ourIp.join('.')}', port, localPort }).on('error', () => {});` +
+        // connect() has sent every SYN once the next-tick connects ran.
+        `setImmediate(() => process.exit(0));`
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+
+      const seen = new Map<string, Set<number>>()
+      const slots = Array.from({ length: 32 }, () => new Uint8Array(2048))
+      const offsets = new Int32Array(32)
+      const lengths = new Int32Array(32)
+      const vnetOut = new Uint8Array(32 * VNET_HEADER_LENGTH)
+      const drain = (member: number): void => {
+        for (;;) {
+          const n = readBurst(members[member]!, slots, offsets, lengths, slots.length, false, vnetOut)
+          for (let i = 0; i < n; i++) {
+            const ports = tcpPorts(slots[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!))
+            if (ports === undefined) continue
+            const key = `${ports[0]}>${ports[1]}`
+            if (!expected.has(key)) continue
+            if (!seen.has(key)) seen.set(key, new Set())
+            seen.get(key)!.add(member)
+          }
+          if (n < slots.length) return
+        }
+      }
+      await new Promise<void>((resolve, reject) => {
+        const handles = members.map((fd, member) =>
+          watch(fd, (error) => {
+            if (error) return finish(error)
+            drain(member)
+            if (seen.size === expected.size) finish()
+          }),
+        )
+        const timer = setTimeout(() => finish(new Error(`saw ${seen.size} of ${expected.size} SYNs within 10 s`)), 10_000)
+        function finish(error?: Error): void {
+          clearTimeout(timer)
+          for (const h of handles) unwatch(h)
+          if (error) reject(error)
+          else resolve()
+        }
+        members.forEach((_, member) => drain(member))
+        if (seen.size === expected.size) finish()
+      })
+      for (const [key, member] of expected) expect([key, [...seen.get(key)!]]).toEqual([key, [member]])
+    } finally {
+      for (const fd of members) close(fd)
+    }
+  })
+
+  it("refuses a member that asks for another mode than the group's", () => {
+    expect(setupError).toBeUndefined()
+    const group = randomInt(1, 0xffff)
+    const first = packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'ports' })
+    try {
+      expect(() => packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'hash' })).toThrow(expect.objectContaining({ code: 'EINVAL', message: expect.stringMatching(/same mode/) }))
+    } finally {
+      close(first)
     }
   })
 })

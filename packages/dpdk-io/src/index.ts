@@ -19,7 +19,7 @@ export {
   segmentTcp4,
   sumWords,
 } from './offload/software-offload.js'
-export { type NativePortOptions, openPacketPort, openTapPort, type PacketPortOptions, type TapPortOptions } from './linux/native-port.js'
+export { type NativePortOptions, openPacketPort, openTapPort, type PacketPortOptions, portsFanoutHash, type TapPortOptions } from './linux/native-port.js'
 export { PcapWriter, type PcapWriterOptions, type PcapWriterStats } from './pcap.js'
 export {
   type CaptureDirection,

@@ -67,8 +67,17 @@ export interface TapPortOptions extends NativePortOptions {
 export interface PacketPortOptions extends NativePortOptions {
   /** The interface to bind to (a veth end or a NIC). Give it no kernel address, so the kernel does not answer for the stack. */
   interface: string
-  /** Share the interface between workers by flow hash (PACKET_FANOUT_HASH) in this group. */
+  /** Share the interface between workers in this PACKET_FANOUT group (0-65535), spread as {@link PacketPortOptions.fanoutMode} says. */
   fanoutGroup?: number
+  /**
+   * How the fanout group spreads frames; every member must ask for the same (the first fixes it). Needs `fanoutGroup`.
+   * - `'hash'` (default): the kernel's flow hash (PACKET_FANOUT_HASH), keyed by a boot-time secret, so
+   *   nobody can predict which member a flow reaches.
+   * - `'ports'`: a classic BPF program (PACKET_FANOUT_CBPF, Linux 4.6+): TCP over IPv4 with ports
+   *   `a` and `b` reaches member {@link portsFanoutHash}`(a, b) % members` in both directions, members
+   *   numbered in join order; every other frame (ARP, ICMP, UDP, IPv6, VLAN-tagged) reaches member 0.
+   */
+  fanoutMode?: 'hash' | 'ports'
   /**
    * Move frames through PACKET_MMAP rings (TPACKET_V2: one `send()` per transmit burst, received frames
    * read from shared memory) instead of `recvmmsg`/`sendmmsg`. `true` fails when the kernel cannot
@@ -86,10 +95,22 @@ export interface PacketPortOptions extends NativePortOptions {
   ringTxFrames?: number
 }
 
+/**
+ * The value of the `'ports'` fanout program (see {@link PacketPortOptions.fanoutMode}) for a TCP segment
+ * with ports `portA` and `portB`, in either order: `((portA ^ portB) * 0x9e3779b1 mod 2^32) >> 16`
+ * (Knuth's multiplicative hash of the XOR, so every bit of both ports counts). The kernel hands the
+ * segment to member `portsFanoutHash(portA, portB) % members`, members numbered in join order; a worker
+ * that joined as member `i` gets the replies of a connection whose ports give `i`.
+ */
+export function portsFanoutHash(portA: number, portB: number): number {
+  return Math.imul((portA ^ portB) & 0xffff, 0x9e3779b1) >>> 16
+}
+
 /** The addon's `packetOpen` options. @internal */
 interface PacketOpenOptions {
   vnetHeader: boolean
   fanoutGroup?: number
+  fanoutMode?: 'hash' | 'ports'
   ringRxFrames?: number
   ringTxFrames?: number
   ringFrameSize?: number
@@ -129,6 +150,7 @@ export async function openTapPort(options: TapPortOptions): Promise<Port> {
  * rings where that is the default or asked for (see {@link PacketPortOptions.ring}).
  */
 export async function openPacketPort(options: PacketPortOptions): Promise<Port> {
+  const fanout = fanoutOptions(options)
   const native = await loadNative(options.nativePackage ?? NATIVE_PACKAGE)
   const offloads = options.offloads ?? false
   if (options.ring !== undefined && typeof options.ring !== 'boolean') {
@@ -137,8 +159,7 @@ export async function openPacketPort(options: PacketPortOptions): Promise<Port> 
   const ringRxFrames = checkInteger('ringRxFrames', options.ringRxFrames ?? (offloads ? 64 : 4096), 2, 65_536)
   const ringTxFrames = checkInteger('ringTxFrames', options.ringTxFrames ?? (offloads ? 64 : 512), 2, 65_536)
   const mtu = options.mtu ?? 1500
-  const packetOptions: PacketOpenOptions = { vnetHeader: offloads }
-  if (options.fanoutGroup !== undefined) packetOptions.fanoutGroup = options.fanoutGroup
+  const packetOptions: PacketOpenOptions = { vnetHeader: offloads, ...fanout }
   // Rings pay off for MTU-sized frames (one system call per burst instead of one per frame inside
   // sendmmsg); with offloads a frame is already up to 64 KB, and every slot would have to be that big.
   const ring = options.ring ?? !offloads
@@ -154,6 +175,20 @@ export async function openPacketPort(options: PacketPortOptions): Promise<Port> 
   }
   const fd = native.packetOpen(options.interface, packetOptions)
   return new NativePort(native, fd, options.interface, offloads, options)
+}
+
+/** The fanout group and mode of `options`, checked before the addon is loaded. */
+function fanoutOptions(options: PacketPortOptions): Pick<PacketOpenOptions, 'fanoutGroup' | 'fanoutMode'> {
+  const out: Pick<PacketOpenOptions, 'fanoutGroup' | 'fanoutMode'> = {}
+  if (options.fanoutGroup !== undefined) out.fanoutGroup = checkInteger('fanoutGroup', options.fanoutGroup, 0, 0xffff)
+  if (options.fanoutMode !== undefined) {
+    if (options.fanoutMode !== 'hash' && options.fanoutMode !== 'ports') {
+      throw new DpdkIoError('ERR_INVALID_CONFIG', `fanoutMode must be 'hash' or 'ports', got ${JSON.stringify(String(options.fanoutMode)).slice(0, 60)}`)
+    }
+    if (out.fanoutGroup === undefined) throw new DpdkIoError('ERR_INVALID_CONFIG', `fanoutMode '${options.fanoutMode}' needs fanoutGroup`)
+    out.fanoutMode = options.fanoutMode
+  }
+  return out
 }
 
 function randomMac(): Uint8Array {

@@ -1,12 +1,13 @@
 // A cluster of 2 workers against the Linux kernel: on AF_PACKET fanout (one packet socket per worker in
-// one PACKET_FANOUT_HASH group on a veth end) and on a multi-queue TAP (one queue per worker), with 100
+// one fanout group on a veth end, in 'ports' mode and in 'hash' mode) and on a multi-queue TAP (one queue per worker), with 100
 // concurrent kernel clients in a network namespace of their own, and kernel servers for connections
 // the workers open. Root only (skipped otherwise, except in CI); every address is inside the test's
 // namespaces. Uses the built package, as the workers run plain JavaScript.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { type Cluster, createCluster } from '@mtcp/stack/cluster'
+import { portsFanoutHash } from '@mtcp/dpdk-io'
+import { type Cluster, type ClusterStats, createCluster } from '@mtcp/stack/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const isRoot = process.getuid?.() === 0
@@ -46,7 +47,7 @@ function python(ns: string, ...args: string[]): { child: ChildProcess; ready: Pr
 }
 
 /** The checks both backends share. */
-async function exercise(cluster: Cluster, ns: string, ourIp: string, peerIp: string, port: number): Promise<{ forwarded: number }> {
+async function exercise(cluster: Cluster, ns: string, ourIp: string, peerIp: string, port: number, ownerOf: (localPort: number, remotePort: number) => number): Promise<{ forwarded: number; stats: ClusterStats }> {
   // ARP and ping, answered by whichever worker gets them.
   const ping = spawn('ip', ['netns', 'exec', ns, 'ping', '-c', '4', '-i', '0.2', '-W', '2', ourIp], { stdio: ['ignore', 'pipe', 'pipe'] })
   let pingOutput = ''
@@ -78,7 +79,7 @@ async function exercise(cluster: Cluster, ns: string, ourIp: string, peerIp: str
   out.forEach((list, worker) => {
     for (const result of list) {
       expect(result).toMatchObject({ ok: true })
-      expect(result.localPort % 2).toBe(worker) // the port partition of the kernel backends
+      expect(ownerOf(result.localPort, port)).toBe(worker) // the ports each backend lets a worker choose
     }
   })
   expect(await server.result).toBe('done')
@@ -86,18 +87,21 @@ async function exercise(cluster: Cluster, ns: string, ourIp: string, peerIp: str
   expect(stats.totals.tcp.passiveOpens).toBe(100)
   expect(stats.totals.tcp.activeOpens).toBe(40)
   expect(stats.totals.tx.icmp).toBeGreaterThanOrEqual(4)
-  return { forwarded: stats.workers.reduce((sum, w) => sum + w.steering.forwarded, 0) }
+  return { forwarded: stats.workers.reduce((sum, w) => sum + w.steering.forwarded, 0), stats }
 }
 
 describe.runIf(enabled)('a cluster against the Linux kernel', () => {
   const NS = `mtcpc${tag}`
   const VETH = `mc${tag}a`
   const VETH_PEER = `mc${tag}b`
+  const VETH2 = `mc${tag}c`
+  const VETH2_PEER = `mc${tag}d`
   const TAP = `mq${tag}t`
 
   const cleanUp = (): void => {
     spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' })
     spawnSync('ip', ['link', 'del', VETH], { stdio: 'ignore' })
+    spawnSync('ip', ['link', 'del', VETH2], { stdio: 'ignore' })
     spawnSync('ip', ['link', 'del', TAP], { stdio: 'ignore' })
   }
 
@@ -109,14 +113,33 @@ describe.runIf(enabled)('a cluster against the Linux kernel', () => {
 
   afterAll(cleanUp)
 
-  it('2 workers on AF_PACKET fanout: 100 concurrent kernel clients intact, ARP and ping, and connections the workers open (steered to their owner)', async () => {
-    ip('link', 'add', VETH, 'type', 'veth', 'peer', 'name', VETH_PEER, 'netns', NS)
-    ip('link', 'set', VETH, 'up') // no address: only our stack answers for 10.209.0.1
-    ip('-n', NS, 'addr', 'add', '10.209.0.2/24', 'dev', VETH_PEER)
-    ip('-n', NS, 'link', 'set', VETH_PEER, 'up')
+  /** A veth pair: our end in the test's namespace without an address, the kernel's end in `NS` as `.2`. */
+  const veth = (ours: string, theirs: string, subnet: string): void => {
+    ip('link', 'add', ours, 'type', 'veth', 'peer', 'name', theirs, 'netns', NS)
+    ip('link', 'set', ours, 'up') // no address: only our stack answers for .1
+    ip('-n', NS, 'addr', 'add', `${subnet}.2/24`, 'dev', theirs)
+    ip('-n', NS, 'link', 'set', theirs, 'up')
+  }
+
+  it("2 workers on AF_PACKET fanout, 'ports' mode (default): 100 concurrent kernel clients intact, ARP and ping, and connections the workers open, none forwarded", async () => {
+    veth(VETH, VETH_PEER, '10.209.0')
     const cluster = await createCluster({ workers: 2, port: { type: 'af-packet', interface: VETH, offloads: true }, stack: { address: '10.209.0.1/24' }, worker: ECHO_APP })
     try {
-      const { forwarded } = await exercise(cluster, NS, '10.209.0.1', '10.209.0.2', 7301)
+      // The fanout program sends a TCP flow to worker portsFanoutHash(a, b) % 2, so each worker picks such ports.
+      const { forwarded, stats } = await exercise(cluster, NS, '10.209.0.1', '10.209.0.2', 7301, (local, remote) => portsFanoutHash(local, remote) % 2)
+      expect(stats.workers.map((w) => w.fanoutMode)).toEqual(['ports', 'ports'])
+      expect(forwarded).toBe(0)
+    } finally {
+      await cluster.close()
+    }
+  }, 120_000)
+
+  it("2 workers on AF_PACKET fanout, 'hash' mode: the same, replies to the workers' connections steered to their owner", async () => {
+    veth(VETH2, VETH2_PEER, '10.211.0')
+    const cluster = await createCluster({ workers: 2, port: { type: 'af-packet', interface: VETH2, offloads: true, fanoutMode: 'hash' }, stack: { address: '10.211.0.1/24' }, worker: ECHO_APP })
+    try {
+      const { forwarded, stats } = await exercise(cluster, NS, '10.211.0.1', '10.211.0.2', 7303, (local) => local % 2)
+      expect(stats.workers.map((w) => w.fanoutMode)).toEqual(['hash', 'hash'])
       // The kernel's fanout hash ignores our port partition: about half the replies reached the other worker.
       expect(forwarded).toBeGreaterThan(0)
     } finally {
@@ -131,7 +154,7 @@ describe.runIf(enabled)('a cluster against the Linux kernel', () => {
       ip('link', 'set', TAP, 'netns', NS)
       ip('-n', NS, 'addr', 'add', '10.210.0.2/24', 'dev', TAP)
       ip('-n', NS, 'link', 'set', TAP, 'up')
-      await exercise(cluster, NS, '10.210.0.1', '10.210.0.2', 7302)
+      await exercise(cluster, NS, '10.210.0.1', '10.210.0.2', 7302, (local) => local % 2)
     } finally {
       await cluster.close()
     }

@@ -218,6 +218,7 @@ describe('createCluster options', () => {
     ['an unknown port type', { port: { type: 'dpdk' } }, /port.type must be 'memory', 'af-packet' or 'tap'/],
     ['af-packet without an interface', { port: { type: 'af-packet' } }, /port.interface/],
     ['a fanout group out of range', { port: { type: 'af-packet', interface: 'x', fanoutGroup: 70_000 } }, /fanoutGroup/],
+    ['an unknown fanout mode', { port: { type: 'af-packet', interface: 'x', fanoutMode: 'cpu' } }, /port.fanoutMode must be 'hash' or 'ports'/],
     ['no address', { stack: {} }, /stack.address is required/],
     ['a malformed address', { stack: { address: '10.0.0.300/24' } }, /stack.address must be an IPv4 address/],
     ['a port in the stack options', { stack: { address: '10.0.0.1/24', port: {} } }, /stack.port cannot be given/],

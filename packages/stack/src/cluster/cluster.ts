@@ -149,14 +149,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** @internal Wait for `type` from worker `index` (startup). */
-  waitFor(index: number, type: 'opened' | 'started'): Promise<void> {
+  waitFor(index: number, type: 'opened' | 'started'): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
       const thread = this.#threads[index]!
       const onMessage = (message: FromWorker): void => {
         if (message.type === type) {
           done()
           if (type === 'started' && this.#states[index] === 'starting') this.#states[index] = 'running'
-          resolve()
+          resolve(message)
         } else if (message.type === 'failed') {
           done()
           reject(new ClusterError('ERR_WORKER_START', `worker ${index} failed to ${message.stage === 'open' ? 'open its port' : 'start'}: ${message.error.message}`, { cause: deserializeError(message.error) }))
@@ -357,11 +357,22 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
   }
   const cluster = new Cluster(workers, threads, link, closers)
   try {
-    // One at a time: the first TAP queue creates the device, the others attach to it.
+    // One at a time: the first TAP queue creates the device, the others attach to it; the AF_PACKET
+    // sockets join the fanout group in index order, so worker i is member i of the 'ports' program
+    // (af_packet.c, __fanout_link appends), and all in the mode the first one got.
+    let fanoutMode: 'hash' | 'ports' | undefined = port.type === 'af-packet' ? (port.fanoutMode ?? 'ports') : undefined
     for (let index = 0; index < workers; index++) {
       const opened = cluster.waitFor(index, 'opened')
-      cluster.post(index, { type: 'open' })
-      await opened
+      cluster.post(index, fanoutMode === undefined ? { type: 'open' } : { type: 'open', fanoutMode })
+      const reply = await opened
+      if (reply.type === 'opened' && reply.fanoutMode !== undefined && reply.fanoutMode !== fanoutMode) {
+        fanoutMode = reply.fanoutMode
+        if (workers > 1) {
+          process.emitWarning(`AF_PACKET fanout falls back to the kernel's hash (${reply.fallback ?? 'ports mode refused'}): replies to the workers' own connections are forwarded between workers`, {
+            code: 'MTCP_CLUSTER_FANOUT_HASH',
+          })
+        }
+      }
     }
     const started = threads.map((_, index) => cluster.waitFor(index, 'started'))
     for (let index = 0; index < workers; index++) cluster.post(index, { type: 'start' })

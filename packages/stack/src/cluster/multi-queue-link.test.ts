@@ -1,7 +1,7 @@
 // The memory backend's link and the worker hooks, all in one thread (the rings work the same within a
 // thread; the cluster tests run them across threads).
 import { once } from 'node:events'
-import { BufferPool, OffloadFlags, type PacketBuffer } from '@mtcp/dpdk-io'
+import { BufferPool, OffloadFlags, type PacketBuffer, portsFanoutHash } from '@mtcp/dpdk-io'
 import { parseIpv4Address } from '@mtcp/tcp-core'
 import { describe, expect, it } from 'vitest'
 import { createStack, type Stack } from '../stack.js'
@@ -136,7 +136,7 @@ describe('multi-queue link', () => {
 })
 
 /** Worker stacks on the queues, wired as the cluster wires them but in one thread. */
-function workerStacks(link: ReturnType<typeof createMultiQueueLink>, mode: 'hash' | 'partition') {
+function workerStacks(link: ReturnType<typeof createMultiQueueLink>, mode: 'hash' | 'partition' | 'ports') {
   const workers = link.endpoints.length
   const ports = link.endpoints.map((endpoint) => new SteeringPort(openQueuePort(endpoint)))
   const stacks: Stack[] = []
@@ -148,6 +148,7 @@ function workerStacks(link: ReturnType<typeof createMultiQueueLink>, mode: 'hash
       address: SERVER,
       ephemeralPorts: [32768, 60999],
       ...(mode === 'hash' ? { steering: new FlowSteering(workers) } : {}),
+      portsFanout: mode === 'ports',
       isDead: () => false,
       forward: (owner, frame) => ports[owner]!.inject(frame.frame().slice(), frame.offloadFlags),
       shareArp: (ip, mac) => stacks.forEach((other, j) => j !== index && other.addArpEntry(ip, mac)),
@@ -206,6 +207,22 @@ describe('worker hooks, in one thread', () => {
     expect(counters[0]!.forwarded).toBeGreaterThan(0)
     expect(counters[1]!.forwarded).toBe(0)
     expect(stacks[0]!.stats.rx.drops.noSocket).toBe(0) // forwarded, never reset
+    for (const stack of [...stacks, peer]) stack.stop()
+    link.host.close()
+  })
+
+  it("'ports' fanout rule: ports chosen so portsFanoutHash(local, remote) % workers is the worker; a reply that reaches another worker is forwarded to that owner", async () => {
+    // An all-zero key sends every flow to queue 0, as a fanout group renumbered after an exit could.
+    const link = createMultiQueueLink({ queues: 2, key: new Uint8Array(40) })
+    const peer = createStack({ port: link.host, address: '10.0.0.2/24' })
+    peer.createServer((socket) => socket.pipe(socket)).listen(9)
+    const { stacks, counters } = workerStacks(link, 'ports')
+    const results = await echoRoundTrips(stacks[1]!, 10, 5000)
+    expect(results.every((r) => r.ok)).toBe(true)
+    for (const { localPort } of results) expect(portsFanoutHash(localPort, 9) % 2).toBe(1)
+    expect(counters[0]!.forwarded).toBeGreaterThan(0)
+    expect(counters[1]!.forwarded).toBe(0)
+    expect(stacks[0]!.stats.rx.drops.noSocket).toBe(0)
     for (const stack of [...stacks, peer]) stack.stop()
     link.host.close()
   })

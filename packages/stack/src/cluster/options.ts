@@ -23,8 +23,13 @@ export interface MemoryClusterPort {
 }
 
 /**
- * AF_PACKET on an existing interface: one socket per worker in one `PACKET_FANOUT_HASH` group. The other
- * fields are `openPacketPort`'s (offloads, MTU, rings, …), given to every worker's socket.
+ * AF_PACKET on an existing interface: one socket per worker in one fanout group, joined in worker order.
+ * `fanoutMode` `'ports'` (default) spreads TCP flows by the addon's BPF program, `(a ^ b) % workers` for
+ * ports `a` and `b`, so a worker's `connect` picks ports whose replies come back to it; if the kernel
+ * refuses the program (before Linux 4.6) the group falls back to `'hash'` with a `MTCP_CLUSTER_FANOUT_HASH`
+ * process warning. `'hash'` is the kernel's `PACKET_FANOUT_HASH`: replies to the workers' own
+ * connections are then forwarded to their owner between workers. The other fields are
+ * `openPacketPort`'s (offloads, MTU, rings, …), given to every worker's socket.
  */
 export type PacketClusterPort = { type: 'af-packet'; fanoutGroup?: number } & Omit<PacketPortOptions, 'fanoutGroup' | 'mac' | 'clock' | 'pool'>
 
@@ -150,6 +155,9 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       if (typeof port.interface !== 'string' || port.interface === '') fail("port.interface must name the interface for type 'af-packet'")
       if (port.fanoutGroup !== undefined && (!Number.isInteger(port.fanoutGroup) || port.fanoutGroup < 0 || port.fanoutGroup > 0xffff)) {
         fail(`port.fanoutGroup must be an integer in [0, 65535], got ${String(port.fanoutGroup)}`)
+      }
+      if (port.fanoutMode !== undefined && port.fanoutMode !== 'hash' && port.fanoutMode !== 'ports') {
+        fail(`port.fanoutMode must be 'hash' or 'ports', got ${JSON.stringify(String(port.fanoutMode)).slice(0, 60)}`)
       }
       break
     case 'tap':

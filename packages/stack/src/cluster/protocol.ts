@@ -39,7 +39,8 @@ export interface SerializedError {
 
 /** @internal main → worker. */
 export type ToWorker =
-  | { type: 'open' }
+  /** Open the port; on AF_PACKET, join the fanout group in this mode (the first worker's, once it has joined). */
+  | { type: 'open'; fanoutMode?: 'hash' | 'ports' }
   | { type: 'start' }
   | { type: 'request'; id: number; op: 'stats' }
   | { type: 'request'; id: number; op: 'invoke'; method: string; args: unknown[] }
@@ -48,7 +49,8 @@ export type ToWorker =
 
 /** @internal worker → main. */
 export type FromWorker =
-  | { type: 'opened' }
+  /** The port is open; on AF_PACKET, in this fanout mode (`fallback`: why 'ports' was refused). */
+  | { type: 'opened'; fanoutMode?: 'hash' | 'ports'; fallback?: string }
   | { type: 'started' }
   | { type: 'failed'; stage: 'open' | 'start'; error: SerializedError }
   | { type: 'response'; id: number; ok: true; value: unknown }
@@ -92,6 +94,12 @@ export interface WorkerStats {
   /** The worker's port counters. */
   port: PortStats
   steering: WorkerSteeringStats
+  /**
+   * AF_PACKET only: the fanout mode the worker's socket joined with. `'ports'`: the addon's BPF program,
+   * so the worker's own connections need no forwarding; `'hash'`: the kernel's hash (asked for, or the
+   * kernel refused `'ports'`), so replies to them are forwarded between workers (`steering.forwarded`).
+   */
+  fanoutMode?: 'hash' | 'ports'
   /**
    * The worker thread's event loop since it started (`performance.eventLoopUtilization()`): ms busy, ms
    * idle, and the busy fraction. Diff two snapshots for a window; near 1, the worker is saturated.

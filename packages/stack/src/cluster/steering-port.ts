@@ -1,9 +1,10 @@
 /**
  * A port that also delivers frames other workers forwarded (software steering): everything else goes
- * straight to the wrapped port. Used on the kernel backends, where the kernel's flow hash for
- * `PACKET_FANOUT_HASH` is keyed by a boot-time random secret and so cannot be predicted: a segment of a
- * connection this worker opened may reach another worker, which forwards it here (see
- * docs/decisions/0009-workers.md).
+ * straight to the wrapped port. Used on the kernel backends where the flow spreading cannot be predicted
+ * (the tun driver; AF_PACKET in `'hash'` fanout mode, whose `PACKET_FANOUT_HASH` is keyed by a boot-time
+ * random secret): a segment of a connection this worker opened may reach another worker, which forwards
+ * it here. In `'ports'` mode it only serves segments that reach another worker after the fanout members
+ * were renumbered (see docs/decisions/0009-workers.md).
  * @module
  */
 import { BufferPool, type CaptureSink, type PacketBuffer, type Port } from '@mtcp/dpdk-io'

@@ -4,7 +4,7 @@
  * plumbing so the same rules run in one thread in the tests.
  * @module
  */
-import type { PacketBuffer } from '@mtcp/dpdk-io'
+import { type PacketBuffer, portsFanoutHash } from '@mtcp/dpdk-io'
 import type { StackHooks } from '../stack-hooks.js'
 import type { FlowSteering } from './flow-hash.js'
 
@@ -24,6 +24,14 @@ export interface WorkerHooksOptions {
    * ephemeral ports are partitioned, `port mod workers`, and segments forwarded to their owner.
    */
   steering?: FlowSteering
+  /**
+   * The AF_PACKET fanout group runs the addon's 'ports' program: a TCP flow with ports `a` and `b`
+   * reaches member `portsFanoutHash(a, b) % workers`, and worker `index` is member `index` (the workers
+   * join in index order). Ports
+   * are chosen by that rule; a segment that still reaches another worker (the members were renumbered
+   * after a worker exited) is forwarded to the owner the rule names. Ignored with `steering`.
+   */
+  portsFanout?: boolean
   /** Whether worker `index` is gone. */
   isDead(index: number): boolean
   /** Hand a copy of `frame` to worker `owner`. */
@@ -47,12 +55,15 @@ export function createWorkerHooks(options: WorkerHooksOptions): StackHooks {
     // mTCP's mtcp_init_rss: a source port whose flow the dispatcher's hash brings back to this worker.
     hooks.acceptEphemeralPort = (localPort, remoteIp, remotePort) => steering.queueOf(remoteIp, address, remotePort, localPort) === index
   } else {
-    // The kernel's fanout hash is keyed by a secret of its own: partition the ports instead, and have
-    // whichever worker receives a segment for another's port forward it (software steering).
-    hooks.acceptEphemeralPort = (localPort) => localPort % workers === index
-    hooks.unmatchedSegment = (frame, localPort) => {
+    // With the 'ports' fanout program (net/packet/af_packet.c, fanout_demux_bpf: the program's value,
+    // a hash of the two ports, modulo the member count) the owner is computable: choose ports it brings back
+    // here. With the kernel's own fanout hash, keyed by a secret of its own, partition the ports instead.
+    // Either way, whichever worker receives a segment for another's port forwards it (software steering).
+    const ownerOf = options.portsFanout === true ? (localPort: number, remotePort: number) => portsFanoutHash(localPort, remotePort) % workers : (localPort: number) => localPort % workers
+    hooks.acceptEphemeralPort = (localPort, _remoteIp, remotePort) => ownerOf(localPort, remotePort) === index
+    hooks.unmatchedSegment = (frame, localPort, _remoteIp, remotePort) => {
       if (localPort < low || localPort > high) return false
-      const owner = localPort % workers
+      const owner = ownerOf(localPort, remotePort)
       if (owner === index) return false
       if (options.isDead(owner)) {
         counters.ownerDead++

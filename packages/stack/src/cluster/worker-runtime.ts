@@ -13,6 +13,7 @@ import type { MessagePort } from 'node:worker_threads'
 import { openPacketPort, openTapPort, type Port } from '@mtcp/dpdk-io'
 import { parseIpv4Address } from '@mtcp/tcp-core'
 import type { StackOptions } from '../config.js'
+import type { StackHooks } from '../stack-hooks.js'
 import { createStack, type Stack } from '../stack.js'
 import { type CcpTransportLike, RelayedCcpTransport } from './ccp-relay.js'
 import { ClusterError } from './errors.js'
@@ -44,13 +45,18 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
 
   const current = (): Stack | undefined => responder ?? stack
 
+  /** AF_PACKET: the mode the fanout group accepted this worker's socket in. */
+  let fanoutMode: 'hash' | 'ports' | undefined
+
   // ------------------------------------------------------------------ cluster hooks (stack-hooks.ts)
-  const hooks = createWorkerHooks({
+  // Made once the port is open: on AF_PACKET they depend on the fanout mode.
+  const makeHooks = (): StackHooks => createWorkerHooks({
     index,
     workers,
     address,
     ephemeralPorts: init.ephemeralPorts,
     ...(flowSteering === undefined ? {} : { steering: flowSteering }),
+    portsFanout: fanoutMode === 'ports',
     isDead: (j) => dead.has(j) || peers[j] === undefined,
     forward(owner, frame) {
       const bytes = frame.data.slice(frame.offset, frame.offset + frame.length)
@@ -63,6 +69,7 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
     },
     counters,
   })
+  let hooks: StackHooks = {}
 
   for (const peer of peers) {
     peer?.on('message', (message: PeerMessage) => {
@@ -85,19 +92,36 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
   // ------------------------------------------------------------------ lifecycle
   const stackOptions = (extra: Partial<StackOptions>): StackOptions => ({ ...init.stack, port: port!, mac: init.mac, hooks, ...extra })
 
-  const open = async (): Promise<void> => {
+  /** Open the worker's port; resolves with why 'ports' fanout was refused, if it was. */
+  const open = async (mode: 'hash' | 'ports' | undefined): Promise<string | undefined> => {
     const spec = init.port
+    let fallback: string | undefined
     if (spec.type === 'memory') {
       port = openQueuePort(spec.endpoint)
-      return
+    } else if (spec.type === 'af-packet') {
+      const { type: _type, ...options } = spec
+      fanoutMode = mode ?? spec.fanoutMode ?? 'ports'
+      let inner: Port
+      try {
+        inner = await openPacketPort({ ...options, fanoutMode, mac: init.mac })
+      } catch (error) {
+        // A kernel without PACKET_FANOUT_CBPF / PACKET_FANOUT_DATA (before 4.6), or one that refuses the
+        // program: join in hash mode and steer in software. Other failures are the socket's own: report them.
+        const syscall = (error as { syscall?: unknown }).syscall
+        if (fanoutMode !== 'ports' || (syscall !== 'setsockopt(PACKET_FANOUT)' && syscall !== 'setsockopt(PACKET_FANOUT_DATA)')) throw error
+        fallback = (error as Error).message
+        fanoutMode = 'hash'
+        inner = await openPacketPort({ ...options, fanoutMode, mac: init.mac })
+      }
+      steeringPort = new SteeringPort(inner)
+      port = steeringPort
+    } else {
+      const { type: _type, ...options } = spec
+      steeringPort = new SteeringPort(await openTapPort({ ...options, multiQueue: true, mac: init.mac }))
+      port = steeringPort
     }
-    const { type: _type, ...options } = spec
-    const inner =
-      spec.type === 'af-packet'
-        ? await openPacketPort({ ...(options as Omit<typeof spec, 'type'>), mac: init.mac })
-        : await openTapPort({ ...(options as Omit<typeof spec, 'type'>), multiQueue: true, mac: init.mac })
-    steeringPort = new SteeringPort(inner)
-    port = steeringPort
+    hooks = makeHooks()
+    return fallback
   }
 
   const context: WorkerContext = Object.freeze({
@@ -151,6 +175,7 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
       connections: s.connectionsByState(),
       port: port!.stats,
       steering: { ...counters },
+      ...(fanoutMode === undefined ? {} : { fanoutMode }),
       eventLoop: { active: loop.active, idle: loop.idle, utilization: loop.utilization },
     }
   }
@@ -192,8 +217,8 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
   parent.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'open':
-        open().then(
-          () => post({ type: 'opened' }),
+        open(message.fanoutMode).then(
+          (fallback) => post({ type: 'opened', ...(fanoutMode === undefined ? {} : { fanoutMode }), ...(fallback === undefined ? {} : { fallback }) }),
           (error: unknown) => post({ type: 'failed', stage: 'open', error: serializeError(error) }),
         )
         return
