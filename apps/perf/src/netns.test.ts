@@ -26,7 +26,7 @@ const DONE = /^Done with 10\.200\.0\.1:\d+, bytes_rcvd: (\d+), time: \d+\.\d+, t
 describe.runIf(enabled)('the perf pair across two network namespaces (root)', () => {
   // Known open defect: once in about seven CI runs under full load, the TAP run stalled right at the end of
   // its 1 s (the receiver saw nothing more, the sender's TCP state froze with nothing retransmitted). It did
-  // not reproduce in 160 runs on the emulated link nor 16 TAP runs under load; until it is found, a run that
+  // not reproduce in 160 runs on the emulated link nor 28 TAP runs under load; until it is found, a run that
   // does not finish within 30 s fails and is tried once more (a second stall still fails the test).
   it.each(['af-packet', 'tap'])('--io %s: mtcp-perf on our stack in A, mtcp-recv on the kernel in B', { retry: 1, timeout: 120_000 }, (io) => {
     for (const cli of ['apps/perf/dist/cli.js', 'apps/recv/dist/cli.js']) expect(existsSync(join(root, cli)), `${cli} must be built`).toBe(true)
