@@ -78,6 +78,7 @@ async function main(argv: readonly string[]): Promise<void> {
             output.line(line)
           },
       onProgress: json ? undefined : (progress) => output.progress(progressLine(progress)),
+      onWarning: (message) => console.error(`mtcp-perf: warning: ${message}`),
     })
     output.endProgress()
     if (json) {

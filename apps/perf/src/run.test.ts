@@ -106,6 +106,17 @@ describe('the perf pair over the emulated link', () => {
     senderLines.forEach((line, i) => expect(line).toMatch(SENDER[i]!))
   }, 120_000)
 
+  it('warns, once, with the connection state when nothing is acknowledged for 10 s past the transfer', async () => {
+    // 60% loss each way (seed 3): the connection opens, then the data stops getting through.
+    const warnings: string[] = []
+    const error = await runPerf(options('send', '10.0.0.2', '5001', '1', '--rate', '100M', '--delay', '10ms', '--loss', '0.6', '--seed', '3'), { onWarning: (message) => warnings.push(message) }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_STALLED' })
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^no data acknowledged for 1\d s: connection \{"state":"ESTABLISHED"/)
+    expect(warnings[0]).toContain('"retransmitTimeouts":')
+    expect(warnings[0]).toContain('port {"rxPackets":')
+  }, 60_000)
+
   it('runs on the real clock too', async () => {
     const { result } = await run(['send', '10.0.0.2', '5001', '0.3', '--clock', 'real', '--rate', '20M', '--delay', '2ms', '--loss', '0', '--sndbuf', '64K'])
     expect(result.receiver!.bytes).toBe(result.sender.bytesSent + 1)

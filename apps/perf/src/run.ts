@@ -53,6 +53,11 @@ export interface PerfHooks {
   onLine?: (line: string, source: PerfLineSource) => void
   /** Every progress interval. */
   onProgress?: (progress: PerfProgress) => void
+  /**
+   * A warning about the run, e.g. that nothing has been acknowledged for 10 s past the transfer's end
+   * (with the connection's state and the stack's counters, to see where it stands).
+   */
+  onWarning?: (message: string) => void
   /** The command line, for the report. */
   command?: string
 }
@@ -86,6 +91,8 @@ export interface PerfResult {
 const SAMPLE_PERIOD: Micros = 100_000
 /** How long to let the closing handshakes finish after the reply, on the stack's clock. */
 const LINGER: Micros = 2_000_000
+/** How long nothing may be acknowledged, past the transfer's end, before {@link PerfHooks.onWarning} says so. */
+const STALL_WARNING: Micros = 10_000_000
 /** Extra time (on the stack's clock) beyond the transfer before a run counts as stalled. */
 const SLACK: Micros = 300_000_000
 
@@ -309,6 +316,8 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
     const connectedAt = clock.now()
     let lastTime = connectedAt
     let lastAcked = 0
+    let lastAdvance = connectedAt
+    let stallReported = false
     const progressTimer = clock.createTimer(() => {
       let info: TcpInfo
       try {
@@ -325,6 +334,16 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
         srttMs: info.srttUs / 1000,
         retransmits: info.retransmittedSegments,
         bytesAcked: info.bytesAcked,
+      }
+      if (info.bytesAcked !== lastAcked) lastAdvance = now
+      // Nothing acknowledged for 10 s after the transfer should have ended: say where things stand, once.
+      if (!stallReported && now - lastAdvance >= STALL_WARNING && now - connectedAt >= (options.seconds + 1) * 1e6) {
+        stallReported = true
+        const { tx, rx } = stack.stats
+        hooks.onWarning?.(
+          `no data acknowledged for ${((now - lastAdvance) / 1e6).toFixed(0)} s: connection ${JSON.stringify(info)}; ` +
+            `stack tx ${JSON.stringify(tx)} rx ${JSON.stringify(rx)}; port ${JSON.stringify(stack.port.stats)}; sockets ${JSON.stringify(stack.connectionsByState())}`,
+        )
       }
       lastTime = now
       lastAcked = info.bytesAcked
