@@ -6,7 +6,7 @@
 import { AGENT_TO_DATAPATH_MAX_BYTES, checkDatagram, DATAPATH_TO_AGENT_MAX_BYTES } from './datagram-check.js'
 import { CcpIpcError } from './errors.js'
 import { SendResult } from './errno.js'
-import { createStats, type TransportStats } from './stats.js'
+import { createStats, deliverToHandler, type TransportStats } from './stats.js'
 import { type AgentMessageHandler, type AgentTransport, type DatapathMessageHandler, type DatapathTransport, DEFAULT_AGENT_NAME } from './transport.js'
 
 /** Options of {@link InProcessHub}. */
@@ -215,14 +215,8 @@ class InProcessDatapath extends HubEndpoint implements DatapathTransport {
     this.#handler = handler
   }
 
-  protected handle(bytes: Uint8Array): void {
-    const handler = this.#handler
-    if (handler === undefined) {
-      this.stats.dropped.unhandled++
-      return
-    }
-    this.stats.received++
-    handler(bytes)
+  protected handle(bytes: Uint8Array, from: string): void {
+    deliverToHandler(this.stats, this.#handler, bytes, from)
   }
 }
 
@@ -246,13 +240,7 @@ class InProcessAgent extends HubEndpoint implements AgentTransport {
   }
 
   protected handle(bytes: Uint8Array, from: string): void {
-    const handler = this.#handler
-    if (handler === undefined) {
-      this.stats.dropped.unhandled++
-      return
-    }
-    this.stats.received++
-    handler(bytes, from)
+    deliverToHandler(this.stats, this.#handler, bytes, from)
   }
 }
 

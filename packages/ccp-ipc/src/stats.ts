@@ -42,3 +42,16 @@ export function createStats(): TransportStats {
     dropped: { oversized: 0, malformed: 0, congested: 0, unaddressed: 0, unhandled: 0 },
   }
 }
+
+/**
+ * Hand a received datagram to the transport's handler and count it as received, or count it as
+ * unhandled when no handler is set. Shared by every transport, datapath and agent side. @internal
+ */
+export function deliverToHandler(stats: TransportStats, handler: ((bytes: Uint8Array, from: string) => void) | undefined, bytes: Uint8Array, from: string): void {
+  if (handler === undefined) {
+    stats.dropped.unhandled++
+    return
+  }
+  stats.received++
+  handler(bytes, from)
+}

@@ -15,7 +15,7 @@ import { resolve } from 'node:path'
 import { AGENT_TO_DATAPATH_MAX_BYTES, checkDatagram, DATAPATH_TO_AGENT_MAX_BYTES } from './datagram-check.js'
 import { CcpIpcError, type CcpIpcErrorCode } from './errors.js'
 import { isCongestion, SendResult, sendResultName } from './errno.js'
-import { createStats, type TransportStats } from './stats.js'
+import { createStats, deliverToHandler, type TransportStats } from './stats.js'
 import {
   type AgentMessageHandler,
   type AgentTransport,
@@ -195,14 +195,8 @@ class UnixDatapath extends UnixEndpoint implements DatapathTransport {
     this.#handler = handler
   }
 
-  protected deliver(bytes: Buffer): void {
-    const handler = this.#handler
-    if (handler === undefined) {
-      this.stats.dropped.unhandled++
-      return
-    }
-    this.stats.received++
-    handler(bytes)
+  protected deliver(bytes: Buffer, from: string | undefined): void {
+    deliverToHandler(this.stats, this.#handler, bytes, from ?? '')
   }
 }
 
@@ -232,13 +226,7 @@ class UnixAgent extends UnixEndpoint implements AgentTransport {
       this.stats.dropped.unaddressed++
       return
     }
-    const handler = this.#handler
-    if (handler === undefined) {
-      this.stats.dropped.unhandled++
-      return
-    }
-    this.stats.received++
-    handler(bytes, from)
+    deliverToHandler(this.stats, this.#handler, bytes, from)
   }
 }
 

@@ -872,31 +872,55 @@ int64_t RingRead(napi_env env, Ring* ring, const Slots& s, uint32_t max, bool us
   return got;
 }
 
+// The arguments readBurst and writeBurst share: (fd, buffers, offsets, lengths, count, …, headers), with
+// `count` (named `countName`) checked against the three arrays and `headers`, an optional Uint8Array of
+// virtio-net headers (named `headersName`), checked to hold one per frame when `checkHeaders` and not empty.
+// Returns false after throwing.
+struct BurstArgs {
+  int fd;
+  Slots slots;
+  int64_t count;
+  uint8_t* headers = nullptr;
+  size_t headersLength = 0;
+};
+
+bool GetBurstArgs(napi_env env, napi_value* argv, napi_value headersArg, const char* countName, const char* headersName, bool checkHeaders, BurstArgs* out) {
+  if (!GetFd(env, argv[0], &out->fd)) return false;
+  if (!GetSlots(env, argv + 1, &out->slots)) return false;
+  if (!GetInt(env, argv[4], countName, 0, 1 << 20, &out->count)) return false;
+  napi_valuetype t;
+  napi_typeof(env, headersArg, &t);
+  if (t != napi_undefined) {
+    void* p;
+    if (!GetTyped(env, headersArg, napi_uint8_array, headersName, &p, &out->headersLength)) return false;
+    out->headers = static_cast<uint8_t*>(p);
+  }
+  const Slots& s = out->slots;
+  const uint64_t count = static_cast<uint64_t>(out->count);
+  if (count > s.count || count > s.offsetsLen || count > s.lengthsLen) {
+    ThrowArg(env, std::string(countName) + " exceeds buffers.length, offsets.length or lengths.length");
+    return false;
+  }
+  if (checkHeaders && out->headersLength != 0 && out->headersLength < count * kVnetHdrLen) {
+    ThrowArg(env, std::string(headersName) + " must hold 10 bytes per packet (" + countName + " * 10) or be empty");
+    return false;
+  }
+  return true;
+}
+
 // readBurst(fd, buffers, offsets, lengths, max, vnetHeader, vnetOut) -> count
 napi_value ReadBurst(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   if (!GetArgs(env, info, 7, argv)) return nullptr;
-  int fd;
-  if (!GetFd(env, argv[0], &fd)) return nullptr;
-  Slots s;
-  if (!GetSlots(env, argv + 1, &s)) return nullptr;
-  int64_t max;
-  if (!GetInt(env, argv[4], "max", 0, 1 << 20, &max)) return nullptr;
   bool vnet;
   if (!GetBool(env, argv[5], "vnetHeader", &vnet)) return nullptr;
-  uint8_t* vnetOut = nullptr;
-  size_t vnetOutLen = 0;
-  napi_valuetype t;
-  napi_typeof(env, argv[6], &t);
-  if (t != napi_undefined) {
-    void* p;
-    if (!GetTyped(env, argv[6], napi_uint8_array, "vnetOut", &p, &vnetOutLen)) return nullptr;
-    vnetOut = static_cast<uint8_t*>(p);
-  }
-  if (static_cast<uint64_t>(max) > s.count || static_cast<uint64_t>(max) > s.offsetsLen || static_cast<uint64_t>(max) > s.lengthsLen)
-    return ThrowArg(env, "max exceeds buffers.length, offsets.length or lengths.length");
-  if (vnet && vnetOutLen != 0 && vnetOutLen < static_cast<size_t>(max) * kVnetHdrLen)
-    return ThrowArg(env, "vnetOut must hold 10 bytes per packet (max * 10) or be empty");
+  BurstArgs args;
+  if (!GetBurstArgs(env, argv, argv[6], "max", "vnetOut", vnet, &args)) return nullptr;
+  const int fd = args.fd;
+  const Slots& s = args.slots;
+  const int64_t max = args.count;
+  uint8_t* vnetOut = args.headers;
+  const size_t vnetOutLen = args.headersLength;
   Kind kind;
   bool known, fdVnet;
   Ring* ring;
@@ -1082,26 +1106,12 @@ int64_t RingWrite(napi_env env, int fd, Ring* ring, const Slots& s, uint32_t cou
 napi_value WriteBurst(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   if (!GetArgs(env, info, 6, argv)) return nullptr;
-  int fd;
-  if (!GetFd(env, argv[0], &fd)) return nullptr;
-  Slots s;
-  if (!GetSlots(env, argv + 1, &s)) return nullptr;
-  int64_t count;
-  if (!GetInt(env, argv[4], "count", 0, 1 << 20, &count)) return nullptr;
-  uint8_t* vnetIn = nullptr;
-  size_t vnetInLen = 0;
-  napi_valuetype t;
-  napi_typeof(env, argv[5], &t);
-  if (t != napi_undefined) {
-    void* p;
-    if (!GetTyped(env, argv[5], napi_uint8_array, "vnetIn", &p, &vnetInLen)) return nullptr;
-    vnetIn = static_cast<uint8_t*>(p);
-  }
-  if (static_cast<uint64_t>(count) > s.count || static_cast<uint64_t>(count) > s.offsetsLen || static_cast<uint64_t>(count) > s.lengthsLen)
-    return ThrowArg(env, "count exceeds buffers.length, offsets.length or lengths.length");
-  if (vnetInLen != 0 && vnetInLen < static_cast<size_t>(count) * kVnetHdrLen)
-    return ThrowArg(env, "vnetIn must hold 10 bytes per packet (count * 10) or be empty");
-  if (vnetInLen == 0) vnetIn = nullptr;
+  BurstArgs args;
+  if (!GetBurstArgs(env, argv, argv[5], "count", "vnetIn", true, &args)) return nullptr;
+  const int fd = args.fd;
+  const Slots& s = args.slots;
+  const int64_t count = args.count;
+  uint8_t* vnetIn = args.headersLength == 0 ? nullptr : args.headers;
   Kind kind;
   bool known, fdVnet;
   Ring* ring;
