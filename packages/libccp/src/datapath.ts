@@ -74,20 +74,8 @@ export interface DatapathOptions {
   maxPrograms?: number
 }
 
-/** The flow a CREATE describes. */
-export interface ConnectionInfo {
-  /** Initial congestion window in bytes. */
-  initCwnd: number
-  /** Maximum segment size in bytes. */
-  mss: number
-  /** Source IPv4 address as a u32 (written little-endian as libccp does; the agent only logs it). */
-  srcIp: number
-  srcPort: number
-  dstIp: number
-  dstPort: number
-  /** The algorithm to ask the agent for, e.g. `'reno'`, `'cubic'`, `'bbr'` (at most 63 bytes). */
-  congAlg: string
-}
+/** The flow a CREATE describes: the message's fields without its type and sid (the datapath assigns the sid). */
+export type ConnectionInfo = Omit<CreateMessage, 'type' | 'sid'>
 
 /** Counters of a {@link Datapath}. Every dropped message is counted once. */
 export interface DatapathStats {

@@ -13,6 +13,8 @@ import socket
 import sys
 import threading
 
+from kernel_peer import echo  # the same echo server the single-stack tests use
+
 
 def data_for(index, length):
     """Bytes of connection <index>: SHA-256 blocks of "<index>:<k>", so no two connections send the same."""
@@ -52,29 +54,6 @@ def clients(ip, port, count, length):
     ok = [r[1] for r in results if r[0] == "ok"]
     failed = [r[1] for r in results if r[0] != "ok"]
     print(json.dumps({"ok": len(ok), "failed": failed, "ports": ok}), flush=True)
-
-
-def echo(ip, port, count):
-    with socket.create_server((ip, port), backlog=count) as server:
-        print("ready", flush=True)
-
-        def serve(conn):
-            with conn:
-                while True:
-                    data = conn.recv(65536)
-                    if not data:
-                        break
-                    conn.sendall(data)
-
-        threads = []
-        for _ in range(count):
-            conn, _ = server.accept()
-            thread = threading.Thread(target=serve, args=(conn,))
-            thread.start()
-            threads.append(thread)
-        for thread in threads:
-            thread.join()
-    print("done", flush=True)
 
 
 if __name__ == "__main__":

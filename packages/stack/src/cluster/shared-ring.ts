@@ -262,13 +262,8 @@ export class RingConsumer {
    */
   read(into: Uint8Array, at: number): number {
     if (this.isEmpty()) return -1
-    let position = this.#read & this.#mask
-    let length = this.#words[position >>> 2]!
-    if (length === SKIP) {
-      this.#read = (this.#read + (this.capacity - position)) >>> 0
-      position = 0
-      length = this.#words[0]!
-    }
+    const position = this.#passWrap()
+    const length = this.#words[position >>> 2]!
     this.flags = this.#words[(position >>> 2) + 1]!
     const start = position + HEADER
     into.set(this.#bytes.subarray(start, start + length), at)
@@ -276,16 +271,18 @@ export class RingConsumer {
     return length
   }
 
+  /** The ring position of the next frame, past the wrap marker at the end of the ring if it stands there. */
+  #passWrap(): number {
+    const position = this.#read & this.#mask
+    if (this.#words[position >>> 2] !== SKIP) return position
+    this.#read = (this.#read + (this.capacity - position)) >>> 0
+    return 0
+  }
+
   /** Skip the next frame (one the caller cannot take). @returns false when none is published. */
   skip(): boolean {
     if (this.isEmpty()) return false
-    let position = this.#read & this.#mask
-    let length = this.#words[position >>> 2]!
-    if (length === SKIP) {
-      this.#read = (this.#read + (this.capacity - position)) >>> 0
-      position = 0
-      length = this.#words[0]!
-    }
+    const length = this.#words[this.#passWrap() >>> 2]!
     this.#read = (this.#read + HEADER + align8(length)) >>> 0
     return true
   }
