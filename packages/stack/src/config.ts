@@ -71,6 +71,14 @@ export interface StackOptions {
   busyPoll?: boolean
   /** Ephemeral ports for `connect`, inclusive. Default [32768, 60999], as Linux. */
   ephemeralPorts?: readonly [number, number]
+  /**
+   * The initial send sequence number of each new connection, for tests and reproducible studies (an ISS
+   * just below 2^31 or 2^32 exercises the wrap at once). Addresses are uint32 numbers, `now` the stack's
+   * clock in µs. Default (and whenever the function throws or returns anything but an integer in
+   * [0, 2^32 − 1]): RFC 6528's keyed hash plus a 4 µs timer, which off-path attackers cannot predict;
+   * leave it unset outside tests.
+   */
+  initialSequenceNumber?: (now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number) => number
   /** Hooks for a stack that is one worker of a cluster (`@mtcp/stack/cluster` sets them). Default none. */
   hooks?: StackHooks
 }
@@ -136,6 +144,9 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   const ephemeralPorts = options.ephemeralPorts ?? [32768, 60999]
   integerIn('ephemeralPorts[0]', ephemeralPorts[0], 1, 65535)
   integerIn('ephemeralPorts[1]', ephemeralPorts[1], ephemeralPorts[0], 65535)
+  if (options.initialSequenceNumber !== undefined && typeof options.initialSequenceNumber !== 'function') {
+    fail(`initialSequenceNumber must be a function (now, localIp, localPort, remoteIp, remotePort) => number, got ${typeof options.initialSequenceNumber}`)
+  }
   return {
     port: options.port,
     address,

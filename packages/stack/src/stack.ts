@@ -84,6 +84,7 @@ export class Stack {
   readonly #reader = new FrameReader()
   readonly #writer: FrameWriter
   readonly #isnSecret: IsnSecret
+  readonly #chooseIsn: StackOptions['initialSequenceNumber']
   readonly #tcpConfig: TcpConfig
   readonly #wake: Timer
   readonly #rx: PacketBuffer[] = []
@@ -129,6 +130,7 @@ export class Stack {
     const secret = new Uint32Array(2)
     crypto.getRandomValues(secret)
     this.#isnSecret = [secret[0]!, secret[1]!]
+    this.#chooseIsn = options.initialSequenceNumber
     this.#tcpConfig = resolveTcpConfig(
       {
         mss: this.options.mtu - 40,
@@ -293,7 +295,7 @@ export class Stack {
     record.congestionControl = listener.congestionControl
     record.pacing = listener.pacing
     record.maxPacingRate = listener.maxPacingRate
-    const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
     record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
     this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
     listen.pending++
@@ -539,6 +541,20 @@ export class Stack {
 
   // ------------------------------------------------------------------ sockets
 
+  /** The ISS of a new connection: the user's `initialSequenceNumber` if it gives a valid one, else RFC 6528's. */
+  #initialSequence(now: Micros, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+    const chosen = this.#chooseIsn
+    if (chosen !== undefined) {
+      try {
+        const iss = chosen(now, localIp, localPort, remoteIp, remotePort)
+        if (Number.isInteger(iss) && iss >= 0 && iss <= 0xffffffff) return iss
+      } catch {
+        // A throwing callback must not break the stack: the default generator takes over.
+      }
+    }
+    return initialSequenceNumber(this.#isnSecret, now, localIp, localPort, remoteIp, remotePort)
+  }
+
   #allocRecord(): SocketRecord | undefined {
     const id = this.#sockets.allocate(undefined as never)
     if (id === undefined) return undefined
@@ -726,7 +742,7 @@ export class Stack {
       throw new StackError('EADDRINUSE', `${formatIpv4Address(this.address)}:${record.localPort} is already connected to ${address}:${port}`)
     }
     const now = this.clock.now()
-    const iss = initialSequenceNumber(this.#isnSecret, now, record.localIp, record.localPort, remoteIp, port)
+    const iss = this.#initialSequence(now, record.localIp, record.localPort, remoteIp, port)
     record.connection = TcpConnection.connect(this.#configFor(record), now, iss)
     this.#flows.insert(record.localIp, record.localPort, remoteIp, port, record.id)
     this.stats.tcp.activeOpens++

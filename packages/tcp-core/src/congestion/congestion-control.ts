@@ -25,7 +25,11 @@ export interface AckSample {
   smoothedRtt: Micros | undefined
   /** Bytes in flight before this ACK was processed (RFC 5681 FlightSize). */
   bytesInFlight: number
-  /** Whether the sender was limited by the application rather than the window when this data was sent. */
+  /**
+   * Whether the sender was limited by the application rather than the window when this data was sent
+   * (the newest segment acknowledged was sent in an application-limited phase, draft-cheng-iccrg-delivery-
+   * rate-estimation §3.4); the native controllers then do not grow cwnd (RFC 7661, RFC 9438 §5.8).
+   */
   appLimited: boolean
 }
 
@@ -64,6 +68,12 @@ export interface AckMeasurement {
   deliveryRate: number
   /** The matching send-rate sample: the same data over the send interval alone, bytes/s; 0 when none. */
   sendRate: number
+  /**
+   * Whether the newest segment this ACK acknowledged was sent while the application, not cwnd, limited
+   * the connection (draft-cheng-iccrg-delivery-rate-estimation §3.4): its rate samples understate the
+   * path, and cwnd growth from it would be unvalidated (RFC 7661).
+   */
+  appLimited: boolean
 }
 
 /**

@@ -87,6 +87,14 @@ export interface TcpConnectionStats {
   unacceptableSegments: number
   /** Segments dropped by PAWS (RFC 7323 §5). */
   pawsRejected: number
+  /** Segments without the timestamps option, dropped after timestamps were negotiated (RFC 7323 §3.2). */
+  missingTimestamps: number
+  /** Resets ignored in TIME-WAIT (RFC 1337 §3, TIME-WAIT assassination). */
+  timeWaitResetsIgnored: number
+  /** ACKs sent as segments of their own: duplicate, challenge, FIN and window-update ACKs (RFC 5681 §4.2). */
+  pureAcksSent: number
+  /** Restarts from the restart window after an idle period longer than the RTO (RFC 5681 §4.1). */
+  idleRestarts: number
   challengeAcks: number
   windowProbes: number
   keepAliveProbes: number
@@ -114,6 +122,11 @@ const WORST_CASE_DELAYED_ACK: Micros = 200_000
 const MIN_PROBE_TIMEOUT: Micros = 10_000
 /** RFC 5961 §7: challenge ACKs per connection per second. */
 const CHALLENGE_ACK_LIMIT = 10
+/**
+ * Most pure ACKs owed at once. One is owed per out-of-order or duplicate segment (RFC 5681 §4.2), so a
+ * burst of them is answered ACK for ACK, as Linux does; the bound only keeps a flood of junk cheap.
+ */
+const MAX_PURE_ACKS_OWED = 128
 
 /**
  * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
@@ -137,6 +150,10 @@ export class TcpConnection {
     outOfOrderSegments: 0,
     unacceptableSegments: 0,
     pawsRejected: 0,
+    missingTimestamps: 0,
+    timeWaitResetsIgnored: 0,
+    pureAcksSent: 0,
+    idleRestarts: 0,
     challengeAcks: 0,
     windowProbes: 0,
     keepAliveProbes: 0,
@@ -159,7 +176,11 @@ export class TcpConnection {
   #payloadMax: number
   #synAcked = false
   #finQueued = false
-  /** End of the last segment shorter than the MSS we sent (Minshall's Nagle variant). */
+  /**
+   * End of the last segment shorter than the MSS we sent (Minshall's Nagle variant). Kept in
+   * [SND.UNA, SND.MAX]: every ACK that passes it pulls it up to SND.UNA, so it can never fall 2^31 behind
+   * and flip the comparison (decision 0010).
+   */
   #smallSegmentEnd: number
   /** Sequence number of our FIN once sent (the end of the data), or undefined. */
   #finSeq: number | undefined = undefined
@@ -192,6 +213,12 @@ export class TcpConnection {
   // Output requests and timers
   #synPending = false
   #ackNow = false
+  /**
+   * ACKs owed as segments of their own, sent before any data (RFC 5681 §4.2 duplicate ACKs, RFC 5961
+   * challenge ACKs, the ACK of a FIN, window updates): riding on data, a duplicate ACK is not one
+   * (RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT requires no data) and a peer without SACK never counts it.
+   */
+  #pureAcksOwed = 0
   #unackedBytes = 0
   #delayedAckAt: Micros | undefined = undefined
   #retransmitAt: Micros | undefined = undefined
@@ -251,8 +278,18 @@ export class TcpConnection {
   readonly #sentLog: SentLog
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
   #measurement: AckMeasurement | undefined
-  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1), kept only with a measurement.
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1).
+  /** Bytes delivered so far (cumulatively and selectively acknowledged): only grows, never wraps. */
   #delivered = 0
+  /**
+   * draft-cheng-iccrg-delivery-rate-estimation §3.4 C.app_limited: while not 0, the delivered count at
+   * which the current application-limited phase ends; segments sent meanwhile are marked app-limited,
+   * and their ACKs do not grow cwnd (RFC 7661, RFC 9438 §5.8). A byte count, not a sequence number, so it
+   * cannot wrap.
+   */
+  #appLimitedUntil = 0
+  /** When data was last sent, for the restart after idle (RFC 5681 §4.1); undefined before any. */
+  #lastDataSentAt: Micros | undefined = undefined
   #deliveredTime: Micros = 0
   #firstSentTime: Micros = 0
 
@@ -277,7 +314,7 @@ export class TcpConnection {
     this.#sndMax = this.iss
     this.#recover = this.iss
     this.#smallSegmentEnd = this.iss
-    this.#tsOffset = Math.imul(this.iss, 0x9e3779b1) >>> 0
+    this.#tsOffset = config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0
     this.sendBuffer = new SendBuffer(config.sendBufferSize)
     this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize)
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
@@ -300,6 +337,7 @@ export class TcpConnection {
         bytesDelivered: 0,
         deliveryRate: 0,
         sendRate: 0,
+        appLimited: false,
       }
     }
     this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
@@ -541,20 +579,33 @@ export class TcpConnection {
       this.#synPending = true
       return
     }
-    // PAWS (RFC 7323 §5.3 R1): before the sequence check.
-    if (this.#timestampsOn && segment.tsValue !== undefined && !(flags & TcpFlags.RST)) {
-      if (seqLt(segment.tsValue, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT) {
-        this.stats.pawsRejected++
-        this.#ackNow = true
+    if (this.#timestampsOn && !(flags & TcpFlags.RST)) {
+      // RFC 7323 §3.2: once timestamps are negotiated, "If a non-<RST> segment is received without a
+      // TSopt, a TCP SHOULD silently drop the segment."
+      if (segment.tsValue === undefined) {
+        this.stats.missingTimestamps++
         return
       }
+      // PAWS (RFC 7323 §5.3 R1), before the sequence check; §5.5: not once TS.Recent is 24 days old.
+      if (seqLt(segment.tsValue, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT) {
+        this.stats.pawsRejected++
+        this.#owePureAck() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
+        return
+      }
+    }
+    // RFC 1337 §3 (F1): a RST in TIME-WAIT is ignored, so an old duplicate cannot end TIME-WAIT early
+    // ("TIME-WAIT assassination"). Linux does the same with net.ipv4.tcp_rfc1337 = 1.
+    if (this.#state === 'TIME-WAIT' && flags & TcpFlags.RST) {
+      this.stats.timeWaitResetsIgnored++
+      return
     }
     // First, check the sequence number.
     const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
     const window = seqSub(this.#rcvRight, this.#rcvNxt)
     if (!this.#acceptable(segment.seq, segmentLength, window)) {
       this.stats.unacceptableSegments++
-      if (!(flags & TcpFlags.RST)) this.#ackNow = true
+      // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own.
+      if (!(flags & TcpFlags.RST)) this.#owePureAck()
       // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
       const end = seqAdd(segment.seq, payloadLength)
       if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiverIfOn()?.onDuplicate(segment.seq, end)
@@ -566,8 +617,15 @@ export class TcpConnection {
     this.#lastReceivedAt = now
     this.#keepAliveSent = 0
     this.#keepAliveAt = undefined
-    // RFC 7323 §4.3: remember the timestamp of the segment that will be acknowledged next.
-    if (this.#timestampsOn && segment.tsValue !== undefined && seqGe(segment.tsValue, this.#tsRecent) && seqLe(segment.seq, this.#lastAckSent)) {
+    // RFC 7323 §4.3: remember the timestamp of the segment that will be acknowledged next. §5.5: a TS.Recent
+    // older than 24 days is invalid (the peer's clock may have moved 2^31 ticks since, which flips the
+    // comparison), so the segment's value replaces it whatever it compares as (as Linux's tcp_paws_check).
+    if (
+      this.#timestampsOn &&
+      segment.tsValue !== undefined &&
+      (seqGe(segment.tsValue, this.#tsRecent) || now - this.#tsRecentAt >= PAWS_IDLE_LIMIT) &&
+      seqLe(segment.seq, this.#lastAckSent)
+    ) {
       this.#tsRecent = segment.tsValue
       this.#tsRecentAt = now
     }
@@ -644,6 +702,14 @@ export class TcpConnection {
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       this.#duplicateAck(now)
     }
+    // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
+    const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
+    if (delivered > this.#delivered) {
+      this.#delivered = delivered
+      this.#deliveredTime = now
+      // draft-cheng-iccrg-delivery-rate-estimation §3.4: the app-limited phase ends once its data is delivered.
+      if (this.#appLimitedUntil !== 0 && delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0
+    }
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
     if (this.#probeTimeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
@@ -673,7 +739,7 @@ export class TcpConnection {
       case 'TIME-WAIT':
         // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
         if (segment.flags & TcpFlags.FIN) {
-          this.#ackNow = true
+          this.#owePureAck()
           this.#timeWaitAt = now + this.#config.timeWaitTimeout
         }
         return false
@@ -693,6 +759,11 @@ export class TcpConnection {
     this.sendBuffer.consume(dataAcked)
     this.#sndUna = ack
     if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack
+    // Stored sequence numbers that SND.UNA passed are pulled up to it, so none falls 2^31 behind and
+    // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
+    // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
+    if (!seqGt(this.#smallSegmentEnd, ack)) this.#smallSegmentEnd = ack
+    if (!this.#inRecovery && seqGt(ack, seqAdd(this.#recover, 1))) this.#recover = seqAdd(ack, -1)
     this.stats.bytesOut += dataAcked
     if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
     this.#retransmits = 0
@@ -701,6 +772,7 @@ export class TcpConnection {
     // During recovery a cumulative ACK was held back by the hole, so its sample would measure the
     // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
     const logged = this.#sentLog.acknowledge(now, ack)
+    const appLimited = this.#sentLog.ackedAppLimited
     const rttSample = this.#inRecovery ? undefined : logged
     if (this.#measurement !== undefined) {
       this.#measurement.bytesAcked = dataAcked
@@ -746,7 +818,7 @@ export class TcpConnection {
         rttSample,
         smoothedRtt: this.rtt.smoothedRtt,
         bytesInFlight: flightBefore,
-        appLimited: false,
+        appLimited,
       })
     }
   }
@@ -863,13 +935,14 @@ export class TcpConnection {
           if (hadHoles || this.#unackedBytes >= 2 * this.#config.mss) this.#ackNow = true
           else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.#config.delayedAckTimeout
         } else {
-          // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK).
+          // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
+          // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
           if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, data.byteLength))
           this.stats.outOfOrderSegments++
-          this.#ackNow = true
+          this.#owePureAck()
         }
       } else {
-        this.#ackNow = true // a pure duplicate: tell the sender where we are
+        this.#owePureAck() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
       }
       if (this.#config.delayedAckTimeout === 0) this.#ackNow = true
     }
@@ -889,7 +962,7 @@ export class TcpConnection {
     this.#pendingFinSeq = -1
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1)
     this.#rcvRight = seqGt(this.#rcvNxt, this.#rcvRight) ? this.#rcvNxt : this.#rcvRight
-    this.#ackNow = true
+    this.#owePureAck() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
     this.#events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
     switch (this.#state) {
       case 'SYN-RECEIVED':
@@ -932,7 +1005,8 @@ export class TcpConnection {
     if (this.#challengeCount >= CHALLENGE_ACK_LIMIT) return
     this.#challengeCount++
     this.stats.challengeAcks++
-    this.#ackNow = true
+    // RFC 5961 §3.2, §4.2, §5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, a segment of its own.
+    this.#owePureAck()
   }
 
   #takeSynOptions(syn: InboundSegment, now: Micros): void {
@@ -1025,13 +1099,8 @@ export class TcpConnection {
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
     measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
     measurement.bytesSent = this.stats.bytesSent
-    // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
-    const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
-    if (delivered > this.#delivered) {
-      this.#delivered = delivered
-      this.#deliveredTime = now
-    }
-    measurement.bytesDelivered = delivered
+    measurement.bytesDelivered = this.#delivered
+    measurement.appLimited = this.#sentLog.ackedAppLimited
     this.#rateSample(now, measurement)
     this.congestion.onAckMeasurement!(now, measurement)
   }
@@ -1064,15 +1133,17 @@ export class TcpConnection {
       this.#sentLog.markRetransmitted(start, end)
       return
     }
+    // §3.4: a segment sent during an application-limited phase is marked so.
+    const appLimited = this.#appLimitedUntil !== 0
     if (this.#measurement !== undefined) {
       // §3.2: with nothing in flight, the intervals start now.
       if (seqSub(this.#sndMax, this.#sndUna) === 0 || this.#sentLog.size === 0) {
         this.#firstSentTime = now
         this.#deliveredTime = now
       }
-      this.#sentLog.add(now, start, end, this.#delivered, this.#deliveredTime, this.#firstSentTime)
+      this.#sentLog.add(now, start, end, appLimited, this.#delivered, this.#deliveredTime, this.#firstSentTime)
     } else {
-      this.#sentLog.add(now, start, end)
+      this.#sentLog.add(now, start, end, appLimited)
     }
   }
 
@@ -1085,7 +1156,7 @@ export class TcpConnection {
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#ackNow || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
+    if (this.#ackNow || this.#pureAcksOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
@@ -1151,6 +1222,9 @@ export class TcpConnection {
     this.#dupAcks = 0
     this.#sndNxt = this.#sndUna
     this.#retransmitHead = false
+    // The recovery's retransmission lists end with it: kept, their sequence numbers would go stale.
+    this.#recoveryRetransmits.length = 0
+    this.#retransmitAgain.length = 0
   }
 
   // ---------------------------------------------------------------- sending
@@ -1176,9 +1250,16 @@ export class TcpConnection {
     const state = this.#state
     if (state === 'CLOSED' || state === 'LISTEN') return
     if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
+      this.#pureAcksOwed = 0
       if (this.#synPending) this.#sendSyn(now, emit)
       else if (this.#ackNow) this.#sendAck(now, emit)
       return
+    }
+    // ACKs owed as their own segments go first, before any data (see #pureAcksOwed).
+    while (this.#pureAcksOwed > 0) {
+      this.#pureAcksOwed--
+      this.stats.pureAcksSent++
+      this.#sendAck(now, emit)
     }
     let sent = 0
     if (this.#retransmitHead) {
@@ -1199,7 +1280,27 @@ export class TcpConnection {
       sent++
     }
     if (sent === 0 && this.#ackNow) this.#sendAck(now, emit)
+    this.#checkApplicationLimited()
     this.#armIdleTimers(now)
+  }
+
+  /**
+   * draft-cheng-iccrg-delivery-rate-estimation §3.4: after sending what it could, the connection is
+   * application-limited when less than a segment is left to send, nothing waits for retransmission, and
+   * cwnd has room for more: C.app_limited = delivered + in flight (at least 1). A pacer holding data back
+   * is not the application's doing.
+   */
+  #checkApplicationLimited(): void {
+    if (!this.#canSendData() || this.#inRecovery || this.#paceAt !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return
+    const inFlight = this.bytesInFlight
+    if (this.sendBuffer.length - inFlight >= this.#payloadMax) return
+    if (inFlight >= this.congestion.window) return
+    this.#appLimitedUntil = Math.max(this.#delivered + inFlight, 1)
+  }
+
+  /** Owe one more ACK as a segment of its own (see {@link #pureAcksOwed}). */
+  #owePureAck(): void {
+    if (this.#pureAcksOwed < MAX_PURE_ACKS_OWED) this.#pureAcksOwed++
   }
 
   #sendSyn(now: Micros, emit: (segment: OutboundSegment) => void): void {
@@ -1392,6 +1493,15 @@ export class TcpConnection {
   /** New data and the FIN. @returns the number of segments emitted. */
   #sendData(now: Micros, emit: (segment: OutboundSegment) => void): number {
     if (!this.#canSendData() || this.#paceAt !== undefined) return 0
+    // RFC 5681 §4.1: "if TCP has not sent data in an interval exceeding the retransmission timeout", cwnd
+    // restarts from the restart window before anything is sent (Linux's tcp_slow_start_after_idle_check:
+    // nothing in flight and the last data sent longer than the RTO ago).
+    const last = this.#lastDataSentAt
+    if (last !== undefined && this.#config.slowStartAfterIdle && now - last > this.rtt.rto && this.bytesInFlight === 0 && this.sendBuffer.length > 0) {
+      this.#lastDataSentAt = now
+      this.stats.idleRestarts++
+      this.congestion.onIdleRestart(now)
+    }
     let sent = 0
     for (;;) {
       const length = this.#nextSendLength()
@@ -1432,6 +1542,7 @@ export class TcpConnection {
     } else {
       this.#newDataSent = true
     }
+    if (length > 0) this.#lastDataSentAt = now
     this.#logSent(now, seq, end, retransmission)
     this.#sndNxt = end
     if (seqGt(end, this.#sndMax)) this.#sndMax = end
@@ -1696,7 +1807,8 @@ export class TcpConnection {
     const advertised = seqSub(this.#rcvRight, this.#rcvNxt)
     const offer = this.#windowBytesToOffer()
     const threshold = Math.min(this.receiveBuffer.capacity / 2, 2 * this.#config.mss)
-    if (offer - advertised >= threshold) this.#ackNow = true
+    // A window update goes at once as its own segment (RFC 9293 §3.8.6.2.2).
+    if (offer - advertised >= threshold && this.#pureAcksOwed === 0) this.#owePureAck()
   }
 
   /** Our timestamp clock: 1 ms per tick (RFC 7323 §5.4), offset per connection. */

@@ -1,6 +1,8 @@
 /**
  * The log of sent segments that RTT and delivery-rate samples come from: per segment its sequence range,
- * when it was sent (µs), whether any of it was retransmitted (Karn's rule, RFC 6298 §3), and the
+ * when it was sent (µs), whether any of it was retransmitted (Karn's rule, RFC 6298 §3), whether it was
+ * sent while the application limited the connection (draft-cheng-iccrg-delivery-rate-estimation §3.4
+ * P.is_app_limited), and the
  * connection's delivery state when it left (draft-cheng-iccrg-delivery-rate-estimation §3.2: delivered,
  * delivered time, first sent time). A ring in one Float64Array that starts empty and doubles on demand,
  * so idle connections cost nothing.
@@ -9,12 +11,15 @@
 import type { Micros } from '../congestion/congestion-control.js'
 import { seqGt, seqLt } from '../wire/seq.js'
 
-/** Fields per entry: start, end, time, retransmitted; with delivery state also delivered, deliveredTime, firstSentTime. */
+/** Fields per entry: start, end, time, flags; with delivery state also delivered, deliveredTime, firstSentTime. */
 const BASE_FIELDS = 4
 const DELIVERY_FIELDS = 7
 const FIRST_CAPACITY = 16
 /** Beyond this many segments in flight the oldest entries are dropped (they just give no sample). */
 const MAX_CAPACITY = 8192
+/** Flag bits of an entry. */
+const RETRANSMITTED = 1
+const APP_LIMITED = 2
 
 /** @internal */
 export class SentLog {
@@ -28,6 +33,8 @@ export class SentLog {
   ackedDelivered = 0
   ackedDeliveredTime: Micros = 0
   ackedFirstSentTime: Micros = 0
+  /** Whether the newest entry the last {@link acknowledge} removed was sent while application-limited. */
+  ackedAppLimited = false
 
   /** @param withDelivery - keep the delivery state per entry (for rate samples); idle connections without it stay smaller. */
   constructor(withDelivery = false) {
@@ -40,7 +47,7 @@ export class SentLog {
   }
 
   /** Record a first transmission of [start, end) at `now`, with the connection's delivery state then. */
-  add(now: Micros, start: number, end: number, delivered = 0, deliveredTime: Micros = 0, firstSentTime: Micros = 0): void {
+  add(now: Micros, start: number, end: number, appLimited: boolean, delivered = 0, deliveredTime: Micros = 0, firstSentTime: Micros = 0): void {
     if (this.#size === this.#capacity) {
       if (this.#capacity < MAX_CAPACITY) this.#grow()
       else {
@@ -53,7 +60,7 @@ export class SentLog {
     slots[at] = start
     slots[at + 1] = end
     slots[at + 2] = now
-    slots[at + 3] = 0
+    slots[at + 3] = appLimited ? APP_LIMITED : 0
     if (this.#fields === DELIVERY_FIELDS) {
       slots[at + 4] = delivered
       slots[at + 5] = deliveredTime
@@ -67,7 +74,7 @@ export class SentLog {
     const slots = this.#slots
     for (let i = 0; i < this.#size; i++) {
       const at = ((this.#head + i) % this.#capacity) * this.#fields
-      if (seqLt(slots[at]!, end) && seqGt(slots[at + 1]!, start)) slots[at + 3] = 1
+      if (seqLt(slots[at]!, end) && seqGt(slots[at + 1]!, start)) slots[at + 3] = slots[at + 3]! | RETRANSMITTED
     }
   }
 
@@ -76,10 +83,13 @@ export class SentLog {
     let sample: Micros | undefined
     const slots = this.#slots
     this.ackedSentAt = -1
+    this.ackedAppLimited = false
     while (this.#size > 0) {
       const at = this.#head * this.#fields
       if (seqGt(slots[at + 1]!, ack)) break
-      if (slots[at + 3] === 0) sample = now - slots[at + 2]!
+      const flags = slots[at + 3]!
+      if ((flags & RETRANSMITTED) === 0) sample = now - slots[at + 2]!
+      this.ackedAppLimited = (flags & APP_LIMITED) !== 0
       if (this.#fields === DELIVERY_FIELDS) {
         this.ackedSentAt = slots[at + 2]!
         this.ackedDelivered = slots[at + 4]!

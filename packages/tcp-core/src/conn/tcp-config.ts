@@ -22,7 +22,12 @@ export interface TcpConfig {
   noDelay: boolean
   /** Delayed-ACK timer in µs, in [0, 500 ms] (RFC 9293 §3.8.6.3 allows up to 500 ms). Default 40 ms. */
   delayedAckTimeout: Micros
-  /** Minimum RTO in µs. Default 200 ms (Linux); RFC 6298 §2.4 suggests 1 s. */
+  /**
+   * Minimum RTO in µs, in [1 ms, 60 s]. Default 200 ms, as Linux's TCP_RTO_MIN. RFC 6298 §2.4 says the RTO
+   * SHOULD be rounded up to 1 s; that floor predates RTT measurement on every segment (timestamps,
+   * RFC 7323) and costs a second per timeout on every short data-centre path, which is where a user-level
+   * stack runs. Set 1_000_000 for RFC 6298's conservative value.
+   */
   minRto: Micros
   /** Maximum RTO in µs. Default 60 s (RFC 6298 §2.5). */
   maxRto: Micros
@@ -66,6 +71,17 @@ export interface TcpConfig {
    * loss of a flight's tail, or of the ACKs for it, is repaired by SACK recovery instead of the RTO. Default true.
    */
   tailLossProbe: boolean
+  /**
+   * Restart from the initial window after an idle period longer than the RTO (RFC 5681 §4.1), as Linux's
+   * net.ipv4.tcp_slow_start_after_idle. Default true.
+   */
+  slowStartAfterIdle: boolean
+  /**
+   * The offset of the timestamp clock (RFC 7323 §5.4): TSval = milliseconds of the stack's clock + this,
+   * modulo 2^32. Default undefined: an offset per connection derived from its ISS, so that timestamps do
+   * not reveal the host's uptime. Set it to run a connection's clock across the 2^32 wrap in a test.
+   */
+  timestampOffset: number | undefined
   /** A token-bucket rate limit on the connection's data: rate in bytes/s and burst in bytes, or undefined for none. Default none. */
   rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
@@ -108,6 +124,8 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   rateLimit: undefined,
   segmentationMax: 0,
   tailLossProbe: true,
+  slowStartAfterIdle: true,
+  timestampOffset: undefined,
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
@@ -142,6 +160,10 @@ export function resolveTcpConfig(options: Partial<TcpConfig>, congestionControl:
     if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
       throw new TcpConfigError(`${key} must be ${integer ? 'an integer ' : ''}in [${min}, ${max}], got ${String(value)}`)
     }
+  }
+  const offset = config.timestampOffset
+  if (offset !== undefined && (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > 0xffffffff)) {
+    throw new TcpConfigError(`timestampOffset must be an integer in [0, 4294967295] or undefined, got ${String(offset)}`)
   }
   if (config.minRto > config.maxRto) throw new TcpConfigError(`minRto (${config.minRto}) must not exceed maxRto (${config.maxRto})`)
   return config
