@@ -55,6 +55,8 @@ export interface StreamsOptions {
    * decides when it leaves. Default false (shutdown right after the last write).
    */
   shutdownWhenAcked?: boolean
+  /** Called after each read with the bytes received so far in that direction (to change the link mid-run). */
+  onReceive?: (direction: 'aToB' | 'bToA', received: number) => void
   /** Virtual µs after which the run fails. Default 1 hour. */
   limit?: number
 }
@@ -92,6 +94,8 @@ class Stream {
     readonly sendBytes: number,
     readonly writeSize: WriteSize,
     readonly shutdownWhenAcked: boolean,
+    readonly direction: 'aToB' | 'bToA',
+    readonly onReceive: StreamsOptions['onReceive'],
     outSeed: number,
     inSeed: number,
   ) {
@@ -143,6 +147,7 @@ class Stream {
         throw new Error(`stream data differs in the ${n} bytes from offset ${this.received}`)
       }
       this.received += n
+      this.onReceive?.(this.direction, this.received)
     }
   }
 }
@@ -162,7 +167,7 @@ export function runStreams(pair: StackPair, options: StreamsOptions): StreamsRes
   const start = clock.now()
   let end = start
   let server: Stream | undefined
-  const clientStream = new Stream(a, client, options.aToB, writeSize, options.shutdownWhenAcked ?? false, 11, 23)
+  const clientStream = new Stream(a, client, options.aToB, writeSize, options.shutdownWhenAcked ?? false, 'bToA', options.onReceive, 11, 23)
   const watch = (stack: Stack, stream: Stream): void => {
     stack.watch(stream.fd, (_fd, events) => {
       if (events & PollEvents.ERR) throw new Error(`connection failed: ${stack.connectionOf(stream.fd)?.error}`)
@@ -178,7 +183,7 @@ export function runStreams(pair: StackPair, options: StreamsOptions): StreamsRes
     } catch {
       return
     }
-    server = new Stream(b, fd, options.bToA, writeSize, options.shutdownWhenAcked ?? false, 23, 11)
+    server = new Stream(b, fd, options.bToA, writeSize, options.shutdownWhenAcked ?? false, 'aToB', options.onReceive, 23, 11)
     watch(b, server)
     server.pump()
     server.drain()

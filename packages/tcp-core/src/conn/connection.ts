@@ -1454,9 +1454,12 @@ export class TcpConnection {
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
     if (length >= this.#sendMss() || seqLt(this.#sndNxt, this.#sndMax)) return length
     const allQueued = length === unsent
-    // Nagle in Minshall's variant, as Linux: hold a small segment only while an earlier small segment
-    // is unacknowledged, so the tail of a bulk write does not wait an RTT.
-    if (!this.#config.noDelay && seqGt(this.#smallSegmentEnd, this.#sndUna) && !(this.#finQueued && allQueued)) return -1
+    // Nagle (RFC 9293 §3.7.4) in Minshall's variant, as Linux's tcp_minshall_check: hold a small segment
+    // only while an earlier small segment is unacknowledged — its end after SND.UNA and not after SND.NXT
+    // (after a timeout rewinds SND.NXT it is not in flight) — so the tail of a bulk write does not wait an RTT.
+    const sml = this.#smallSegmentEnd
+    const smallInFlight = seqGt(sml, this.#sndUna) && seqLe(sml, this.#sndNxt)
+    if (!this.#config.noDelay && smallInFlight && !(this.#finQueued && allQueued)) return -1
     // Sender SWS avoidance: a small, window-limited segment waits unless it is at least half the
     // largest window the peer offered, or nothing is in flight to bring a window update.
     if (!allQueued && length < this.#maxSndWnd / 2 && this.bytesInFlight > 0) return -1
