@@ -213,9 +213,12 @@ export class CcpControl implements CongestionControl {
     const flow = this.#flow
     if (flow === undefined) return
     const m = this.#m
-    // The latest delivery-rate sample stands until the next one (an ACK without a sample keeps it).
-    if (a.deliveryRate > 0) m.rateIncoming = Math.round(a.deliveryRate)
-    if (a.sendRate > 0) m.rateOutgoing = Math.round(a.sendRate)
+    // The latest delivery-rate sample stands until the next one (an ACK without a sample keeps it). CCP's
+    // wire format has no app-limited primitive, so a sample from an application-limited interval, which
+    // understates the path, replaces the registers only when it is higher
+    // (draft-cheng-iccrg-delivery-rate-estimation §4: such samples bound the rate from below).
+    if (a.deliveryRate > 0 && (!a.appLimited || a.deliveryRate > m.rateIncoming)) m.rateIncoming = Math.round(a.deliveryRate)
+    if (a.sendRate > 0 && (!a.appLimited || a.sendRate > m.rateOutgoing)) m.rateOutgoing = Math.round(a.sendRate)
     m.bytesAcked = a.bytesAcked
     m.packetsAcked = a.packetsAcked
     m.bytesMisordered = a.bytesSacked
