@@ -2,7 +2,8 @@
 // PAWS after 24 days, timestamps required once negotiated, RFC 1337, ACKs owed as their own segments,
 // application-limited marking, the restart after idle.
 import { describe, expect, it } from 'vitest'
-import { ConnectionHarness, FixedWindowControl, testConfig } from '../testing/index.js'
+import { ConnectionHarness, FixedWindowControl, segment, type SentSegment, snapshot, testConfig } from '../testing/index.js'
+import { TcpConnection } from './connection.js'
 import type { AckSample, Micros } from '../congestion/congestion-control.js'
 import { TcpFlags } from '../wire/tcp.js'
 import type { TcpConfig } from './tcp-config.js'
@@ -213,5 +214,28 @@ describe('congestion control inputs', () => {
     h.connection.write(bytes(1000))
     h.recv()
     expect(control.idleRestarts).toBe(0)
+  })
+})
+
+describe('RCV.WND is the window last advertised (RFC 9293 §3.10.7.4)', () => {
+  it('a listener drops data beyond its SYN-ACK window until a larger one was sent, with a duplicate ACK', () => {
+    const syn = segment({ seq: IRS, flags: SYN, window: 65535, mss: 1460, windowScale: 7, sackPermitted: true, tsValue: 1 })
+    const c = TcpConnection.accept(testConfig({ receiveBufferSize: 4 << 20 }), 0, 1000, syn)
+    const out: SentSegment[] = []
+    c.dispatch(0, (s) => out.push(snapshot(s)))
+    expect(out[0]!.window).toBe(65535) // RFC 7323 §2.2: the SYN-ACK's window is not scaled
+    c.process(1000, segment({ seq: IRS + 1, ack: 1001, window: 1000, tsValue: 2 }))
+    expect(c.state).toBe('ESTABLISHED')
+    // 100 bytes at RCV.NXT + 65,567: inside the buffer, outside the only window the peer was told.
+    c.process(2000, segment({ seq: IRS + 1 + 65_567, ack: 1001, window: 1000, tsValue: 3, payload: bytes(100) }))
+    expect(c.stats.unacceptableSegments).toBe(1)
+    out.length = 0
+    c.dispatch(2000, (s) => out.push(snapshot(s)))
+    expect(out).toMatchObject([{ flags: ACK, ack: IRS + 1, sack: [] }])
+    // Once a segment advertised the larger window, the same data is inside it.
+    const advertised = out[0]!.window << c.negotiated.receiveShift
+    expect(advertised).toBeGreaterThan(65_567 + 100)
+    c.process(3000, segment({ seq: IRS + 1 + 65_567, ack: 1001, window: 1000, tsValue: 4, payload: bytes(100) }))
+    expect(c.stats.outOfOrderSegments).toBe(1)
   })
 })
