@@ -208,6 +208,11 @@ export class CcpControl implements CongestionControl {
     this.#native.onIdleRestart(now)
   }
 
+  /** A spurious congestion event undone (RFC 3708, RFC 3522): the native fallback's window comes back. */
+  onUndo(now: Micros): void {
+    this.#native.onUndo?.(now)
+  }
+
   /** Every ACK: the measurements of the flow, then the program (DESIGN.md, "Congestion control through CCP"). */
   onAckMeasurement(now: Micros, a: Readonly<AckMeasurement>): void {
     const flow = this.#flow

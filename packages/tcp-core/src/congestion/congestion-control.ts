@@ -120,6 +120,13 @@ export interface CongestionControl {
   /** The connection was idle for more than an RTO (RFC 5681 §4.1: restart from the restart window). */
   onIdleRestart(now: Micros): void
   /**
+   * Optional: the last congestion event (a recovery or a timeout) was spurious — every retransmission of
+   * the recovery was reported as a duplicate by D-SACK (RFC 3708), or the first ACK after a timeout
+   * echoes a timestamp from before the retransmission (Eifel, RFC 3522): restore the window and threshold
+   * from before it (RFC 4015 §3.2, RFC 9438 §4.9). Called at most once per event, never during recovery.
+   */
+  onUndo?(now: Micros): void
+  /**
    * Optional: called once for every acceptable ACK, after the calls above, with what the ACK did. Native
    * controllers leave it out; the connection fills the measurement only for controllers that have it.
    */

@@ -388,3 +388,37 @@ describe('CubicControl options', () => {
     )
   })
 })
+
+describe('undoing a spurious congestion event (RFC 9438 §4.9)', () => {
+  it('restores cwnd, ssthresh, W_max and cwnd_prior from before the event', () => {
+    const cc = grownTo(100)
+    cc.onEnterRecovery(0, 100 * MSS, true) // the first event: ssthresh = 70 segments
+    cc.onExitRecovery(1000, 70 * MSS)
+    for (let t = 1; t <= 20; t++) cc.onAck(t * 10_000, ack(10 * MSS, { bytesInFlight: 70 * MSS }))
+    const state = { window: cc.window, ssthresh: cc.slowStartThreshold, wMax: cc.maxWindow, prior: cc.priorWindow }
+    cc.onEnterRecovery(300_000, cc.window, true) // a second, spurious event
+    cc.onExitRecovery(310_000, cc.window)
+    expect(cc.window).toBeLessThan(state.window)
+    cc.onUndo(320_000)
+    expect(cc.window).toBe(state.window)
+    expect(cc.slowStartThreshold).toBe(state.ssthresh)
+    expect(cc.maxWindow).toBe(state.wMax)
+    expect(cc.priorWindow).toBe(state.prior)
+    // Only once: a second undo changes nothing.
+    cc.onEnterRecovery(400_000, cc.window, true)
+    const reduced = cc.window
+    cc.onUndo(410_000)
+    cc.onUndo(420_000)
+    expect(cc.window).toBeGreaterThan(reduced)
+  })
+
+  it('Reno: the window and threshold come back, never lower than they are', () => {
+    const reno = new RenoControl({ mss: MSS })
+    while (reno.window < 40 * MSS) reno.onAck(0, ack(MSS))
+    reno.onRetransmitTimeout(0, 40 * MSS)
+    expect(reno.window).toBe(MSS)
+    reno.onUndo(1000)
+    expect(reno.window).toBe(40 * MSS)
+    expect(reno.slowStartThreshold).toBe(Number.POSITIVE_INFINITY)
+  })
+})

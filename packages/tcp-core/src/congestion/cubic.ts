@@ -7,10 +7,11 @@
  * - §4.3 the Reno-friendly region (W_est with α_cubic = 3(1 - β)/(1 + β), then α = 1 once W_est ≥ cwnd_prior);
  * - §4.4–4.5 the concave and convex regions (cwnd += (target - cwnd)/cwnd per ACK);
  * - §4.6 multiplicative decrease with β_cubic = 0.7; §4.7 fast convergence; §4.8 timeout;
- * - §4.10 slow start below ssthresh: RFC 5681 slow start with RFC 3465 byte counting. HyStart++
- *   (RFC 9406) is not implemented;
+ * - §4.10 slow start below ssthresh: RFC 5681 slow start with RFC 3465 byte counting and HyStart++
+ *   (RFC 9406), both in `loss-based.ts`;
  * - §5.8 no growth while application-limited, and t excludes such periods.
- * Not implemented: §4.9 (undoing a spurious congestion event: the interface has no such call).
+ * - §4.9 undoing a spurious congestion event: W_max, cwnd_prior, K and the epoch come back with cwnd
+ *   and ssthresh ({@link LossBasedControl.onUndo}).
  * One reading to note: an epoch that starts at or above W_max starts at the plateau (W_max = cwnd_epoch,
  * K = 0, as §4.8 does after a timeout) instead of with the negative K Figure 2 would give.
  *
@@ -66,6 +67,17 @@ export class CubicControl extends LossBasedControl {
   #cwndEpoch = 0
   /** K in seconds for the current epoch. */
   #k = 0
+  /** The state before the last congestion event, for §4.9's undo. */
+  readonly #prior: { wMax: number; cwndPrior: number; wEst: number; epochStart: Micros | undefined; lastAckAt: Micros | undefined; cwndEpoch: number; k: number; afterTimeout: boolean } = {
+    wMax: 0,
+    cwndPrior: 0,
+    wEst: 0,
+    epochStart: undefined,
+    lastAckAt: undefined,
+    cwndEpoch: 0,
+    k: 0,
+    afterTimeout: false,
+  }
   /** The next epoch is the first congestion avoidance after a timeout (RFC 9438 §4.8). */
   #afterTimeout = false
   /** When the last ACK in the current epoch was processed, for excluding application-limited time. */
@@ -154,6 +166,15 @@ export class CubicControl extends LossBasedControl {
    * by the base from β_cubic and FlightSize; here W_max and cwnd_prior are updated and the epoch ends.
    */
   protected override onCongestionEvent(_now: Micros, windowBefore: number): void {
+    // §4.9: what a spurious event's undo restores.
+    this.#prior.wMax = this.#wMax
+    this.#prior.cwndPrior = this.#cwndPrior
+    this.#prior.wEst = this.#wEst
+    this.#prior.epochStart = this.#epochStart
+    this.#prior.lastAckAt = this.#lastAckAt
+    this.#prior.cwndEpoch = this.#cwndEpoch
+    this.#prior.k = this.#k
+    this.#prior.afterTimeout = this.#afterTimeout
     // §4.7: with fast convergence, a window that stopped short of the previous W_max releases bandwidth:
     // W_max = cwnd * (1 + β_cubic) / 2; otherwise W_max = cwnd.
     this.#wMax =
@@ -161,6 +182,27 @@ export class CubicControl extends LossBasedControl {
     // §4.6: cwnd_prior = cwnd, saved for the α_cubic switch of §4.3.
     this.#cwndPrior = windowBefore
     this.#endEpoch()
+  }
+
+  /**
+   * §4.9: "CUBIC implementations SHOULD restore" W_max, cwnd_prior, K and t_epoch (with W_est and
+   * cwnd_epoch) to their values before the spurious event. The epoch's start moves forward by the time
+   * spent since, as application-limited time does (§5.8), so the curve resumes where it was.
+   */
+  protected override onUndoCongestionEvent(now: Micros): void {
+    const prior = this.#prior
+    this.#wMax = prior.wMax
+    this.#cwndPrior = prior.cwndPrior
+    this.#wEst = prior.wEst
+    this.#cwndEpoch = prior.cwndEpoch
+    this.#k = prior.k
+    this.#afterTimeout = prior.afterTimeout
+    if (prior.epochStart === undefined || prior.lastAckAt === undefined) {
+      this.#endEpoch()
+    } else {
+      this.#epochStart = prior.epochStart + Math.max(0, now - prior.lastAckAt)
+      this.#lastAckAt = now
+    }
   }
 
   /** §4.8: after a timeout the next epoch starts with K = 0 and W_max = cwnd_epoch. */

@@ -115,6 +115,9 @@ export abstract class LossBasedControl implements CongestionControl {
    */
   #timeoutBackoff = false
   readonly #hystart = new HyStartPlusPlus()
+  /** cwnd and ssthresh before the last congestion event, for {@link onUndo}; -1 when nothing can be undone. */
+  #priorCwnd = -1
+  #priorSsthresh = Number.POSITIVE_INFINITY
 
   /**
    * The multiplicative-decrease factor applied to FlightSize on a congestion event: 1/2 for Reno
@@ -252,6 +255,8 @@ export abstract class LossBasedControl implements CongestionControl {
     this.#timeoutBackoff = false
     this.#slowStartAfterTimeout = false
     const windowBefore = this.cwnd
+    this.#priorCwnd = windowBefore
+    this.#priorSsthresh = this.ssthresh
     this.ssthresh = this.reducedThreshold(bytesInFlight)
     this.onCongestionEvent(now, windowBefore)
     // RFC 5681 §3.2 step 3: inflate by the three segments the duplicate ACKs say have left the network;
@@ -306,6 +311,8 @@ export abstract class LossBasedControl implements CongestionControl {
     // tcp_enter_loss; RFC 6582's one reduction per window).
     if (!this.#timeoutBackoff && !wasInRecovery) {
       const windowBefore = this.cwnd
+      this.#priorCwnd = windowBefore
+      this.#priorSsthresh = this.ssthresh
       this.ssthresh = this.reducedThreshold(bytesInFlight)
       this.onCongestionEvent(now, windowBefore)
     }
@@ -324,6 +331,23 @@ export abstract class LossBasedControl implements CongestionControl {
     this.#started = true
     this.cwnd = Math.min(this.initialWindow, this.cwnd)
     this.onRestart(now)
+  }
+
+  /**
+   * The last congestion event was spurious (RFC 3708 D-SACK or RFC 3522 Eifel detection): cwnd and
+   * ssthresh go back to at least their values before it (RFC 4015 §3.2's response; as Linux's
+   * tcp_undo_cwnd_reduction, never lower than they are now), any recovery ends, and the subclass restores
+   * its own state ({@link onUndoCongestionEvent}). Ignored when there is nothing to undo.
+   */
+  onUndo(now: Micros): void {
+    if (this.#priorCwnd < 0) return
+    this.#inRecovery = false
+    this.#timeoutBackoff = false
+    this.#slowStartAfterTimeout = false
+    this.cwnd = Math.min(Math.max(this.cwnd, this.#priorCwnd), MAXIMUM_WINDOW)
+    this.ssthresh = Math.max(this.ssthresh, this.#priorSsthresh)
+    this.#priorCwnd = -1
+    this.onUndoCongestionEvent(now)
   }
 
   /**
@@ -351,6 +375,9 @@ export abstract class LossBasedControl implements CongestionControl {
   get inConservativeSlowStart(): boolean {
     return this.#hystart.conservative
   }
+
+  /** The last congestion event was undone ({@link onUndo}): restore what {@link onCongestionEvent} changed. */
+  protected onUndoCongestionEvent(_now: Micros): void {}
 
   /** A retransmission timeout (any, including repeated ones), before cwnd is set to the loss window. */
   protected onTimeout(_now: Micros): void {}

@@ -95,6 +95,10 @@ export interface TcpConnectionStats {
   pureAcksSent: number
   /** Restarts from the restart window after an idle period longer than the RTO (RFC 5681 §4.1). */
   idleRestarts: number
+  /** Recoveries undone because D-SACK reported every retransmission of them as a duplicate (RFC 3708). */
+  spuriousRecoveries: number
+  /** Timeouts undone because the first ACK after them echoed a timestamp from before the retransmission (RFC 3522). */
+  spuriousTimeouts: number
   challengeAcks: number
   windowProbes: number
   keepAliveProbes: number
@@ -154,6 +158,8 @@ export class TcpConnection {
     timeWaitResetsIgnored: 0,
     pureAcksSent: 0,
     idleRestarts: 0,
+    spuriousRecoveries: 0,
+    spuriousTimeouts: 0,
     challengeAcks: 0,
     windowProbes: 0,
     keepAliveProbes: 0,
@@ -273,6 +279,25 @@ export class TcpConnection {
   #inRecovery = false
   #recover: number
   #partialAckSeen = false
+
+  // Undoing spurious congestion events
+  /**
+   * Eifel detection (RFC 3522 §3.2): the TSval of the first retransmission after a timeout, until the
+   * first ACK that advances SND.UNA decides; undefined otherwise. 'pending' between the timeout and that
+   * retransmission.
+   */
+  #eifelTsValue: number | 'pending' | undefined = undefined
+  /**
+   * RFC 3708 §3: the last recovery may still prove spurious: every byte it retransmitted reported back as
+   * a duplicate by D-SACK. Open from its start until its retransmissions are all D-SACKed (undo), a
+   * timeout or another recovery, or SND.UNA is 2^30 past its end (the D-SACKs are not coming: the
+   * episode's sequence numbers must not go stale).
+   */
+  #undoOpen = false
+  #undoStart = 0
+  #undoEnd = 0
+  #undoRetransmitted = 0
+  #undoDuplicated = 0
 
   /** Sent segments, for RTT samples. */
   readonly #sentLog: SentLog
@@ -702,6 +727,8 @@ export class TcpConnection {
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       this.#duplicateAck(now)
     }
+    if (this.#eifelTsValue !== undefined && advanced) this.#eifelCheck(now, segment)
+    if (this.#undoOpen) this.#spuriousRecoveryCheck(now, sack)
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
     const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
     if (delivered > this.#delivered) {
@@ -896,6 +923,11 @@ export class TcpConnection {
     this.#tlpEndSeq = undefined
     this.#recover = seqAdd(this.#sndMax, -1)
     this.stats.fastRetransmits++
+    this.#undoOpen = this.congestion.onUndo !== undefined
+    this.#undoStart = this.#sndUna
+    this.#undoEnd = this.#sndMax
+    this.#undoRetransmitted = 0
+    this.#undoDuplicated = 0
     if (this.#measurement !== undefined) this.#measurement.lostPackets++
     const sack = this.#scoreboard !== undefined
     // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
@@ -1076,6 +1108,41 @@ export class TcpConnection {
     this.#probePending = undefined
   }
 
+  /**
+   * RFC 3522 §3.2 Eifel detection, on the first ACK that advances SND.UNA after a timeout: an echoed
+   * timestamp older than the retransmission's TSval acknowledges the original transmission, so the
+   * timeout was spurious. The response (RFC 4015 §3.2): restore cwnd and ssthresh, and resume with new
+   * data (SND.NXT = SND.MAX) instead of resending the rest of the flight.
+   */
+  #eifelCheck(now: Micros, segment: InboundSegment): void {
+    const retransmitted = this.#eifelTsValue
+    this.#eifelTsValue = undefined
+    if (retransmitted === 'pending' || retransmitted === undefined || segment.tsEcho === undefined) return
+    if (!seqLt(segment.tsEcho, retransmitted)) return
+    this.stats.spuriousTimeouts++
+    this.congestion.onUndo?.(now)
+    if (seqLt(this.#sndNxt, this.#sndMax)) this.#sndNxt = this.#sndMax
+  }
+
+  /**
+   * RFC 3708 §3: D-SACK blocks inside the last recovery's range count the bytes the receiver got twice;
+   * once recovery is over and they cover everything it retransmitted, none of it was lost: undo.
+   */
+  #spuriousRecoveryCheck(now: Micros, sack: SackAckUpdate | undefined): void {
+    if (seqSub(this.#sndUna, this.#undoEnd) > 1 << 30) {
+      this.#undoOpen = false
+      return
+    }
+    const dsack = sack?.dsackBlock
+    if (dsack !== undefined && seqGe(dsack.left, this.#undoStart) && seqLe(dsack.right, this.#undoEnd)) {
+      this.#undoDuplicated += seqSub(dsack.right, dsack.left)
+    }
+    if (this.#inRecovery || this.#undoRetransmitted === 0 || this.#undoDuplicated < this.#undoRetransmitted) return
+    this.#undoOpen = false
+    this.stats.spuriousRecoveries++
+    this.congestion.onUndo?.(now)
+  }
+
   /** Whether our FIN was sent and acknowledged. */
   #finAcked(): boolean {
     return this.#finSeq !== undefined && seqGt(this.#sndUna, this.#finSeq)
@@ -1209,6 +1276,9 @@ export class TcpConnection {
     this.#retransmits++
     this.stats.retransmitTimeouts++
     this.rtt.backOff()
+    // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
+    this.#eifelTsValue = this.#retransmits === 1 && this.#timestampsOn && this.congestion.onUndo !== undefined ? 'pending' : undefined
+    this.#undoOpen = false
     if (!this.#synAcked) {
       this.#synPending = true
       return
@@ -1542,6 +1612,7 @@ export class TcpConnection {
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
+      if (this.#eifelTsValue === 'pending') this.#eifelTsValue = out.tsValue
     } else {
       this.#newDataSent = true
     }
@@ -1602,6 +1673,7 @@ export class TcpConnection {
       if (next.retransmission) {
         this.stats.retransmittedSegments++
         this.stats.retransmittedBytes += length
+        if (this.#undoOpen) this.#undoRetransmitted += length
       } else {
         if (fin) this.#finSeq = seqAdd(next.seq, length)
         this.#sndNxt = end
@@ -1636,6 +1708,7 @@ export class TcpConnection {
     this.#logSent(now, this.#sndUna, seqAdd(this.#sndUna, length + (fin ? 1 : 0)), true)
     this.stats.retransmittedSegments++
     this.stats.retransmittedBytes += length
+    if (this.#undoOpen) this.#undoRetransmitted += length
     this.stats.segmentsOut++
     if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
     emit(out)

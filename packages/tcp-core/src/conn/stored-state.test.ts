@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConnectionHarness, FixedWindowControl, segment, type SentSegment, snapshot, testConfig } from '../testing/index.js'
 import { TcpConnection } from './connection.js'
+import { RenoControl } from '../congestion/reno.js'
 import type { AckSample, Micros } from '../congestion/congestion-control.js'
 import { TcpFlags } from '../wire/tcp.js'
 import type { TcpConfig } from './tcp-config.js'
@@ -237,5 +238,72 @@ describe('RCV.WND is the window last advertised (RFC 9293 §3.10.7.4)', () => {
     expect(advertised).toBeGreaterThan(65_567 + 100)
     c.process(3000, segment({ seq: IRS + 1 + 65_567, ack: 1001, window: 1000, tsValue: 4, payload: bytes(100) }))
     expect(c.stats.outOfOrderSegments).toBe(1)
+  })
+})
+
+describe('undoing spurious congestion events', () => {
+  const MSS = 1448
+  function sender(): { h: ConnectionHarness; control: RenoControl; sent: SentSegment[] } {
+    const control = new RenoControl({ mss: 1460 })
+    // No tail loss probe: the timeout, not a probe, is what these tests look at.
+    const h = established(1000, { congestionControl: () => control, noDelay: true, tailLossProbe: false })
+    h.connection.write(bytes(10 * MSS))
+    const sent = h.recv()
+    expect(sent.length).toBe(10)
+    return { h, control, sent }
+  }
+  const ackAll = (h: ConnectionHarness, sent: SentSegment[], fields: Record<string, unknown>) =>
+    h.send({ seq: IRS + 1, ack: (sent.at(-1)!.seq + MSS) >>> 0, window: 65535, tsValue: PEER_TS + 1, ...fields })
+
+  it('Eifel (RFC 3522): an ACK after a timeout that echoes the original TSval restores cwnd and sends no more of the old flight', () => {
+    const { h, control, sent } = sender()
+    const before = control.window
+    const [retransmission] = h.advanceToTimer()
+    expect(retransmission!.retransmission).toBe(true)
+    expect(retransmission!.tsValue).toBeGreaterThan(sent[0]!.tsValue)
+    expect(control.window).toBe(MSS)
+    ackAll(h, sent, { tsEcho: sent[0]!.tsValue })
+    expect(h.connection.stats.spuriousTimeouts).toBe(1)
+    expect(control.window).toBe(before)
+    expect(h.recv().filter((s) => s.retransmission)).toEqual([])
+  })
+
+  it('Eifel: an ACK that echoes the retransmission keeps the timeout response', () => {
+    const { h, control, sent } = sender()
+    const [retransmission] = h.advanceToTimer()
+    ackAll(h, sent, { tsEcho: retransmission!.tsValue })
+    expect(h.connection.stats.spuriousTimeouts).toBe(0)
+    expect(control.window).toBeLessThan(3 * MSS)
+  })
+
+  function recovered(dsack: boolean): { h: ConnectionHarness; control: RenoControl; before: number } {
+    const { h, control, sent } = sender()
+    const before = control.window
+    const first = sent[0]!.seq
+    // Segments 2–7 arrive, 1 is late: duplicate ACKs with growing SACK blocks start recovery, and once
+    // the pipe (RFC 6675) is below the halved window the retransmission goes.
+    for (let k = 2; k <= 7; k++) {
+      h.send({ seq: IRS + 1, ack: first, window: 65535, tsValue: PEER_TS + 1, sackBlocks: [{ left: (first + MSS) >>> 0, right: (first + k * MSS) >>> 0 }] })
+    }
+    expect(h.connection.inRecovery).toBe(true)
+    const resent = h.recv().filter((s) => s.retransmission)
+    expect(resent.map((s) => s.seq)).toEqual([first])
+    // The late original and the retransmission both arrive: the full ACK reports the second in a D-SACK block.
+    const blocks = dsack ? [{ left: first, right: (first + MSS) >>> 0 }] : []
+    ackAll(h, sent, { sackBlocks: blocks })
+    expect(h.connection.inRecovery).toBe(false)
+    return { h, control, before }
+  }
+
+  it('D-SACK (RFC 3708): a recovery whose every retransmission was a duplicate is undone', () => {
+    const { h, control, before } = recovered(true)
+    expect(h.connection.stats.spuriousRecoveries).toBe(1)
+    expect(control.window).toBeGreaterThanOrEqual(before)
+  })
+
+  it('without the D-SACK the reduction stands', () => {
+    const { h, control, before } = recovered(false)
+    expect(h.connection.stats.spuriousRecoveries).toBe(0)
+    expect(control.window).toBeLessThan(before)
   })
 })
