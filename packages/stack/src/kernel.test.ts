@@ -18,6 +18,7 @@
 // can drop the kernel's segments on the path after the kernel's TCP has sent them: a drop in the inet
 // output hook is reported back to the sending socket and retried in order, which is not loss.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -309,6 +310,43 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
       expect(counterDelta(kernelBefore, kernelAfter, 'TcpExt.TCPSACKDiscard')).toBe(0)
     } finally {
       removeLoss()
+    }
+  }, 120_000)
+
+  it.runIf(canDrop)('a kernel echo server without SACK repairs its losses by fast retransmit on our duplicate ACKs while we send too', async () => {
+    // RFC 5681 §2: an ACK that carries data is not a duplicate. With data flowing both ways, our duplicate
+    // ACKs must leave as segments of their own, or a peer without SACK never counts three of them and
+    // every loss waits for its retransmission timeout.
+    inKernel('sysctl', '-q', '-w', 'net.ipv4.tcp_sack=0')
+    addLoss(2, { fromUs: false, toUs: true })
+    try {
+      const kernelBefore = kernelCounters()
+      const echo = peer('echo', KERNEL_IP, '7013', '1')
+      await echo.ready
+      const socket = stack.connect({ host: KERNEL_IP, port: 7013 })
+      await once(socket, 'connect')
+      const total = 20_000_000
+      const hash = createHash('sha256')
+      let received = 0
+      socket.on('data', (data: Buffer) => {
+        hash.update(data)
+        received += data.length
+      })
+      const ended = once(socket, 'end')
+      await sendPattern(socket, total)
+      await ended
+      expect(received).toBe(total)
+      expect(hash.digest('hex')).toBe(patternHash(total))
+      expect(await echo.result).toBe('done')
+      expect(lossDrops().toUs).toBeGreaterThan(0)
+      const kernelAfter = kernelCounters()
+      expect(counterDelta(kernelBefore, kernelAfter, 'TcpExt.TCPSackRecovery')).toBe(0)
+      // Measured: 34 Reno recoveries (and 23 timeouts) with ACK-only duplicate ACKs; 1 (and 55 timeouts)
+      // when they rode on our data segments.
+      expect(counterDelta(kernelBefore, kernelAfter, 'TcpExt.TCPRenoRecovery')).toBeGreaterThan(5)
+    } finally {
+      removeLoss()
+      spawnSync('ip', ['netns', 'exec', NS, 'sysctl', '-q', '-w', 'net.ipv4.tcp_sack=1'], { stdio: 'ignore' })
     }
   }, 120_000)
 
