@@ -307,3 +307,44 @@ describe('undoing spurious congestion events', () => {
     expect(control.window).toBeLessThan(before)
   })
 })
+
+describe('a lost retransmission pending at a timeout does not outlive it', () => {
+  it('the first retransmission of a recovery 2^31 bytes later is at SND.UNA', () => {
+    const MSS = 1448
+    const h = established(0x7fff_0000, { sendBufferSize: 64 << 20, noDelay: true, tailLossProbe: false, congestionControl: () => new FixedWindowControl(1 << 30) })
+    const c = h.connection
+    const peer = (ack: number, sackBlocks: Array<{ left: number; right: number }> = []) =>
+      h.send({ seq: IRS + 1, ack: ack >>> 0, window: 65535, tsValue: PEER_TS + 1, sackBlocks })
+    const none = (): void => c.dispatch(h.now, () => {})
+    // A recovery in which the retransmission of the first segment is lost again (data sent after it is
+    // SACKed three segments past it), and a timeout before it goes a second time.
+    c.write(bytes(20 * MSS))
+    none()
+    const s = c.sequence.sndUna
+    for (let k = 2; k <= 4; k++) peer(s, [{ left: s + MSS, right: s + k * MSS }])
+    expect(c.inRecovery).toBe(true)
+    c.write(bytes(20 * MSS))
+    none()
+    peer(s, [{ left: s + MSS, right: s + 24 * MSS }])
+    h.now = c.pollAt()!
+    none() // the retransmission timeout
+    expect(c.stats.retransmitTimeouts).toBe(1)
+    peer(c.sequence.sndMax)
+    // 2^31 bytes later, without loss…
+    const chunk = 8 << 20
+    for (let sent = 0; sent <= 2 ** 31; sent += chunk) {
+      c.write(bytes(chunk))
+      none()
+      h.now += 1000
+      peer(c.sequence.sndMax)
+    }
+    // …a new recovery: what it retransmits first is the hole at SND.UNA, not a 2^31-byte-old range.
+    c.write(bytes(20 * MSS))
+    none()
+    const una = c.sequence.sndUna
+    for (let k = 2; k <= 7; k++) peer(una, [{ left: una + MSS, right: una + k * MSS }])
+    expect(c.inRecovery).toBe(true)
+    const resent = h.recv().filter((segment) => segment.retransmission)
+    expect(resent[0]?.seq).toBe(una)
+  }, 60_000)
+})
