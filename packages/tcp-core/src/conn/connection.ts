@@ -23,6 +23,15 @@ import { type InboundSegment, OutboundSegment } from './segment.js'
 import { SendBuffer } from './send-buffer.js'
 import { SentLog } from './sent-log.js'
 import type { TcpConfig } from './tcp-config.js'
+import { ChallengeAckLimit } from './rules/challenge-ack.js'
+import { DelayedAck } from './rules/delayed-ack.js'
+import { KeepAlive } from './rules/keepalive.js'
+import { PersistTimer } from './rules/persist-timer.js'
+import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, ReceiveWindow, windowShiftFor } from './rules/receive-window.js'
+import { TimeWait } from './rules/time-wait.js'
+import { Nagle } from './rules/nagle.js'
+import { senderSwsHolds } from './rules/silly-window.js'
+import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
 export type TcpState =
@@ -108,29 +117,16 @@ export interface TcpConnectionStats {
   tailLossProbeRecoveries: number
 }
 
-/** Largest window field (RFC 9293 §3.1). */
-const MAX_WINDOW_FIELD = 0xffff
-/** RFC 7323 §2.3: the largest shift. */
-const MAX_WINDOW_SHIFT = 14
 /** RFC 9293 §3.7.1: the MSS to assume when the peer sent none. */
 const DEFAULT_PEER_MSS = 536
 /** Bytes the timestamps option adds to every segment (with two NOPs), RFC 7323 §3.2. */
 const TIMESTAMPS_OPTION_LENGTH = 12
-/** RFC 7323 §5.5: PAWS does not apply after 24 days idle. */
-const PAWS_IDLE_LIMIT: Micros = 24 * 86_400 * 1_000_000
 /** Bytes a SACK option takes beyond its blocks, as emitted: NOP, NOP, kind, length (RFC 2018 §3). */
 const SACK_OPTION_OVERHEAD = 4
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK delay added to the PTO when one segment is in flight. */
 const WORST_CASE_DELAYED_ACK: Micros = 200_000
 /** The shortest PTO, as Linux's floor for its loss probe timer, so a sub-millisecond SRTT does not probe every ACK gap. */
 const MIN_PROBE_TIMEOUT: Micros = 10_000
-/** RFC 5961 §7: challenge ACKs per connection per second. */
-const CHALLENGE_ACK_LIMIT = 10
-/**
- * Most pure ACKs owed at once. One is owed per out-of-order or duplicate segment (RFC 5681 §4.2), so a
- * burst of them is answered ACK for ACK, as Linux does; the bound only keeps a flood of junk cheap.
- */
-const MAX_PURE_ACKS_OWED = 128
 
 /**
  * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
@@ -182,33 +178,26 @@ export class TcpConnection {
   #payloadMax: number
   #synAcked = false
   #finQueued = false
-  /**
-   * End of the last segment shorter than the MSS we sent (Minshall's Nagle variant). Kept in
-   * [SND.UNA, SND.MAX]: every ACK that passes it pulls it up to SND.UNA, so it can never fall 2^31 behind
-   * and flip the comparison (decision 0010).
-   */
-  #smallSegmentEnd: number
+  /** Nagle (RFC 9293 §3.7.4), Minshall's variant. */
+  readonly #nagle: Nagle
   /** Sequence number of our FIN once sent (the end of the data), or undefined. */
   #finSeq: number | undefined = undefined
 
   // Receive sequence space
   #irs = 0
   #rcvNxt = 0
-  #rcvShift = 0
-  /** Right edge of the window we last advertised (never moves left, RFC 9293 §3.8.6.2.2). */
-  #rcvRight = 0
+  /** The window we advertise (rules/receive-window.ts). */
+  readonly #rcvWindow: ReceiveWindow
   #finReceived = false
   /** Sequence number of a FIN that arrived out of order, or -1. */
   #pendingFinSeq = -1
 
   // Options
   #offerWindowScale: number
-  #timestampsOn = false
   #sackOn = false
-  #tsRecent = 0
-  #tsRecentAt: Micros = 0
   #lastAckSent = 0
-  readonly #tsOffset: number
+  /** RFC 7323 timestamps: TS.Recent, PAWS, our clock. */
+  readonly #ts: Timestamps
 
   // Buffers and estimators
   readonly sendBuffer: SendBuffer
@@ -218,29 +207,19 @@ export class TcpConnection {
 
   // Output requests and timers
   #synPending = false
-  #ackNow = false
-  /**
-   * ACKs owed as segments of their own, sent before any data (RFC 5681 §4.2 duplicate ACKs, RFC 5961
-   * challenge ACKs, the ACK of a FIN, window updates): riding on data, a duplicate ACK is not one
-   * (RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT requires no data) and a peer without SACK never counts it.
-   */
-  #pureAcksOwed = 0
-  #unackedBytes = 0
-  #delayedAckAt: Micros | undefined = undefined
+  /** ACKs owed (rules/delayed-ack.ts). */
+  readonly #acks = new DelayedAck()
   #retransmitAt: Micros | undefined = undefined
-  #persistAt: Micros | undefined = undefined
-  #persistBackoff = 0
-  #keepAliveAt: Micros | undefined = undefined
-  #keepAliveSent = 0
-  #timeWaitAt: Micros | undefined = undefined
+  readonly #persist = new PersistTimer()
+  readonly #keepAlive = new KeepAlive()
+  readonly #timeWait = new TimeWait()
   #retransmitHead = false
   #retransmits = 0
   #firstRetransmitAt: Micros | undefined = undefined
   #resetToSend: { seq: number; ack: number; flags: number } | undefined = undefined
   #probePending: 'window' | 'keepalive' | undefined = undefined
   #lastReceivedAt: Micros
-  #challengeWindowStart: Micros = 0
-  #challengeCount = 0
+  readonly #challenges = new ChallengeAckLimit()
 
   // SACK (RFC 2018): present when both ends sent SACK-permitted
   #scoreboard: SackScoreboard | undefined = undefined
@@ -338,10 +317,11 @@ export class TcpConnection {
     this.#sndNxt = this.iss
     this.#sndMax = this.iss
     this.#recover = this.iss
-    this.#smallSegmentEnd = this.iss
-    this.#tsOffset = config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0
+    this.#nagle = new Nagle(this.iss)
+    this.#ts = new Timestamps(config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
     this.sendBuffer = new SendBuffer(config.sendBufferSize)
     this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize)
+    this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
@@ -415,7 +395,7 @@ export class TcpConnection {
       pacing: options.pacing ?? this.#config.pacing,
       maxPacingRate: options.maxPacingRate ?? this.#config.maxPacingRate,
     }
-    if (!this.#config.keepAlive) this.#keepAliveAt = undefined
+    if (!this.#config.keepAlive) this.#keepAlive.at = undefined
   }
 
   /** The current state. */
@@ -436,14 +416,14 @@ export class TcpConnection {
       sndMax: this.#sndMax,
       sndWnd: this.#sndWnd,
       rcvNxt: this.#rcvNxt,
-      rcvWnd: seqSub(this.#rcvRight, this.#rcvNxt),
+      rcvWnd: this.#rcvWindow.advertised(this.#rcvNxt),
       irs: this.#irs,
     }
   }
 
   /** What was negotiated in the handshake. */
   get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean } {
-    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvShift, timestamps: this.#timestampsOn, sack: this.#sackOn }
+    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn }
   }
 
   /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */
@@ -583,7 +563,7 @@ export class TcpConnection {
       this.#sndWl2 = segment.ack
       this.#acknowledge(now, segment.ack, undefined)
       this.#establish()
-      this.#ackNow = true
+      this.#acks.now = true
       if (segment.payload.byteLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
     } else {
       // Simultaneous open (RFC 9293 §3.10.7.3, "Otherwise, enter SYN-RECEIVED").
@@ -604,19 +584,16 @@ export class TcpConnection {
       this.#synPending = true
       return
     }
-    if (this.#timestampsOn && !(flags & TcpFlags.RST)) {
-      // RFC 7323 §3.2: once timestamps are negotiated, "If a non-<RST> segment is received without a
-      // TSopt, a TCP SHOULD silently drop the segment."
-      if (segment.tsValue === undefined) {
-        this.stats.missingTimestamps++
-        return
-      }
-      // PAWS (RFC 7323 §5.3 R1), before the sequence check; §5.5: not once TS.Recent is 24 days old.
-      if (seqLt(segment.tsValue, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT) {
-        this.stats.pawsRejected++
-        this.#owePureAck() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
-        return
-      }
+    // RFC 7323 §3.2 and §5.3 R1, before the sequence check (rules/timestamps.ts).
+    const verdict = this.#ts.check(segment, now)
+    if (verdict === TimestampVerdict.Missing) {
+      this.stats.missingTimestamps++
+      return
+    }
+    if (verdict === TimestampVerdict.Paws) {
+      this.stats.pawsRejected++
+      this.#acks.owePure() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
+      return
     }
     // RFC 1337 §3 (F1): a RST in TIME-WAIT is ignored, so an old duplicate cannot end TIME-WAIT early
     // ("TIME-WAIT assassination"). Linux does the same with net.ipv4.tcp_rfc1337 = 1.
@@ -626,11 +603,11 @@ export class TcpConnection {
     }
     // First, check the sequence number.
     const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
-    const window = seqSub(this.#rcvRight, this.#rcvNxt)
+    const window = this.#rcvWindow.advertised(this.#rcvNxt)
     if (!this.#acceptable(segment.seq, segmentLength, window)) {
       this.stats.unacceptableSegments++
       // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own.
-      if (!(flags & TcpFlags.RST)) this.#owePureAck()
+      if (!(flags & TcpFlags.RST)) this.#acks.owePure()
       // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
       const end = seqAdd(segment.seq, payloadLength)
       if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiverIfOn()?.onDuplicate(segment.seq, end)
@@ -640,20 +617,9 @@ export class TcpConnection {
       return
     }
     this.#lastReceivedAt = now
-    this.#keepAliveSent = 0
-    this.#keepAliveAt = undefined
-    // RFC 7323 §4.3: remember the timestamp of the segment that will be acknowledged next. §5.5: a TS.Recent
-    // older than 24 days is invalid (the peer's clock may have moved 2^31 ticks since, which flips the
-    // comparison), so the segment's value replaces it whatever it compares as (as Linux's tcp_paws_check).
-    if (
-      this.#timestampsOn &&
-      segment.tsValue !== undefined &&
-      (seqGe(segment.tsValue, this.#tsRecent) || now - this.#tsRecentAt >= PAWS_IDLE_LIMIT) &&
-      seqLe(segment.seq, this.#lastAckSent)
-    ) {
-      this.#tsRecent = segment.tsValue
-      this.#tsRecentAt = now
-    }
+    this.#keepAlive.onPeerHeard()
+    // RFC 7323 §4.3 and §5.5 (rules/timestamps.ts).
+    this.#ts.remember(segment, this.#lastAckSent, now)
     // Second, the RST bit (RFC 5961 §3.2).
     if (flags & TcpFlags.RST) {
       if (segment.seq === this.#rcvNxt) this.#resetReceived()
@@ -747,10 +713,7 @@ export class TcpConnection {
       this.#sndWl1 = segment.seq
       this.#sndWl2 = ack
       if (scaledWindow > this.#maxSndWnd) this.#maxSndWnd = scaledWindow
-      if (opened && scaledWindow > 0) {
-        this.#persistAt = undefined
-        this.#persistBackoff = 0
-      }
+      if (opened && scaledWindow > 0) this.#persist.stop()
     }
     const finAcked = this.#finAcked()
     switch (this.#state) {
@@ -766,8 +729,8 @@ export class TcpConnection {
       case 'TIME-WAIT':
         // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
         if (segment.flags & TcpFlags.FIN) {
-          this.#owePureAck()
-          this.#timeWaitAt = now + this.#config.timeWaitTimeout
+          this.#acks.owePure()
+          this.#timeWait.start(now, this.#config.timeWaitTimeout)
         }
         return false
     }
@@ -789,7 +752,7 @@ export class TcpConnection {
     // Stored sequence numbers that SND.UNA passed are pulled up to it, so none falls 2^31 behind and
     // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
     // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
-    if (!seqGt(this.#smallSegmentEnd, ack)) this.#smallSegmentEnd = ack
+    this.#nagle.onAck(ack)
     if (!this.#inRecovery && seqGt(ack, seqAdd(this.#recover, 1))) this.#recover = seqAdd(ack, -1)
     this.stats.bytesOut += dataAcked
     if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
@@ -962,21 +925,17 @@ export class TcpConnection {
           this.#sackReceiver?.onInOrder(this.#rcvNxt)
           this.stats.bytesIn += advance
           this.#events |= TcpEvents.READABLE
-          this.#unackedBytes += advance
-          // RFC 5681 §4.2: ACK at least every second full-sized segment; at once when a hole was filled.
-          if (hadHoles || this.#unackedBytes >= 2 * this.#config.mss) this.#ackNow = true
-          else if (this.#delayedAckAt === undefined) this.#delayedAckAt = now + this.#config.delayedAckTimeout
+          this.#acks.onInOrderData(now, advance, hadHoles, this.#config.mss, this.#config.delayedAckTimeout)
         } else {
           // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
           // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
           if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, data.byteLength))
           this.stats.outOfOrderSegments++
-          this.#owePureAck()
+          this.#acks.owePure()
         }
       } else {
-        this.#owePureAck() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
+        this.#acks.owePure() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
       }
-      if (this.#config.delayedAckTimeout === 0) this.#ackNow = true
     }
     if (flags & TcpFlags.FIN) {
       const finSeq = seqAdd(dataSeq, payload.byteLength)
@@ -993,8 +952,8 @@ export class TcpConnection {
     this.#finReceived = true
     this.#pendingFinSeq = -1
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1)
-    this.#rcvRight = seqGt(this.#rcvNxt, this.#rcvRight) ? this.#rcvNxt : this.#rcvRight
-    this.#owePureAck() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
+    this.#rcvWindow.atLeast(this.#rcvNxt)
+    this.#acks.owePure() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
     this.#events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
     switch (this.#state) {
       case 'SYN-RECEIVED':
@@ -1028,17 +987,12 @@ export class TcpConnection {
     }
   }
 
-  /** RFC 5961 §7: at most {@link CHALLENGE_ACK_LIMIT} challenge ACKs per second. */
+  /** A challenge ACK, within RFC 5961 §7's rate limit (rules/challenge-ack.ts). */
   #challengeAck(now: Micros): void {
-    if (now - this.#challengeWindowStart >= 1_000_000) {
-      this.#challengeWindowStart = now
-      this.#challengeCount = 0
-    }
-    if (this.#challengeCount >= CHALLENGE_ACK_LIMIT) return
-    this.#challengeCount++
+    if (!this.#challenges.allow(now)) return
     this.stats.challengeAcks++
     // RFC 5961 §3.2, §4.2, §5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, a segment of its own.
-    this.#owePureAck()
+    this.#acks.owePure()
   }
 
   #takeSynOptions(syn: InboundSegment, now: Micros): void {
@@ -1048,25 +1002,21 @@ export class TcpConnection {
     // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14 are taken as 14.
     if (this.#offerWindowScale >= 0 && syn.windowScale !== undefined) {
       this.#sndShift = Math.min(syn.windowScale, MAX_WINDOW_SHIFT)
-      this.#rcvShift = this.#offerWindowScale
+      this.#rcvWindow.shift = this.#offerWindowScale
     } else {
       this.#sndShift = 0
-      this.#rcvShift = 0
+      this.#rcvWindow.shift = 0
       this.#offerWindowScale = -1
     }
-    this.#timestampsOn = this.#config.timestamps && syn.tsValue !== undefined
-    if (this.#timestampsOn) {
-      this.#tsRecent = syn.tsValue!
-      this.#tsRecentAt = now
-    }
+    this.#ts.negotiate(this.#config.timestamps, syn.tsValue, now)
     this.#sackOn = this.#config.sack && syn.sackPermitted
     // RFC 9293 §3.7.1: send no more than the peer's MSS (536 without the option), nor more than our own.
     const peerMss = syn.mss ?? DEFAULT_PEER_MSS
-    this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#timestampsOn ? TIMESTAMPS_OPTION_LENGTH : 0))
+    this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#ts.on ? TIMESTAMPS_OPTION_LENGTH : 0))
     this.congestion.setMss(this.#payloadMax)
     // The scoreboard and the receiver's block list are made when first needed (the first SACK block, the
     // first out-of-order segment), so an idle connection does not pay for them.
-    this.#rcvRight = seqAdd(this.#rcvNxt, this.#windowBytesToOffer())
+    this.#rcvWindow.setRight(this.#rcvNxt, this.receiveBuffer.window)
   }
 
   #establish(): void {
@@ -1079,9 +1029,9 @@ export class TcpConnection {
   #enterTimeWait(now: Micros): void {
     this.#state = 'TIME-WAIT'
     this.#retransmitAt = undefined
-    this.#persistAt = undefined
-    this.#keepAliveAt = undefined
-    this.#timeWaitAt = now + this.#config.timeWaitTimeout
+    this.#persist.stop()
+    this.#keepAlive.at = undefined
+    this.#timeWait.start(now, this.#config.timeWaitTimeout)
     this.#events |= TcpEvents.PEER_CLOSED
   }
 
@@ -1098,12 +1048,11 @@ export class TcpConnection {
     }
     this.#events |= TcpEvents.CLOSED | TcpEvents.READABLE
     this.#retransmitAt = undefined
-    this.#delayedAckAt = undefined
-    this.#persistAt = undefined
-    this.#keepAliveAt = undefined
-    this.#timeWaitAt = undefined
+    this.#acks.clear()
+    this.#persist.stop()
+    this.#keepAlive.at = undefined
+    this.#timeWait.at = undefined
     this.#synPending = false
-    this.#ackNow = false
     this.#retransmitHead = false
     this.#probePending = undefined
   }
@@ -1218,44 +1167,37 @@ export class TcpConnection {
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#delayedAckAt), this.#persistAt), this.#keepAliveAt), this.#timeWaitAt), this.#paceAt), this.#probeTimeoutAt)
+    return earliest(earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), this.#probeTimeoutAt)
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#ackNow || this.#pureAcksOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
+    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
   }
 
   #runTimers(now: Micros): void {
-    if (this.#timeWaitAt !== undefined && now >= this.#timeWaitAt) {
+    if (this.#timeWait.expired(now)) {
       this.#enterClosed(undefined)
       return
     }
     if (this.#paceAt !== undefined && now >= this.#paceAt) this.#paceAt = undefined
-    if (this.#delayedAckAt !== undefined && now >= this.#delayedAckAt) {
-      this.#delayedAckAt = undefined
-      this.#ackNow = true
-    }
+    this.#acks.runTimer(now)
     if (this.#probeTimeoutAt !== undefined && now >= this.#probeTimeoutAt) {
       this.#probeTimeoutAt = undefined
       this.#probeDue = true
     }
     if (this.#retransmitAt !== undefined && now >= this.#retransmitAt) this.#retransmitTimeout(now)
-    if (this.#persistAt !== undefined && now >= this.#persistAt) {
-      this.#probePending = 'window'
-      this.#persistBackoff++
-      this.#persistAt = undefined
-    }
-    if (this.#config.keepAlive && this.#keepAliveAt !== undefined && now >= this.#keepAliveAt) {
-      this.#keepAliveAt = undefined
-      if (this.#keepAliveSent >= this.#config.keepAliveCount) {
+    if (this.#persist.due(now)) this.#probePending = 'window'
+    if (this.#config.keepAlive) {
+      const keepAlive = this.#keepAlive.due(now, this.#config.keepAliveCount)
+      if (keepAlive === 'dead') {
         this.#fail('ETIMEDOUT')
         return
       }
-      this.#probePending = 'keepalive'
+      if (keepAlive === 'probe') this.#probePending = 'keepalive'
     }
   }
 
@@ -1277,7 +1219,7 @@ export class TcpConnection {
     this.stats.retransmitTimeouts++
     this.rtt.backOff()
     // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
-    this.#eifelTsValue = this.#retransmits === 1 && this.#timestampsOn && this.congestion.onUndo !== undefined ? 'pending' : undefined
+    this.#eifelTsValue = this.#retransmits === 1 && this.#ts.on && this.congestion.onUndo !== undefined ? 'pending' : undefined
     this.#undoOpen = false
     if (!this.#synAcked) {
       this.#synPending = true
@@ -1320,14 +1262,14 @@ export class TcpConnection {
     const state = this.#state
     if (state === 'CLOSED' || state === 'LISTEN') return
     if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
-      this.#pureAcksOwed = 0
+      this.#acks.pureOwed = 0
       if (this.#synPending) this.#sendSyn(now, emit)
-      else if (this.#ackNow) this.#sendAck(now, emit)
+      else if (this.#acks.now) this.#sendAck(now, emit)
       return
     }
-    // ACKs owed as their own segments go first, before any data (see #pureAcksOwed).
-    while (this.#pureAcksOwed > 0) {
-      this.#pureAcksOwed--
+    // ACKs owed as their own segments go first, before any data (rules/delayed-ack.ts).
+    while (this.#acks.pureOwed > 0) {
+      this.#acks.pureOwed--
       this.stats.pureAcksSent++
       this.#sendAck(now, emit)
     }
@@ -1349,7 +1291,7 @@ export class TcpConnection {
       this.#sendProbe(now, emit)
       sent++
     }
-    if (sent === 0 && this.#ackNow) this.#sendAck(now, emit)
+    if (sent === 0 && this.#acks.now) this.#sendAck(now, emit)
     this.#checkApplicationLimited()
     this.#armIdleTimers(now)
   }
@@ -1368,10 +1310,6 @@ export class TcpConnection {
     this.#appLimitedUntil = Math.max(this.#delivered + inFlight, 1)
   }
 
-  /** Owe one more ACK as a segment of its own (see {@link #pureAcksOwed}). */
-  #owePureAck(): void {
-    if (this.#pureAcksOwed < MAX_PURE_ACKS_OWED) this.#pureAcksOwed++
-  }
 
   #sendSyn(now: Micros, emit: (segment: OutboundSegment) => void): void {
     this.#synPending = false
@@ -1381,9 +1319,9 @@ export class TcpConnection {
     out.flags = TcpFlags.SYN
     out.mss = this.#config.mss
     out.sackPermitted = this.#config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
-    const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvShift : -1
+    const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvWindow.shift : -1
     out.windowScale = offerScale
-    const withTimestamps = this.#state === 'SYN-SENT' ? this.#config.timestamps : this.#timestampsOn
+    const withTimestamps = this.#state === 'SYN-SENT' ? this.#config.timestamps : this.#ts.on
     if (this.#state === 'SYN-RECEIVED') {
       out.flags |= TcpFlags.ACK
       out.ack = this.#rcvNxt
@@ -1391,11 +1329,11 @@ export class TcpConnection {
     }
     // RFC 7323 §2.2: the window in a SYN is not scaled.
     out.window = Math.min(this.receiveBuffer.window, MAX_WINDOW_FIELD)
-    if (this.#state === 'SYN-RECEIVED') this.#rcvRight = seqAdd(this.#rcvNxt, out.window)
+    if (this.#state === 'SYN-RECEIVED') this.#rcvWindow.setRight(this.#rcvNxt, out.window)
     if (withTimestamps) {
       out.timestamps = true
-      out.tsValue = this.#tsClock(now)
-      out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#tsRecent : 0
+      out.tsValue = this.#ts.clock(now)
+      out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#ts.recent : 0
     }
     const retransmission = this.#sndMax !== this.iss
     if (!retransmission) {
@@ -1407,7 +1345,7 @@ export class TcpConnection {
     this.#retransmitAt = now + this.rtt.rto
     this.stats.segmentsOut++
     if (retransmission) this.stats.retransmittedSegments++
-    this.#ackNow = false
+    this.#acks.now = false
     emit(out)
   }
 
@@ -1418,17 +1356,15 @@ export class TcpConnection {
     out.seq = seq
     out.flags = TcpFlags.ACK | flags
     out.ack = this.#rcvNxt
-    out.window = this.#windowField()
-    if (this.#timestampsOn) {
+    out.window = this.#rcvWindow.field(this.#rcvNxt)
+    if (this.#ts.on) {
       out.timestamps = true
-      out.tsValue = this.#tsClock(now)
-      out.tsEcho = this.#tsRecent
+      out.tsValue = this.#ts.clock(now)
+      out.tsEcho = this.#ts.recent
     }
     if (this.#sackOn) this.#fillSackBlocks(out)
     this.#lastAckSent = this.#rcvNxt
-    this.#ackNow = false
-    this.#delayedAckAt = undefined
-    this.#unackedBytes = 0
+    this.#acks.onAckSent()
     return out
   }
 
@@ -1437,7 +1373,7 @@ export class TcpConnection {
     const receiver = this.#sackReceiver
     if (receiver !== undefined) {
       const blocks = this.#sackBlocksOut
-      const n = receiver.blocks(this.#rcvNxt, this.#timestampsOn ? 3 : 4, blocks)
+      const n = receiver.blocks(this.#rcvNxt, this.#ts.on ? 3 : 4, blocks)
       for (let i = 0; i < n; i++) {
         out.sackLeft[i] = blocks[i]!.left
         out.sackRight[i] = blocks[i]!.right
@@ -1446,7 +1382,7 @@ export class TcpConnection {
       return
     }
     const ranges = this.receiveBuffer.rangeCount
-    const max = this.#timestampsOn ? 3 : 4
+    const max = this.#ts.on ? 3 : 4
     let n = 0
     for (let i = 0; i < ranges && n < max; i++) {
       const [start, end] = this.receiveBuffer.range(i)
@@ -1524,15 +1460,9 @@ export class TcpConnection {
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
     if (length >= this.#sendMss() || seqLt(this.#sndNxt, this.#sndMax)) return length
     const allQueued = length === unsent
-    // Nagle (RFC 9293 §3.7.4) in Minshall's variant, as Linux's tcp_minshall_check: hold a small segment
-    // only while an earlier small segment is unacknowledged — its end after SND.UNA and not after SND.NXT
-    // (after a timeout rewinds SND.NXT it is not in flight) — so the tail of a bulk write does not wait an RTT.
-    const sml = this.#smallSegmentEnd
-    const smallInFlight = seqGt(sml, this.#sndUna) && seqLe(sml, this.#sndNxt)
-    if (!this.#config.noDelay && smallInFlight && !(this.#finQueued && allQueued)) return -1
-    // Sender SWS avoidance: a small, window-limited segment waits unless it is at least half the
-    // largest window the peer offered, or nothing is in flight to bring a window update.
-    if (!allQueued && length < this.#maxSndWnd / 2 && this.bytesInFlight > 0) return -1
+    // Nagle (rules/nagle.ts), then sender SWS avoidance (rules/silly-window.ts).
+    if (this.#nagle.holds(this.#sndUna, this.#sndNxt, this.#config.noDelay, this.#finQueued && allQueued)) return -1
+    if (senderSwsHolds(length, allQueued, this.#maxSndWnd, this.bytesInFlight)) return -1
     return length
   }
 
@@ -1558,7 +1488,7 @@ export class TcpConnection {
     const receiver = this.#sackReceiver
     const held = receiver !== undefined ? receiver.rangeCount + (receiver.hasDsack ? 1 : 0) : this.receiveBuffer.rangeCount
     if (held === 0) return this.#payloadMax
-    const blocks = Math.min(held, this.#timestampsOn ? 3 : 4)
+    const blocks = Math.min(held, this.#ts.on ? 3 : 4)
     // NOP NOP kind length, then 8 bytes per block (the layout of emitTcpOptions).
     return Math.max(1, this.#payloadMax - (SACK_OPTION_OVERHEAD + 8 * blocks))
   }
@@ -1582,9 +1512,7 @@ export class TcpConnection {
       if (length < 0) {
         // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
         const unsent = this.sendBuffer.length - seqSub(this.#sndNxt, this.#sndUna)
-        if (unsent > 0 && this.#sndWnd === 0 && this.bytesInFlight === 0 && this.#persistAt === undefined) {
-          this.#persistAt = now + this.#persistInterval()
-        }
+        if (unsent > 0 && this.#sndWnd === 0 && this.bytesInFlight === 0) this.#armPersist(now)
         return sent
       }
       const offset = seqSub(this.#sndNxt, this.#sndUna)
@@ -1606,7 +1534,7 @@ export class TcpConnection {
     if (length > mss) out.segmentSize = mss
     const end = seqAdd(seq, length + (fin ? 1 : 0))
     if (fin) this.#finSeq = seqAdd(seq, length)
-    if (length < mss) this.#smallSegmentEnd = end
+    this.#nagle.onSent(end, length < mss)
     const retransmission = seqLt(seq, this.#sndMax)
     out.retransmission = retransmission
     if (retransmission) {
@@ -1822,75 +1750,38 @@ export class TcpConnection {
       this.stats.windowProbes++
       this.stats.segmentsOut++
       emit(out)
-      if (this.#sndWnd === 0) this.#persistAt = now + this.#persistInterval()
+      if (this.#sndWnd === 0) this.#armPersist(now)
       return
     }
     const out = this.#prepare(now, seqAdd(this.#sndUna, -1), 0)
-    this.#keepAliveSent++
     this.stats.keepAliveProbes++
     this.stats.segmentsOut++
     emit(out)
-    this.#keepAliveAt = now + this.#config.keepAliveInterval
+    this.#keepAlive.onProbeSent(now, this.#config.keepAliveInterval)
   }
 
-  /** Persist timer: the RTO, doubled per unanswered probe, within [200 ms, 60 s] (as Linux bounds it). */
-  #persistInterval(): Micros {
-    const base = this.rtt.smoothedRtt === undefined ? this.#config.initialRto : this.rtt.rto
-    return Math.min(Math.max(base * 2 ** this.#persistBackoff, 200_000), 60_000_000)
+  /** Arm the persist timer (rules/persist-timer.ts) from the RTO, or the initial RTO before any RTT sample. */
+  #armPersist(now: Micros): void {
+    this.#persist.arm(now, this.rtt.smoothedRtt === undefined ? undefined : this.rtt.rto, this.#config.initialRto)
   }
 
+  /** Keepalive (rules/keepalive.ts) runs while the connection is open and idle. */
   #armIdleTimers(now: Micros): void {
     if (!this.#config.keepAlive) return
     const state = this.#state
-    if ((state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0) {
-      if (this.#keepAliveAt === undefined) {
-        this.#keepAliveAt = this.#keepAliveSent === 0 ? this.#lastReceivedAt + this.#config.keepAliveIdle : now + this.#config.keepAliveInterval
-      }
-    } else {
-      this.#keepAliveAt = undefined
-    }
+    const idle = (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0
+    this.#keepAlive.armIfIdle(now, idle, this.#lastReceivedAt, this.#config.keepAliveIdle, this.#config.keepAliveInterval)
   }
 
   // ---------------------------------------------------------------- receive window
 
-  /** The receive window in bytes we can offer now, before receiver SWS avoidance. */
-  #windowBytesToOffer(): number {
-    return this.receiveBuffer.window
-  }
-
-  /**
-   * The window field for the next segment (RFC 7323 §2.3 scaled). The right edge never moves left, and
-   * moves right only by at least min(buffer / 2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
-   */
-  #windowField(): number {
-    const offer = this.#windowBytesToOffer()
-    const candidate = seqAdd(this.#rcvNxt, offer)
-    const threshold = Math.min(this.receiveBuffer.capacity / 2, this.#config.mss)
-    if (seqGe(candidate, seqAdd(this.#rcvRight, threshold)) || seqLt(this.#rcvRight, this.#rcvNxt)) {
-      this.#rcvRight = candidate
-    }
-    let window = seqSub(this.#rcvRight, this.#rcvNxt)
-    if (window < 0) window = 0
-    const field = Math.min(window >>> this.#rcvShift, MAX_WINDOW_FIELD)
-    // The edge we actually advertised, after the shift rounded it down.
-    this.#rcvRight = seqAdd(this.#rcvNxt, field << this.#rcvShift)
-    return field
-  }
-
   /** After the application read: an ACK is due if the window opened by enough (RFC 9293 §3.8.6.2.2). */
   #maybeWindowUpdate(): void {
     if (this.#state === 'CLOSED' || this.#finReceived) return
-    const advertised = seqSub(this.#rcvRight, this.#rcvNxt)
-    const offer = this.#windowBytesToOffer()
-    const threshold = Math.min(this.receiveBuffer.capacity / 2, 2 * this.#config.mss)
-    // A window update goes at once as its own segment (RFC 9293 §3.8.6.2.2).
-    if (offer - advertised >= threshold && this.#pureAcksOwed === 0) this.#owePureAck()
+    // A window update goes at once, as its own segment (rules/receive-window.ts, rules/delayed-ack.ts).
+    if (this.#rcvWindow.updateDue(this.#rcvNxt)) this.#acks.owePureOnce()
   }
 
-  /** Our timestamp clock: 1 ms per tick (RFC 7323 §5.4), offset per connection. */
-  #tsClock(now: Micros): number {
-    return (Math.floor(now / 1000) + this.#tsOffset) >>> 0
-  }
 }
 
 function earliest(a: Micros | undefined, b: Micros | undefined): Micros | undefined {
@@ -1899,9 +1790,4 @@ function earliest(a: Micros | undefined, b: Micros | undefined): Micros | undefi
   return a < b ? a : b
 }
 
-/** The smallest shift that lets a window of `bufferSize` bytes fit 16 bits, at most 14 (RFC 7323 §2.3). */
-export function windowShiftFor(bufferSize: number): number {
-  let shift = 0
-  while (shift < MAX_WINDOW_SHIFT && bufferSize >>> shift > MAX_WINDOW_FIELD) shift++
-  return shift
-}
+export { windowShiftFor }
