@@ -29,6 +29,9 @@ import { KeepAlive } from './rules/keepalive.js'
 import { PersistTimer } from './rules/persist-timer.js'
 import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, ReceiveWindow, windowShiftFor } from './rules/receive-window.js'
 import { TimeWait } from './rules/time-wait.js'
+import { RetransmissionTimer } from './rules/retransmission-timer.js'
+import { SpuriousUndo } from './rules/spurious-undo.js'
+import { TailLossProbe } from './rules/tail-loss-probe.js'
 import { Nagle } from './rules/nagle.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
@@ -123,10 +126,6 @@ const DEFAULT_PEER_MSS = 536
 const TIMESTAMPS_OPTION_LENGTH = 12
 /** Bytes a SACK option takes beyond its blocks, as emitted: NOP, NOP, kind, length (RFC 2018 §3). */
 const SACK_OPTION_OVERHEAD = 4
-/** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK delay added to the PTO when one segment is in flight. */
-const WORST_CASE_DELAYED_ACK: Micros = 200_000
-/** The shortest PTO, as Linux's floor for its loss probe timer, so a sub-millisecond SRTT does not probe every ACK gap. */
-const MIN_PROBE_TIMEOUT: Micros = 10_000
 
 /**
  * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
@@ -209,13 +208,12 @@ export class TcpConnection {
   #synPending = false
   /** ACKs owed (rules/delayed-ack.ts). */
   readonly #acks = new DelayedAck()
-  #retransmitAt: Micros | undefined = undefined
+  /** RFC 6298 §5 (rules/retransmission-timer.ts). */
+  readonly #rto = new RetransmissionTimer()
   readonly #persist = new PersistTimer()
   readonly #keepAlive = new KeepAlive()
   readonly #timeWait = new TimeWait()
   #retransmitHead = false
-  #retransmits = 0
-  #firstRetransmitAt: Micros | undefined = undefined
   #resetToSend: { seq: number; ack: number; flags: number } | undefined = undefined
   #probePending: 'window' | 'keepalive' | undefined = undefined
   #lastReceivedAt: Micros
@@ -234,15 +232,8 @@ export class TcpConnection {
   /** Lost retransmissions to send again before anything NextSeg() picks. */
   #retransmitAgain: Array<{ seq: number; end: number }> = []
 
-  // Tail loss probe (RFC 8985 §7)
-  /** When the probe timeout (PTO) expires, or undefined when none is armed. */
-  #probeTimeoutAt: Micros | undefined = undefined
-  /** The PTO expired: a probe goes at the next dispatch. */
-  #probeDue = false
-  /** TLP.end_seq: SND.MAX once the probe went, while its episode is open; undefined otherwise. */
-  #tlpEndSeq: number | undefined = undefined
-  /** TLP.is_retrans: the open episode's probe was a retransmission (not new data). */
-  #tlpRetransmission = false
+  /** Tail loss probes, RFC 8985 §7 (rules/tail-loss-probe.ts). */
+  readonly #tlp = new TailLossProbe()
   /** New data left in this dispatch: the PTO restarts (RFC 8985 §7.2). */
   #newDataSent = false
 
@@ -259,24 +250,8 @@ export class TcpConnection {
   #recover: number
   #partialAckSeen = false
 
-  // Undoing spurious congestion events
-  /**
-   * Eifel detection (RFC 3522 §3.2): the TSval of the first retransmission after a timeout, until the
-   * first ACK that advances SND.UNA decides; undefined otherwise. 'pending' between the timeout and that
-   * retransmission.
-   */
-  #eifelTsValue: number | 'pending' | undefined = undefined
-  /**
-   * RFC 3708 §3: the last recovery may still prove spurious: every byte it retransmitted reported back as
-   * a duplicate by D-SACK. Open from its start until its retransmissions are all D-SACKed (undo), a
-   * timeout or another recovery, or SND.UNA is 2^30 past its end (the D-SACKs are not coming: the
-   * episode's sequence numbers must not go stale).
-   */
-  #undoOpen = false
-  #undoStart = 0
-  #undoEnd = 0
-  #undoRetransmitted = 0
-  #undoDuplicated = 0
+  /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
+  readonly #undo = new SpuriousUndo()
 
   /** Sent segments, for RTT samples. */
   readonly #sentLog: SentLog
@@ -684,7 +659,7 @@ export class TcpConnection {
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
-    if (this.#tlpEndSeq !== undefined) this.#tailLossProbeAck(now, ack, segment, sack)
+    if (this.#tlp.onAck(ack, this.#sndUna, segment.payload.byteLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
     if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
     if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
     const advanced = seqGt(ack, this.#sndUna)
@@ -693,8 +668,11 @@ export class TcpConnection {
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       this.#duplicateAck(now)
     }
-    if (this.#eifelTsValue !== undefined && advanced) this.#eifelCheck(now, segment)
-    if (this.#undoOpen) this.#spuriousRecoveryCheck(now, sack)
+    if (this.#undo.eifelPending && advanced) this.#eifelCheck(now, segment)
+    if (this.#undo.recoverySpurious(this.#sndUna, sack?.dsackBlock, this.#inRecovery)) {
+      this.stats.spuriousRecoveries++
+      this.congestion.onUndo?.(now)
+    }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
     const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
     if (delivered > this.#delivered) {
@@ -705,7 +683,7 @@ export class TcpConnection {
     }
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
-    if (this.#probeTimeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
+    if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
     if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
       const opened = scaledWindow > this.#sndWnd
@@ -756,8 +734,7 @@ export class TcpConnection {
     if (!this.#inRecovery && seqGt(ack, seqAdd(this.#recover, 1))) this.#recover = seqAdd(ack, -1)
     this.stats.bytesOut += dataAcked
     if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
-    this.#retransmits = 0
-    this.#firstRetransmitAt = undefined
+    this.#rto.onNewDataAcked()
     this.rtt.resetBackoff()
     // During recovery a cumulative ACK was held back by the hole, so its sample would measure the
     // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
@@ -773,7 +750,10 @@ export class TcpConnection {
     // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
     // so that a window with many losses falls back to a timeout instead of one repair per RTT.
     const partialAck = this.#inRecovery && !seqGt(ack, this.#recover)
-    if (!partialAck || sack !== undefined) this.#retransmitAt = seqGt(this.#sndMax, this.#sndUna) ? now + this.rtt.rto : undefined
+    if (!partialAck || sack !== undefined) {
+      if (seqGt(this.#sndMax, this.#sndUna)) this.#rto.restart(now, this.rtt.rto)
+      else this.#rto.stop()
+    }
     if (this.#inRecovery && sack !== undefined) {
       // RFC 6675 §5 (A): recovery ends when the recovery point is acknowledged; until then the pipe
       // estimate, not the window, decides what goes (see #sendSackRecovery).
@@ -792,7 +772,7 @@ export class TcpConnection {
         this.congestion.onPartialAck(now, acked)
         if (!this.#partialAckSeen) {
           this.#partialAckSeen = true
-          this.#retransmitAt = now + this.rtt.rto
+          this.#rto.restart(now, this.rtt.rto)
         }
       }
       return
@@ -882,15 +862,10 @@ export class TcpConnection {
     this.#inRecovery = true
     this.#partialAckSeen = false
     // Recovery makes its own reduction and repairs; an open probe episode ends here (RFC 8985 §7.2: no PTO in recovery).
-    this.#probeTimeoutAt = undefined
-    this.#tlpEndSeq = undefined
+    this.#tlp.cancel()
     this.#recover = seqAdd(this.#sndMax, -1)
     this.stats.fastRetransmits++
-    this.#undoOpen = this.congestion.onUndo !== undefined
-    this.#undoStart = this.#sndUna
-    this.#undoEnd = this.#sndMax
-    this.#undoRetransmitted = 0
-    this.#undoDuplicated = 0
+    this.#undo.onRecoveryStart(this.congestion.onUndo !== undefined, this.#sndUna, this.#sndMax)
     if (this.#measurement !== undefined) this.#measurement.lostPackets++
     const sack = this.#scoreboard !== undefined
     // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
@@ -1028,7 +1003,7 @@ export class TcpConnection {
 
   #enterTimeWait(now: Micros): void {
     this.#state = 'TIME-WAIT'
-    this.#retransmitAt = undefined
+    this.#rto.stop()
     this.#persist.stop()
     this.#keepAlive.at = undefined
     this.#timeWait.start(now, this.#config.timeWaitTimeout)
@@ -1047,7 +1022,7 @@ export class TcpConnection {
       this.#events |= TcpEvents.ERROR
     }
     this.#events |= TcpEvents.CLOSED | TcpEvents.READABLE
-    this.#retransmitAt = undefined
+    this.#rto.stop()
     this.#acks.clear()
     this.#persist.stop()
     this.#keepAlive.at = undefined
@@ -1058,38 +1033,15 @@ export class TcpConnection {
   }
 
   /**
-   * RFC 3522 §3.2 Eifel detection, on the first ACK that advances SND.UNA after a timeout: an echoed
-   * timestamp older than the retransmission's TSval acknowledges the original transmission, so the
-   * timeout was spurious. The response (RFC 4015 §3.2): restore cwnd and ssthresh, and resume with new
-   * data (SND.NXT = SND.MAX) instead of resending the rest of the flight.
+   * RFC 3522 §3.2 Eifel detection (rules/spurious-undo.ts) on the first ACK that advances SND.UNA after a
+   * timeout. The response (RFC 4015 §3.2): restore cwnd and ssthresh, and resume with new data
+   * (SND.NXT = SND.MAX) instead of resending the rest of the flight.
    */
   #eifelCheck(now: Micros, segment: InboundSegment): void {
-    const retransmitted = this.#eifelTsValue
-    this.#eifelTsValue = undefined
-    if (retransmitted === 'pending' || retransmitted === undefined || segment.tsEcho === undefined) return
-    if (!seqLt(segment.tsEcho, retransmitted)) return
+    if (!this.#undo.eifelSpurious(segment.tsEcho)) return
     this.stats.spuriousTimeouts++
     this.congestion.onUndo?.(now)
     if (seqLt(this.#sndNxt, this.#sndMax)) this.#sndNxt = this.#sndMax
-  }
-
-  /**
-   * RFC 3708 §3: D-SACK blocks inside the last recovery's range count the bytes the receiver got twice;
-   * once recovery is over and they cover everything it retransmitted, none of it was lost: undo.
-   */
-  #spuriousRecoveryCheck(now: Micros, sack: SackAckUpdate | undefined): void {
-    if (seqSub(this.#sndUna, this.#undoEnd) > 1 << 30) {
-      this.#undoOpen = false
-      return
-    }
-    const dsack = sack?.dsackBlock
-    if (dsack !== undefined && seqGe(dsack.left, this.#undoStart) && seqLe(dsack.right, this.#undoEnd)) {
-      this.#undoDuplicated += seqSub(dsack.right, dsack.left)
-    }
-    if (this.#inRecovery || this.#undoRetransmitted === 0 || this.#undoDuplicated < this.#undoRetransmitted) return
-    this.#undoOpen = false
-    this.stats.spuriousRecoveries++
-    this.congestion.onUndo?.(now)
   }
 
   /** Whether our FIN was sent and acknowledged. */
@@ -1167,12 +1119,12 @@ export class TcpConnection {
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(earliest(earliest(this.#retransmitAt, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), this.#probeTimeoutAt)
+    return earliest(earliest(earliest(earliest(earliest(earliest(this.#rto.at, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), this.#tlp.timeoutAt)
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#probeDue) return true
+    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#tlp.due) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
     return this.#canSendData() && this.#nextSendLength() >= 0
@@ -1185,11 +1137,8 @@ export class TcpConnection {
     }
     if (this.#paceAt !== undefined && now >= this.#paceAt) this.#paceAt = undefined
     this.#acks.runTimer(now)
-    if (this.#probeTimeoutAt !== undefined && now >= this.#probeTimeoutAt) {
-      this.#probeTimeoutAt = undefined
-      this.#probeDue = true
-    }
-    if (this.#retransmitAt !== undefined && now >= this.#retransmitAt) this.#retransmitTimeout(now)
+    this.#tlp.runTimer(now)
+    if (this.#rto.expired(now)) this.#retransmitTimeout(now)
     if (this.#persist.due(now)) this.#probePending = 'window'
     if (this.#config.keepAlive) {
       const keepAlive = this.#keepAlive.due(now, this.#config.keepAliveCount)
@@ -1203,24 +1152,17 @@ export class TcpConnection {
 
   /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
   #retransmitTimeout(now: Micros): void {
-    this.#retransmitAt = undefined
     // The RTO takes over: no probe now, and none until the timeout's recovery is over (RFC 8985 §7.2).
-    this.#probeTimeoutAt = undefined
-    this.#probeDue = false
-    this.#tlpEndSeq = undefined
+    this.#tlp.cancel()
     const limit = this.#synAcked ? this.#config.maxRetransmits : this.#config.synRetries
-    this.#firstRetransmitAt ??= now
-    const userTimedOut = this.#config.userTimeout > 0 && now - this.#firstRetransmitAt >= this.#config.userTimeout
-    if (this.#retransmits >= limit || userTimedOut) {
+    if (this.#rto.onTimeout(now, limit, this.#config.userTimeout) === 'give-up') {
       this.#fail('ETIMEDOUT')
       return
     }
-    this.#retransmits++
     this.stats.retransmitTimeouts++
     this.rtt.backOff()
     // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
-    this.#eifelTsValue = this.#retransmits === 1 && this.#ts.on && this.congestion.onUndo !== undefined ? 'pending' : undefined
-    this.#undoOpen = false
+    this.#undo.onTimeout(this.#rto.timeouts === 1, this.#ts.on, this.congestion.onUndo !== undefined)
     if (!this.#synAcked) {
       this.#synPending = true
       return
@@ -1281,8 +1223,8 @@ export class TcpConnection {
     this.#newDataSent = false
     if (this.#inRecovery && this.#scoreboard !== undefined) sent += this.#sendSackRecovery(now, emit)
     else if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
-    if (this.#probeDue) {
-      this.#probeDue = false
+    if (this.#tlp.due) {
+      this.#tlp.due = false
       // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.
       if (!this.#newDataSent) sent += this.#sendTailLossProbe(now, emit)
     }
@@ -1342,7 +1284,7 @@ export class TcpConnection {
     }
     out.retransmission = retransmission
     this.#logSent(now, this.iss, seqAdd(this.iss, 1), retransmission)
-    this.#retransmitAt = now + this.rtt.rto
+    this.#rto.restart(now, this.rtt.rto)
     this.stats.segmentsOut++
     if (retransmission) this.stats.retransmittedSegments++
     this.#acks.now = false
@@ -1540,7 +1482,7 @@ export class TcpConnection {
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
-      if (this.#eifelTsValue === 'pending') this.#eifelTsValue = out.tsValue
+      this.#undo.onRetransmission(out.tsValue, length)
     } else {
       this.#newDataSent = true
     }
@@ -1548,7 +1490,7 @@ export class TcpConnection {
     this.#logSent(now, seq, end, retransmission)
     this.#sndNxt = end
     if (seqGt(end, this.#sndMax)) this.#sndMax = end
-    if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+    this.#rto.startIfStopped(now, this.rtt.rto)
     this.stats.segmentsOut++
     emit(out)
   }
@@ -1601,7 +1543,7 @@ export class TcpConnection {
       if (next.retransmission) {
         this.stats.retransmittedSegments++
         this.stats.retransmittedBytes += length
-        if (this.#undoOpen) this.#undoRetransmitted += length
+        this.#undo.onRetransmission(out.tsValue, length)
       } else {
         if (fin) this.#finSeq = seqAdd(next.seq, length)
         this.#sndNxt = end
@@ -1616,7 +1558,7 @@ export class TcpConnection {
       }
       else this.#scoreboard!.markSent(next.seq, seqSub(end, next.seq), next.retransmission, next.rescue)
       if (next.retransmission) this.#recoveryRetransmits.push({ seq: next.seq, end, sndMaxAtSend: this.#sndMax })
-      if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+      this.#rto.startIfStopped(now, this.rtt.rto)
       this.stats.segmentsOut++
       sent++
       emit(out)
@@ -1636,9 +1578,9 @@ export class TcpConnection {
     this.#logSent(now, this.#sndUna, seqAdd(this.#sndUna, length + (fin ? 1 : 0)), true)
     this.stats.retransmittedSegments++
     this.stats.retransmittedBytes += length
-    if (this.#undoOpen) this.#undoRetransmitted += length
+    this.#undo.onRetransmission(out.tsValue, length)
     this.stats.segmentsOut++
-    if (this.#retransmitAt === undefined) this.#retransmitAt = now + this.rtt.rto
+    this.#rto.startIfStopped(now, this.rtt.rto)
     emit(out)
     return 1
   }
@@ -1651,20 +1593,18 @@ export class TcpConnection {
    * comes first anyway; RFC 8985 caps the PTO at the RTO's remaining time).
    */
   #armProbeTimeout(now: Micros): void {
-    this.#probeTimeoutAt = undefined
-    if (!this.#config.tailLossProbe || !this.#sackOn || !this.#synAcked || this.#inRecovery || this.#tlpEndSeq !== undefined) return
-    if (this.#retransmits > 0 || seqLt(this.#sndNxt, this.#sndMax) || !this.#canSendData()) return
-    const srtt = this.rtt.smoothedRtt
-    if (srtt === undefined) return
-    if (this.#scoreboard !== undefined && this.#scoreboard.sackedBytes > 0) return
-    const flight = seqSub(this.#sndMax, this.#sndUna)
-    if (flight <= 0) return
-    let timeout = 2 * srtt
-    if (flight <= this.#payloadMax) timeout += WORST_CASE_DELAYED_ACK
-    const at = now + Math.max(timeout, MIN_PROBE_TIMEOUT)
-    if (this.#retransmitAt !== undefined && at >= this.#retransmitAt) return
-    this.#probeTimeoutAt = at
+    const eligible =
+      this.#config.tailLossProbe &&
+      this.#sackOn &&
+      this.#synAcked &&
+      !this.#inRecovery &&
+      this.#rto.timeouts === 0 &&
+      !seqLt(this.#sndNxt, this.#sndMax) &&
+      this.#canSendData() &&
+      !(this.#scoreboard !== undefined && this.#scoreboard.sackedBytes > 0)
+    this.#tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#sndMax, this.#sndUna), this.#payloadMax, this.#rto.at)
   }
+
 
   /**
    * RFC 8985 §7.3 TLP_send_probe(): one segment of new data if there is some and the peer's window takes
@@ -1672,7 +1612,7 @@ export class TcpConnection {
    * episode stays open until {@link #tailLossProbeAck} closes it. @returns segments emitted (0 or 1).
    */
   #sendTailLossProbe(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    if (!this.#canSendData() || this.#inRecovery || this.#tlpEndSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
+    if (!this.#canSendData() || this.#inRecovery || this.#tlp.endSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
     const flight = seqSub(this.#sndMax, this.#sndUna)
     if (flight <= 0) return 0
     const mss = this.#sendMss()
@@ -1682,7 +1622,7 @@ export class TcpConnection {
       const length = Math.min(unsent, mss)
       const fin = this.#finQueued && flight + length === this.sendBuffer.length
       this.#emitData(now, emit, flight, length, fin)
-      this.#tlpRetransmission = false
+      this.#tlp.onProbeSent(this.#sndMax, false)
     } else {
       // The last segment again: up to one MSS of data ending where the data sent ends, and the FIN if it went.
       const finSent = this.#finSeq !== undefined && seqLt(this.#finSeq, this.#sndMax)
@@ -1698,46 +1638,23 @@ export class TcpConnection {
       this.stats.retransmittedBytes += length
       this.stats.segmentsOut++
       emit(out)
-      this.#tlpRetransmission = true
+      this.#tlp.onProbeSent(this.#sndMax, true)
     }
-    this.#tlpEndSeq = this.#sndMax
     this.stats.tailLossProbes++
     // RFC 8985 §7.3: after the probe, the RTO timer (not another PTO) guards the flight.
-    this.#retransmitAt = now + this.rtt.rto
+    this.#rto.restart(now, this.rtt.rto)
     return 1
   }
 
-  /**
-   * RFC 8985 §7.4 TLP_process_ack(), as Linux's tcp_process_tlp_ack(): an episode whose probe was new
-   * data ends once it is acknowledged. For a retransmitted probe: a D-SACK for it means the original had
-   * arrived (nothing was lost: no reaction); an ACK beyond TLP.end_seq without one means the probe repaired a
-   * loss, which gets the congestion response of a fast recovery (RFC 8985 §7.4.2), as one reduction; a
-   * pure duplicate ACK at TLP.end_seq means the original and the probe both arrived.
-   */
-  #tailLossProbeAck(now: Micros, ack: number, segment: InboundSegment, sack: SackAckUpdate | undefined): void {
-    const end = this.#tlpEndSeq!
-    if (seqLt(ack, end)) return
-    if (!this.#tlpRetransmission) {
-      this.#tlpEndSeq = undefined
-      return
+  /** A tail loss probe repaired a loss (RFC 8985 §7.4.2): one fast-recovery reduction, unless a recovery is under way. */
+  #tailLossProbeRepaired(now: Micros): void {
+    this.stats.tailLossProbeRecoveries++
+    if (this.#measurement !== undefined) this.#measurement.lostPackets++
+    if (!this.#inRecovery) {
+      const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
+      this.congestion.onEnterRecovery(now, inNetwork, true)
+      this.congestion.onExitRecovery(now, this.bytesInFlight)
     }
-    const dsack = sack?.dsackBlock
-    if (dsack !== undefined && seqGe(dsack.right, seqAdd(end, -1 - this.#payloadMax)) && seqLe(dsack.right, end)) {
-      this.#tlpEndSeq = undefined
-      return
-    }
-    if (seqGt(ack, end)) {
-      this.#tlpEndSeq = undefined
-      this.stats.tailLossProbeRecoveries++
-      if (this.#measurement !== undefined) this.#measurement.lostPackets++
-      if (!this.#inRecovery) {
-        const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
-        this.congestion.onEnterRecovery(now, inNetwork, true)
-        this.congestion.onExitRecovery(now, this.bytesInFlight)
-      }
-      return
-    }
-    if (ack === this.#sndUna && segment.payload.byteLength === 0 && (sack === undefined || sack.newlySackedBytes === 0)) this.#tlpEndSeq = undefined
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */
