@@ -29,6 +29,8 @@ import { KeepAlive } from './rules/keepalive.js'
 import { PersistTimer } from './rules/persist-timer.js'
 import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, ReceiveWindow, windowShiftFor } from './rules/receive-window.js'
 import { TimeWait } from './rules/time-wait.js'
+import { DeliveryRate } from './rules/delivery-rate.js'
+import { IdleRestart } from './rules/idle-restart.js'
 import { RetransmissionTimer } from './rules/retransmission-timer.js'
 import { SpuriousUndo } from './rules/spurious-undo.js'
 import { TailLossProbe } from './rules/tail-loss-probe.js'
@@ -257,20 +259,10 @@ export class TcpConnection {
   readonly #sentLog: SentLog
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
   #measurement: AckMeasurement | undefined
-  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1).
-  /** Bytes delivered so far (cumulatively and selectively acknowledged): only grows, never wraps. */
-  #delivered = 0
-  /**
-   * draft-cheng-iccrg-delivery-rate-estimation §3.4 C.app_limited: while not 0, the delivered count at
-   * which the current application-limited phase ends; segments sent meanwhile are marked app-limited,
-   * and their ACKs do not grow cwnd (RFC 7661, RFC 9438 §5.8). A byte count, not a sequence number, so it
-   * cannot wrap.
-   */
-  #appLimitedUntil = 0
-  /** When data was last sent, for the restart after idle (RFC 5681 §4.1); undefined before any. */
-  #lastDataSentAt: Micros | undefined = undefined
-  #deliveredTime: Micros = 0
-  #firstSentTime: Micros = 0
+  /** Bytes delivered, rate samples, application-limited phases (rules/delivery-rate.ts). */
+  readonly #delivery: DeliveryRate
+  /** RFC 5681 §4.1 (rules/idle-restart.ts). */
+  readonly #idle = new IdleRestart()
 
   readonly #out = new OutboundSegment()
   readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
@@ -302,6 +294,7 @@ export class TcpConnection {
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
     // Delivery state per sent segment only for controllers that take rate samples: idle connections stay small.
     this.#sentLog = new SentLog(this.congestion.onAckMeasurement !== undefined)
+    this.#delivery = new DeliveryRate(this.#sentLog, this.congestion.onAckMeasurement !== undefined)
     if (this.congestion.onAckMeasurement !== undefined) {
       this.#measurement = {
         bytesAcked: 0,
@@ -674,13 +667,7 @@ export class TcpConnection {
       this.congestion.onUndo?.(now)
     }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
-    const delivered = Math.max(this.#delivered, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
-    if (delivered > this.#delivered) {
-      this.#delivered = delivered
-      this.#deliveredTime = now
-      // draft-cheng-iccrg-delivery-rate-estimation §3.4: the app-limited phase ends once its data is delivered.
-      if (this.#appLimitedUntil !== 0 && delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0
-    }
+    this.#delivery.onAck(now, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
     if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
@@ -1067,32 +1054,9 @@ export class TcpConnection {
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
     measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
     measurement.bytesSent = this.stats.bytesSent
-    measurement.bytesDelivered = this.#delivered
-    measurement.appLimited = this.#sentLog.ackedAppLimited
-    this.#rateSample(now, measurement)
+    measurement.bytesDelivered = this.#delivery.delivered
+    this.#delivery.sample(now, measurement)
     this.congestion.onAckMeasurement!(now, measurement)
-  }
-
-  /**
-   * draft-cheng-iccrg-delivery-rate-estimation §3.3: from the newest segment this ACK acknowledged, the
-   * data delivered since it was sent over the longer of its send and ACK intervals. Rates stay 0 when the
-   * ACK acknowledged no logged segment (SACK only, or a duplicate).
-   */
-  #rateSample(now: Micros, measurement: AckMeasurement): void {
-    measurement.deliveryRate = 0
-    measurement.sendRate = 0
-    const log = this.#sentLog
-    if (log.ackedSentAt < 0) return
-    const delivered = this.#delivered - log.ackedDelivered
-    const sendElapsed = log.ackedSentAt - log.ackedFirstSentTime
-    const ackElapsed = now - log.ackedDeliveredTime
-    this.#firstSentTime = log.ackedSentAt
-    log.ackedSentAt = -1
-    if (delivered <= 0) return
-    // §3.3: the interval is the longer of the two, so ACK compression cannot inflate the rate.
-    const interval = Math.max(sendElapsed, ackElapsed)
-    if (interval > 0) measurement.deliveryRate = (delivered * 1e6) / interval
-    if (sendElapsed > 0) measurement.sendRate = (delivered * 1e6) / sendElapsed
   }
 
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
@@ -1101,18 +1065,7 @@ export class TcpConnection {
       this.#sentLog.markRetransmitted(start, end)
       return
     }
-    // §3.4: a segment sent during an application-limited phase is marked so.
-    const appLimited = this.#appLimitedUntil !== 0
-    if (this.#measurement !== undefined) {
-      // §3.2: with nothing in flight, the intervals start now.
-      if (seqSub(this.#sndMax, this.#sndUna) === 0 || this.#sentLog.size === 0) {
-        this.#firstSentTime = now
-        this.#deliveredTime = now
-      }
-      this.#sentLog.add(now, start, end, appLimited, this.#delivered, this.#deliveredTime, this.#firstSentTime)
-    } else {
-      this.#sentLog.add(now, start, end, appLimited)
-    }
+    this.#delivery.onSent(now, start, end, seqSub(this.#sndMax, this.#sndUna) === 0)
   }
 
   // ---------------------------------------------------------------- timers
@@ -1239,17 +1192,16 @@ export class TcpConnection {
   }
 
   /**
-   * draft-cheng-iccrg-delivery-rate-estimation §3.4: after sending what it could, the connection is
-   * application-limited when less than a segment is left to send, nothing waits for retransmission, and
-   * cwnd has room for more: C.app_limited = delivered + in flight (at least 1). A pacer holding data back
-   * is not the application's doing.
+   * draft-cheng-iccrg-delivery-rate-estimation §3.4 (rules/delivery-rate.ts): after sending what it could,
+   * the connection is application-limited when less than a segment is left to send, nothing waits for
+   * retransmission, and cwnd has room for more. A pacer holding data back is not the application's doing.
    */
   #checkApplicationLimited(): void {
     if (!this.#canSendData() || this.#inRecovery || this.#paceAt !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return
     const inFlight = this.bytesInFlight
     if (this.sendBuffer.length - inFlight >= this.#payloadMax) return
     if (inFlight >= this.congestion.window) return
-    this.#appLimitedUntil = Math.max(this.#delivered + inFlight, 1)
+    this.#delivery.markApplicationLimited(inFlight)
   }
 
 
@@ -1438,12 +1390,8 @@ export class TcpConnection {
   /** New data and the FIN. @returns the number of segments emitted. */
   #sendData(now: Micros, emit: (segment: OutboundSegment) => void): number {
     if (!this.#canSendData() || this.#paceAt !== undefined) return 0
-    // RFC 5681 §4.1: "if TCP has not sent data in an interval exceeding the retransmission timeout", cwnd
-    // restarts from the restart window before anything is sent (Linux's tcp_slow_start_after_idle_check:
-    // nothing in flight and the last data sent longer than the RTO ago).
-    const last = this.#lastDataSentAt
-    if (last !== undefined && this.#config.slowStartAfterIdle && now - last > this.rtt.rto && this.bytesInFlight === 0 && this.sendBuffer.length > 0) {
-      this.#lastDataSentAt = now
+    // RFC 5681 §4.1 (rules/idle-restart.ts): restart from the restart window after an idle period.
+    if (this.#config.slowStartAfterIdle && this.sendBuffer.length > 0 && this.#idle.due(now, this.rtt.rto, this.bytesInFlight === 0)) {
       this.stats.idleRestarts++
       this.congestion.onIdleRestart(now)
     }
@@ -1486,7 +1434,7 @@ export class TcpConnection {
     } else {
       this.#newDataSent = true
     }
-    if (length > 0) this.#lastDataSentAt = now
+    if (length > 0) this.#idle.onDataSent(now)
     this.#logSent(now, seq, end, retransmission)
     this.#sndNxt = end
     if (seqGt(end, this.#sndMax)) this.#sndMax = end
