@@ -8,7 +8,7 @@
  */
 export { SackError, type SackErrorCode, SackUsageError, type SackUsageErrorCode } from './errors.js'
 export { MAX_SACK_BLOCKS, maxSackBlocks, SACK_OPTION_KIND, type SackBlock, sackOptionLength } from './sack-block.js'
-export { decodeSackOption, encodeSackOption } from './sack-option.js'
+export { decodeSackOption, encodeSackEdges, encodeSackOption, sackOptionProblem } from './sack-option.js'
 export { SackReceiver } from './sack-receiver.js'
 export {
   type NextSegment,

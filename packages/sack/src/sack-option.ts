@@ -49,6 +49,22 @@ function writeUint32(bytes: Uint8Array, at: number, value: number): void {
  *   are not read); default `bytes.byteLength - offset`
  */
 export function decodeSackOption(bytes: Uint8Array, offset = 0, length = bytes.byteLength - offset): SackBlock[] | SackError {
+  const problem = sackOptionProblem(bytes, offset, length)
+  if (problem !== undefined) return problem
+  const blocks: SackBlock[] = []
+  for (let at = offset + 2; at < offset + bytes[offset + 1]!; at += 8) {
+    blocks.push({ left: readUint32(bytes, at), right: readUint32(bytes, at + 4) })
+  }
+  return blocks
+}
+
+/**
+ * What is wrong with the SACK option at `bytes[offset]` (at most `length` bytes available), or
+ * undefined when it is well formed: the checks of {@link decodeSackOption}, without decoding, so a
+ * reader that keeps its own block storage allocates nothing for a good option. The option's length
+ * byte is `bytes[offset + 1]`; its blocks are 8 bytes each from `offset + 2` (RFC 2018 §3).
+ */
+export function sackOptionProblem(bytes: Uint8Array, offset: number, length: number): SackError | undefined {
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
     return new SackError('TRUNCATED', `no option at offset ${String(offset)} with length ${String(length)}`)
   }
@@ -66,11 +82,7 @@ export function decodeSackOption(bytes: Uint8Array, offset = 0, length = bytes.b
   if (optionLength > available) {
     return new SackError('TRUNCATED', `SACK option of length ${optionLength} runs past the ${available} bytes given`)
   }
-  const blocks: SackBlock[] = []
-  for (let at = offset + 2; at < offset + optionLength; at += 8) {
-    blocks.push({ left: readUint32(bytes, at), right: readUint32(bytes, at + 4) })
-  }
-  return blocks
+  return undefined
 }
 
 /**
@@ -110,6 +122,25 @@ export function encodeSackOption(blocks: readonly SackBlock[], buffer: Uint8Arra
     const block = blocks[b]!
     writeUint32(buffer, at, block.left)
     writeUint32(buffer, at + 4, block.right)
+    at += 8
+  }
+  return length
+}
+
+/**
+ * Write a SACK option of `count` blocks whose edges are `lefts[i]`/`rights[i]` at `buffer[offset]`, for
+ * writers that keep edges in number arrays (a reused outgoing segment). Unchecked: the caller guarantees
+ * 1 ≤ count ≤ 4, edges that are sequence numbers, and room for {@link sackOptionLength}(count) bytes.
+ * @returns the bytes written
+ */
+export function encodeSackEdges(lefts: readonly number[], rights: readonly number[], count: number, buffer: Uint8Array, offset: number): number {
+  const length = sackOptionLength(count)
+  buffer[offset] = SACK_OPTION_KIND
+  buffer[offset + 1] = length
+  let at = offset + 2
+  for (let b = 0; b < count; b++) {
+    writeUint32(buffer, at, lefts[b]!)
+    writeUint32(buffer, at + 4, rights[b]!)
     at += 8
   }
   return length

@@ -12,24 +12,21 @@ import {
   emitEthernet,
   emitIcmp,
   emitIpv4,
-  emitTcp,
   emptyInboundSegment,
   EtherType,
   EthernetView,
   type InboundSegment,
   IcmpView,
   IpProtocol,
-  Ipv4View,
-  type OutboundSegment,
+  ipv4HeaderProblem,
+  OutboundSegment,
   parseArp,
   parseIcmp,
-  parseIpv4,
-  parseTcp,
-  type SackBlock,
-  type TcpRepr,
-  tcpHeaderLength,
-  TcpView,
+  TcpReadStatus,
+  TcpSegmentReader,
+  tcpSegmentHeaderLength,
   WireError,
+  writeTcpSegment,
 } from '@mtcp/tcp-core'
 import type { RxDrops } from './stats.js'
 
@@ -45,28 +42,58 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
 const ETHERNET = 14
 const IPV4 = 20
 
+function readUint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+}
+
+/** Whether the frame at `data[start]` is for `ourMac` or broadcast (its destination MAC, compared in place). */
+function addressedToUs(data: Uint8Array, start: number, ourMac: Uint8Array): boolean {
+  let ours = true
+  let broadcast = true
+  for (let i = 0; i < 6; i++) {
+    const byte = data[start + i]!
+    if (byte !== ourMac[i]) ours = false
+    if (byte !== 0xff) broadcast = false
+  }
+  return ours || broadcast
+}
+
 function macToNumber(mac: Uint8Array): number {
   return mac[0]! * 2 ** 40 + mac[1]! * 2 ** 32 + ((mac[2]! << 24) >>> 0) + (mac[3]! << 16) + (mac[4]! << 8) + mac[5]!
 }
 
-/** @internal Parses one frame at a time; the fields describe the last frame parsed. */
+/**
+ * @internal Parses one frame at a time; the fields describe the last frame parsed. An untagged IPv4
+ * frame (RFC 894) is read in place, the TCP segment straight into {@link segment}: the segment path
+ * allocates nothing. Other frames (ARP, VLAN tags) go through the checked views.
+ */
 export class FrameReader {
   readonly arp = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetIp: 0 }
   srcIp = 0
   dstIp = 0
   srcPort = 0
   dstPort = 0
-  readonly segment: InboundSegment = emptyInboundSegment()
+  /** The TCP segment of the last frame, as the connection takes it. */
+  readonly segment: InboundSegment
   echoIdentifier = 0
   echoSequence = 0
   echoData: Uint8Array = new Uint8Array(0)
-  #ourMac = -1
-  #ourMacBytes: Uint8Array | undefined
+  readonly #tcp = new TcpSegmentReader(emptyInboundSegment())
+
+  constructor() {
+    this.segment = this.#tcp.segment
+  }
 
   parse(buffer: PacketBuffer, ourMac: Uint8Array, ourIp: number, drops: RxDrops): FrameKind {
-    if (this.#ourMacBytes !== ourMac) {
-      this.#ourMacBytes = ourMac
-      this.#ourMac = macToNumber(ourMac)
+    const data = buffer.data
+    const start = buffer.offset
+    const length = buffer.length
+    if (length >= ETHERNET && data[start + 12] === 0x08 && data[start + 13] === 0x00) {
+      if (!addressedToUs(data, start, ourMac)) {
+        drops.notForUs++
+        return FrameKind.Drop
+      }
+      return this.#ipv4(buffer, data, start + ETHERNET, length - ETHERNET, ourIp, drops)
     }
     const ethernet = EthernetView.checked(buffer.frame())
     if (ethernet instanceof WireError) {
@@ -74,8 +101,7 @@ export class FrameReader {
       else drops.malformedEthernet++
       return FrameKind.Drop
     }
-    const dst = ethernet.dst
-    if (dst !== this.#ourMac && dst !== BROADCAST_MAC) {
+    if (!addressedToUs(ethernet.bytes, 0, ourMac)) {
       drops.notForUs++
       return FrameKind.Drop
     }
@@ -85,29 +111,48 @@ export class FrameReader {
       drops.unsupportedEtherType++
       return FrameKind.Drop
     }
+    const payload = ethernet.payload
+    return this.#ipv4(buffer, payload, 0, payload.byteLength, ourIp, drops)
+  }
+
+  /** The IPv4 datagram at `data[ip]` (`length` bytes received): checked in place (RFC 791, RFC 1122 §3.2.1). */
+  #ipv4(buffer: PacketBuffer, data: Uint8Array, ip: number, length: number, ourIp: number, drops: RxDrops): FrameKind {
     const checksumDone = (buffer.offloadFlags & OffloadFlags.RX_IP_CHECKSUM_GOOD) !== 0
-    const ip = Ipv4View.checked(ethernet.payload, checksumDone ? 'skip' : 'verify')
-    if (ip instanceof WireError) {
-      if (ip.code === 'BAD_CHECKSUM') drops.badIpv4Checksum++
+    const problem = ipv4HeaderProblem(data, ip, length, checksumDone ? 'skip' : 'verify')
+    if (problem !== undefined) {
+      if (problem === 'BAD_CHECKSUM') drops.badIpv4Checksum++
+      else if (problem === 'FRAGMENT') drops.fragments++
       else drops.malformedIpv4++
       return FrameKind.Drop
     }
-    const ipRepr = parseIpv4(ip)
-    if (ipRepr instanceof WireError) {
-      if (ipRepr.code === 'FRAGMENT') drops.fragments++
-      else drops.malformedIpv4++
-      return FrameKind.Drop
-    }
-    if (ipRepr.dst !== ourIp) {
+    const dst = readUint32(data, ip + 16)
+    if (dst !== ourIp) {
       drops.notOurAddress++
       return FrameKind.Drop
     }
-    this.srcIp = ipRepr.src
-    this.dstIp = ipRepr.dst
-    if (ipRepr.protocol === IpProtocol.TCP) return this.#tcp(ip.payload, buffer, drops)
-    if (ipRepr.protocol === IpProtocol.ICMP) return this.#icmp(ip.payload, drops)
+    const headerLength = (data[ip]! & 0x0f) * 4
+    const totalLength = (data[ip + 2]! << 8) | data[ip + 3]!
+    this.srcIp = readUint32(data, ip + 12)
+    this.dstIp = dst
+    const protocol = data[ip + 9]!
+    if (protocol === IpProtocol.TCP) return this.#tcpSegment(buffer, data, ip + headerLength, totalLength - headerLength, drops)
+    if (protocol === IpProtocol.ICMP) return this.#icmp(data.subarray(ip + headerLength, ip + totalLength), drops)
     drops.unsupportedProtocol++
     return FrameKind.Drop
+  }
+
+  #tcpSegment(buffer: PacketBuffer, data: Uint8Array, at: number, length: number, drops: RxDrops): FrameKind {
+    const verified = (buffer.offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
+    const reader = this.#tcp
+    const status = reader.read(data, at, length, this.srcIp, this.dstIp, verified ? 'skip' : 'verify')
+    if (status !== TcpReadStatus.OK) {
+      if (status === TcpReadStatus.BAD_CHECKSUM) drops.badTcpChecksum++
+      else drops.malformedTcp++
+      return FrameKind.Drop
+    }
+    this.srcPort = reader.srcPort
+    this.dstPort = reader.dstPort
+    return FrameKind.Tcp
   }
 
   #arp(bytes: Uint8Array, drops: RxDrops): FrameKind {
@@ -142,57 +187,15 @@ export class FrameReader {
     this.echoData = repr.data
     return FrameKind.IcmpEcho
   }
-
-  #tcp(bytes: Uint8Array, buffer: PacketBuffer, drops: RxDrops): FrameKind {
-    const view = TcpView.checked(bytes)
-    if (view instanceof WireError) {
-      drops.malformedTcp++
-      return FrameKind.Drop
-    }
-    const verified = (buffer.offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
-    const repr = parseTcp(view, this.srcIp, this.dstIp, verified ? 'skip' : 'verify')
-    if (repr instanceof WireError) {
-      if (repr.code === 'BAD_CHECKSUM') drops.badTcpChecksum++
-      else drops.malformedTcp++
-      return FrameKind.Drop
-    }
-    this.srcPort = repr.srcPort
-    this.dstPort = repr.dstPort
-    const segment = this.segment
-    const options = repr.options
-    segment.seq = repr.seqNumber
-    segment.ack = repr.ackNumber
-    segment.flags = repr.flags
-    segment.window = repr.window
-    segment.mss = options.mss
-    segment.windowScale = options.windowScale
-    segment.sackPermitted = options.sackPermitted ?? false
-    segment.tsValue = options.timestamp?.tsVal
-    segment.tsEcho = options.timestamp?.tsEcr ?? 0
-    segment.sackBlocks = options.sackBlocks ?? []
-    segment.payload = repr.payload
-    return FrameKind.Tcp
-  }
 }
 
 /** @internal Writes the stack's frames into pool buffers. */
 export class FrameWriter {
   readonly #mac: number
-  readonly #tcpRepr: TcpRepr = {
-    srcPort: 0,
-    dstPort: 0,
-    seqNumber: 0,
-    ackNumber: 0,
-    flags: 0,
-    window: 0,
-    urgentPointer: 0,
-    options: {},
-    payload: new Uint8Array(0),
-  }
-  readonly #timestamp = { tsVal: 0, tsEcr: 0 }
-  readonly #sackBlocks: SackBlock[] = []
   readonly #ipRepr = { src: 0, dst: 0, protocol: IpProtocol.TCP as number, ttl: 64, identification: 0, dontFragment: true, payloadLength: 0 }
   readonly #ethRepr = { dst: 0, src: 0, etherType: EtherType.IPV4 as number }
+  /** The segment a bare reset is written from. */
+  readonly #reset = new OutboundSegment()
 
   constructor(
     mac: Uint8Array,
@@ -203,71 +206,19 @@ export class FrameWriter {
     this.#ethRepr.src = this.#mac
   }
 
-  /** A TCP segment from a connection. The destination MAC is filled in after ARP. */
+  /**
+   * A TCP segment from a connection, written in place: Ethernet (destination filled in after ARP),
+   * IPv4, then the TCP header and the payload copied once from the send buffer (writeTcpSegment).
+   */
   tcp(buffer: PacketBuffer, remoteIp: number, localPort: number, remotePort: number, segment: OutboundSegment, ipId: number): void {
-    const repr = this.#tcpRepr
-    repr.srcPort = localPort
-    repr.dstPort = remotePort
-    repr.seqNumber = segment.seq
-    repr.ackNumber = segment.ack
-    repr.flags = segment.flags
-    repr.window = segment.window
-    const options: TcpRepr['options'] = {}
-    if (segment.mss > 0) options.mss = segment.mss
-    if (segment.windowScale >= 0) options.windowScale = segment.windowScale
-    if (segment.sackPermitted) options.sackPermitted = true
-    if (segment.timestamps) {
-      this.#timestamp.tsVal = segment.tsValue
-      this.#timestamp.tsEcr = segment.tsEcho
-      options.timestamp = this.#timestamp
-    }
-    if (segment.sackCount > 0) {
-      const blocks = this.#sackBlocks
-      blocks.length = segment.sackCount
-      for (let i = 0; i < segment.sackCount; i++) blocks[i] = { left: segment.sackLeft[i]!, right: segment.sackRight[i]! }
-      options.sackBlocks = blocks
-    }
-    repr.options = options
-    this.#writeTcp(buffer, remoteIp, ipId, (data, at) => {
-      segment.copyPayload(data, at)
-      return segment.payloadLength
-    })
-    if (segment.segmentSize > 0) {
-      // A super segment: the port cuts it into MSS-sized segments (TSO) and completes their checksums.
-      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
-      buffer.segmentSize = segment.segmentSize
-    }
-  }
-
-  /** A bare reset (or reset-and-ACK) for a segment that has no connection (RFC 9293 §3.10.7.1). */
-  reset(buffer: PacketBuffer, remoteIp: number, localPort: number, remotePort: number, seq: number, ack: number, flags: number, ipId: number): void {
-    const repr = this.#tcpRepr
-    repr.srcPort = localPort
-    repr.dstPort = remotePort
-    repr.seqNumber = seq
-    repr.ackNumber = ack
-    repr.flags = flags
-    repr.window = 0
-    repr.options = {}
-    this.#writeTcp(buffer, remoteIp, ipId, () => 0)
-  }
-
-  #writeTcp(buffer: PacketBuffer, remoteIp: number, ipId: number, payload: (data: Uint8Array, at: number) => number): void {
-    const repr = this.#tcpRepr
     const data = buffer.data
     const start = buffer.offset
     const eth = this.#ethRepr
     eth.etherType = EtherType.IPV4
     eth.dst = 0
     emitEthernet(eth, data, start)
-    // Header length first, so the payload can be copied straight to its place (no second copy).
-    repr.payload = data.subarray(0, 0)
-    const headerLength = tcpHeaderLength(repr)
-    const payloadAt = start + ETHERNET + IPV4 + headerLength
-    const length = payload(data, payloadAt)
-    repr.payload = data.subarray(payloadAt, payloadAt + length)
     const checksum = this.checksumOffload ? 'offload' : 'compute'
-    const tcpLength = emitTcp(repr, this.address, remoteIp, data, start + ETHERNET + IPV4, checksum)
+    const tcpLength = writeTcpSegment(segment, localPort, remotePort, this.address, remoteIp, data, start + ETHERNET + IPV4, checksum)
     const ip = this.#ipRepr
     ip.protocol = IpProtocol.TCP
     ip.src = this.address
@@ -280,8 +231,23 @@ export class FrameWriter {
       buffer.offloadFlags = OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM
       buffer.l2Length = ETHERNET
       buffer.l3Length = IPV4
-      buffer.l4Length = headerLength
+      buffer.l4Length = tcpSegmentHeaderLength(segment)
     }
+    if (segment.segmentSize > 0) {
+      // A super segment: the port cuts it into MSS-sized segments (TSO) and completes their checksums.
+      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
+      buffer.segmentSize = segment.segmentSize
+    }
+  }
+
+  /** A bare reset (or reset-and-ACK) for a segment that has no connection (RFC 9293 §3.10.7.1). */
+  reset(buffer: PacketBuffer, remoteIp: number, localPort: number, remotePort: number, seq: number, ack: number, flags: number, ipId: number): void {
+    const out = this.#reset // only ever a bare header: no options, no payload
+    out.seq = seq
+    out.ack = ack
+    out.flags = flags
+    out.window = 0
+    this.tcp(buffer, remoteIp, localPort, remotePort, out, ipId)
   }
 
   /** An ARP request (broadcast, or unicast to refresh `targetMac`) or a reply to `targetMac`. */

@@ -15,6 +15,7 @@ import {
   formatIpv4Address,
   initialSequenceNumber,
   type NativeCongestionControlName,
+  type OutboundSegment,
   type IsnSecret,
   parseIpv4Address,
   resolveTcpConfig,
@@ -97,6 +98,27 @@ export class Stack {
   /** The port refused frames in this iteration: stop offering more until the next poll. */
   #portBusy = false
   #dirty: number[] = []
+  /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
+  #dirtySpare: number[] = []
+  /** The ARP cache's callbacks, made once: a request to send, and a frame whose next hop did not resolve. */
+  readonly #arpRequest = (ip: number, mac: Uint8Array | undefined): void => this.#sendArp(1, ip, mac)
+  readonly #arpGaveUp = (buffer: PacketBuffer): void => {
+    this.stats.tx.drops.arpUnresolved++
+    buffer.release()
+  }
+  /** The connection being dispatched, for {@link #emitSegment} (one callback for every connection). */
+  #emitting: SocketRecord | undefined = undefined
+  #emitNow: Micros = 0
+  readonly #emitSegment = (segment: OutboundSegment): void => {
+    const record = this.#emitting!
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    this.#writer.tcp(buffer, record.remoteIp, record.localPort, record.remotePort, segment, this.#nextIpId())
+    this.stats.tx.tcp++
+    if (segment.retransmission) this.stats.tcp.retransmittedSegments++
+    if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
+    this.#route(this.#emitNow, buffer, record.remoteIp)
+  }
   #polling = false
   #wakeRequested = false
   #closed = false
@@ -167,14 +189,7 @@ export class Stack {
       const now = this.clock.now()
       this.#receive(now)
       this.#runTimers(now)
-      this.#arp.poll(
-        now,
-        (ip, mac) => this.#sendArp(1, ip, mac),
-        (buffer) => {
-          this.stats.tx.drops.arpUnresolved++
-          buffer.release()
-        },
-      )
+      this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
       this.#dispatchDirty(now)
       this.#flush()
       this.#armWake(now)
@@ -264,7 +279,7 @@ export class Stack {
     if (flags & TcpFlags.RST) return
     this.stats.rx.drops.noSocket++
     // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
-    const length = segment.payload.byteLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
+    const length = segment.payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
     if (flags & TcpFlags.ACK) this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, segment.ack, 0, TcpFlags.RST)
     else this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
   }
@@ -363,22 +378,19 @@ export class Stack {
     // Dispatching may make more connections dirty (events); loop until quiet.
     while (this.#dirty.length > 0) {
       const ids = this.#dirty
-      this.#dirty = []
-      for (const id of ids) {
+      this.#dirty = this.#dirtySpare
+      this.#dirtySpare = ids
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!
         const record = this.#sockets.get(id)
         if (record === undefined) continue
         record.dirty = false
         const connection = record.connection
         if (connection === undefined) continue
-        connection.dispatch(now, (segment) => {
-          const buffer = this.#allocTx()
-          if (buffer === undefined) return
-          this.#writer.tcp(buffer, record.remoteIp, record.localPort, record.remotePort, segment, this.#nextIpId())
-          this.stats.tx.tcp++
-          if (segment.retransmission) this.stats.tcp.retransmittedSegments++
-          if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
-          this.#route(now, buffer, record.remoteIp)
-        })
+        this.#emitting = record
+        this.#emitNow = now
+        connection.dispatch(now, this.#emitSegment)
+        this.#emitting = undefined
         const events = connection.takeEvents()
         if (events !== 0) this.#connectionEvents(record, events)
         if (record.appClosed) this.#maybeRelease(record)
@@ -392,6 +404,7 @@ export class Stack {
         }
         if (connection.hasPendingOutput) this.#wakeRequested = true
       }
+      ids.length = 0
     }
   }
 
@@ -437,30 +450,24 @@ export class Stack {
 
   /** Resolve the next hop and queue the frame (or park it in the ARP cache until the reply). */
   #route(now: Micros, buffer: PacketBuffer, destination: number): void {
-    const route = this.#routes.lookup(destination)
+    const route = this.#routes.lookupRoute(destination) // (lookup() would make an object per frame)
     if (route === undefined) {
       this.stats.tx.drops.noRoute++
       buffer.release()
       return
     }
-    const mac = this.#arp.resolve(now, route.nextHop)
+    const nextHop = route.gateway ?? destination
+    const mac = this.#arp.resolve(now, nextHop)
     if (mac !== undefined) {
       this.#transmitResolved(buffer, mac)
       return
     }
-    const dropped = this.#arp.enqueue(now, route.nextHop, buffer)
+    const dropped = this.#arp.enqueue(now, nextHop, buffer)
     if (dropped !== undefined) {
       this.stats.tx.drops.arpUnresolved++
       dropped.release()
     }
-    this.#arp.poll(
-      now,
-      (ip, target) => this.#sendArp(1, ip, target),
-      (packet) => {
-        this.stats.tx.drops.arpUnresolved++
-        packet.release()
-      },
-    )
+    this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
   }
 
   #transmitResolved(buffer: PacketBuffer, mac: Uint8Array): void {

@@ -42,7 +42,7 @@ export {
   IcmpView,
   parseIcmp,
 } from './wire/icmp.js'
-export { emitIpv4, IPV4_HEADER_LENGTH, IpProtocol, type Ipv4Address, type Ipv4Repr, Ipv4View, parseIpv4 } from './wire/ipv4.js'
+export { emitIpv4, IPV4_HEADER_LENGTH, ipv4HeaderProblem, IpProtocol, type Ipv4Address, type Ipv4Repr, Ipv4View, parseIpv4 } from './wire/ipv4.js'
 export { formatIpv4Address, parseIpv4Address } from './route/ipv4-address.js'
 export { inWindow, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from './wire/seq.js'
 export {
@@ -57,15 +57,20 @@ export {
 } from './wire/tcp.js'
 export {
   emitTcpOptions,
+  emptyTcpOptionFields,
   MAX_SACK_BLOCKS,
   MAX_WINDOW_SCALE,
   parseTcpOptions,
+  readTcpOptions,
   type SackBlock,
   TCP_MAX_OPTIONS_LENGTH,
+  tcpOptionFieldsLength,
+  type TcpOptionFields,
   TcpOptionKind,
   type TcpOptions,
   tcpOptionsLength,
   type TcpTimestamp,
+  writeTcpOptions,
 } from './wire/tcp-options.js'
 export {
   ARP_CACHE_DEFAULTS,
@@ -112,6 +117,7 @@ export { initialSequenceNumber, type IsnSecret, isnOffset } from './conn/initial
 export { ReceiveBuffer } from './conn/receive-buffer.js'
 export { RttEstimator, type RttOptions } from './conn/rtt-estimator.js'
 export { emptyInboundSegment, type InboundSegment, OutboundSegment } from './conn/segment.js'
+export { TcpReadStatus, TcpSegmentReader, tcpSegmentHeaderLength, writeTcpSegment } from './conn/segment-codec.js'
 export { SendBuffer } from './conn/send-buffer.js'
 export { resolveTcpConfig, TCP_DEFAULTS, type TcpConfig, TcpConfigError } from './conn/tcp-config.js'
 export {

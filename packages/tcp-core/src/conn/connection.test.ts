@@ -151,7 +151,7 @@ function segmentOf(fields: object) {
   return { ...emptySegmentDefaults(), ...fields }
 }
 function emptySegmentDefaults() {
-  return { seq: 0, ack: 0, flags: 0, window: 65535, mss: undefined, windowScale: undefined, sackPermitted: false, tsValue: undefined, tsEcho: 0, sackBlocks: [], payload: new Uint8Array(0) }
+  return { seq: 0, ack: 0, flags: 0, window: 65535, mss: undefined, windowScale: undefined, sackPermitted: false, tsValue: undefined, tsEcho: 0, sackBlocks: [], payload: new Uint8Array(0), payloadOffset: 0, payloadLength: 0 }
 }
 
 describe('sending data', () => {

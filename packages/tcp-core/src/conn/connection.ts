@@ -532,7 +532,7 @@ export class TcpConnection {
       this.#acknowledge(now, segment.ack, undefined)
       this.#establish()
       this.#acks.now = true
-      if (segment.payload.byteLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
+      if (segment.payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
     } else {
       // Simultaneous open (RFC 9293 §3.10.7.3, "Otherwise, enter SYN-RECEIVED").
       this.#state = 'SYN-RECEIVED'
@@ -546,7 +546,7 @@ export class TcpConnection {
   /** RFC 9293 §3.10.7.4: every state after SYN-SENT. */
   #processSynchronized(now: Micros, segment: InboundSegment): void {
     const flags = segment.flags
-    const payloadLength = segment.payload.byteLength
+    const payloadLength = segment.payloadLength
     // A retransmitted SYN from the peer while our SYN-ACK is unanswered: answer again.
     if (this.#state === 'SYN-RECEIVED' && flags & TcpFlags.SYN && !(flags & TcpFlags.ACK) && segment.seq === this.#irs) {
       this.#synPending = true
@@ -652,7 +652,7 @@ export class TcpConnection {
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
-    if (this.#tlp.onAck(ack, this.#sndUna, segment.payload.byteLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
+    if (this.#tlp.onAck(ack, this.#sndUna, segment.payloadLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
     if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
     if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
     const advanced = seqGt(ack, this.#sndUna)
@@ -789,7 +789,7 @@ export class TcpConnection {
    */
   #isDuplicateAck(segment: InboundSegment, scaledWindow: number, sack: SackAckUpdate | undefined): boolean {
     if (sack !== undefined) return sack.newlySackedBytes > 0
-    return segment.payload.byteLength === 0 && !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) && scaledWindow === this.#sndWnd
+    return segment.payloadLength === 0 && !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) && scaledWindow === this.#sndWnd
   }
 
   /** RFC 5681 §3.2 and RFC 6582 §3.2: duplicate ACKs count towards fast retransmit. */
@@ -867,21 +867,24 @@ export class TcpConnection {
   #acceptText(now: Micros, segment: InboundSegment, dataSeq: number): void {
     const state = this.#state
     const flags = segment.flags
-    const payload = segment.payload
-    if (payload.byteLength > 0 && (state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2')) {
-      let data = payload
+    const payloadLength = segment.payloadLength
+    if (payloadLength > 0 && (state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2')) {
+      let from = segment.payloadOffset
+      let length = payloadLength
       let seq = dataSeq
       const before = seqSub(this.#rcvNxt, seq)
       if (before > 0) {
         // Already received, in part or whole: RFC 2883 §4 reports the duplicate in a D-SACK block.
-        this.#sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, Math.min(before, data.byteLength)))
-        data = data.subarray(Math.min(before, data.byteLength))
+        const duplicate = Math.min(before, length)
+        this.#sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, duplicate))
+        from += duplicate
+        length -= duplicate
         seq = this.#rcvNxt
       }
       const offset = seqSub(seq, this.#rcvNxt)
-      if (data.byteLength > 0) {
+      if (length > 0) {
         const hadHoles = this.receiveBuffer.rangeCount > 0
-        const advance = this.receiveBuffer.insert(offset, data)
+        const advance = this.receiveBuffer.insert(offset, segment.payload, from, length)
         if (advance > 0) {
           this.#rcvNxt = seqAdd(this.#rcvNxt, advance)
           this.#sackReceiver?.onInOrder(this.#rcvNxt)
@@ -891,7 +894,7 @@ export class TcpConnection {
         } else {
           // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
           // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
-          if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, data.byteLength))
+          if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
           this.stats.outOfOrderSegments++
           this.#acks.owePure()
         }
@@ -900,7 +903,7 @@ export class TcpConnection {
       }
     }
     if (flags & TcpFlags.FIN) {
-      const finSeq = seqAdd(dataSeq, payload.byteLength)
+      const finSeq = seqAdd(dataSeq, payloadLength)
       if (finSeq === this.#rcvNxt) this.#finArrived(now)
       else if (seqGt(finSeq, this.#rcvNxt)) this.#pendingFinSeq = finSeq
     } else if (this.#pendingFinSeq >= 0 && this.#pendingFinSeq === this.#rcvNxt) {

@@ -42,6 +42,8 @@ function toInbound(s: SentSegment): InboundSegment {
     tsEcho: s.tsEcho,
     sackBlocks: s.sack.map(([left, right]) => ({ left, right })),
     payload: s.payload,
+    payloadOffset: 0,
+    payloadLength: s.payload.byteLength,
   }
 }
 

@@ -7,6 +7,7 @@
  * Storage starts empty and doubles on demand up to the capacity.
  * @module
  */
+import { copyBytes } from '../wire/bytes.js'
 import { growRing } from './ring.js'
 
 /** The most out-of-order ranges kept; a segment that would need more is dropped (and retransmitted by the peer). */
@@ -57,15 +58,15 @@ export class ReceiveBuffer {
   }
 
   /**
-   * Store `data` whose first byte is `offset` bytes past RCV.NXT. The caller has trimmed it to the window.
+   * Store `length` bytes of `data` from `from`, whose first byte is `offset` bytes past RCV.NXT. The caller
+   * has trimmed them to the window.
    * @returns how many bytes RCV.NXT advances (0 for out-of-order data, or -1 when it had to be dropped).
    */
-  insert(offset: number, data: Uint8Array): number {
-    const length = data.byteLength
+  insert(offset: number, data: Uint8Array, from = 0, length = data.byteLength - from): number {
     if (length === 0) return 0
     const end = Math.min(offset + length, this.window)
     if (end <= offset) return 0
-    this.#copyIn(this.#readable + offset, data.subarray(0, end - offset))
+    this.#copyIn(this.#readable + offset, data, from, end - offset)
     if (offset > 0) return this.#addRange(offset, end) ? 0 : -1
     // In order: the readable region grows over any ranges it reaches.
     let advance = end
@@ -94,8 +95,8 @@ export class ReceiveBuffer {
     const count = Math.min(length, this.#readable)
     if (count === 0) return 0
     const first = Math.min(count, this.#bytes.byteLength - this.#head)
-    target.set(this.#bytes.subarray(this.#head, this.#head + first), offset)
-    if (first < count) target.set(this.#bytes.subarray(0, count - first), offset + first)
+    copyBytes(this.#bytes, this.#head, target, offset, first)
+    if (first < count) copyBytes(this.#bytes, 0, target, offset + first, count - first)
     return count
   }
 
@@ -106,8 +107,8 @@ export class ReceiveBuffer {
     this.#head = this.#readable === 0 && this.#starts.length === 0 ? 0 : (this.#head + n) % this.#bytes.byteLength
   }
 
-  #copyIn(position: number, data: Uint8Array): void {
-    const needed = position + data.byteLength
+  #copyIn(position: number, data: Uint8Array, from: number, length: number): void {
+    const needed = position + length
     if (needed > this.#bytes.byteLength) {
       const used = this.#starts.length > 0 ? this.#readable + this.#ends[this.#ends.length - 1]! : this.#readable
       this.#bytes = growRing(this.#bytes, this.#head, used, needed, this.capacity)
@@ -115,9 +116,9 @@ export class ReceiveBuffer {
     }
     const size = this.#bytes.byteLength
     const start = (this.#head + position) % size
-    const first = Math.min(data.byteLength, size - start)
-    this.#bytes.set(data.subarray(0, first), start)
-    if (first < data.byteLength) this.#bytes.set(data.subarray(first), 0)
+    const first = Math.min(length, size - start)
+    copyBytes(data, from, this.#bytes, start, first)
+    if (first < length) copyBytes(data, from + first, this.#bytes, 0, length - first)
   }
 
   /** Merge [start, end) into the sorted ranges. @returns false when the range table is full. */

@@ -23,8 +23,15 @@ export interface InboundSegment {
   tsEcho: number
   /** SACK blocks, possibly empty. */
   sackBlocks: readonly SackBlock[]
-  /** The segment text (a view into the frame). */
+  /**
+   * The bytes that hold the segment text, at [payloadOffset, payloadOffset + payloadLength): usually the
+   * whole receive buffer of the frame, so that parsing makes no view (the segment path allocates nothing).
+   */
   payload: Uint8Array
+  /** Where the text starts in {@link payload}. */
+  payloadOffset: number
+  /** Bytes of text. */
+  payloadLength: number
 }
 
 /** A blank {@link InboundSegment} to fill, for tests and for drivers that reuse one object. */
@@ -41,6 +48,8 @@ export function emptyInboundSegment(): InboundSegment {
     tsEcho: 0,
     sackBlocks: [],
     payload: new Uint8Array(0),
+    payloadOffset: 0,
+    payloadLength: 0,
   }
 }
 

@@ -6,6 +6,7 @@
  * doubles on demand up to the capacity, so an idle connection costs no buffer memory.
  * @module
  */
+import { copyBytes } from '../wire/bytes.js'
 import { growRing } from './ring.js'
 
 /** A fixed-capacity byte ring holding unacknowledged and unsent data. */
@@ -46,8 +47,8 @@ export class SendBuffer {
     const size = this.#bytes.byteLength
     const tail = (this.#head + this.#length) % size
     const first = Math.min(count, size - tail)
-    this.#bytes.set(data.subarray(offset, offset + first), tail)
-    if (first < count) this.#bytes.set(data.subarray(offset + first, offset + count), 0)
+    copyBytes(data, offset, this.#bytes, tail, first)
+    if (first < count) copyBytes(data, offset + first, this.#bytes, 0, count - first)
     this.#length += count
     return count
   }
@@ -64,7 +65,7 @@ export class SendBuffer {
     const size = this.#bytes.byteLength
     const start = (this.#head + from) % size
     const first = Math.min(length, size - start)
-    target.set(this.#bytes.subarray(start, start + first), targetOffset)
-    if (first < length) target.set(this.#bytes.subarray(0, length - first), targetOffset + first)
+    copyBytes(this.#bytes, start, target, targetOffset, first)
+    if (first < length) copyBytes(this.#bytes, 0, target, targetOffset + first, length - first)
   }
 }

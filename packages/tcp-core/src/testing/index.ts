@@ -46,9 +46,12 @@ export function testConfig(overrides: Partial<TcpConfig> = {}): TcpConfig {
   return resolveTcpConfig(overrides, () => new FixedWindowControl())
 }
 
-/** An inbound segment: defaults (ACK only, empty) overridden by `fields`. */
+/** An inbound segment: defaults (ACK only, empty) overridden by `fields`; a `payload` without `payloadLength` is all text. */
 export function segment(fields: Partial<InboundSegment> = {}): InboundSegment {
-  return { ...emptyInboundSegment(), flags: TcpFlags.ACK, window: 65535, ...fields }
+  const built = { ...emptyInboundSegment(), flags: TcpFlags.ACK, window: 65535, ...fields }
+  // A payload given alone is all text.
+  if (fields.payload !== undefined && fields.payloadLength === undefined) built.payloadLength = fields.payload.byteLength - built.payloadOffset
+  return built
 }
 
 /** A snapshot of one emitted segment, payload copied. */

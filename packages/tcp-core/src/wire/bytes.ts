@@ -49,3 +49,15 @@ export function copyUnlessInPlace(source: Uint8Array, target: Uint8Array, at: nu
   if (source.buffer === target.buffer && source.byteOffset === target.byteOffset + at) return
   target.set(source, at)
 }
+
+/**
+ * Copy `length` bytes from `source[sourceStart …]` to `target[targetStart …]`: the one payload copy of
+ * each path goes through here. It makes one short-lived view of the source range: `set` needs a whole
+ * array, and Node 20 has no ranged copy between two ArrayBuffers that does not (Buffer.copy makes the
+ * same view inside); a JavaScript loop would cost ten times as much per segment.
+ * @internal
+ */
+export function copyBytes(source: Uint8Array, sourceStart: number, target: Uint8Array, targetStart: number, length: number): void {
+  if (length <= 0) return
+  target.set(length === source.byteLength && sourceStart === 0 ? source : source.subarray(sourceStart, sourceStart + length), targetStart)
+}

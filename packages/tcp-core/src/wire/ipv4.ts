@@ -15,7 +15,7 @@
  */
 import { readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { internetChecksum, type RxChecksum, type TxChecksum } from './checksum.js'
-import { checkRoom, WireEmitError, WireError } from './errors.js'
+import { checkRoom, WireEmitError, WireError, type WireErrorCode } from './errors.js'
 
 /** An IPv4 address as a uint32, first octet most significant. */
 export type Ipv4Address = number
@@ -71,27 +71,20 @@ export class Ipv4View {
    * (unless `checksum` is `skip`). After this, no accessor reads out of bounds.
    */
   static checked(bytes: Uint8Array, checksum: RxChecksum = 'verify'): Ipv4View | WireError {
-    if (bytes.byteLength < IPV4_HEADER_LENGTH) {
-      return new WireError('ipv4', 'TRUNCATED', `datagram of ${bytes.byteLength} bytes, header needs 20`)
-    }
-    const version = bytes[0]! >>> 4
-    if (version !== 4) return new WireError('ipv4', 'BAD_VERSION', `version ${version}`) // RFC 1122 §3.2.1.1
+    const problem = ipv4HeaderProblem(bytes, 0, bytes.byteLength, checksum)
+    if (problem === undefined || problem === 'FRAGMENT') return new Ipv4View(bytes)
     const headerLength = (bytes[0]! & 0x0f) * 4
-    if (headerLength < IPV4_HEADER_LENGTH) {
-      return new WireError('ipv4', 'BAD_HEADER_LENGTH', `IHL ${headerLength / 4} < 5`)
+    const totalLength = bytes.byteLength >= 4 ? (bytes[2]! << 8) | bytes[3]! : 0
+    switch (problem) {
+      case 'BAD_VERSION':
+        return new WireError('ipv4', problem, `version ${bytes[0]! >>> 4}`)
+      case 'BAD_CHECKSUM':
+        return new WireError('ipv4', problem, 'header checksum')
+      case 'BAD_HEADER_LENGTH':
+        return new WireError('ipv4', problem, headerLength < IPV4_HEADER_LENGTH ? `IHL ${headerLength / 4} < 5` : `total length ${totalLength} < header length ${headerLength}`)
+      default:
+        return new WireError('ipv4', 'TRUNCATED', bytes.byteLength < IPV4_HEADER_LENGTH ? `datagram of ${bytes.byteLength} bytes, header needs 20` : `total length ${totalLength} > ${bytes.byteLength} bytes received`)
     }
-    const totalLength = (bytes[2]! << 8) | bytes[3]!
-    if (totalLength < headerLength) {
-      return new WireError('ipv4', 'BAD_HEADER_LENGTH', `total length ${totalLength} < header length ${headerLength}`)
-    }
-    if (totalLength > bytes.byteLength) {
-      return new WireError('ipv4', 'TRUNCATED', `total length ${totalLength} > ${bytes.byteLength} bytes received`)
-    }
-    // RFC 791 §3.1 Header Checksum, RFC 1122 §3.2.1.2: the sum over the header, checksum included, is 0xffff.
-    if (checksum === 'verify' && internetChecksum(bytes, 0, headerLength) !== 0) {
-      return new WireError('ipv4', 'BAD_CHECKSUM', 'header checksum')
-    }
-    return new Ipv4View(bytes)
   }
 
   /** Always 4 after {@link Ipv4View.checked}. */
@@ -237,4 +230,26 @@ export function parseIpv4Address(text: string): Ipv4Address | undefined {
 /** Format as dotted-quad text. */
 export function formatIpv4Address(address: Ipv4Address): string {
   return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`
+}
+
+/**
+ * What is wrong with the IPv4 header at `bytes[offset]` (`length` bytes received), as a code, or
+ * undefined: the checks of {@link Ipv4View.checked} (`TRUNCATED`, `BAD_VERSION` per RFC 1122 §3.2.1.1,
+ * `BAD_HEADER_LENGTH`, `BAD_CHECKSUM` per RFC 791 §3.1 unless `checksum` is `skip`), then `FRAGMENT` as
+ * {@link parseIpv4} says. Allocates nothing: the segment path checks every datagram with it.
+ */
+export function ipv4HeaderProblem(bytes: Uint8Array, offset: number, length: number, checksum: RxChecksum): WireErrorCode | undefined {
+  if (length < IPV4_HEADER_LENGTH || offset + length > bytes.byteLength) return 'TRUNCATED'
+  const first = bytes[offset]!
+  if (first >>> 4 !== 4) return 'BAD_VERSION'
+  const headerLength = (first & 0x0f) * 4
+  if (headerLength < IPV4_HEADER_LENGTH) return 'BAD_HEADER_LENGTH'
+  const totalLength = (bytes[offset + 2]! << 8) | bytes[offset + 3]!
+  if (totalLength < headerLength) return 'BAD_HEADER_LENGTH'
+  if (totalLength > length) return 'TRUNCATED'
+  // RFC 791 §3.1 Header Checksum, RFC 1122 §3.2.1.2: the sum over the header, checksum included, is 0xffff.
+  if (checksum === 'verify' && internetChecksum(bytes, offset, headerLength) !== 0) return 'BAD_CHECKSUM'
+  // RFC 791 §3.2: MF set or a fragment offset means a fragment.
+  if ((readUint16(bytes, offset + 6) & 0x3fff) !== 0) return 'FRAGMENT'
+  return undefined
 }

@@ -165,7 +165,8 @@ describe('TCP options', () => {
   it('round-trips arbitrary options', () => {
     const uint32 = fc.integer({ min: 0, max: 0xffff_ffff })
     const options = fc.record({
-      mss: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }),
+      // An MSS of 0 is written and read as no option (tcp-options.ts: as Linux, it cannot be honoured).
+      mss: fc.option(fc.integer({ min: 1, max: 0xffff }), { nil: undefined }),
       windowScale: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }),
       sackPermitted: fc.option(fc.boolean(), { nil: undefined }),
       sackBlocks: fc.option(fc.array(fc.record({ left: uint32, right: uint32 }), { maxLength: 5 }), { nil: undefined }),
@@ -189,5 +190,12 @@ describe('TCP options', () => {
         })
       }),
     )
+  })
+})
+
+describe('an MSS option of 0', () => {
+  it('reads as no MSS, and is not written (Linux ignores it; RFC 9293 §3.7.1 then applies the default)', () => {
+    expect((parseTcpOptions(Uint8Array.of(2, 4, 0, 0)) as TcpOptions).mss).toBeUndefined()
+    expect(tcpOptionsLength({ mss: 0 })).toBe(0)
   })
 })

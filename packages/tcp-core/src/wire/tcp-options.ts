@@ -19,9 +19,9 @@
  * 32-bit boundary (RFC 9293 §3.1 padding).
  * @module
  */
-import { decodeSackOption, encodeSackOption, MAX_SACK_BLOCKS, type SackBlock, SackError } from '@mtcp/sack'
+import { encodeSackEdges, MAX_SACK_BLOCKS, type SackBlock, sackOptionProblem } from '@mtcp/sack'
 import { readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
-import { checkRoom, WireError } from './errors.js'
+import { checkRoom, WireEmitError, WireError } from './errors.js'
 
 /** TCP option kinds (IANA "TCP Option Kind Numbers"). */
 export const TcpOptionKind = {
@@ -75,24 +75,50 @@ export interface TcpOptions {
   timestamp?: TcpTimestamp | undefined
 }
 
-const NO_SACK_BLOCKS: readonly SackBlock[] = Object.freeze([])
+/**
+ * The option fields of one header as plain values, for code that reuses one record per segment (the
+ * segment path allocates nothing): absent numbers are 0 (`mss`), -1 (`windowScale`) or flagged
+ * (`timestamps`); SACK blocks are `sackCount` pairs in `sackLeft`/`sackRight`. The connection's
+ * `OutboundSegment` has exactly these fields.
+ */
+export interface TcpOptionFields {
+  /**
+   * MSS, or 0 for none. An MSS option of 0 reads as none: no segment could be sent under it, and Linux
+   * ignores it too (RFC 9293 §3.7.1 then applies the default).
+   */
+  mss: number
+  /** Window scale shift, or -1 for none. */
+  windowScale: number
+  sackPermitted: boolean
+  /** Whether the timestamps option is present. */
+  timestamps: boolean
+  tsValue: number
+  tsEcho: number
+  /** SACK blocks held in `sackLeft`/`sackRight`, 0 to 4. */
+  sackCount: number
+  readonly sackLeft: number[]
+  readonly sackRight: number[]
+}
 
-function badOption(message: string): WireError {
-  return new WireError('tcp', 'BAD_OPTION', message)
+/** A blank {@link TcpOptionFields} to fill. */
+export function emptyTcpOptionFields(): TcpOptionFields {
+  return { mss: 0, windowScale: -1, sackPermitted: false, timestamps: false, tsValue: 0, tsEcho: 0, sackCount: 0, sackLeft: [0, 0, 0, 0], sackRight: [0, 0, 0, 0] }
 }
 
 /**
- * Parse the options bytes of a TCP header (`TcpView.options`): never throws; `BAD_OPTION` when
- * an option is malformed (see the module notes). Unknown options are skipped by their length.
+ * Read the options in `bytes[start, end)` into `into` (every field is set). Never throws, allocates
+ * nothing for well-formed options.
+ * @returns undefined, or what is malformed (see the module notes): the caller reports `BAD_OPTION`.
  */
-export function parseTcpOptions(bytes: Uint8Array): TcpOptions | WireError {
-  let mss: number | undefined
-  let windowScale: number | undefined
-  let sackPermitted = false
-  let sackBlocks = NO_SACK_BLOCKS
-  let timestamp: TcpTimestamp | undefined
-  const end = bytes.byteLength
-  let i = 0
+export function readTcpOptions(bytes: Uint8Array, start: number, end: number, into: TcpOptionFields): string | undefined {
+  into.mss = 0
+  into.windowScale = -1
+  into.sackPermitted = false
+  into.timestamps = false
+  into.tsValue = 0
+  into.tsEcho = 0
+  into.sackCount = 0
+  let i = start
   while (i < end) {
     const kind = bytes[i]!
     if (kind === TcpOptionKind.END) break // RFC 9293 §3.2: the rest is padding
@@ -101,60 +127,164 @@ export function parseTcpOptions(bytes: Uint8Array): TcpOptions | WireError {
       continue
     }
     // RFC 9293 §3.1: every other option has a length byte counting kind and length.
-    if (i + 1 >= end) return badOption(`option ${kind} has no length byte`)
+    if (i + 1 >= end) return `option ${kind} has no length byte`
     const length = bytes[i + 1]!
-    if (length < 2) return badOption(`option ${kind} has length ${length}`)
-    if (i + length > end) return badOption(`option ${kind} of length ${length} runs past the header`)
+    if (length < 2) return `option ${kind} has length ${length}`
+    if (i + length > end) return `option ${kind} of length ${length} runs past the header`
     switch (kind) {
       case TcpOptionKind.MSS:
-        if (length !== 4) return badOption(`MSS option of length ${length}`)
-        mss = readUint16(bytes, i + 2)
+        if (length !== 4) return `MSS option of length ${length}`
+        into.mss = readUint16(bytes, i + 2)
         break
       case TcpOptionKind.WINDOW_SCALE: {
-        if (length !== 3) return badOption(`window scale option of length ${length}`)
+        if (length !== 3) return `window scale option of length ${length}`
         const shift = bytes[i + 2]!
-        windowScale = shift > MAX_WINDOW_SCALE ? MAX_WINDOW_SCALE : shift // RFC 7323 §2.3: use 14
+        into.windowScale = shift > MAX_WINDOW_SCALE ? MAX_WINDOW_SCALE : shift // RFC 7323 §2.3: use 14
         break
       }
       case TcpOptionKind.SACK_PERMITTED:
-        if (length !== 2) return badOption(`SACK-permitted option of length ${length}`)
-        sackPermitted = true
+        if (length !== 2) return `SACK-permitted option of length ${length}`
+        into.sackPermitted = true
         break
       case TcpOptionKind.SACK: {
-        // RFC 2018 §3: length 8n + 2 with 1 ≤ n ≤ 4; the codec is @mtcp/sack's.
-        const blocks = decodeSackOption(bytes, i, length)
-        if (blocks instanceof SackError) return badOption(blocks.message)
-        sackBlocks = blocks
+        // RFC 2018 §3: length 8n + 2 with 1 ≤ n ≤ 4; the checks are @mtcp/sack's.
+        const problem = sackOptionProblem(bytes, i, length)
+        if (problem !== undefined) return problem.message
+        const count = (length - 2) / 8
+        for (let b = 0; b < count; b++) {
+          into.sackLeft[b] = readUint32(bytes, i + 2 + 8 * b)
+          into.sackRight[b] = readUint32(bytes, i + 6 + 8 * b)
+        }
+        into.sackCount = count
         break
       }
       case TcpOptionKind.TIMESTAMPS:
-        if (length !== 10) return badOption(`timestamps option of length ${length}`)
-        timestamp = { tsVal: readUint32(bytes, i + 2), tsEcr: readUint32(bytes, i + 6) }
+        if (length !== 10) return `timestamps option of length ${length}`
+        into.timestamps = true
+        into.tsValue = readUint32(bytes, i + 2)
+        into.tsEcho = readUint32(bytes, i + 6)
         break
       default:
         break // RFC 9293 §3.1: an option not implemented is ignored, skipped by its length
     }
     i += length
   }
-  return { mss, windowScale, sackPermitted, sackBlocks, timestamp }
+  return undefined
+}
+
+/**
+ * Parse the options bytes of a TCP header (`TcpView.options`): never throws; `BAD_OPTION` when
+ * an option is malformed (see the module notes). Unknown options are skipped by their length.
+ */
+export function parseTcpOptions(bytes: Uint8Array): TcpOptions | WireError {
+  const fields = emptyTcpOptionFields()
+  const problem = readTcpOptions(bytes, 0, bytes.byteLength, fields)
+  if (problem !== undefined) return new WireError('tcp', 'BAD_OPTION', problem)
+  const sackBlocks: SackBlock[] = []
+  for (let b = 0; b < fields.sackCount; b++) sackBlocks.push({ left: fields.sackLeft[b]!, right: fields.sackRight[b]! })
+  return {
+    mss: fields.mss > 0 ? fields.mss : undefined,
+    windowScale: fields.windowScale >= 0 ? fields.windowScale : undefined,
+    sackPermitted: fields.sackPermitted,
+    sackBlocks,
+    timestamp: fields.timestamps ? { tsVal: fields.tsValue, tsEcr: fields.tsEcho } : undefined,
+  }
 }
 
 /** Bytes of the options other than SACK, in the emitted layout. */
-function fixedOptionsLength(options: TcpOptions): number {
+function fixedOptionsLength(fields: TcpOptionFields): number {
   let length = 0
-  if (options.mss !== undefined) length += 4
-  if (options.timestamp !== undefined) length += 12 // [SACK-permitted or NOP NOP] + timestamps
-  else if (options.sackPermitted === true) length += 4 // NOP NOP SACK-permitted
-  if (options.windowScale !== undefined) length += 4 // NOP window scale
+  if (fields.mss > 0) length += 4
+  if (fields.timestamps) length += 12 // [SACK-permitted or NOP NOP] + timestamps
+  else if (fields.sackPermitted) length += 4 // NOP NOP SACK-permitted
+  if (fields.windowScale >= 0) length += 4 // NOP window scale
   return length
 }
 
-/** How many SACK blocks are emitted: all that fit in `room` bytes after the other options, at most 4. */
-function sackBlocksToEmit(options: TcpOptions, room: number): number {
-  const count = options.sackBlocks?.length ?? 0
+/** How many SACK blocks are written: all that fit in `room` bytes after the other options, at most 4. */
+function sackBlocksToWrite(fields: TcpOptionFields, room: number): number {
+  const count = fields.sackCount
   if (count === 0) return 0
-  const fit = Math.floor((room - fixedOptionsLength(options) - 4) / 8) // NOP NOP kind length, then 8 per block
+  const fit = Math.floor((room - fixedOptionsLength(fields) - 4) / 8) // NOP NOP kind length, then 8 per block
   return Math.max(0, Math.min(count, MAX_SACK_BLOCKS, fit))
+}
+
+/** Length in bytes of the options {@link writeTcpOptions} writes for `fields` (a multiple of 4). */
+export function tcpOptionFieldsLength(fields: TcpOptionFields, room = TCP_MAX_OPTIONS_LENGTH): number {
+  const blocks = sackBlocksToWrite(fields, room)
+  const length = fixedOptionsLength(fields) + (blocks === 0 ? 0 : 4 + 8 * blocks)
+  return (length + 3) & ~3
+}
+
+/**
+ * Write `fields` at `buffer[offset]` in the layout of the module notes, without checks or allocation
+ * (the caller made room for {@link tcpOptionFieldsLength} bytes). SACK blocks that do not fit in `room`
+ * are left out from the end (the first block is the most recent, RFC 2018 §4).
+ * @returns the bytes written
+ */
+export function writeTcpOptions(fields: TcpOptionFields, buffer: Uint8Array, offset: number, room = TCP_MAX_OPTIONS_LENGTH): number {
+  const length = tcpOptionFieldsLength(fields, room)
+  let at = offset
+  if (fields.mss > 0) {
+    buffer[at] = TcpOptionKind.MSS
+    buffer[at + 1] = 4
+    writeUint16(buffer, at + 2, fields.mss)
+    at += 4
+  }
+  if (fields.timestamps) {
+    const sackPermitted = fields.sackPermitted
+    buffer[at] = sackPermitted ? TcpOptionKind.SACK_PERMITTED : TcpOptionKind.NOP
+    buffer[at + 1] = sackPermitted ? 2 : TcpOptionKind.NOP
+    buffer[at + 2] = TcpOptionKind.TIMESTAMPS
+    buffer[at + 3] = 10
+    writeUint32(buffer, at + 4, fields.tsValue)
+    writeUint32(buffer, at + 8, fields.tsEcho)
+    at += 12
+  } else if (fields.sackPermitted) {
+    buffer[at] = TcpOptionKind.NOP
+    buffer[at + 1] = TcpOptionKind.NOP
+    buffer[at + 2] = TcpOptionKind.SACK_PERMITTED
+    buffer[at + 3] = 2
+    at += 4
+  }
+  if (fields.windowScale >= 0) {
+    buffer[at] = TcpOptionKind.NOP
+    buffer[at + 1] = TcpOptionKind.WINDOW_SCALE
+    buffer[at + 2] = 3
+    buffer[at + 3] = fields.windowScale
+    at += 4
+  }
+  const blocks = sackBlocksToWrite(fields, room)
+  if (blocks > 0) {
+    buffer[at] = TcpOptionKind.NOP
+    buffer[at + 1] = TcpOptionKind.NOP
+    at += 2
+    at += encodeSackEdges(fields.sackLeft, fields.sackRight, blocks, buffer, at)
+  }
+  while (at < offset + length) buffer[at++] = TcpOptionKind.END // RFC 9293 §3.1: pad with zeros to 32 bits
+  return length
+}
+
+/** The repr's options as fields, in a scratch record (emit is synchronous; nothing keeps it). */
+const scratch = emptyTcpOptionFields()
+function fieldsOf(options: TcpOptions): TcpOptionFields {
+  scratch.mss = options.mss ?? 0
+  scratch.windowScale = options.windowScale ?? -1
+  scratch.sackPermitted = options.sackPermitted === true
+  scratch.timestamps = options.timestamp !== undefined
+  scratch.tsValue = options.timestamp?.tsVal ?? 0
+  scratch.tsEcho = options.timestamp?.tsEcr ?? 0
+  const blocks = options.sackBlocks ?? []
+  scratch.sackCount = Math.min(blocks.length, MAX_SACK_BLOCKS)
+  for (let b = 0; b < scratch.sackCount; b++) {
+    const block = blocks[b]!
+    if (block.left >>> 0 !== block.left || block.right >>> 0 !== block.right) {
+      throw new WireEmitError('ERR_INVALID_FIELD', `sackBlocks[${b}] edges must be sequence numbers, integers in [0, 4294967295], got ${String(block.left)}..${String(block.right)}`)
+    }
+    scratch.sackLeft[b] = block.left
+    scratch.sackRight[b] = block.right
+  }
+  return scratch
 }
 
 /**
@@ -162,9 +292,7 @@ function sackBlocksToEmit(options: TcpOptions, room: number): number {
  * @param room - bytes available for options, default (and at most) 40
  */
 export function tcpOptionsLength(options: TcpOptions, room = TCP_MAX_OPTIONS_LENGTH): number {
-  const blocks = sackBlocksToEmit(options, room)
-  const length = fixedOptionsLength(options) + (blocks === 0 ? 0 : 4 + 8 * blocks)
-  return (length + 3) & ~3
+  return tcpOptionFieldsLength(fieldsOf(options), room)
 }
 
 /**
@@ -174,46 +302,7 @@ export function tcpOptionsLength(options: TcpOptions, room = TCP_MAX_OPTIONS_LEN
  * @throws {@link WireEmitError} `ERR_BUFFER_TOO_SMALL`
  */
 export function emitTcpOptions(options: TcpOptions, buffer: Uint8Array, offset = 0, room = TCP_MAX_OPTIONS_LENGTH): number {
-  const length = tcpOptionsLength(options, room)
-  checkRoom('TCP options', buffer, offset, length)
-  let at = offset
-  if (options.mss !== undefined) {
-    buffer[at] = TcpOptionKind.MSS
-    buffer[at + 1] = 4
-    writeUint16(buffer, at + 2, options.mss)
-    at += 4
-  }
-  const timestamp = options.timestamp
-  if (timestamp !== undefined) {
-    const sackPermitted = options.sackPermitted === true
-    buffer[at] = sackPermitted ? TcpOptionKind.SACK_PERMITTED : TcpOptionKind.NOP
-    buffer[at + 1] = sackPermitted ? 2 : TcpOptionKind.NOP
-    buffer[at + 2] = TcpOptionKind.TIMESTAMPS
-    buffer[at + 3] = 10
-    writeUint32(buffer, at + 4, timestamp.tsVal)
-    writeUint32(buffer, at + 8, timestamp.tsEcr)
-    at += 12
-  } else if (options.sackPermitted === true) {
-    buffer[at] = TcpOptionKind.NOP
-    buffer[at + 1] = TcpOptionKind.NOP
-    buffer[at + 2] = TcpOptionKind.SACK_PERMITTED
-    buffer[at + 3] = 2
-    at += 4
-  }
-  if (options.windowScale !== undefined) {
-    buffer[at] = TcpOptionKind.NOP
-    buffer[at + 1] = TcpOptionKind.WINDOW_SCALE
-    buffer[at + 2] = 3
-    buffer[at + 3] = options.windowScale
-    at += 4
-  }
-  const blocks = sackBlocksToEmit(options, room)
-  if (blocks > 0) {
-    buffer[at] = TcpOptionKind.NOP
-    buffer[at + 1] = TcpOptionKind.NOP
-    at += 2
-    at += encodeSackOption(options.sackBlocks!, buffer, at, blocks)
-  }
-  while (at < offset + length) buffer[at++] = TcpOptionKind.END // RFC 9293 §3.1: pad with zeros to 32 bits
-  return length
+  const fields = fieldsOf(options)
+  checkRoom('TCP options', buffer, offset, tcpOptionFieldsLength(fields, room))
+  return writeTcpOptions(fields, buffer, offset, room)
 }

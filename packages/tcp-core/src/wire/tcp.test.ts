@@ -198,7 +198,8 @@ describe('TCP (RFC 9293 §3.1)', () => {
     const uint32 = fc.integer({ min: 0, max: 0xffff_ffff })
     const port = fc.integer({ min: 0, max: 0xffff })
     const options = fc.record({
-      mss: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }),
+      // An MSS of 0 is written and read as no option (tcp-options.ts: as Linux, it cannot be honoured).
+      mss: fc.option(fc.integer({ min: 1, max: 0xffff }), { nil: undefined }),
       windowScale: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }),
       sackPermitted: fc.boolean(),
       sackBlocks: fc.array(fc.record({ left: uint32, right: uint32 }), { maxLength: 2 }),
