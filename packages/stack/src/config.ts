@@ -79,6 +79,12 @@ export interface StackOptions {
    * leave it unset outside tests.
    */
   initialSequenceNumber?: (now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number) => number
+  /**
+   * Called with what an application callback (a `watch` watcher, a Node-style socket's event handler)
+   * threw; the stack goes on either way. Default: thrown again from a microtask, so Node reports it as it
+   * would any callback's error. It is counted in `stats.callbackErrors`.
+   */
+  onCallbackError?: (error: unknown) => void
   /** Hooks for a stack that is one worker of a cluster (`@mtcp/stack/cluster` sets them). Default none. */
   hooks?: StackHooks
 }
@@ -144,6 +150,9 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   const ephemeralPorts = options.ephemeralPorts ?? [32768, 60999]
   integerIn('ephemeralPorts[0]', ephemeralPorts[0], 1, 65535)
   integerIn('ephemeralPorts[1]', ephemeralPorts[1], ephemeralPorts[0], 65535)
+  if (options.onCallbackError !== undefined && typeof options.onCallbackError !== 'function') {
+    fail(`onCallbackError must be a function (error) => void, got ${typeof options.onCallbackError}`)
+  }
   if (options.initialSequenceNumber !== undefined && typeof options.initialSequenceNumber !== 'function') {
     fail(`initialSequenceNumber must be a function (now, localIp, localPort, remoteIp, remotePort) => number, got ${typeof options.initialSequenceNumber}`)
   }

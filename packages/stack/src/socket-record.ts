@@ -43,6 +43,10 @@ export class SocketRecord {
   appClosed = false
   /** Queued for dispatch in this loop iteration. */
   dirty = false
+  /** Readiness bits raised during this loop iteration, delivered to the watchers after it (0: none). */
+  pendingEvents = 0
+  /** Released while a notification was pending: the watchers go once it is delivered. */
+  releasedWithPending = false
   /** The deadline registered in the timer queue, or undefined. */
   timerAt: Micros | undefined = undefined
   /** Called with {@link PollEvents} bits whenever the socket's state changes. */

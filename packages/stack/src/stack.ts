@@ -61,6 +61,10 @@ export interface SocketAddress {
 const TX_BACKLOG_LIMIT = 8192
 /** Receive bursts per loop iteration before other work gets a turn. */
 const RX_BURSTS_PER_POLL = 8
+/** Dispatch rounds after the applications' callbacks within one loop iteration. */
+const APPLICATION_ROUNDS = 2
+/** A bit of SocketRecord.pendingEvents above every PollEvents bit: the record is in the notify queue. */
+const NOTIFY_QUEUED = 1 << 30
 
 /**
  * A user-level TCP/IPv4 stack over one port. Create with {@link createStack}.
@@ -86,6 +90,7 @@ export class Stack {
   readonly #writer: FrameWriter
   readonly #isnSecret: IsnSecret
   readonly #chooseIsn: StackOptions['initialSequenceNumber']
+  readonly #callbackError: (error: unknown) => void
   readonly #tcpConfig: TcpConfig
   readonly #wake: Timer
   readonly #rx: PacketBuffer[] = []
@@ -98,6 +103,8 @@ export class Stack {
   /** The port refused frames in this iteration: stop offering more until the next poll. */
   #portBusy = false
   #dirty: number[] = []
+  /** Sockets with readiness to deliver once the iteration is over (see #notify). */
+  readonly #notifyQueue: SocketRecord[] = []
   /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
   #dirtySpare: number[] = []
   /** The ARP cache's callbacks, made once: a request to send, and a frame whose next hop did not resolve. */
@@ -153,6 +160,12 @@ export class Stack {
     crypto.getRandomValues(secret)
     this.#isnSecret = [secret[0]!, secret[1]!]
     this.#chooseIsn = options.initialSequenceNumber
+    this.#callbackError =
+      options.onCallbackError ??
+      ((error) =>
+        queueMicrotask(() => {
+          throw error
+        }))
     this.#tcpConfig = resolveTcpConfig(
       {
         mss: this.options.mtu - 40,
@@ -182,21 +195,37 @@ export class Stack {
    */
   poll(): void {
     if (this.#closed || this.#polling) return
-    this.#polling = true
     this.#wakeRequested = false
     this.#portBusy = false
+    const now = this.clock.now()
+    this.#phase(now, true)
+    // What the applications wrote or read when told goes out in the same iteration: one more dispatch
+    // and transmit phase, and the events it raises (a bounded number of rounds; the rest waits for the
+    // next iteration, which #scheduleSoon asks for).
+    for (let round = 0; round < APPLICATION_ROUNDS && this.#dirty.length > 0 && !this.#closed; round++) this.#phase(now, false)
+    if (this.#wakeRequested || this.#dirty.length > 0) this.#scheduleSoon()
+  }
+
+  /**
+   * One pass of the driver: receive bursts, parse, find the flow, feed the connection (events are only
+   * collected), run timers, dispatch every connection with work, transmit; then deliver the events to the
+   * applications, whose callbacks run here and nowhere else.
+   */
+  #phase(now: Micros, receive: boolean): void {
+    this.#polling = true
     try {
-      const now = this.clock.now()
-      this.#receive(now)
-      this.#runTimers(now)
-      this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
+      if (receive) {
+        this.#receive(now)
+        this.#runTimers(now)
+        this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
+      }
       this.#dispatchDirty(now)
       this.#flush()
       this.#armWake(now)
     } finally {
       this.#polling = false
     }
-    if (this.#wakeRequested) this.#scheduleSoon()
+    this.#deliverEvents()
   }
 
   #receive(now: Micros): void {
@@ -358,8 +387,58 @@ export class Stack {
     if (events & TcpEvents.CLOSED) this.#maybeRelease(record)
   }
 
+  /**
+   * Tell `record`'s watchers about `events`. During a loop iteration the bits are kept and delivered
+   * after it ({@link #deliverEvents}): no application code runs in the middle of a burst, so a callback
+   * that reads, writes or closes finds the stack between iterations, never half way through one.
+   */
   #notify(record: SocketRecord, events: number): void {
-    for (const watcher of record.watchers) watcher(record.id, events)
+    if (record.watchers.length === 0) return
+    if (this.#polling) {
+      if (record.pendingEvents === 0) this.#notifyQueue.push(record)
+      record.pendingEvents |= events | NOTIFY_QUEUED
+      return
+    }
+    this.#callWatchers(record, events)
+  }
+
+  /** Deliver what {@link #notify} kept during the iteration, in the order the sockets were first notified. */
+  #deliverEvents(): void {
+    const queue = this.#notifyQueue
+    for (let i = 0; i < queue.length; i++) {
+      const record = queue[i]!
+      const events = record.pendingEvents & ~NOTIFY_QUEUED
+      record.pendingEvents = 0
+      this.#callWatchers(record, events)
+      if (record.releasedWithPending) {
+        record.releasedWithPending = false
+        record.watchers.length = 0
+      }
+    }
+    queue.length = 0
+  }
+
+  /**
+   * Call the watchers. A watcher that throws does not disturb the stack or the other watchers: the
+   * error is counted and handed to `onCallbackError` (by default thrown again from a microtask, where
+   * Node reports it as it would any callback's).
+   */
+  #callWatchers(record: SocketRecord, events: number): void {
+    const watchers = record.watchers
+    for (let i = 0; i < watchers.length; i++) {
+      try {
+        watchers[i]!(record.id, events)
+      } catch (error) {
+        this.stats.callbackErrors++
+        try {
+          this.#callbackError(error)
+        } catch (again) {
+          queueMicrotask(() => {
+            throw again
+          })
+        }
+      }
+    }
   }
 
   #runTimers(now: Micros): void {
@@ -625,7 +704,8 @@ export class Stack {
     if (connection !== undefined && (connection.state !== 'CLOSED' || connection.hasPendingOutput)) return
     if (connection !== undefined && record.bound) this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)
     if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
-    record.watchers.length = 0
+    if (record.pendingEvents !== 0) record.releasedWithPending = true
+    else record.watchers.length = 0
     this.#sockets.release(record.id)
   }
 

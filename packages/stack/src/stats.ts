@@ -74,6 +74,8 @@ export interface StackStats {
     /** Segments sent again (timeouts, fast retransmits, NewReno partial ACKs). */
     retransmittedSegments: number
   }
+  /** Application callbacks (watchers, socket event handlers) that threw; each error is rethrown from a microtask. */
+  callbackErrors: number
 }
 
 /** A zeroed {@link StackStats}. */
@@ -114,5 +116,6 @@ export function createStackStats(): StackStats {
       drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, backlogOverflow: 0 },
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
+    callbackErrors: 0,
   }
 }

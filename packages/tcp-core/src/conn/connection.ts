@@ -1352,10 +1352,15 @@ export class TcpConnection {
     const offset = seqSub(this.#sndNxt, this.#sndUna)
     const unsent = this.sendBuffer.length - offset
     if (unsent <= 0) return this.#finDue() ? 0 : -1
-    const length = Math.min(this.#superSegmentMax(), unsent, this.#usableWindow())
+    const window = this.#usableWindow()
+    let length = Math.min(this.#superSegmentMax(), unsent, window)
     if (length <= 0) return -1
+    // When the window is what cuts a segment of several MSS, cut it at a whole MSS (Linux's
+    // tcp_mss_split_point): a super segment of 2.5 MSS would put a short segment on the wire for nothing.
+    const mss = this.#sendMss()
+    if (length === window && length > mss && length < unsent) length -= length % mss
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
-    if (length >= this.#sendMss() || seqLt(this.#sndNxt, this.#sndMax)) return length
+    if (length >= mss || seqLt(this.#sndNxt, this.#sndMax)) return length
     const allQueued = length === unsent
     // Nagle (rules/nagle.ts), then sender SWS avoidance (rules/silly-window.ts).
     if (this.#nagle.holds(this.#sndUna, this.#sndNxt, this.#config.noDelay, this.#finQueued && allQueued)) return -1

@@ -65,9 +65,17 @@ export class ReceiveWindow {
     return field
   }
 
-  /** After the application read: whether the window opened enough for an update (RFC 9293 §3.8.6.2.2: min(buffer / 2, 2·MSS)). */
+  /**
+   * After the application read: whether a window update is worth a segment of its own. The window must
+   * open by a useful step (RFC 9293 §3.8.6.2.2: min(buffer / 2, 2·MSS)); and, as Linux's
+   * tcp_cleanup_rbuf, only while the advertised window is at most half the buffer and the new one at
+   * least twice it: a window that is mostly open already rides on the next ACK instead.
+   */
   updateDue(rcvNxt: number): boolean {
+    const advertised = this.advertised(rcvNxt)
+    const offer = this.#buffer.window
+    if (2 * advertised > this.#buffer.capacity) return false
     const threshold = Math.min(this.#buffer.capacity / 2, 2 * this.#mss)
-    return this.#buffer.window - this.advertised(rcvNxt) >= threshold
+    return offer - advertised >= threshold && offer >= 2 * advertised
   }
 }
