@@ -20,6 +20,11 @@ export type CcpIpcErrorCode =
   | 'EEXIST'
   /** The socket directory exists and is not a directory. */
   | 'ENOTDIR'
+  /**
+   * The socket directory is writable by users other than its owner, or owned by another user (not root):
+   * they could replace the agent's socket and steer every flow. Fix its mode (`chmod 0755` or `0700`).
+   */
+  | 'ERR_UNSAFE_SOCKET_DIR'
   /** The socket path does not fit in `sockaddr_un.sun_path`. */
   | 'ENAMETOOLONG'
   /** Any other operating-system error, with its errno name as the code (`EACCES`, `EPERM`, `EMFILE`, …). */

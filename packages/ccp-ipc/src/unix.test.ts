@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -114,6 +114,25 @@ describe('unix transport: round trips', () => {
   })
 })
 
+describe('unix transport: only the agent speaks to a datapath (issue 17, 3)', () => {
+  it('drops and counts datagrams from any other address or an unbound socket; the agent\'s get through', async () => {
+    const { agent, datapath } = pair()
+    const intruder = rawSocket(join(dir, 'intruder'))
+    const unbound = rawSocket()
+    const got: number[] = []
+    datapath.onMessage((bytes) => got.push(sidOf(bytes)))
+    // A forged CHANGE_PROG-sized datagram from a bound socket in the same directory, and one from an unbound socket.
+    rawSend(intruder, datapath.address, datagram(4, 16, 666))
+    rawSend(unbound, datapath.address, datagram(4, 16, 667))
+    expect(agent.sendTo(datapath.address, datagram(4, 16, 1))).toBe(0)
+    // Datagrams are read in the order they were queued: once the agent's is in, the two before it were seen.
+    await loopTurnsUntil(() => got.length > 0)
+    expect(got).toEqual([1])
+    expect(datapath.stats.dropped.foreign).toBe(2)
+    expect(datapath.stats.received).toBe(1)
+  })
+})
+
 describe('unix transport: permissions', () => {
   it('creates the socket directory 0700 and each socket 0600', () => {
     const { agent, datapath } = pair()
@@ -126,22 +145,37 @@ describe('unix transport: permissions', () => {
     }
   })
 
-  it('warns through the log hook about a directory open to others, and still binds', () => {
-    mkdirSync(dir, { mode: 0o755 })
-    const warnings: Parameters<LogHook>[] = []
-    const agent = track(openUnixAgent({ dir, log: (...entry) => warnings.push(entry) }))
-    expect(warnings).toHaveLength(1)
-    expect(warnings[0]![0]).toBe('warn')
-    expect(warnings[0]![1]).toContain('0755')
+  it('takes a directory others may read but not write (portus makes /tmp/ccp 0755), telling the log hook', () => {
+    mkdirSync(dir)
+    chmodSync(dir, 0o755)
+    const entries: Parameters<LogHook>[] = []
+    const agent = track(openUnixAgent({ dir, log: (...entry) => entries.push(entry) }))
+    expect(entries).toHaveLength(1)
+    expect(entries[0]![0]).toBe('info')
+    expect(entries[0]![1]).toContain('0755')
     expect(statSync(dir).mode & 0o777).toBe(0o755) // left as it is: portus may have made it
     expect(statSync(agent.address).mode & 0o777).toBe(0o600)
   })
 
-  it('does not warn about a directory that is already 0700', () => {
+  it('does not log about a directory that is already 0700', () => {
     mkdirSync(dir, { mode: 0o700 })
     const warnings: unknown[] = []
     track(openUnixAgent({ dir, log: (...entry) => warnings.push(entry) }))
     expect(warnings).toEqual([])
+  })
+
+  it.each([0o777, 0o1777, 0o775, 0o757])('refuses a directory writable by others (mode %o) with ERR_UNSAFE_SOCKET_DIR, at both ends (issue 17, 3)', (mode) => {
+    mkdirSync(dir)
+    chmodSync(dir, mode)
+    expect(() => openUnixAgent({ dir })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR' }))
+    expect(() => openUnixDatapath({ dir, name: 'mtcp-0' })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR', message: expect.stringContaining(mode.toString(8)) }))
+    expect(readdirSync(dir)).toEqual([]) // nothing bound
+  })
+
+  it.runIf(process.getuid?.() === 0)('refuses a directory owned by another user (not root) with ERR_UNSAFE_SOCKET_DIR', () => {
+    mkdirSync(dir, { mode: 0o700 })
+    chownSync(dir, 4242, 4242)
+    expect(() => openUnixDatapath({ dir, name: 'mtcp-0' })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR', message: expect.stringContaining('4242') }))
   })
 
   it('refuses a socket directory that is a file, with ENOTDIR', () => {

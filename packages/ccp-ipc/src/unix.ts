@@ -196,7 +196,12 @@ class UnixDatapath extends UnixEndpoint implements DatapathTransport {
   }
 
   protected deliver(bytes: Buffer, from: string | undefined): void {
-    deliverToHandler(this.stats, this.#handler, bytes, from ?? '')
+    if (from !== this.#agentPath) {
+      // Only the agent may speak: anyone else who can reach our socket is dropped (and counted).
+      this.stats.dropped.foreign++
+      return
+    }
+    deliverToHandler(this.stats, this.#handler, bytes, from)
   }
 }
 
@@ -290,7 +295,13 @@ function systemError(error: unknown, what: string): CcpIpcError {
   return new CcpIpcError(name as CcpIpcErrorCode, `${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error })
 }
 
-/** The socket directory: create it 0700 if missing; warn (and go on) if it is open to other users. */
+/**
+ * The socket directory: create it 0700 if missing. An existing one must not be writable by anyone but its
+ * owner, who must be this user or root: whoever can write in it can replace the agent's socket with their
+ * own and steer every flow. That also makes the sender of every datagram this user or root (only they can
+ * bind a socket in the directory), which is the credential check that `unix-dgram` cannot do with
+ * `SO_PASSCRED` (docs/decisions/0020-ccp-datapath-sends-and-resync.md).
+ */
 function prepareDir(dir: string, log: LogHook | undefined): void {
   let created: string | undefined
   try {
@@ -317,15 +328,24 @@ function prepareDir(dir: string, log: LogHook | undefined): void {
     throw systemError(error, `cannot inspect the socket directory ${dir}`)
   }
   if (!stats.isDirectory()) throw new CcpIpcError('ENOTDIR', `the socket directory ${dir} exists and is not a directory`)
-  // portus creates /tmp/ccp itself (with its umask's mode): looser is a warning, not a refusal.
-  const mode = stats.mode & 0o777
+  const mode = stats.mode & 0o7777
   const uid = process.getuid?.()
-  if ((mode & 0o077) !== 0 || (uid !== undefined && stats.uid !== uid)) {
-    log?.(
-      'warn',
-      `the socket directory ${dir} has mode ${mode.toString(8).padStart(4, '0')} and owner ${stats.uid}; expected 0700 and ${uid ?? 'this user'}: other users may list and replace the sockets in it; continuing`,
-      { dir, mode, uid: stats.uid },
+  const octal = mode.toString(8).padStart(4, '0')
+  if ((mode & 0o022) !== 0) {
+    throw new CcpIpcError(
+      'ERR_UNSAFE_SOCKET_DIR',
+      `the socket directory ${dir} has mode ${octal}: users other than its owner may write in it and replace the agent's socket; make it 0755 or 0700 (\`chmod go-w ${dir}\`), or choose another directory`,
     )
+  }
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw new CcpIpcError(
+      'ERR_UNSAFE_SOCKET_DIR',
+      `the socket directory ${dir} belongs to user ${stats.uid}, not to this user (${uid}) or root: that user could replace the agent's socket; run the agent and the datapath as one user, or choose another directory`,
+    )
+  }
+  // portus creates /tmp/ccp itself with its umask's mode (0755): readable by others is told, not refused.
+  if ((mode & 0o077) !== 0) {
+    log?.('info', `the socket directory ${dir} has mode ${octal}: other users may list the sockets in it (not write)`, { dir, mode, uid: stats.uid })
   }
 }
 
