@@ -476,13 +476,20 @@ export class Datapath<C = unknown> {
   _sendReady(now: number): void {
     this.#lastReadyAttemptAt = now
     const bytes = this.#scratch.subarray(0, encodeMessageInto({ type: MessageType.Ready, sid: 0, id: this.id }, this.#scratch))
-    if (this._send(bytes) !== 0) return
-    this.stats.readySent++
+    // The state a READY that went out leaves, set first: an in-process agent answers inside sendMsg.
+    const wasAbsent = this._agent === AgentState.Absent
+    if (wasAbsent) this._agent = AgentState.Unknown
     this._readyNeeded = false
     this._readyEpoch++
     this.#awaitingReady = true
     this.#readySentAt = now
-    if (this._agent === AgentState.Absent) this._agent = AgentState.Unknown
+    if (this._send(bytes) !== 0) {
+      this.#awaitingReady = false
+      this._readyNeeded = true
+      if (wasAbsent) this._agent = AgentState.Absent
+      return
+    }
+    this.stats.readySent++
     const connections = this.#connections
     for (let sid = 1; sid < connections.length; sid++) {
       const connection = connections[sid]
@@ -764,11 +771,17 @@ export class Connection<C = unknown> {
     }
     const scratch = datapath._scratch
     const bytes = scratch.subarray(0, encodeMessageInto(create, scratch))
+    // Set first: an in-process agent answers (CHANGE_PROG) inside sendMsg.
+    const previousEpoch = this._createEpoch
+    const previousWaiting = this._waitingFrom
+    this._createEpoch = datapath._readyEpoch
+    this._waitingFrom = now
     if (datapath._send(bytes) === 0) {
       datapath.stats.createsSent++
       this._createdOnce = true
-      this._createEpoch = datapath._readyEpoch
-      this._waitingFrom = now
+    } else {
+      this._createEpoch = previousEpoch === datapath._readyEpoch ? -1 : previousEpoch
+      this._waitingFrom = previousWaiting
     }
   }
 

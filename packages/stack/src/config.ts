@@ -11,7 +11,7 @@ import {
   parseIpv4Address,
   type TcpConfig,
 } from '@mtcp/tcp-core'
-import type { CcpOptions } from './ccp.js'
+import { type CcpOptions, ccpLimitsProblem } from './ccp.js'
 import { StackError } from './errors.js'
 import type { StackHooks } from './stack-hooks.js'
 
@@ -130,6 +130,11 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   const congestionControl = options.congestionControl ?? 'cubic'
   if (options.ccp !== undefined && (typeof options.ccp.transport?.send !== 'function' || typeof options.ccp.transport.onMessage !== 'function')) {
     fail('ccp.transport must have send(bytes) and onMessage(handler): a DatapathTransport from @mtcp/ccp-ipc')
+  }
+  if (options.ccp !== undefined) {
+    const limits = ccpLimitsProblem(options.ccp.limits)
+    if (limits !== undefined) fail(limits)
+    if (options.ccp.onControlChange !== undefined && typeof options.ccp.onControlChange !== 'function') fail('ccp.onControlChange must be a function (event) => void')
   }
   const problem = congestionControlProblem(congestionControl, options.ccp !== undefined)
   if (problem !== undefined) fail(problem)
