@@ -566,6 +566,29 @@ describe('agent absent and restarted (better than libccp)', () => {
     expect(take()).toEqual([])
   })
 
+  it('a CREATE left unanswered for the resync interval (its answer lost) is sent again for that flow alone, with backoff', () => {
+    const { env, datapath, deliver, take, changeProgram } = harness({ resyncIntervalUs: 1_000_000 })
+    datapath.start()
+    deliver(growing(1)) // the answer to READY
+    const a = datapath.connectionStart(INFO, { name: 'a' })
+    const b = datapath.connectionStart(INFO, { name: 'b' })
+    changeProgram(b.sid, 1) // a's CHANGE_PROG was lost
+    take()
+    env.now += 999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
+    expect(take()).toEqual([{ type: MessageType.Create, sid: a.sid, ...INFO }])
+    env.now += 1_999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
+    expect(take()).toEqual([{ type: MessageType.Create, sid: a.sid, ...INFO }])
+    expect(datapath.stats).toMatchObject({ recreates: 2, resyncs: 0, readySent: 1 })
+  })
+
   it('READY left unanswered for the resync interval is sent again, with backoff', () => {
     const { env, datapath, take } = harness({ resyncIntervalUs: 1_000_000 })
     datapath.start()

@@ -22,8 +22,9 @@
  *   INSTALL answers our READY, the agent already has the flows' CREATEs; if it comes unasked (an agent
  *   restarted between two sends), the datapath resynchronises: READY, then CREATE for every flow.
  * - When the agent's messages stop making sense (a CHANGE_PROG for a program not in the table, no answer
- *   to READY or to a CREATE within the resync interval) the datapath resynchronises the same way, with
- *   exponential backoff, so a confused agent cannot make it spin.
+ *   to READY within the resync interval) the datapath resynchronises the same way, with exponential
+ *   backoff, so a confused agent cannot make it spin. A CREATE left unanswered that long (its CHANGE_PROG
+ *   lost to a full queue) is sent again for that flow alone, waiting twice as long each time.
  * - A flow's program is the program object, not a table slot: a cleared or refilled table never makes a
  *   flow run, or report under the uid of, a program it was not switched to.
  * @module
@@ -95,9 +96,10 @@ export interface DatapathOptions {
   /** How often a READY or CREATE whose send failed is retried, in µs (default 100,000: libccp's 100 ms). */
   retryIntervalUs?: number
   /**
-   * How long to wait for the agent to answer a READY or a CREATE, or to make sense again, before
-   * resynchronising (READY, then CREATE for every flow), in µs; doubled after each resync up to 64 times,
-   * back to this after a program change is taken. Default 10 × `retryIntervalUs` (1 s).
+   * How long to wait for the agent to answer a READY, or to make sense again, before resynchronising
+   * (READY, then CREATE for every flow), in µs; doubled after each resync up to 64 times, back to this
+   * after a program change is taken. Also how long a flow waits for the answer to its CREATE before
+   * sending it again (doubling per flow). Default 10 × `retryIntervalUs` (1 s).
    */
   resyncIntervalUs?: number
   /** Most programs in the table (default 64); an INSTALL beyond it is dropped and counted. */
@@ -141,6 +143,8 @@ export interface DatapathStats {
   reportsCoalesced: number
   /** Resynchronisations: READY then CREATE for every flow, after the agent stopped making sense. */
   resyncs: number
+  /** CREATEs sent again for one flow whose CREATE the agent left unanswered for the resync interval (its answer lost). */
+  recreates: number
   /** READY messages sent. */
   readySent: number
   /** CREATE messages sent. */
@@ -215,6 +219,7 @@ export class Datapath<C = unknown> {
     sendDropped: 0,
     reportsCoalesced: 0,
     resyncs: 0,
+    recreates: 0,
     readySent: 0,
     createsSent: 0,
     measuresSent: 0,
@@ -331,7 +336,7 @@ export class Datapath<C = unknown> {
       const connection = connections[sid]
       if (connection === undefined) continue
       connection._retryCreate(now)
-      if (!this.#awaitingReady && connection._waitingSince(now) >= this.#resyncInterval) this._requestResync('the agent did not answer a CREATE')
+      if (!this.#awaitingReady && connection._waitingSince(now) >= connection._answerTimeout) connection._recreate(now)
     }
     this.#maybeResync(now)
   }
@@ -631,6 +636,7 @@ export class Connection<C = unknown> {
   /** @internal the datapath's READY epoch when CREATE went out, -1 while it has not gone out since the agent forgot the flow */ _createEpoch = -1
   /** @internal when the CREATE went out, or when the flow last lost its program after that */ _waitingFrom = Number.NEGATIVE_INFINITY
   /** @internal whether the first CREATE went out (later ones carry the current window) */ _createdOnce = false
+  /** @internal how long to wait for the answer to a CREATE before sending it again (doubles each time) */ _answerTimeout: number
   /** @internal */ _freed = false
   /** @internal the last invoke's {@link ProgramStatus} */ _lastStatus: number = ProgramStatus.Ok
 
@@ -640,6 +646,7 @@ export class Connection<C = unknown> {
     this.sid = sid
     this.context = context
     this._create = create
+    this._answerTimeout = datapath.resyncIntervalUs
   }
 
   /**
@@ -751,6 +758,19 @@ export class Connection<C = unknown> {
   _waitingSince(now: number): number {
     if (this._program !== null || this._staged !== null || this._createEpoch !== this._datapath._readyEpoch) return Number.NEGATIVE_INFINITY
     return now - this._waitingFrom
+  }
+
+  /**
+   * @internal The agent left this flow's CREATE unanswered (its CHANGE_PROG lost to a full queue, or the
+   * CREATE dropped): send it again, waiting twice as long for the next answer (at most 64 × the resync interval).
+   */
+  _recreate(now: number): void {
+    const datapath = this._datapath
+    datapath.stats.recreates++
+    datapath._log('warn', 'no answer to CREATE: sending it again', { sid: this.sid, waitedUs: now - this._waitingFrom })
+    this._answerTimeout = Math.min(this._answerTimeout * 2, datapath.resyncIntervalUs * 2 ** MAX_RESYNC_DOUBLINGS)
+    this._forgotten()
+    this._sendCreate(now)
   }
 
   /** @internal The agent forgot this flow (a READY went out): it needs a CREATE. */
