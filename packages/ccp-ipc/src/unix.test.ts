@@ -1,17 +1,14 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CcpIpcError } from './errors.js'
 import { isPeerAbsent, SendResult } from './errno.js'
 import { agentReceives, datagram, datapathReceives, ready, sidOf } from './test-support.js'
 import type { AgentTransport, DatapathTransport, LogHook } from './transport.js'
 import { openUnixAgent, openUnixDatapath } from './unix.js'
-import type { UnixDgram, UnixDgramSocket } from './unix-dgram-loader.js'
-
-// A raw unix-dgram socket, to send what our transports refuse to and to leave stale socket files behind.
-const unix = createRequire(import.meta.url)('unix-dgram') as UnixDgram
+import { bindUnixDatagram, type UnixDatagramSocket } from '@mtcp/unix-dgram-native'
 
 let root: string
 let dir: string
@@ -22,27 +19,24 @@ function track<T extends { close(): void }>(transport: T): T {
   return transport
 }
 
-/** A raw socket whose close() is idempotent (unix-dgram aborts the process on a second close). */
-function rawSocket(path?: string): UnixDgramSocket {
-  const socket = unix.createSocket('unix_dgram')
-  socket.on('error', () => {})
-  if (path !== undefined) socket.bind(path)
-  let closed = false
-  const close = socket.close.bind(socket)
-  socket.close = () => {
-    if (!closed) close()
-    closed = true
-  }
+/** A raw socket of the addon, to send what our transports refuse to and to leave stale socket files behind. */
+let unboundCount = 0
+function rawSocket(path?: string): UnixDatagramSocket {
+  // The addon always binds: an "unbound" sender is one bound in the abstract namespace (no path to answer).
+  const socket = bindUnixDatagram(path ?? `\0ccp-ipc-test-${process.pid}-${unboundCount++}`, () => {})
+  if (typeof socket === 'number') throw new Error(`bind ${path}: ${socket}`)
   open.push(socket)
   return socket
 }
 
-function rawSend(socket: UnixDgramSocket, to: string, bytes: Uint8Array): void {
-  let failure: unknown
-  socket.send(bytes, 0, bytes.length, to, (error) => {
-    failure = error
-  })
-  expect(failure).toBeUndefined()
+/** A raw agent at `<dir>/portus` (the directory check would refuse the loosened directory). */
+function openUnixAgentUnchecked(directory: string): { sendTo(to: string, bytes: Uint8Array): number; close(): void } {
+  const socket = rawSocket(join(directory, 'portus'))
+  return { sendTo: (to, bytes) => socket.send(bytes, to), close: () => socket.close() }
+}
+
+function rawSend(socket: UnixDatagramSocket, to: string, bytes: Uint8Array): void {
+  expect(socket.send(bytes, to)).toBe(0)
 }
 
 /** Resolves once `condition` holds, checking once per event-loop turn (no timers, no sleeping). */
@@ -130,6 +124,34 @@ describe('unix transport: only the agent speaks to a datapath (issue 17, 3)', ()
     expect(got).toEqual([1])
     expect(datapath.stats.dropped.foreign).toBe(2)
     expect(datapath.stats.received).toBe(1)
+  })
+})
+
+describe.runIf(process.getuid?.() === 0)('unix transport: the agent\'s credentials (SO_PASSCRED)', () => {
+  it('drops a datagram from the agent\'s path when it comes from another user', async () => {
+    const datapath = track(openUnixDatapath({ dir, name: 'mtcp-0' }))
+    const got: number[] = []
+    datapath.onMessage((bytes) => got.push(sidOf(bytes)))
+    // Someone loosened the permissions after we opened: another user binds the agent's path and writes to us.
+    chmodSync(root, 0o711)
+    chmodSync(dir, 0o777)
+    chmodSync(datapath.address, 0o666)
+    const addon = join(import.meta.dirname, '..', 'node_modules', '@mtcp', 'unix-dgram-native', 'dist', 'index.cjs')
+    const script = `
+      const { bindUnixDatagram } = require(${JSON.stringify(addon)})
+      const socket = bindUnixDatagram(${JSON.stringify(join(dir, 'portus'))}, () => {})
+      if (typeof socket === 'number') process.exit(10)
+      process.exit(socket.send(Buffer.from(${JSON.stringify(Array.from(datagram(4, 16, 666)))}), ${JSON.stringify(datapath.address)}) === 0 ? 0 : 11)
+    `
+    const child = spawnSync(process.execPath, ['-e', script], { uid: 4242, gid: 4242 })
+    expect(child.status).toBe(0)
+    // Then the real agent (this user) at the same path, after the intruder's socket file is gone.
+    rmSync(join(dir, 'portus'))
+    const agent = track(openUnixAgentUnchecked(dir))
+    expect(agent.sendTo(datapath.address, datagram(4, 16, 1))).toBe(0)
+    await loopTurnsUntil(() => got.length > 0)
+    expect(got).toEqual([1])
+    expect(datapath.stats.dropped.foreign).toBe(1)
   })
 })
 
