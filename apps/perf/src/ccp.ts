@@ -139,7 +139,7 @@ export interface CcpSetup {
 /**
  * Set up CCP for one stack: the embedded TypeScript agent on an in-process channel (synchronous, so a
  * virtual clock stays deterministic), or a unix datagram socket to an external agent.
- * @throws `CcpIpcError` from `@mtcp/ccp-ipc` when the unix socket cannot be opened (no unix-dgram addon,
+ * @throws `CcpIpcError` from `@mtcp/ccp-ipc` when the unix socket cannot be opened (no @mtcp/unix-dgram-native addon, a socket directory others may write in,
  * a live process on our path, …).
  */
 export async function createCcp(options: CcpSetupOptions): Promise<CcpSetup> {

@@ -8,10 +8,8 @@
 
 /** Stable error codes thrown by `@mtcp/ccp-ipc`. */
 export type CcpIpcErrorCode =
-  /** `unix-dgram` (an optional dependency with a C++ addon) is missing or its addon was not built. */
+  /** `@mtcp/unix-dgram-native` (an optional dependency, a prebuilt N-API addon) is missing or its addon does not load here. */
   | 'ERR_UNIX_DGRAM_UNAVAILABLE'
-  /** A unix transport was opened off the main thread; `unix-dgram` only works on the main thread. */
-  | 'ERR_UNIX_DGRAM_MAIN_THREAD'
   /** An option or argument is invalid; the message names it and what is accepted. */
   | 'ERR_INVALID_ARG'
   /** Another live socket is bound at the path (or, in an {@link InProcessHub}, the name is taken). */

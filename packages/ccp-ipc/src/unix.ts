@@ -293,9 +293,8 @@ function systemError(error: unknown, what: string): CcpIpcError {
 /**
  * The socket directory: create it 0700 if missing. An existing one must not be writable by anyone but its
  * owner, who must be this user or root: whoever can write in it can replace the agent's socket with their
- * own and steer every flow. That also makes the sender of every datagram this user or root (only they can
- * bind a socket in the directory), which is the credential check that `unix-dgram` cannot do with
- * `SO_PASSCRED` (docs/decisions/0020-ccp-datapath-sends-and-resync.md).
+ * own and steer every flow. The datapath also checks each datagram's sender by the kernel's credentials
+ * (`SO_PASSCRED`): this user or root (docs/decisions/0020-ccp-datapath-sends-and-resync.md).
  */
 function prepareDir(dir: string, log: LogHook | undefined): void {
   let created: string | undefined

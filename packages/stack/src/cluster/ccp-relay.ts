@@ -1,6 +1,6 @@
 /**
- * Per-worker CCP over unix sockets. `@mtcp/ccp-ipc`'s unix transport runs only on the main thread
- * (unix-dgram polls the main event loop), so the main thread binds each worker's socket,
+ * Per-worker CCP over unix sockets. The main thread binds each worker's socket (when this was written
+ * `@mtcp/ccp-ipc`'s unix transport could run only there; since decision 0021 it runs in workers too),
  * `<dir>/<name>-w<index>`, and relays datagrams to and from that worker over a MessagePort. Each
  * worker still has its own datapath (libccp, its own flows and programs) and its own IPC address; only
  * the agent's messages (READY, CREATE, reports, program installs) pass through the main thread, never
