@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InProcessHub } from '@mtcp/ccp-ipc'
-import { type CcpMessage, type CreateMessage, decodeMessage, encodeMessage, Implicit, type InstallExprMessage, MessageType, RegType } from '@mtcp/libccp'
+import { type CcpMessage, type CreateMessage, decodeMessage, encodeMessage, Implicit, type InstallExprMessage, MessageType, RegType, type UpdateField } from '@mtcp/libccp'
 import { describe, expect, it } from 'vitest'
 import type { CcpControlEvent } from './ccp.js'
 import { StackError } from './errors.js'
@@ -31,7 +31,7 @@ function stubAgent(hub: InProcessHub, answer: { cwnd: number; rate?: number }) {
     if (message.type === MessageType.Ready) agent.sendTo(from, ackUpdateProgram())
     else if (message.type === MessageType.Create) agent.sendTo(from, encodeMessage({ type: MessageType.ChangeProg, sid: message.sid, programUid: 1, updates: [] }))
     else if (message.type === MessageType.Measure && message.fields.length > 0) {
-      const updates = [{ regType: RegType.Implicit, regIndex: Implicit.Cwnd, value: answer.cwnd }]
+      const updates: UpdateField[] = [{ regType: RegType.Implicit, regIndex: Implicit.Cwnd, value: answer.cwnd }]
       if (answer.rate !== undefined) updates.push({ regType: RegType.Implicit, regIndex: Implicit.Rate, value: answer.rate })
       agent.sendTo(from, encodeMessage({ type: MessageType.UpdateFields, sid: message.sid, updates }))
     }
