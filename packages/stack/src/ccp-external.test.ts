@@ -69,7 +69,12 @@ function setUp(dir: string) {
     port: link.a,
     address: '10.0.0.1/24',
     congestionControl: 'ccp:reno',
-    ccp: { transport: openUnixDatapath({ dir, name: `mtcp-${process.pid}` }), onControlChange: (event) => events.push(event) },
+    ccp: {
+      transport: openUnixDatapath({ dir, name: `mtcp-${process.pid}` }),
+      onControlChange: (event) => events.push(event),
+      // No timing in the test: however loaded the machine, an answer the agent sends is waited for.
+      resyncIntervalUs: 600_000_000,
+    },
   })
   const b = createStack({ port: link.b, address: '10.0.0.2/24' })
   cleanup.push(() => {

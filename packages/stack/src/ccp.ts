@@ -38,6 +38,11 @@ export interface CcpOptions {
   /** Bounds on what the agent may set; values outside are clamped (and counted in `StackCcp.stats`). */
   limits?: CcpLimits
   /**
+   * How long the datapath waits for the agent to answer READY or a CREATE before it resynchronises or
+   * sends that CREATE again (doubling each time), in µs of the stack's clock. Default 1,000,000 (1 s).
+   */
+  resyncIntervalUs?: number
+  /**
    * Told when a flow passes from the native controller to the agent or back, on the stack's clock (seen at
    * the flow's next ACK or timeout, or at the next 100 ms retry tick). May throw: the stack ignores it.
    */
@@ -144,7 +149,7 @@ export class StackCcp {
         // A CREATE after the first (a new agent) carries the window the flow has now.
         currentCwnd: (connection) => connection.context.window,
       },
-      { id: options.id ?? 0, compile: !options.interpret },
+      { id: options.id ?? 0, compile: !options.interpret, ...(options.resyncIntervalUs === undefined ? {} : { resyncIntervalUs: options.resyncIntervalUs }) },
     )
     this.#transport.onMessage((bytes) => this.datapath.receive(bytes))
     this.#timer = clock.createTimer(() => this.#tick())

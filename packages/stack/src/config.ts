@@ -134,6 +134,8 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   if (options.ccp !== undefined) {
     const limits = ccpLimitsProblem(options.ccp.limits)
     if (limits !== undefined) fail(limits)
+    const resync = options.ccp.resyncIntervalUs
+    if (resync !== undefined && !(typeof resync === 'number' && Number.isFinite(resync) && resync > 0)) fail(`ccp.resyncIntervalUs must be a number of µs above 0, got ${String(resync)}`)
     if (options.ccp.onControlChange !== undefined && typeof options.ccp.onControlChange !== 'function') fail('ccp.onControlChange must be a function (event) => void')
   }
   const problem = congestionControlProblem(congestionControl, options.ccp !== undefined)
