@@ -35,9 +35,8 @@ typedef struct {
   uv_poll_t poll;
   napi_env env;
   napi_ref on_message;
+  char buffer[MAX_DATAGRAM];  // per socket: sockets of several worker threads read at the same time
 } dgram_socket;
-
-static char receive_buffer[MAX_DATAGRAM];
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -109,7 +108,7 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
   napi_get_global(env, &global);
   for (int i = 0; i < MAX_READS_PER_WAKE && !socket->closed; i++) {
     struct sockaddr_un from;
-    struct iovec vector = {receive_buffer, sizeof(receive_buffer)};
+    struct iovec vector = {socket->buffer, sizeof(socket->buffer)};
     union {
       struct cmsghdr header;
       char bytes[CMSG_SPACE(sizeof(struct ucred))];
@@ -138,7 +137,7 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
     }
     napi_value arguments[4];
     void* data = NULL;
-    if (napi_create_buffer_copy(env, (size_t)size, receive_buffer, &data, &arguments[0]) != napi_ok) break;
+    if (napi_create_buffer_copy(env, (size_t)size, socket->buffer, &data, &arguments[0]) != napi_ok) break;
     size_t path_length = message.msg_namelen > offsetof(struct sockaddr_un, sun_path) ? message.msg_namelen - offsetof(struct sockaddr_un, sun_path) : 0;
     if (path_length > 0 && from.sun_path[0] != '\0') {
       napi_create_string_utf8(env, from.sun_path, strnlen(from.sun_path, path_length), &arguments[1]);
