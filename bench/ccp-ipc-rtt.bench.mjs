@@ -3,7 +3,7 @@
 // is), with sockets in a temp directory; the in-process channel (InProcessHub, asynchronous) runs both ends
 // in this process. Baseline: the same round trip in C over unix datagrams, measured on this machine
 // (shared/notes/ccp-datapath.md, "Measured here"): p50 10.1 µs, p99 14.8 µs. For context, the same round trip
-// on bare unix-dgram sockets (no transport layer, no checks) in the same run: what Node and the addon cost.
+// on bare @mtcp/unix-dgram-native sockets (no transport layer, no checks) in the same run: what Node and the addon cost.
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { once } from 'node:events'
@@ -91,30 +91,23 @@ const unix = await withEchoProcess(ECHO, async (dir) => {
   }
 })
 
-// The same on bare unix-dgram sockets, for context.
-const unixDgramPath = createRequire(join(root, 'packages', 'ccp-ipc', 'package.json')).resolve('unix-dgram')
-const unixDgram = createRequire(import.meta.url)(unixDgramPath)
+// The same on bare @mtcp/unix-dgram-native sockets (no transport layer, no checks), for context.
+const nativePath = createRequire(join(root, 'packages', 'ccp-ipc', 'package.json')).resolve('@mtcp/unix-dgram-native')
+const native = createRequire(import.meta.url)(nativePath)
 const RAW_ECHO = `
 import { createRequire } from 'node:module'
-const unix = createRequire(import.meta.url)(${JSON.stringify(unixDgramPath)})
-const socket = unix.createSocket('unix_dgram', (bytes, info) => socket.send(bytes, 0, bytes.length, info.path, () => {}))
-socket.bind(process.argv[1] + '/portus')
+const { bindUnixDatagram } = createRequire(import.meta.url)(${JSON.stringify(nativePath)})
+const socket = bindUnixDatagram(process.argv[1] + '/portus', (bytes, from) => socket.send(bytes, from))
 process.stdin.on('end', () => socket.close())
 process.stdin.resume()
 process.stdout.write('ready\\n')
 `
 const bare = await withEchoProcess(RAW_ECHO, async (dir) => {
-  const socket = unixDgram.createSocket('unix_dgram')
-  socket.bind(join(dir, 'bench-datapath'))
   let handler
-  socket.on('message', (bytes) => handler(bytes))
+  const socket = native.bindUnixDatagram(join(dir, 'bench-datapath'), (bytes) => handler(bytes))
   const agentPath = join(dir, 'portus')
   const rawDatapath = {
-    send: (bytes) => {
-      let result = 0
-      socket.send(bytes, 0, bytes.length, agentPath, (error) => (result = error ? -1 : 0))
-      return result
-    },
+    send: (bytes) => socket.send(bytes, agentPath),
     onMessage: (h) => (handler = h),
   }
   try {
@@ -131,7 +124,7 @@ agent.onMessage((bytes, from) => agent.sendTo(from, bytes))
 const inProcess = summarize(await roundTrips(hub.datapath('bench-datapath'), WARMUP, ROUNDS))
 
 console.log(
-  `unix: p50 ${unix.p50.toFixed(1)} µs, p99 ${unix.p99.toFixed(1)} µs; bare unix-dgram: p50 ${bare.p50.toFixed(1)} µs, p99 ${bare.p99.toFixed(1)} µs; in-process: p50 ${inProcess.p50.toFixed(2)} µs, p99 ${inProcess.p99.toFixed(2)} µs (${ROUNDS} round trips each)`,
+  `unix: p50 ${unix.p50.toFixed(1)} µs, p99 ${unix.p99.toFixed(1)} µs; bare addon: p50 ${bare.p50.toFixed(1)} µs, p99 ${bare.p99.toFixed(1)} µs; in-process: p50 ${inProcess.p50.toFixed(2)} µs, p99 ${inProcess.p99.toFixed(2)} µs (${ROUNDS} round trips each)`,
 )
 report({
   id: 'ccp-ipc-rtt',

@@ -38,6 +38,12 @@ describe('parsePerfArgs', () => {
     expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno', '--ccp-agent', 'external', '--ccp-dir', '/run/ccp').congestionControl).toEqual({ kind: 'ccp', algorithm: 'reno', agent: 'external', dir: '/run/ccp' })
   })
 
+  it('runs the emulated link on the real clock with an external CCP agent (issue 17, 1)', () => {
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno', '--ccp-agent', 'external').clock).toBe('real')
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno', '--ccp-agent', 'external', '--clock', 'real').clock).toBe('real')
+    expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno').clock).toBe('virtual')
+  })
+
   it('reads the Linux backends, with offloads on by default there', () => {
     const options = parse('send', '10.200.0.2', '5001', '3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24', '--mac', '02:00:00:00:00:0a', '--gateway', '10.200.0.254')
     expect(options).toMatchObject({ io: 'af-packet', dev: 'mtcp-a0', address: '10.200.0.1/24', gateway: '10.200.0.254', offloads: true, clock: 'real' })
@@ -73,6 +79,8 @@ describe('parsePerfArgs', () => {
     [['send', '10.0.0.2', '5001', '1', '--sndbuf', '1'], '--sndbuf must be a size in bytes in [4096, 1073741824]'],
     [['send', '10.0.0.2', '5001', '1', '--cc', 'vegas'], '--cc must be reno, cubic or ccp:<algorithm>'],
     [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:'], '--cc must be reno, cubic or ccp:<algorithm>'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:vegas'], "--cc ccp:vegas: unknown CCP algorithm 'vegas'; known: ccp:reno, ccp:cubic, ccp:bbr"],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:reno', '--ccp-agent', 'external', '--clock', 'virtual'], '--clock virtual cannot drive --ccp-agent external'],
     [['send', '10.0.0.2', '5001', '1', '--ccp-agent', 'external'], '--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc cubic'],
     [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:reno', '--ccp-agent', 'remote'], '--ccp-agent must be one of embedded, external, got "remote"'],
     [['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:reno', '--ccp-dir', '/x'], '--ccp-dir applies to --ccp-agent external'],

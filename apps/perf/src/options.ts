@@ -6,6 +6,7 @@
  * @module
  */
 import { isIPv4 } from 'node:net'
+import { ccpAlgorithmProblem, ccpClockProblem } from './ccp.js'
 import { PerfError } from './errors.js'
 
 /** Packet I/O backends: the emulated link, a Linux TAP device, or an existing interface through AF_PACKET. */
@@ -87,7 +88,7 @@ Network:
                                af-packet (default on: needed on veth, whose checksums are left partial),
                                software offloads on memory (default off)
 Congestion control:
-  --cc reno|cubic|ccp:<alg>    native Reno or CUBIC (default cubic), or CCP with algorithm <alg>
+  --cc reno|cubic|ccp:<alg>    native Reno or CUBIC (default cubic), or CCP with <alg> reno, cubic or bbr
   --ccp-agent embedded|external  the TypeScript agent in this process (default) or one on unix sockets (portus)
   --ccp-dir <dir>              the unix socket directory of an external agent (default /tmp/ccp)
 Emulated link (memory only; both directions):
@@ -98,7 +99,7 @@ Emulated link (memory only; both directions):
   --reorder <p>  --duplicate <p>  --corrupt <p>   (default 0)
   --queue <packets>            drop-tail queue limit (default 1000)
   --seed <n>                   random seed (default 1)
-  --clock virtual|real         simulate faster than real time (default virtual) or run in real time
+  --clock virtual|real         simulate faster than real time (default virtual; real with --ccp-agent external)
 Buffers and output:
   --sndbuf <bytes>  --rcvbuf <bytes>   socket buffers, e.g. 4M (default 4M each)
   --interval <secs>            progress interval (default 1)
@@ -244,6 +245,8 @@ function parseCongestionControl(text: string): { kind: 'native'; name: 'reno' | 
   if (text === 'reno' || text === 'cubic') return { kind: 'native', name: text }
   const match = /^ccp:([A-Za-z0-9_.-]{1,63})$/.exec(text)
   if (match === null) throw usage(`--cc must be reno, cubic or ccp:<algorithm> (e.g. ccp:reno, ccp:cubic, ccp:bbr), got ${got(text)}`)
+  const problem = ccpAlgorithmProblem(match[1]!)
+  if (problem !== undefined) throw usage(problem)
   return { kind: 'ccp', algorithm: match[1]! }
 }
 
@@ -362,7 +365,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     congestionControl,
     link,
     seed: flag('seed') === undefined ? 1 : parseInteger('--seed', flag('seed')!, 0, 2 ** 32 - 1),
-    clock: io === 'memory' ? parseChoice('--clock', flag('clock') ?? 'virtual', ['virtual', 'real'] as const) : 'real',
+    clock: io === 'memory' ? parseClock(flag('clock'), congestionControl) : 'real',
     sendBufferSize: flag('sndbuf') === undefined ? 4 << 20 : parseSize('--sndbuf', flag('sndbuf')!, 4096, 1 << 30),
     receiveBufferSize: flag('rcvbuf') === undefined ? 4 << 20 : parseSize('--rcvbuf', flag('rcvbuf')!, 4096, 1 << 30),
     pcap: emptyCheck('--pcap', flag('pcap')),
@@ -371,6 +374,15 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     interval: flag('interval') === undefined ? 1 : parseSeconds('--interval', flag('interval')!, 0.1, 3600),
     connectTimeout: flag('connect-timeout') === undefined ? 10 : parseSeconds('--connect-timeout', flag('connect-timeout')!, 0.1, 3600),
   }
+}
+
+/** `--clock`: virtual by default, real with an external CCP agent (which refuses an explicit virtual). */
+function parseClock(text: string | undefined, cc: PerfCongestionControl): 'virtual' | 'real' {
+  const agent = cc.kind === 'ccp' ? cc.agent : 'embedded'
+  const clock = text === undefined ? (agent === 'external' ? 'real' : 'virtual') : parseChoice('--clock', text, ['virtual', 'real'] as const)
+  const problem = ccpClockProblem(agent, clock, text !== undefined)
+  if (problem !== undefined) throw usage(problem)
+  return clock
 }
 
 function emptyCheck(flag: string, value: string | undefined): string | undefined {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parsePerfArgs, type PerfOptions } from './options.js'
 import { readReportData } from './report.js'
-import { type PerfLineSource, type PerfProgress, runPerf } from './run.js'
+import { type PerfLineSource, type PerfProgress, reportData, runPerf } from './run.js'
 
 const directory = mkdtempSync(join(tmpdir(), 'mtcp-perf-test-'))
 afterAll(() => rmSync(directory, { recursive: true, force: true }))
@@ -105,6 +105,31 @@ describe('the perf pair over the emulated link', () => {
     const senderLines = lines.filter((l) => l.source === 'sender').map((l) => l.line)
     senderLines.forEach((line, i) => expect(line).toMatch(SENDER[i]!))
   }, 120_000)
+
+  it('--cc ccp:reno: says when the agent took over and each controller\'s share, in the lines, the result (--json) and the report (issue 17, 6)', async () => {
+    const { result, lines } = await run(['send', '10.0.0.2', '5001', '1', '--cc', 'ccp:cubic', '--rate', '50M', '--delay', '10ms'])
+    const info = lines.filter((l) => l.source === 'info').map((l) => l.line)
+    expect(info.filter((line) => line.startsWith('CCP: the agent took the flow over at '))).toHaveLength(1)
+    expect(result.ccp!.events.map((event) => event.controller)).toEqual(['agent'])
+    expect(result.ccp!.agentShare).toBeGreaterThan(0.5) // taken over within the first RTTs of a 1 s run
+    expect(result.ccp!.agentShare + result.ccp!.nativeShare).toBeCloseTo(1, 9)
+    const share = `agent ${(result.ccp!.agentShare * 100).toFixed(1)}%`
+    expect(info.at(-1)).toContain(`CCP controller: ${share}`)
+    expect(reportData(options('send', '10.0.0.2', '5001', '1'), result).summary['congestion controller']).toContain(share)
+  }, 120_000)
+
+  it('--ccp-agent external with no agent: the whole run is native, and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtcp-perf-noagent-'))
+    try {
+      const { result, lines } = await run(['send', '10.0.0.2', '5001', '0.3', '--cc', 'ccp:reno', '--ccp-agent', 'external', '--ccp-dir', dir, '--rate', '20M', '--delay', '2ms', '--loss', '0'])
+      expect(result.receiver!.bytes).toBe(result.sender.bytesSent + 1)
+      expect(result.ccp).toMatchObject({ events: [], agentShare: 0, nativeShare: 1 })
+      expect(lines.filter((l) => l.source === 'info').at(-1)!.line).toContain('agent 0.0%, native 100.0%')
+      expect(lines.filter((l) => l.source === 'info').at(-1)!.line).toContain('the agent never took the flow over')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it('warns, once, with the connection state when nothing is acknowledged for 10 s past the transfer', async () => {
     // 60% loss each way (seed 3): the connection opens, then the data stops getting through.

@@ -20,7 +20,7 @@ import {
 } from '@mtcp/dpdk-io'
 import { receive, type ReceiveResult, serve } from '@mtcp/recv'
 import { createStack, PollEvents, type Stack, StackError, type StackOptions, type TcpInfo, type TcpSocket } from '@mtcp/stack'
-import { type CcpSetup, createCcp } from './ccp.js'
+import { type CcpControlSummary, type CcpSetup, createCcp, formatControlSummary } from './ccp.js'
 import { ClockDriver } from './clock-driver.js'
 import { PerfError } from './errors.js'
 import { neighbourAddress, type PerfOptions } from './options.js'
@@ -85,6 +85,8 @@ export interface PerfResult {
   wallSeconds: number
   /** Seconds of the stack's clock the run took (equal to wallSeconds on a real clock, roughly). */
   clockSeconds: number
+  /** With CCP: when the agent took the flow over or was lost, and each controller's share of the transfer. */
+  ccp?: CcpControlSummary
 }
 
 /** Samples for the report: one every 100 ms of the stack's clock. */
@@ -314,6 +316,12 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
     const intervals: PerfProgress[] = []
     const sampler = new ConnectionSampler(stack, fd, SAMPLE_PERIOD)
     const connectedAt = clock.now()
+    if (ccp !== undefined) {
+      // Say when the agent takes the flow over or is lost, as it happens (issue 17, 6).
+      ccp.timeline.onChange = (event) =>
+        onLine(`CCP: ${event.controller === 'agent' ? 'the agent took the flow over' : 'the agent was lost: native congestion control'} at ${event.t.toFixed(2)} s`, 'info')
+      ccp.timeline.start(connectedAt)
+    }
     let lastTime = connectedAt
     let lastAcked = 0
     let lastAdvance = connectedAt
@@ -360,9 +368,13 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       progressTimer.cancel()
       sampler.stop()
     }
+    const transferEnd = clock.now()
     const receiver = receiverResult === undefined ? undefined : await run(receiverResult)
     const summaryLines = formatSenderSummary(sender)
+    const ccpSummary = ccp?.timeline.summary(transferEnd)
+    if (ccp !== undefined) ccp.timeline.onChange = undefined
     for (const line of summaryLines) onLine(line, 'sender')
+    if (ccpSummary !== undefined) onLine(`CCP controller: ${formatControlSummary(ccpSummary)}`, 'info')
     await run(settle(stack, LINGER))
     if (peer !== undefined) await run(settle(peer, LINGER))
 
@@ -378,6 +390,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       congestionControl: describeCc(options, ccp),
       wallSeconds: (performance.now() - wallStart) / 1000,
       clockSeconds: (clock.now() - clockStart) / 1e6,
+      ...(ccpSummary === undefined ? {} : { ccp: ccpSummary }),
     }
     if (options.report !== undefined) writeFileSync(options.report, renderReport(reportData(options, result, hooks.command)))
     return result
@@ -423,6 +436,7 @@ export function reportData(options: PerfOptions, result: PerfResult, command = '
     summary.rtt = `srtt ${(tcpInfo.srttUs / 1000).toFixed(2)} ms, min ${(tcpInfo.minRttUs / 1000).toFixed(2)} ms`
     summary['final cwnd'] = `${tcpInfo.cwnd} bytes (MSS ${tcpInfo.mss})`
   }
+  if (result.ccp !== undefined) summary['congestion controller'] = formatControlSummary(result.ccp)
   if (result.link !== undefined) summary['link drops (to receiver)'] = `${result.link.aToB.randomLosses} random, ${result.link.aToB.queueDrops} queue`
   summary['wall time'] = `${result.wallSeconds.toFixed(2)} s for ${result.clockSeconds.toFixed(2)} s of the stack's clock`
   return {

@@ -1,7 +1,7 @@
 import { InProcessHub, SendResult, type AgentTransport } from '@mtcp/ccp-ipc'
 import { decodeMessage, encodeMessage, Implicit, MessageType, RegType, type CcpMessage } from '@mtcp/libccp'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Agent, type AgentOptions } from './agent.js'
 import { Bbr } from './algorithms/bbr.js'
 import { Cubic } from './algorithms/cubic.js'
@@ -233,6 +233,43 @@ describe('Agent: what it survives', () => {
     refusing = false
     expect(dp.ready()).toHaveLength(4)
     expect(agent.stats.messagesOut).toBe(4)
+  })
+})
+
+describe('Agent: a datapath whose queue is full (issue 17, 2)', () => {
+  it('holds what EAGAIN refused and sends it, in order and before anything newer, once there is room', () => {
+    vi.useFakeTimers()
+    try {
+      const hub = new InProcessHub({ synchronous: true })
+      const inner = hub.agent()
+      let room = 2 // datagrams the datapath's queue takes before EAGAIN
+      const transport: AgentTransport = {
+        address: inner.address,
+        sendTo: (address, bytes) => (room-- > 0 ? inner.sendTo(address, bytes) : SendResult.EAGAIN),
+        onMessage: (handler) => inner.onMessage(handler),
+        close: () => inner.close(),
+        stats: inner.stats,
+      }
+      const agent = new Agent({ transport, algorithms: [new Reno()] })
+      agent.start()
+      const dp = new TestDatapath(hub, 'dp')
+      const first = dp.ready() // four INSTALLs, two fit
+      expect(first.map((message) => message.type === MessageType.InstallExpr && message.programUid)).toEqual([1, 2])
+      dp.create(1) // its CHANGE_PROG waits behind INSTALLs 3 and 4
+      expect(agent.stats).toMatchObject({ deferred: 3, sendFailures: 0, errors: 0 })
+      room = 10
+      dp.answers.length = 0
+      vi.advanceTimersByTime(1)
+      expect(dp.answers.map((message) => [message.type, message.type === MessageType.InstallExpr ? message.programUid : message.sid])).toEqual([
+        [MessageType.InstallExpr, 3],
+        [MessageType.InstallExpr, 4],
+        [MessageType.ChangeProg, 1],
+      ])
+      expect(agent.stats.messagesOut).toBe(5)
+      agent.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -15,7 +15,7 @@
  * @module
  */
 import { decodeMessage, encodeMessageInto, MessageType, type CcpMessage, type CreateMessage, type MeasureMessage } from '@mtcp/libccp'
-import { sendResultName, type AgentTransport, type LogHook } from '@mtcp/ccp-ipc'
+import { SendResult, sendResultName, type AgentTransport, type LogHook } from '@mtcp/ccp-ipc'
 import { Bbr } from './algorithms/bbr.js'
 import { Cubic } from './algorithms/cubic.js'
 import { Reno } from './algorithms/reno.js'
@@ -47,6 +47,12 @@ export interface AgentStats {
   flows: number
   /** Flows created since the start. */
   flowsCreated: number
+  /** READY messages received (a datapath starting, or resynchronising). */
+  readies: number
+  /** CREATEs for a flow the agent already had (it starts over): a datapath that repeats itself. */
+  recreated: number
+  /** CREATEs naming an algorithm the agent does not offer (the default took the flow). */
+  unknownAlgorithms: number
   /** Reports handed to an algorithm. */
   reports: number
   /** Reports of a program the flow had already left (dropped, not an error). */
@@ -61,8 +67,13 @@ export interface AgentStats {
   badReports: number
   /** Exceptions thrown by an algorithm's callbacks. */
   algorithmErrors: number
-  /** Sends the transport refused (the datapath gone, its queue full). */
+  /** Sends the transport refused (the datapath gone, or its backlog over {@link MAX_BACKLOG}). */
   sendFailures: number
+  /**
+   * Messages held because the datapath's queue was full (`EAGAIN`) and sent, in order, once it had room:
+   * an INSTALL or CHANGE_PROG lost would leave a flow without its program.
+   */
+  deferred: number
   /** Datagrams received and sent. */
   messagesIn: number
   messagesOut: number
@@ -94,6 +105,11 @@ function summary(message: CcpMessage): Record<string, unknown> {
   // A copy: the agent reuses its per-flow UPDATE_FIELDS, and a log hook may keep what it is given.
   return JSON.parse(JSON.stringify({ type: MESSAGE_NAMES[type], ...rest })) as Record<string, unknown>
 }
+
+/** Most messages held for one datapath whose queue is full; beyond, the datapath counts as gone and the backlog is dropped. */
+export const MAX_BACKLOG = 4096
+/** How soon a held backlog is tried again, ms. */
+const BACKLOG_RETRY_MS = 1
 
 /** The largest answer the agent encodes: a CHANGE_PROG or UPDATE_FIELDS of libccp's 222 updates fits. */
 const SCRATCH_BYTES = 4096
@@ -130,6 +146,9 @@ export class Agent {
     datapaths: 0,
     flows: 0,
     flowsCreated: 0,
+    readies: 0,
+    recreated: 0,
+    unknownAlgorithms: 0,
     reports: 0,
     staleReports: 0,
     errors: 0,
@@ -138,6 +157,7 @@ export class Agent {
     badReports: 0,
     algorithmErrors: 0,
     sendFailures: 0,
+    deferred: 0,
     messagesIn: 0,
     messagesOut: 0,
   }
@@ -160,6 +180,9 @@ export class Agent {
   /** Cached views of `#scratch` by message length. */
   readonly #views: Uint8Array[] = []
   #state: 'created' | 'started' | 'closed' = 'created'
+  /** Messages (copies) waiting for room in a datapath's queue, by address, in send order. */
+  readonly #backlog = new Map<string, Uint8Array[]>()
+  #backlogTimer: ReturnType<typeof setTimeout> | undefined
 
   /**
    * Check the options and compile every algorithm's programs.
@@ -256,6 +279,9 @@ export class Agent {
     this.#transport.onMessage(undefined)
     for (const flows of this.#datapaths.values()) for (const flow of flows.values()) this.#end(flow)
     this.#datapaths.clear()
+    this.#backlog.clear()
+    if (this.#backlogTimer !== undefined) clearTimeout(this.#backlogTimer)
+    this.#backlogTimer = undefined
     this.stats.datapaths = 0
     this.stats.flows = 0
     this.#transport.close()
@@ -313,6 +339,7 @@ export class Agent {
   }
 
   #ready(address: string): void {
+    this.stats.readies++
     const old = this.#datapaths.get(address)
     if (old !== undefined) {
       // The datapath restarted: the flows it had are gone with it.
@@ -339,10 +366,22 @@ export class Agent {
     const previous = flows.get(message.sid)
     if (previous !== undefined) {
       // libccp repeats CREATE until it hears back: start the flow over.
-      this.#log('debug', 'CREATE for a flow that exists: starting it over', { address, sid: message.sid })
+      this.#log('info', 'CREATE for a flow that exists: starting it over', { address, sid: message.sid })
+      this.stats.recreated++
       this.#end(previous)
     }
-    const entry = this.#algorithms.get(message.congAlg) ?? this.#default
+    let entry = this.#algorithms.get(message.congAlg)
+    if (entry === undefined) {
+      entry = this.#default
+      if (message.congAlg !== '') {
+        this.stats.unknownAlgorithms++
+        this.#log('warn', `CREATE asks for algorithm '${message.congAlg}', which this agent does not offer: '${entry.algorithm.name}' takes the flow`, {
+          address,
+          sid: message.sid,
+          offered: this.algorithms,
+        })
+      }
+    }
     const info = {
       initCwnd: message.initCwnd,
       mss: message.mss,
@@ -430,14 +469,59 @@ export class Agent {
     return view
   }
 
+  /**
+   * Send, or hold the message when the datapath's queue is full (`EAGAIN`): a unix datagram queue holds 10
+   * by default, and a datapath's answers to 100 CREATEs come in one burst. Held messages go in order, before
+   * anything newer, as soon as there is room (issue 17, 2).
+   */
   #send(address: string, bytes: Uint8Array): boolean {
+    const held = this.#backlog.get(address)
+    if (held !== undefined) return this.#hold(address, held, bytes)
     const result = this.#transport.sendTo(address, bytes)
     if (result === 0) {
       this.stats.messagesOut++
       return true
     }
+    if (result === SendResult.EAGAIN) {
+      const backlog: Uint8Array[] = []
+      this.#backlog.set(address, backlog)
+      return this.#hold(address, backlog, bytes)
+    }
     this.#drop('sendFailures', 'send to a datapath failed', { address, result: sendResultName(result) })
     return false
+  }
+
+  #hold(address: string, backlog: Uint8Array[], bytes: Uint8Array): boolean {
+    if (backlog.length >= MAX_BACKLOG) {
+      this.#backlog.delete(address)
+      this.#drop('sendFailures', 'a datapath has not read for too long: its backlog is dropped', { address, messages: backlog.length + 1 })
+      return false
+    }
+    backlog.push(bytes.slice()) // bytes is a view of the scratch buffer
+    this.stats.deferred++
+    this.#backlogTimer ??= setTimeout(() => this.#flushBacklog(), BACKLOG_RETRY_MS)
+    return true
+  }
+
+  #flushBacklog(): void {
+    this.#backlogTimer = undefined
+    if (this.#state !== 'started') return
+    for (const [address, backlog] of this.#backlog) {
+      let sent = 0
+      let failure = 0
+      for (; sent < backlog.length; sent++) {
+        failure = this.#transport.sendTo(address, backlog[sent]!)
+        if (failure !== 0) break
+        this.stats.messagesOut++
+      }
+      if (sent === backlog.length) this.#backlog.delete(address)
+      else if (failure === SendResult.EAGAIN) backlog.splice(0, sent)
+      else {
+        this.#backlog.delete(address)
+        this.#drop('sendFailures', 'send to a datapath failed; its backlog is dropped', { address, result: sendResultName(failure), messages: backlog.length - sent })
+      }
+    }
+    if (this.#backlog.size > 0) this.#backlogTimer = setTimeout(() => this.#flushBacklog(), BACKLOG_RETRY_MS)
   }
 
   #drop(counter: 'malformed' | 'unknownFlows' | 'badReports' | 'algorithmErrors' | 'sendFailures', message: string, detail: Record<string, unknown>): void {

@@ -138,8 +138,8 @@ export function runCli(io: CliProcess): Agent | undefined {
     if (stopping) return
     stopping = true
     agent.close()
-    const { flowsCreated, reports, errors } = agent.stats
-    io.writeErr(`mtcp-ccp: closed after ${flowsCreated} flows, ${reports} reports, ${errors} errors\n`)
+    const { flowsCreated, reports, errors, readies, recreated, deferred } = agent.stats
+    io.writeErr(`mtcp-ccp: closed after ${flowsCreated} flows, ${reports} reports, ${errors} errors (${readies} READY, ${recreated} re-created, ${deferred} deferred)\n`)
     io.exit(0)
   }
   io.onSignal('SIGINT', stop)

@@ -19,7 +19,10 @@ export interface FlowInfo {
   readonly initCwnd: number
   /** Maximum segment size in bytes. */
   readonly mss: number
-  /** The u32 addresses and ports as the datapath wrote them. */
+  /**
+   * The flow's addresses and ports, host order (10.0.0.1 is `0x0a000001`): CREATE carries them in network
+   * byte order, as the Linux kernel's CCP module writes them, and the codec reads them back.
+   */
   readonly srcIp: number
   readonly srcPort: number
   readonly dstIp: number

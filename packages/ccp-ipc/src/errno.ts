@@ -1,6 +1,6 @@
 /**
- * Send results as negative errno values, the convention of libccp's `send_msg` and of `unix-dgram`
- * (which reports a failed `sendmsg(2)` as `-errno`). The numbers are this platform's.
+ * Send results as negative errno values, the convention of libccp's `send_msg` and of
+ * `@mtcp/unix-dgram-native` (which reports a failed `sendto(2)` as `-errno`). The numbers are this platform's.
  * @module
  */
 import { constants } from 'node:os'

@@ -8,10 +8,8 @@
 
 /** Stable error codes thrown by `@mtcp/ccp-ipc`. */
 export type CcpIpcErrorCode =
-  /** `unix-dgram` (an optional dependency with a C++ addon) is missing or its addon was not built. */
+  /** `@mtcp/unix-dgram-native` (an optional dependency, a prebuilt N-API addon) is missing or its addon does not load here. */
   | 'ERR_UNIX_DGRAM_UNAVAILABLE'
-  /** A unix transport was opened off the main thread; `unix-dgram` only works on the main thread. */
-  | 'ERR_UNIX_DGRAM_MAIN_THREAD'
   /** An option or argument is invalid; the message names it and what is accepted. */
   | 'ERR_INVALID_ARG'
   /** Another live socket is bound at the path (or, in an {@link InProcessHub}, the name is taken). */
@@ -20,6 +18,11 @@ export type CcpIpcErrorCode =
   | 'EEXIST'
   /** The socket directory exists and is not a directory. */
   | 'ENOTDIR'
+  /**
+   * The socket directory is writable by users other than its owner, or owned by another user (not root):
+   * they could replace the agent's socket and steer every flow. Fix its mode (`chmod 0755` or `0700`).
+   */
+  | 'ERR_UNSAFE_SOCKET_DIR'
   /** The socket path does not fit in `sockaddr_un.sun_path`. */
   | 'ENAMETOOLONG'
   /** Any other operating-system error, with its errno name as the code (`EACCES`, `EPERM`, `EMFILE`, …). */

@@ -2,7 +2,7 @@
  * `@mtcp/ccp-ipc`: transports between a CCP datapath and its agent, as fixed in
  * docs/decisions/0007-ccp-package-interfaces.md. {@link openUnixDatapath} and {@link openUnixAgent} use unix
  * datagram sockets on portus's paths (`/tmp/ccp/<name>`, `/tmp/ccp/portus`) through the optional
- * `unix-dgram` addon; {@link InProcessHub} is a channel with the same interface inside one process.
+ * `@mtcp/unix-dgram-native` addon; {@link InProcessHub} is a channel with the same interface inside one process.
  * Sends never throw and never wait: they return 0 or a negative errno ({@link SendResult}); bad datagrams
  * are counted in each transport's {@link TransportStats} and dropped.
  * This file is the public API: named re-exports only.

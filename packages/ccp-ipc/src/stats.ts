@@ -3,7 +3,7 @@
 /**
  * Datagrams a transport dropped, by reason. Every `send` / `sendTo` call adds exactly one to `sent`,
  * `sendFailed`, or one of `oversized`, `malformed`, `congested`; every datagram that arrives adds exactly
- * one to `received` or one of `oversized`, `malformed`, `unaddressed`, `unhandled`.
+ * one to `received` or one of `oversized`, `malformed`, `unaddressed`, `foreign`, `unhandled`.
  */
 export interface DropCounts {
   /** Sent or received datagrams larger than their direction allows (1024 bytes to the agent, 32678 to a datapath). */
@@ -17,6 +17,11 @@ export interface DropCounts {
   congested: number
   /** Received by an agent from an unbound socket: there is no address to answer (portus drops these too). */
   unaddressed: number
+  /**
+   * Received by a datapath from anyone but its agent (another address, or an unbound socket): only the
+   * agent may speak to a datapath (issue 17: a forged CHANGE_PROG could stall a flow).
+   */
+  foreign: number
   /** Received while no handler was set (before `onMessage`, or after `onMessage(undefined)`). */
   unhandled: number
 }
@@ -39,7 +44,7 @@ export function createStats(): TransportStats {
     sent: 0,
     received: 0,
     sendFailed: 0,
-    dropped: { oversized: 0, malformed: 0, congested: 0, unaddressed: 0, unhandled: 0 },
+    dropped: { oversized: 0, malformed: 0, congested: 0, unaddressed: 0, foreign: 0, unhandled: 0 },
   }
 }
 

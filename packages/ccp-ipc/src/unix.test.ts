@@ -1,17 +1,14 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CcpIpcError } from './errors.js'
 import { isPeerAbsent, SendResult } from './errno.js'
 import { agentReceives, datagram, datapathReceives, ready, sidOf } from './test-support.js'
 import type { AgentTransport, DatapathTransport, LogHook } from './transport.js'
 import { openUnixAgent, openUnixDatapath } from './unix.js'
-import type { UnixDgram, UnixDgramSocket } from './unix-dgram-loader.js'
-
-// A raw unix-dgram socket, to send what our transports refuse to and to leave stale socket files behind.
-const unix = createRequire(import.meta.url)('unix-dgram') as UnixDgram
+import { bindUnixDatagram, type UnixDatagramSocket } from '@mtcp/unix-dgram-native'
 
 let root: string
 let dir: string
@@ -22,27 +19,24 @@ function track<T extends { close(): void }>(transport: T): T {
   return transport
 }
 
-/** A raw socket whose close() is idempotent (unix-dgram aborts the process on a second close). */
-function rawSocket(path?: string): UnixDgramSocket {
-  const socket = unix.createSocket('unix_dgram')
-  socket.on('error', () => {})
-  if (path !== undefined) socket.bind(path)
-  let closed = false
-  const close = socket.close.bind(socket)
-  socket.close = () => {
-    if (!closed) close()
-    closed = true
-  }
+/** A raw socket of the addon, to send what our transports refuse to and to leave stale socket files behind. */
+let unboundCount = 0
+function rawSocket(path?: string): UnixDatagramSocket {
+  // The addon always binds: an "unbound" sender is one bound in the abstract namespace (no path to answer).
+  const socket = bindUnixDatagram(path ?? `\0ccp-ipc-test-${process.pid}-${unboundCount++}`, () => {})
+  if (typeof socket === 'number') throw new Error(`bind ${path}: ${socket}`)
   open.push(socket)
   return socket
 }
 
-function rawSend(socket: UnixDgramSocket, to: string, bytes: Uint8Array): void {
-  let failure: unknown
-  socket.send(bytes, 0, bytes.length, to, (error) => {
-    failure = error
-  })
-  expect(failure).toBeUndefined()
+/** A raw agent at `<dir>/portus` (the directory check would refuse the loosened directory). */
+function openUnixAgentUnchecked(directory: string): { sendTo(to: string, bytes: Uint8Array): number; close(): void } {
+  const socket = rawSocket(join(directory, 'portus'))
+  return { sendTo: (to, bytes) => socket.send(bytes, to), close: () => socket.close() }
+}
+
+function rawSend(socket: UnixDatagramSocket, to: string, bytes: Uint8Array): void {
+  expect(socket.send(bytes, to)).toBe(0)
 }
 
 /** Resolves once `condition` holds, checking once per event-loop turn (no timers, no sleeping). */
@@ -114,6 +108,53 @@ describe('unix transport: round trips', () => {
   })
 })
 
+describe('unix transport: only the agent speaks to a datapath (issue 17, 3)', () => {
+  it('drops and counts datagrams from any other address or an unbound socket; the agent\'s get through', async () => {
+    const { agent, datapath } = pair()
+    const intruder = rawSocket(join(dir, 'intruder'))
+    const unbound = rawSocket()
+    const got: number[] = []
+    datapath.onMessage((bytes) => got.push(sidOf(bytes)))
+    // A forged CHANGE_PROG-sized datagram from a bound socket in the same directory, and one from an unbound socket.
+    rawSend(intruder, datapath.address, datagram(4, 16, 666))
+    rawSend(unbound, datapath.address, datagram(4, 16, 667))
+    expect(agent.sendTo(datapath.address, datagram(4, 16, 1))).toBe(0)
+    // Datagrams are read in the order they were queued: once the agent's is in, the two before it were seen.
+    await loopTurnsUntil(() => got.length > 0)
+    expect(got).toEqual([1])
+    expect(datapath.stats.dropped.foreign).toBe(2)
+    expect(datapath.stats.received).toBe(1)
+  })
+})
+
+describe.runIf(process.getuid?.() === 0)('unix transport: the agent\'s credentials (SO_PASSCRED)', () => {
+  it('drops a datagram from the agent\'s path when it comes from another user', async () => {
+    const datapath = track(openUnixDatapath({ dir, name: 'mtcp-0' }))
+    const got: number[] = []
+    datapath.onMessage((bytes) => got.push(sidOf(bytes)))
+    // Someone loosened the permissions after we opened: another user binds the agent's path and writes to us.
+    chmodSync(root, 0o711)
+    chmodSync(dir, 0o777)
+    chmodSync(datapath.address, 0o666)
+    const addon = join(import.meta.dirname, '..', 'node_modules', '@mtcp', 'unix-dgram-native', 'dist', 'index.cjs')
+    const script = `
+      const { bindUnixDatagram } = require(${JSON.stringify(addon)})
+      const socket = bindUnixDatagram(${JSON.stringify(join(dir, 'portus'))}, () => {})
+      if (typeof socket === 'number') process.exit(10)
+      process.exit(socket.send(Buffer.from(${JSON.stringify(Array.from(datagram(4, 16, 666)))}), ${JSON.stringify(datapath.address)}) === 0 ? 0 : 11)
+    `
+    const child = spawnSync(process.execPath, ['-e', script], { uid: 4242, gid: 4242 })
+    expect(child.status).toBe(0)
+    // Then the real agent (this user) at the same path, after the intruder's socket file is gone.
+    rmSync(join(dir, 'portus'))
+    const agent = track(openUnixAgentUnchecked(dir))
+    expect(agent.sendTo(datapath.address, datagram(4, 16, 1))).toBe(0)
+    await loopTurnsUntil(() => got.length > 0)
+    expect(got).toEqual([1])
+    expect(datapath.stats.dropped.foreign).toBe(1)
+  })
+})
+
 describe('unix transport: permissions', () => {
   it('creates the socket directory 0700 and each socket 0600', () => {
     const { agent, datapath } = pair()
@@ -126,22 +167,37 @@ describe('unix transport: permissions', () => {
     }
   })
 
-  it('warns through the log hook about a directory open to others, and still binds', () => {
-    mkdirSync(dir, { mode: 0o755 })
-    const warnings: Parameters<LogHook>[] = []
-    const agent = track(openUnixAgent({ dir, log: (...entry) => warnings.push(entry) }))
-    expect(warnings).toHaveLength(1)
-    expect(warnings[0]![0]).toBe('warn')
-    expect(warnings[0]![1]).toContain('0755')
+  it('takes a directory others may read but not write (portus makes /tmp/ccp 0755), telling the log hook', () => {
+    mkdirSync(dir)
+    chmodSync(dir, 0o755)
+    const entries: Parameters<LogHook>[] = []
+    const agent = track(openUnixAgent({ dir, log: (...entry) => entries.push(entry) }))
+    expect(entries).toHaveLength(1)
+    expect(entries[0]![0]).toBe('info')
+    expect(entries[0]![1]).toContain('0755')
     expect(statSync(dir).mode & 0o777).toBe(0o755) // left as it is: portus may have made it
     expect(statSync(agent.address).mode & 0o777).toBe(0o600)
   })
 
-  it('does not warn about a directory that is already 0700', () => {
+  it('does not log about a directory that is already 0700', () => {
     mkdirSync(dir, { mode: 0o700 })
     const warnings: unknown[] = []
     track(openUnixAgent({ dir, log: (...entry) => warnings.push(entry) }))
     expect(warnings).toEqual([])
+  })
+
+  it.each([0o777, 0o1777, 0o775, 0o757])('refuses a directory writable by others (mode %o) with ERR_UNSAFE_SOCKET_DIR, at both ends (issue 17, 3)', (mode) => {
+    mkdirSync(dir)
+    chmodSync(dir, mode)
+    expect(() => openUnixAgent({ dir })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR' }))
+    expect(() => openUnixDatapath({ dir, name: 'mtcp-0' })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR', message: expect.stringContaining(mode.toString(8)) }))
+    expect(readdirSync(dir)).toEqual([]) // nothing bound
+  })
+
+  it.runIf(process.getuid?.() === 0)('refuses a directory owned by another user (not root) with ERR_UNSAFE_SOCKET_DIR', () => {
+    mkdirSync(dir, { mode: 0o700 })
+    chownSync(dir, 4242, 4242)
+    expect(() => openUnixDatapath({ dir, name: 'mtcp-0' })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_SOCKET_DIR', message: expect.stringContaining('4242') }))
   })
 
   it('refuses a socket directory that is a file, with ENOTDIR', () => {

@@ -3,14 +3,16 @@
  * the agent binds `/tmp/ccp/portus`; each datapath binds `/tmp/ccp/<name>` and sends to the agent from that
  * same socket, because portus answers at the sender's address and drops datagrams from unbound senders.
  *
- * Everything is non-blocking and on the event loop: `unix-dgram` opens its sockets `SOCK_NONBLOCK` and reports
- * a full receiver as `EAGAIN` at once, so a send never waits. A datagram that cannot be sent is dropped
- * and counted, never queued: CCP messages are reports and updates, and the next one supersedes a lost one
- * (docs/decisions/0008-unix-datagrams-through-unix-dgram.md).
+ * Everything is non-blocking and on the event loop of the thread that opened the transport:
+ * `@mtcp/unix-dgram-native` opens its sockets `SOCK_NONBLOCK`, reports a full receiver as `EAGAIN` at once
+ * (a send never waits), and reads every queued datagram on each wake-up with its sender's path and
+ * credentials. A datagram that cannot be sent is dropped and counted, never queued: CCP messages are
+ * reports and updates, and the next one supersedes a lost one. A datapath takes datagrams only from its
+ * agent's path and from this user or root (docs/decisions/0020-ccp-datapath-sends-and-resync.md,
+ * docs/decisions/0021-unix-datagrams-through-our-own-addon.md).
  * @module
  */
 import { chmodSync, lstatSync, mkdirSync, type Stats, statSync, unlinkSync } from 'node:fs'
-import { constants } from 'node:os'
 import { resolve } from 'node:path'
 import { AGENT_TO_DATAPATH_MAX_BYTES, checkDatagram, DATAPATH_TO_AGENT_MAX_BYTES } from './datagram-check.js'
 import { CcpIpcError, type CcpIpcErrorCode } from './errors.js'
@@ -24,7 +26,7 @@ import {
   DEFAULT_AGENT_NAME,
   type LogHook,
 } from './transport.js'
-import { loadUnixDgram, type UnixDgram, type UnixDgramError, type UnixDgramSocket } from './unix-dgram-loader.js'
+import { loadUnixDgram, type NativeDgram, type NativeSocket } from './native-loader.js'
 
 /** Where portus and its datapaths put their sockets. */
 export const DEFAULT_SOCKET_DIR = '/tmp/ccp'
@@ -61,8 +63,8 @@ export interface UnixAgentOptions {
  * Open the datapath's end: bind `<dir>/<name>` (mode 0600, in a directory created 0700 if missing, a stale
  * socket file from an earlier run replaced) and send to `<dir>/<agent>` from it. Synchronous.
  *
- * Throws {@link CcpIpcError}: `ERR_UNIX_DGRAM_UNAVAILABLE` without a built `unix-dgram`,
- * `ERR_UNIX_DGRAM_MAIN_THREAD` in a worker thread, `EADDRINUSE` when a live process is bound at the path,
+ * Throws {@link CcpIpcError}: `ERR_UNIX_DGRAM_UNAVAILABLE` without `@mtcp/unix-dgram-native`'s addon,
+ * `ERR_UNSAFE_SOCKET_DIR` for a directory others may write in, `EADDRINUSE` when a live process is bound at the path,
  * `EEXIST` when a non-socket file is there, `ENAMETOOLONG` for a path over 107 bytes, `ERR_INVALID_ARG`
  * for a bad name, or the OS error's name (`EACCES`, …).
  */
@@ -72,7 +74,9 @@ export function openUnixDatapath(options: UnixDatapathOptions): DatapathTranspor
   const agentPath = checkPathLength(resolve(directory, checkName('agent', agent)))
   checkName('name', name)
   const unix = loadUnixDgram()
-  return new UnixDatapath(bindSocketPath(unix, directory, name!, log), agentPath, log)
+  const endpoint = new UnixDatapath(agentPath, log)
+  endpoint.attach(bindSocketPath(unix, directory, name!, log, endpoint.onDatagram))
+  return endpoint
 }
 
 /**
@@ -85,31 +89,33 @@ export function openUnixAgent(options: UnixAgentOptions = {}): AgentTransport {
   const directory = checkDir(dir)
   checkName('name', name)
   const unix = loadUnixDgram()
-  return new UnixAgent(bindSocketPath(unix, directory, name, log), log)
+  const endpoint = new UnixAgent(log)
+  endpoint.attach(bindSocketPath(unix, directory, name, log, endpoint.onDatagram))
+  return endpoint
 }
 
 /** One bound socket, the part both ends share. */
 abstract class UnixEndpoint {
-  readonly address: string
+  address = ''
   readonly stats: TransportStats = createStats()
-  readonly #socket: UnixDgramSocket
-  readonly #identity: string
+  #socket: NativeSocket | undefined
+  #identity = ''
   readonly #receiveLimit: number
   readonly #log: LogHook | undefined
   #closed = false
-  // unix-dgram calls the send callback synchronously; one callback for every send, no closure per send.
-  #sendError = 0
-  readonly #onSent = (error?: UnixDgramError): void => {
-    this.#sendError = error === undefined || error === null ? 0 : errnoOf(error)
+  /** The addon's callback for each datagram (bound once). @internal */
+  readonly onDatagram = (bytes: Buffer, from: string | null, uid: number): void => this.#receive(bytes, from ?? undefined, uid)
+
+  constructor(receiveLimit: number, log: LogHook | undefined) {
+    this.#receiveLimit = receiveLimit
+    this.#log = log
   }
 
-  constructor(bound: BoundSocket, receiveLimit: number, log: LogHook | undefined) {
+  /** Take the bound socket (opening binds it with {@link onDatagram} as its handler). @internal */
+  attach(bound: BoundSocket): void {
     this.address = bound.path
     this.#socket = bound.socket
     this.#identity = bound.identity
-    this.#receiveLimit = receiveLimit
-    this.#log = log
-    bound.socket.on('message', (buffer, info) => this.#receive(buffer, info.path ?? undefined))
   }
 
   /** Hand a checked datagram to the kernel; counts the outcome. */
@@ -123,23 +129,17 @@ abstract class UnixEndpoint {
       this.stats.dropped[problem]++
       return problem === 'oversized' ? SendResult.EMSGSIZE : SendResult.EINVAL
     }
-    if (this.#closed) {
+    if (this.#closed || this.#socket === undefined) {
       this.stats.sendFailed++
       return SendResult.EBADF
     }
-    this.#sendError = SendResult.EBADF // stays so only if unix-dgram never calls back
-    try {
-      this.#socket.send(bytes, 0, bytes.length, path, this.#onSent)
-    } catch (error) {
-      this.#sendError = errnoOf(error as UnixDgramError)
-    }
-    const result = this.#sendError
+    const result = this.#socket.send(bytes, path)
     if (result === 0) {
       this.stats.sent++
       return 0
     }
     if (isCongestion(result)) {
-      // A full receive queue: drop, do not wait for 'writable'. The next report supersedes this one.
+      // A full receive queue: drop, do not wait. The next report supersedes this one.
       this.stats.dropped.congested++
       return SendResult.EAGAIN
     }
@@ -148,23 +148,23 @@ abstract class UnixEndpoint {
   }
 
   /** Hand one checked datagram to the handler, or count why not. */
-  protected abstract deliver(bytes: Buffer, from: string | undefined): void
+  protected abstract deliver(bytes: Buffer, from: string | undefined, uid: number): void
 
-  #receive(bytes: Buffer, from: string | undefined): void {
+  #receive(bytes: Buffer, from: string | undefined, uid: number): void {
     if (this.#closed) return
     const problem = checkDatagram(bytes, this.#receiveLimit)
     if (problem !== undefined) {
       this.stats.dropped[problem]++
       return
     }
-    this.deliver(bytes, from)
+    this.deliver(bytes, from, uid)
   }
 
   close(): void {
     if (this.#closed) return
     this.#closed = true
     try {
-      this.#socket.close()
+      this.#socket?.close()
     } catch (error) {
       this.#log?.('warn', `closing the socket ${this.address} failed`, { error })
     }
@@ -178,12 +178,15 @@ abstract class UnixEndpoint {
   }
 }
 
+/** This process's uid (-1 where there is none). */
+const OUR_UID = process.getuid?.() ?? -1
+
 class UnixDatapath extends UnixEndpoint implements DatapathTransport {
   readonly #agentPath: string
   #handler: DatapathMessageHandler | undefined
 
-  constructor(bound: BoundSocket, agentPath: string, log: LogHook | undefined) {
-    super(bound, AGENT_TO_DATAPATH_MAX_BYTES, log)
+  constructor(agentPath: string, log: LogHook | undefined) {
+    super(AGENT_TO_DATAPATH_MAX_BYTES, log)
     this.#agentPath = agentPath
   }
 
@@ -195,21 +198,27 @@ class UnixDatapath extends UnixEndpoint implements DatapathTransport {
     this.#handler = handler
   }
 
-  protected deliver(bytes: Buffer, from: string | undefined): void {
-    deliverToHandler(this.stats, this.#handler, bytes, from ?? '')
+  protected deliver(bytes: Buffer, from: string | undefined, uid: number): void {
+    // Only the agent may speak: its path, and this user or root by the kernel's credentials (SO_PASSCRED).
+    // Anyone else who can reach our socket is dropped and counted.
+    if (from !== this.#agentPath || (uid !== OUR_UID && uid !== 0)) {
+      this.stats.dropped.foreign++
+      return
+    }
+    deliverToHandler(this.stats, this.#handler, bytes, from)
   }
 }
 
 class UnixAgent extends UnixEndpoint implements AgentTransport {
   #handler: AgentMessageHandler | undefined
 
-  constructor(bound: BoundSocket, log: LogHook | undefined) {
-    super(bound, DATAPATH_TO_AGENT_MAX_BYTES, log)
+  constructor(log: LogHook | undefined) {
+    super(DATAPATH_TO_AGENT_MAX_BYTES, log)
   }
 
   sendTo(address: string, bytes: Uint8Array): number {
     if (typeof address !== 'string' || address.length === 0 || address.includes('\0') || pathBytes(address) > MAX_PATH_BYTES) {
-      // unix-dgram would silently truncate a long path to sun_path's size and send elsewhere.
+      // Refused here with the other argument checks (the addon answers ENAMETOOLONG too).
       this.stats.sendFailed++
       return SendResult.EINVAL
     }
@@ -233,10 +242,8 @@ class UnixAgent extends UnixEndpoint implements AgentTransport {
 /** `sockaddr_un.sun_path` holds 108 bytes on Linux (104 on the BSDs and macOS), including the final NUL. */
 const MAX_PATH_BYTES = process.platform === 'linux' ? 107 : 103
 
-const EIO = -(constants.errno.EIO ?? 5)
-
 interface BoundSocket {
-  socket: UnixDgramSocket
+  socket: NativeSocket
   path: string
   /** {@link fileIdentity} of the socket file just after binding. */
   identity: string
@@ -277,20 +284,18 @@ function checkPathLength(path: string): string {
   return path
 }
 
-/** The errno value (negative) in a unix-dgram error; 1 ("congestion", connected sockets only) reads as EAGAIN. */
-function errnoOf(error: UnixDgramError): number {
-  const code = error?.code
-  if (code === 1) return SendResult.EAGAIN
-  return typeof code === 'number' && code < 0 ? code : EIO
-}
-
 function systemError(error: unknown, what: string): CcpIpcError {
   const code = (error as NodeJS.ErrnoException)?.code
   const name = typeof code === 'string' && code.startsWith('E') ? code : typeof code === 'number' ? sendResultName(code) : 'EIO'
   return new CcpIpcError(name as CcpIpcErrorCode, `${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error })
 }
 
-/** The socket directory: create it 0700 if missing; warn (and go on) if it is open to other users. */
+/**
+ * The socket directory: create it 0700 if missing. An existing one must not be writable by anyone but its
+ * owner, who must be this user or root: whoever can write in it can replace the agent's socket with their
+ * own and steer every flow. The datapath also checks each datagram's sender by the kernel's credentials
+ * (`SO_PASSCRED`): this user or root (docs/decisions/0020-ccp-datapath-sends-and-resync.md).
+ */
 function prepareDir(dir: string, log: LogHook | undefined): void {
   let created: string | undefined
   try {
@@ -317,33 +322,31 @@ function prepareDir(dir: string, log: LogHook | undefined): void {
     throw systemError(error, `cannot inspect the socket directory ${dir}`)
   }
   if (!stats.isDirectory()) throw new CcpIpcError('ENOTDIR', `the socket directory ${dir} exists and is not a directory`)
-  // portus creates /tmp/ccp itself (with its umask's mode): looser is a warning, not a refusal.
-  const mode = stats.mode & 0o777
+  const mode = stats.mode & 0o7777
   const uid = process.getuid?.()
-  if ((mode & 0o077) !== 0 || (uid !== undefined && stats.uid !== uid)) {
-    log?.(
-      'warn',
-      `the socket directory ${dir} has mode ${mode.toString(8).padStart(4, '0')} and owner ${stats.uid}; expected 0700 and ${uid ?? 'this user'}: other users may list and replace the sockets in it; continuing`,
-      { dir, mode, uid: stats.uid },
+  const octal = mode.toString(8).padStart(4, '0')
+  if ((mode & 0o022) !== 0) {
+    throw new CcpIpcError(
+      'ERR_UNSAFE_SOCKET_DIR',
+      `the socket directory ${dir} has mode ${octal}: users other than its owner may write in it and replace the agent's socket; make it 0755 or 0700 (\`chmod go-w ${dir}\`), or choose another directory`,
     )
+  }
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw new CcpIpcError(
+      'ERR_UNSAFE_SOCKET_DIR',
+      `the socket directory ${dir} belongs to user ${stats.uid}, not to this user (${uid}) or root: that user could replace the agent's socket; run the agent and the datapath as one user, or choose another directory`,
+    )
+  }
+  // portus creates /tmp/ccp itself with its umask's mode (0755): readable by others is told, not refused.
+  if ((mode & 0o077) !== 0) {
+    log?.('info', `the socket directory ${dir} has mode ${octal}: other users may list the sockets in it (not write)`, { dir, mode, uid: stats.uid })
   }
 }
 
 /** Whether a live socket answers at `path`: connect a throwaway socket to it (connect sends nothing). */
-function probeSocket(unix: UnixDgram, path: string): 'live' | 'stale' | 'gone' | CcpIpcError {
-  let failure: UnixDgramError | undefined
-  const probe = unix.createSocket('unix_dgram')
-  probe.on('error', (error) => {
-    failure = error
-  })
-  probe.connect(path)
-  try {
-    probe.close()
-  } catch {
-    // Nothing to release.
-  }
-  if (failure === undefined) return 'live'
-  const result = errnoOf(failure)
+function probeSocket(unix: NativeDgram, path: string): 'live' | 'stale' | 'gone' | CcpIpcError {
+  const result = unix.probeUnixSocket(path)
+  if (result === 0) return 'live'
   if (result === SendResult.ECONNREFUSED) return 'stale'
   if (result === SendResult.ENOENT) return 'gone'
   return new CcpIpcError(
@@ -353,7 +356,7 @@ function probeSocket(unix: UnixDgram, path: string): 'live' | 'stale' | 'gone' |
 }
 
 /** Prepare the directory, clear a stale socket, bind, set mode 0600. */
-function bindSocketPath(unix: UnixDgram, dir: string, name: string, log: LogHook | undefined): BoundSocket {
+function bindSocketPath(unix: NativeDgram, dir: string, name: string, log: LogHook | undefined, onMessage: (bytes: Buffer, from: string | null, uid: number) => void): BoundSocket {
   const path = checkPathLength(resolve(dir, name))
   prepareDir(dir, log)
   let existing: Stats | undefined
@@ -381,29 +384,11 @@ function bindSocketPath(unix: UnixDgram, dir: string, name: string, log: LogHook
     }
   }
 
-  let socket: UnixDgramSocket
-  try {
-    socket = unix.createSocket('unix_dgram')
-  } catch (error) {
-    throw systemError({ code: errnoOf(error as UnixDgramError), message: (error as Error).message }, 'cannot create a unix datagram socket')
+  const socket = unix.bindUnixDatagram(path, onMessage)
+  if (typeof socket === 'number') {
+    const code = sendResultName(socket)
+    throw new CcpIpcError(code as CcpIpcErrorCode, code === 'EADDRINUSE' ? `another process bound ${path} first: choose another name` : `cannot bind ${path} (${code})`)
   }
-  let bindError: UnixDgramError | undefined
-  socket.on('error', (error) => {
-    bindError ??= error
-  })
-  socket.bind(path) // synchronous: emits 'error' or 'listening' before returning
-  if (bindError !== undefined) {
-    const result = errnoOf(bindError)
-    socket.close()
-    const code = sendResultName(result)
-    throw new CcpIpcError(
-      code as CcpIpcErrorCode,
-      code === 'EADDRINUSE' ? `another process bound ${path} first: choose another name` : `cannot bind ${path} (${code})`,
-      { cause: bindError },
-    )
-  }
-  socket.removeAllListeners('error')
-  socket.on('error', (error) => log?.('error', `unix socket ${path}: ${error.message}`, { error }))
   let identity: string
   try {
     chmodSync(path, SOCKET_FILE_MODE)

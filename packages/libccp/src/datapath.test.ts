@@ -57,6 +57,8 @@ function harness(options: DatapathOptions = {}) {
   const env = {
     now: 1_000_000,
     agentUp: true,
+    /** When set, sends return this (e.g. -11, EAGAIN: the agent's queue is full) and are not delivered. */
+    sendResult: 0,
     sent: [] as CcpMessage[],
     refused: 0,
     cwnd: [] as Array<[number, number]>,
@@ -70,6 +72,10 @@ function harness(options: DatapathOptions = {}) {
         if (!env.agentUp) {
           env.refused++
           return -111
+        }
+        if (env.sendResult !== 0) {
+          env.refused++
+          return env.sendResult
         }
         env.sent.push(decodeMessage(bytes))
         return 0
@@ -160,11 +166,29 @@ describe('handshake', () => {
     expect(env.cwnd).toEqual([[1, 14480 + 1448]])
   })
 
-  it('retries an unanswered CREATE every retry interval, from invoke and from tick, and no more often', () => {
-    const { datapath, env, m, take } = harness({ retryIntervalUs: 100_000 })
+  it('never sends a CREATE or READY again once it went out, however far its clock runs (issue 17, 1)', () => {
+    const { datapath, env, m, take } = harness({ retryIntervalUs: 100_000, resyncIntervalUs: 1e12 })
     datapath.start()
     const connection = datapath.connectionStart(INFO, { name: 'a' })
+    expect(take().map((message) => message.type)).toEqual([MessageType.Ready, MessageType.Create])
+    // A virtual clock ten times faster than the agent: 100 s of datapath time, no answer yet.
+    for (let i = 0; i < 1000; i++) {
+      env.now += 100_000
+      connection.invoke(m)
+      datapath.tick()
+    }
+    expect(take()).toEqual([])
+    expect(datapath.stats).toMatchObject({ readySent: 1, createsSent: 1 })
+  })
+
+  it('re-sends a CREATE whose send failed (EAGAIN), at most every retry interval, from invoke and from tick', () => {
+    const { datapath, env, m, take } = harness({ retryIntervalUs: 100_000 })
+    datapath.start()
     take()
+    env.sendResult = -11 // EAGAIN: the agent is there, its queue is full
+    const connection = datapath.connectionStart(INFO, { name: 'a' })
+    expect(datapath.stats.sendDropped).toBe(1)
+    env.sendResult = 0
     for (let i = 0; i < 99; i++) {
       env.now += 1000
       connection.invoke(m)
@@ -173,10 +197,12 @@ describe('handshake', () => {
     expect(take()).toEqual([])
     env.now += 1000
     connection.invoke(m)
-    expect(take().map((message) => message.type)).toEqual([MessageType.Ready, MessageType.Create])
+    expect(take()).toEqual([{ type: MessageType.Create, sid: 1, ...INFO }])
     env.now += 100_000
     datapath.tick()
-    expect(take().map((message) => message.type)).toEqual([MessageType.Ready, MessageType.Create])
+    connection.invoke(m)
+    expect(take()).toEqual([])
+    expect(datapath.stats).toMatchObject({ readySent: 1, createsSent: 1, sendFailures: 0, agentLost: 0 })
   })
 
   it('stops retrying READY once the agent has answered', () => {
@@ -327,12 +353,36 @@ describe('staged updates and program changes', () => {
     expect(connection.registers[controlBase]).toBe(50) // DEF said 1000, the CHANGE_PROG's update said 50
   })
 
-  it('a CHANGE_PROG to a program not in the table is dropped and counted', () => {
-    const { m, controlled, changeProgram, datapath } = harness()
+  it('a CHANGE_PROG to a program not in the table is dropped, counted, and resynchronises with backoff (issue 17, 3)', () => {
+    const { env, m, controlled, changeProgram, datapath, take, deliver } = harness({ resyncIntervalUs: 1_000_000 })
+    datapath.start()
     const connection = controlled(1, [growing(1)])
     connection.invoke(m)
+    take()
     expect(changeProgram(1, 9)).toBe(false)
     expect(datapath.stats.unknownProgram).toBe(1)
+    // Our table and the agent's differ: READY (the agent reinstalls and forgets the flows), CREATE again.
+    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }, { type: MessageType.Create, sid: 1, ...INFO }])
+    expect(connection.inControl).toBe(false)
+    // More garbage within the backoff: counted, nothing sent; after it, one more resync; the backoff doubles.
+    env.now += 500_000
+    changeProgram(1, 9)
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 500_000
+    datapath.tick()
+    expect(take().map((message) => message.type)).toEqual([MessageType.Ready, MessageType.Create])
+    env.now += 1_000_000
+    changeProgram(1, 9)
+    datapath.tick()
+    expect(take()).toEqual([]) // 2 s now
+    env.now += 1_000_000
+    datapath.tick()
+    expect(take().map((message) => message.type)).toEqual([MessageType.Ready, MessageType.Create])
+    expect(datapath.stats.resyncs).toBe(3)
+    // The agent answers sensibly: the flow is in control again.
+    deliver(growing(1))
+    changeProgram(1, 1)
     connection.invoke(m)
     expect(connection.programUid).toBe(1)
   })
@@ -391,7 +441,7 @@ describe('the program table', () => {
 })
 
 describe('agent absent and restarted (better than libccp)', () => {
-  it('a failed send hands every flow back to native control; READY is retried; a restarted agent takes the flows over', () => {
+  it('a failed send (ECONNREFUSED) hands every flow back to native control; READY is retried; a restarted agent takes the flows over', () => {
     const { env, m, datapath, controlled, take, deliver, changeProgram } = harness({ retryIntervalUs: 100_000 })
     datapath.start()
     const a = controlled(1, [counting(1)])
@@ -400,6 +450,7 @@ describe('agent absent and restarted (better than libccp)', () => {
     a.invoke(m)
     b.invoke(m)
     take()
+    const epoch = a.controlEpoch
     // The agent dies; a's next report fails.
     env.agentUp = false
     env.now += 2000
@@ -407,10 +458,11 @@ describe('agent absent and restarted (better than libccp)', () => {
     expect(datapath.agentPresent).toBe(false)
     expect(a.inControl).toBe(false)
     expect(b.inControl).toBe(false)
+    expect(a.controlEpoch).not.toBe(epoch) // what the dead agent set is stale
     env.cwnd = []
     b.invoke(m)
     expect(env.cwnd).toEqual([]) // native congestion control governs
-    // READY every 100 ms, whoever drives the retries.
+    // READY every 100 ms, whoever drives the retries; no CREATE while it fails.
     const refusedBefore = env.refused
     for (let i = 0; i < 300; i++) {
       env.now += 1000
@@ -418,56 +470,89 @@ describe('agent absent and restarted (better than libccp)', () => {
       datapath.tick()
     }
     expect(env.refused - refusedBefore).toBe(3)
-    // The agent is back: READY gets through, the agent answers with its INSTALLs (uid 1 resets the table).
+    // The agent is back: READY gets through, and every flow's CREATE right after it.
     env.agentUp = true
     env.now += 100_000
     datapath.tick()
-    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }])
-    deliver(counting(1))
+    expect(take()).toEqual([
+      { type: MessageType.Ready, sid: 0, id: 0 },
+      { type: MessageType.Create, sid: a.sid, ...INFO },
+      { type: MessageType.Create, sid: b.sid, ...INFO },
+    ])
+    deliver(counting(1)) // the answer to READY: uid 1 resets the table
     expect(datapath.agentPresent).toBe(true)
     expect(a.inControl).toBe(false) // its program is gone
     env.now += 1
     a.invoke(m)
     datapath.tick()
-    expect(take()).toEqual([
-      { type: MessageType.Create, sid: a.sid, ...INFO },
-      { type: MessageType.Create, sid: b.sid, ...INFO },
-    ])
+    expect(take()).toEqual([]) // the agent has the CREATEs already
     changeProgram(a.sid, 1)
     changeProgram(b.sid, 1)
     expect(a.inControl && b.inControl).toBe(true)
     a.invoke(m)
     expect(a.programUid).toBe(1)
+    expect(datapath.stats).toMatchObject({ readySent: 2, createsSent: 4, agentLost: 1 })
   })
 
-  it('an agent restarted between two sends (INSTALL uid 1 while flows run) also takes them over', () => {
+  it('a CREATE after the first carries the flow\'s window now (issue 17, 4)', () => {
+    const cwnd = { now: 14480 }
+    const sent: CcpMessage[] = []
+    let up = true
+    let now = 0
+    const datapath = new Datapath<null>({
+      now: () => now,
+      sendMsg: (bytes) => (up ? (sent.push(decodeMessage(bytes)), 0) : -2),
+      setCwnd: () => {},
+      setRateAbs: () => {},
+      currentCwnd: () => cwnd.now,
+    }, { retryIntervalUs: 1 })
+    datapath.start()
+    datapath.connectionStart(INFO, null)
+    cwnd.now = 68_000
+    up = false
+    datapath.tick() // nothing to send
+    datapath.connectionStart({ ...INFO, initCwnd: 5000 }, null) // fails: the agent is gone
+    up = true
+    now += 1
+    datapath.tick()
+    const creates = sent.filter((message) => message.type === MessageType.Create).map((message) => [message.sid, (message as { initCwnd: number }).initCwnd])
+    expect(creates).toEqual([[1, 14480], [1, 68_000], [2, 5000]]) // flow 2's first CREATE had not gone out
+  })
+
+  it('an agent restarted between two sends (INSTALL uid 1 unasked while flows run): READY, then every flow\'s CREATE', () => {
     const { env, m, datapath, controlled, take, deliver, changeProgram } = harness()
+    datapath.start()
     const a = controlled(1, [counting(1)])
     a.invoke(m)
     env.now += 500_000
     take()
-    deliver(growing(1))
+    deliver(growing(1)) // not an answer to our READY: a new agent, which may not know our flows
     expect(a.inControl).toBe(false)
+    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }, { type: MessageType.Create, sid: a.sid, ...INFO }])
     env.cwnd = []
-    a.invoke(m) // no program: sends CREATE, runs nothing
-    expect(take()).toEqual([{ type: MessageType.Create, sid: a.sid, ...INFO }])
+    a.invoke(m) // no program: runs nothing, sends nothing
+    expect(take()).toEqual([])
     expect(env.cwnd).toEqual([])
+    deliver(growing(1)) // the answer to that READY
     changeProgram(a.sid, 1)
     a.invoke(m)
     expect(env.cwnd).toEqual([[1, 14480 + 1448]]) // the new uid 1 (growing), not the old one (counting)
+    expect(datapath.stats.resyncs).toBe(1)
   })
 
-  it('a CREATE that reached the agent just before the table reset is not sent again', () => {
+  it('a CREATE that went out after READY is not sent again when the answer to READY resets the table', () => {
     const { env, m, datapath, take, deliver } = harness()
+    datapath.start()
     const a = datapath.connectionStart(INFO, { name: 'a' })
     take()
     env.now += 300
     deliver(growing(1)) // the agent's INSTALLs, then its CHANGE_PROG for a, are on the way
     a.invoke(m)
+    datapath.tick()
     expect(take()).toEqual([])
   })
 
-  it('a flow started while the agent is absent sends no CREATE until the agent answers', () => {
+  it('a flow started while the agent is absent sends no CREATE until READY goes', () => {
     const { env, m, datapath, take, deliver } = harness()
     env.agentUp = false
     datapath.start()
@@ -475,9 +560,88 @@ describe('agent absent and restarted (better than libccp)', () => {
     a.invoke(m)
     expect(env.refused).toBe(1) // only the READY was tried
     env.agentUp = true
-    deliver(growing(1))
+    deliver(growing(1)) // the agent is there (it installs on its own): READY, then the CREATE
+    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }, { type: MessageType.Create, sid: a.sid, ...INFO }])
     a.invoke(m)
+    expect(take()).toEqual([])
+  })
+
+  it('a CREATE left unanswered for the resync interval (its answer lost) is sent again for that flow alone, with backoff', () => {
+    const { env, datapath, deliver, take, changeProgram } = harness({ resyncIntervalUs: 1_000_000 })
+    datapath.start()
+    deliver(growing(1)) // the answer to READY
+    const a = datapath.connectionStart(INFO, { name: 'a' })
+    const b = datapath.connectionStart(INFO, { name: 'b' })
+    changeProgram(b.sid, 1) // a's CHANGE_PROG was lost
+    take()
+    env.now += 999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
     expect(take()).toEqual([{ type: MessageType.Create, sid: a.sid, ...INFO }])
+    env.now += 1_999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
+    expect(take()).toEqual([{ type: MessageType.Create, sid: a.sid, ...INFO }])
+    expect(datapath.stats).toMatchObject({ recreates: 2, resyncs: 0, readySent: 1 })
+  })
+
+  it('READY left unanswered for the resync interval is sent again, with backoff', () => {
+    const { env, datapath, take } = harness({ resyncIntervalUs: 1_000_000 })
+    datapath.start()
+    take()
+    env.now += 999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
+    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }])
+    env.now += 1_999_999
+    datapath.tick()
+    expect(take()).toEqual([])
+    env.now += 1
+    datapath.tick()
+    expect(take()).toEqual([{ type: MessageType.Ready, sid: 0, id: 0 }])
+  })
+})
+
+describe('a full queue (EAGAIN) is not a lost agent (issue 17, 2)', () => {
+  it('a dropped report keeps the flow in control, is counted, and is coalesced into the next one', () => {
+    const { env, m, datapath, controlled, take, deliver } = harness({ retryIntervalUs: 100_000 })
+    datapath.start()
+    const a = controlled(1, [counting(1)])
+    a.invoke(m) // takes the program: Micros starts at 0
+    take()
+    env.now += 2000
+    a.invoke(m) // reports the two ACKs
+    expect(measures(take()).map((report) => report.fields[0])).toEqual([2 * 1448])
+    env.sendResult = -11
+    env.now += 2000
+    a.invoke(m) // dropped: the volatile register keeps its 1448
+    expect(a.inControl).toBe(true)
+    expect(datapath.agentPresent).toBe(true)
+    expect(datapath.stats).toMatchObject({ sendDropped: 1, sendFailures: 0, agentLost: 0, reportsCoalesced: 1 })
+    env.sendResult = 0
+    env.now += 2000
+    a.invoke(m) // held back: within a retry interval of the full queue
+    expect(take()).toEqual([])
+    expect(datapath.stats.reportsCoalesced).toBe(2)
+    env.now += 100_000
+    a.invoke(m)
+    // One report with the three ACKs since the last one that went out.
+    expect(measures(take()).map((report) => report.fields[0])).toEqual([3 * 1448])
+    // A message from the agent means it reads its queue: reports go at once again.
+    env.sendResult = -11
+    env.now += 2000
+    a.invoke(m)
+    env.sendResult = 0
+    deliver({ type: MessageType.UpdateFields, sid: a.sid, updates: [] })
+    env.now += 2000
+    a.invoke(m)
+    expect(measures(take()).map((report) => report.fields[0])).toEqual([2 * 1448])
   })
 })
 

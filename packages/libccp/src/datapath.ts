@@ -6,17 +6,30 @@
  *
  * Rules from /work/shared/notes/ccp-datapath.md ("One invoke", "Receiving", "Handshake with portus ≥ 0.6")
  * and libccp's `ccp.c`, with the fallback done better than libccp's (whose fallback deadlocks when the
- * agent is more than its timeout late):
- * - A failed `sendMsg` marks the agent absent: every flow is handed back to native congestion control
- *   (`inControl === false`) and READY is retried every `retryIntervalUs` (from {@link Datapath.tick}, and
- *   from `invoke` of flows not in control).
- * - Any message from the agent marks it present. An INSTALL with program uid 1 (a new or restarted agent)
- *   clears the program table; flows lose their program and re-send CREATE, and are in control again once
- *   the agent answers with CHANGE_PROG.
+ * agent is more than its timeout late). docs/decisions/0020-ccp-datapath-sends-and-resync.md has the why:
+ * - Nothing is re-sent on a timer of the datapath's clock (which may be virtual and run ten times faster
+ *   than the agent). READY and CREATE are re-sent only when their send failed, as libccp does, at most
+ *   every `retryIntervalUs`. A CREATE that went out is never repeated unless the agent forgot it.
+ * - Only `ENOENT` / `ECONNREFUSED` from `sendMsg` (see {@link DatapathCallbacks.agentGone}) mean the agent is
+ *   gone: every flow is handed back to native congestion control (`inControl === false`) and READY is
+ *   retried. Any other failure (a full queue: `EAGAIN`) is one dropped datagram, counted; the flow keeps
+ *   its program. A report that could not go is coalesced into the next (its volatile registers are kept)
+ *   and reports pause for a retry interval or until the agent is heard again.
+ * - A READY that went out makes the agent forget this datapath's flows (portus "clears old flows"), so
+ *   every live flow is CREATEd again right after it, with its current window.
+ * - Any message from the agent marks it present. An INSTALL with program uid 1 clears the program table;
+ *   flows lose their program and are in control again once the agent answers with CHANGE_PROG. If that
+ *   INSTALL answers our READY, the agent already has the flows' CREATEs; if it comes unasked (an agent
+ *   restarted between two sends), the datapath resynchronises: READY, then CREATE for every flow.
+ * - When the agent's messages stop making sense (a CHANGE_PROG for a program not in the table, no answer
+ *   to READY within the resync interval) the datapath resynchronises the same way, with exponential
+ *   backoff, so a confused agent cannot make it spin. A CREATE left unanswered that long (its CHANGE_PROG
+ *   lost to a full queue) is sent again for that flow alone, waiting twice as long each time.
  * - A flow's program is the program object, not a table slot: a cleared or refilled table never makes a
  *   flow run, or report under the uid of, a program it was not switched to.
  * @module
  */
+import { constants } from 'node:os'
 import { CcpError } from './errors.js'
 import type { Measurements } from './measurements.js'
 import { PROGRAM_STATUS_NAMES, Program, ProgramStatus, TIME_ZERO_SLOT } from './program.js'
@@ -45,13 +58,25 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 /** What the stack supplies to a {@link Datapath}. */
 export interface DatapathCallbacks<C = unknown> {
   /**
-   * Send one message to the agent. Return 0 when it was handed to the transport; anything else means it
-   * was not sent (the agent is absent: ENOENT, ECONNREFUSED, …) and makes the datapath fall back.
+   * Send one message to the agent. Return 0 when it was handed to the transport; anything else (a negative
+   * errno value) means it was not sent: see {@link agentGone} for which results mean the agent is gone.
    *
    * `bytes` is a view into a buffer the datapath reuses: it is valid only during the call. A transport
    * that keeps it (a queue, an in-process channel) must copy it first.
    */
   sendMsg(bytes: Uint8Array): number
+  /**
+   * Whether a non-zero `sendMsg` result means the agent is gone (not merely that this datagram was
+   * dropped). Default: `-ENOENT` (no socket file) and `-ECONNREFUSED` (a stale one), as `@mtcp/ccp-ipc`
+   * returns them. Anything else (`-EAGAIN`: the agent's queue is full) is a dropped datagram.
+   */
+  agentGone?(result: number): boolean
+  /**
+   * The flow's window now, in bytes, for a CREATE sent after the first one (the agent restarted or was
+   * resynchronised), so the new agent starts from where the flow is, not from its initial window.
+   * Default: the window of the first CREATE.
+   */
+  currentCwnd?(connection: Connection<C>): number
   /** The time now in µs, monotonic (fractions are floored). */
   now(): number
   /** Set the flow's congestion window, in bytes. */
@@ -68,8 +93,15 @@ export interface DatapathOptions {
   id?: number
   /** Compile installed programs to JavaScript functions (default true); false runs the interpreter. */
   compile?: boolean
-  /** How often READY and CREATE are retried while unanswered, in µs (default 100,000: libccp's 100 ms). */
+  /** How often a READY or CREATE whose send failed is retried, in µs (default 100,000: libccp's 100 ms). */
   retryIntervalUs?: number
+  /**
+   * How long to wait for the agent to answer a READY, or to make sense again, before resynchronising
+   * (READY, then CREATE for every flow), in µs; doubled after each resync up to 64 times, back to this
+   * after a program change is taken. Also how long a flow waits for the answer to its CREATE before
+   * sending it again (doubling per flow). Default 10 × `retryIntervalUs` (1 s).
+   */
+  resyncIntervalUs?: number
   /** Most programs in the table (default 64); an INSTALL beyond it is dropped and counted. */
   maxPrograms?: number
 }
@@ -103,8 +135,16 @@ export interface DatapathStats {
   programChanges: number
   /** Messages `sendMsg` accepted. */
   sent: number
-  /** Messages `sendMsg` refused (each one marks the agent absent). */
+  /** Messages `sendMsg` refused because the agent is gone (`ENOENT`, `ECONNREFUSED`): each marks it absent. */
   sendFailures: number
+  /** Messages `sendMsg` refused otherwise (`EAGAIN`: the agent's queue is full): dropped, the agent stays. */
+  sendDropped: number
+  /** Reports not sent (dropped by a full queue, or held back after one) and folded into the flow's next report. */
+  reportsCoalesced: number
+  /** Resynchronisations: READY then CREATE for every flow, after the agent stopped making sense. */
+  resyncs: number
+  /** CREATEs sent again for one flow whose CREATE the agent left unanswered for the resync interval (its answer lost). */
+  recreates: number
   /** READY messages sent. */
   readySent: number
   /** CREATE messages sent. */
@@ -130,6 +170,17 @@ const enum AgentState {
 
 const EMPTY_REGISTERS = new Float64Array(0)
 const DEFAULT_RETRY_US = 100_000
+/** The resync interval's growth cap: 64 × the base (64 s by default). */
+const MAX_RESYNC_DOUBLINGS = 6
+
+const osErrno = constants.errno
+const ENOENT = -(osErrno.ENOENT ?? 2)
+const ECONNREFUSED = -(osErrno.ECONNREFUSED ?? 111)
+
+/** The default {@link DatapathCallbacks.agentGone}: nobody bound at the agent's address. */
+function defaultAgentGone(result: number): boolean {
+  return result === ENOENT || result === ECONNREFUSED
+}
 const DEFAULT_MAX_PROGRAMS = 64
 
 function checkCallback(name: string, value: unknown): void {
@@ -165,6 +216,10 @@ export class Datapath<C = unknown> {
     programChanges: 0,
     sent: 0,
     sendFailures: 0,
+    sendDropped: 0,
+    reportsCoalesced: 0,
+    resyncs: 0,
+    recreates: 0,
     readySent: 0,
     createsSent: 0,
     measuresSent: 0,
@@ -174,15 +229,29 @@ export class Datapath<C = unknown> {
   }
   /** The id sent in READY. */
   readonly id: number
-  /** How often READY and CREATE are retried, in µs: call {@link tick} at about this interval. */
+  /** How often a READY or CREATE whose send failed is retried, in µs: call {@link tick} at about this interval. */
   readonly retryIntervalUs: number
+  /** The base of the resync interval, in µs (see {@link DatapathOptions.resyncIntervalUs}). */
+  readonly resyncIntervalUs: number
 
   /** @internal */ readonly _callbacks: DatapathCallbacks<C>
   /** @internal µs at construction: Ack.now counts from it. */ readonly _timeZero: number
   /** @internal */ _agent: AgentState = AgentState.Unknown
   /** @internal */ readonly _compile: boolean
+  /** @internal Changes whenever flows leave the agent's control (agent gone, table cleared, resync). */ _controlEpoch = 0
+  /** @internal READY that went out, counted: a CREATE sent in the current epoch is known to the agent. */ _readyEpoch = 0
+  /** @internal The last READY did not go out (or the agent was found gone since): READY before any CREATE. */ _readyNeeded = false
+  /** @internal Reports are held back until then (µs), after the agent's queue was found full. */ _congestedUntil = Number.NEGATIVE_INFINITY
+  /** @internal */ readonly _agentGone: (result: number) => boolean
 
-  #lastReadyAt = Number.NEGATIVE_INFINITY
+  #lastReadyAttemptAt = Number.NEGATIVE_INFINITY
+  /** A READY went out and no INSTALL with uid 1 has answered it yet. */
+  #awaitingReady = false
+  #readySentAt = Number.NEGATIVE_INFINITY
+  /** The current resync interval (doubles after each resync) and the earliest time of the next. */
+  #resyncInterval: number
+  #resyncAllowedAt = Number.NEGATIVE_INFINITY
+  #resyncPending: string | undefined = undefined
   readonly #maxPrograms: number
   readonly #programs = new Map<number, Program>()
   readonly #connections: Array<Connection<C> | undefined> = [undefined]
@@ -201,6 +270,12 @@ export class Datapath<C = unknown> {
     if (typeof retry !== 'number' || !Number.isFinite(retry) || retry <= 0) {
       throw new CcpError('ERR_INVALID_CONFIG', `retryIntervalUs must be a finite number of µs above 0, got ${String(retry)}`)
     }
+    const resync = options.resyncIntervalUs ?? 10 * retry
+    if (typeof resync !== 'number' || !Number.isFinite(resync) || resync <= 0) {
+      throw new CcpError('ERR_INVALID_CONFIG', `resyncIntervalUs must be a finite number of µs above 0, got ${String(resync)}`)
+    }
+    if (callbacks.agentGone !== undefined) checkCallback('agentGone', callbacks.agentGone)
+    if (callbacks.currentCwnd !== undefined) checkCallback('currentCwnd', callbacks.currentCwnd)
     const maxPrograms = options.maxPrograms ?? DEFAULT_MAX_PROGRAMS
     if (!Number.isInteger(maxPrograms) || maxPrograms < 1) {
       throw new CcpError('ERR_INVALID_CONFIG', `maxPrograms must be an integer ≥ 1, got ${String(maxPrograms)}`)
@@ -208,6 +283,9 @@ export class Datapath<C = unknown> {
     this._callbacks = callbacks
     this.id = id
     this.retryIntervalUs = retry
+    this.resyncIntervalUs = resync
+    this.#resyncInterval = resync
+    this._agentGone = callbacks.agentGone ?? defaultAgentGone
     this.#maxPrograms = maxPrograms
     this._compile = options.compile !== false
     this._timeZero = Math.floor(callbacks.now())
@@ -233,24 +311,34 @@ export class Datapath<C = unknown> {
     return this.#connections[sid]
   }
 
-  /** Send READY now; the agent answers with its INSTALLs. Retried by {@link tick} until the agent answers. */
+  /**
+   * Send READY now; the agent answers with its INSTALLs. If the send fails it is retried (by {@link tick}
+   * and by `invoke`) at most every {@link retryIntervalUs}; one that went out is not repeated unless the
+   * agent leaves it unanswered for the resync interval.
+   */
   start(): void {
     this._sendReady(Math.floor(this._callbacks.now()))
   }
 
   /**
-   * Retry what is due: READY while the agent has not answered, CREATE for flows still waiting for their
-   * program. Call it from a timer about every {@link retryIntervalUs}; it sends nothing when nothing is due.
+   * Retry what failed: a READY or CREATE whose send failed, at most every {@link retryIntervalUs}; and
+   * resynchronise with the agent when it has left a READY or a CREATE unanswered for the resync interval,
+   * or sent something that does not fit (backoff applies). Call it from a timer about every
+   * {@link retryIntervalUs}; it sends nothing when nothing is due.
    */
   tick(): void {
     const now = Math.floor(this._callbacks.now())
-    this._retryReady(now)
+    if (this._retryReady(now)) return
     if (this._agent === AgentState.Absent) return
+    if (this.#awaitingReady && now - this.#readySentAt >= this.#resyncInterval) this._requestResync('the agent did not answer READY')
     const connections = this.#connections
     for (let sid = 1; sid < connections.length; sid++) {
       const connection = connections[sid]
-      if (connection !== undefined) connection._retryCreate(now)
+      if (connection === undefined) continue
+      connection._retryCreate(now)
+      if (!this.#awaitingReady && connection._waitingSince(now) >= connection._answerTimeout) connection._recreate(now)
     }
+    this.#maybeResync(now)
   }
 
   /**
@@ -269,10 +357,12 @@ export class Datapath<C = unknown> {
       this._log('debug', 'dropped a malformed message', { code, message: error instanceof Error ? error.message : String(error) })
       return false
     }
+    let taken: boolean
     switch (message.type) {
       case MessageType.InstallExpr:
         this._agentHeard()
-        return this.#install(message)
+        taken = this.#install(message)
+        break
       case MessageType.UpdateFields: {
         this._agentHeard()
         const connection = this.#connections[message.sid]
@@ -283,12 +373,16 @@ export class Datapath<C = unknown> {
       }
       case MessageType.ChangeProg:
         this._agentHeard()
-        return this.#changeProgram(message)
+        taken = this.#changeProgram(message)
+        break
       default:
         this.stats.unexpected++
         this._log('debug', 'dropped a message a datapath does not take', { type: message.type })
         return false
     }
+    // The agent is there although our last READY did not go: say READY now (then CREATE every flow).
+    if (this._readyNeeded) this._sendReady(Math.floor(this._callbacks.now()))
+    return taken
   }
 
   /**
@@ -316,8 +410,7 @@ export class Datapath<C = unknown> {
     this.#connections[sid] = connection
     this.#live++
     const now = Math.floor(this._callbacks.now())
-    if (this._agent !== AgentState.Absent) connection._sendCreate(now)
-    else this._retryReady(now)
+    if (!this._retryReady(now)) connection._retryCreate(now)
     return connection
   }
 
@@ -329,41 +422,118 @@ export class Datapath<C = unknown> {
     this._callbacks.log?.(level, message, detail)
   }
 
-  /** @internal Send `bytes`; a refusal marks the agent absent. */
-  _send(bytes: Uint8Array): boolean {
-    const result = this._callbacks.sendMsg(bytes)
+  /**
+   * @internal Send `bytes`: 0 when sent, else the transport's result. Only a result meaning the agent is
+   * gone marks it absent (flows fall back, READY is needed); any other is a dropped datagram.
+   */
+  _send(bytes: Uint8Array): number {
+    let result: number
+    try {
+      result = this._callbacks.sendMsg(bytes)
+    } catch (error) {
+      this._log('error', 'sendMsg threw: the message is dropped', { error: error instanceof Error ? error.message : String(error) })
+      result = -1
+    }
     if (result === 0) {
       this.stats.sent++
-      if (this._agent === AgentState.Absent) this._agent = AgentState.Unknown
-      return true
+      return 0
+    }
+    if (!this._agentGone(result)) {
+      this.stats.sendDropped++
+      this._congestedUntil = Math.floor(this._callbacks.now()) + this.retryIntervalUs
+      return result
     }
     this.stats.sendFailures++
+    this._readyNeeded = true
+    this.#awaitingReady = false
     if (this._agent !== AgentState.Absent) {
       if (this._agent === AgentState.Present) this.stats.agentLost++
       this._agent = AgentState.Absent
-      this._log('warn', 'the agent is absent: flows fall back to native congestion control', { result })
+      this._controlEpoch++
+      this._log('warn', 'the agent is gone: flows fall back to native congestion control', { result })
     }
-    return false
+    return result
   }
 
   /** @internal */
   _agentHeard(): void {
+    this._congestedUntil = Number.NEGATIVE_INFINITY // it reads its queue
     if (this._agent !== AgentState.Present) {
       this._agent = AgentState.Present
       this._log('info', 'the agent is present')
     }
   }
 
-  /** @internal READY, if the agent has not answered and the last one is older than the retry interval. */
-  _retryReady(now: number): void {
-    if (this._agent !== AgentState.Present && now - this.#lastReadyAt >= this.retryIntervalUs) this._sendReady(now)
+  /**
+   * @internal READY again if the last one did not go out and it is older than the retry interval. Returns
+   * whether a READY is (still) needed, in which case no CREATE should go before it.
+   */
+  _retryReady(now: number): boolean {
+    if (!this._readyNeeded) return false
+    if (now - this.#lastReadyAttemptAt >= this.retryIntervalUs) this._sendReady(now)
+    return this._readyNeeded
   }
 
-  /** @internal */
+  /**
+   * @internal READY; once it went out, the agent has forgotten this datapath's flows (portus clears them),
+   * so every live flow is CREATEd again at once.
+   */
   _sendReady(now: number): void {
-    this.#lastReadyAt = now
+    this.#lastReadyAttemptAt = now
     const bytes = this.#scratch.subarray(0, encodeMessageInto({ type: MessageType.Ready, sid: 0, id: this.id }, this.#scratch))
-    if (this._send(bytes)) this.stats.readySent++
+    // The state a READY that went out leaves, set first: an in-process agent answers inside sendMsg.
+    const wasAbsent = this._agent === AgentState.Absent
+    if (wasAbsent) this._agent = AgentState.Unknown
+    this._readyNeeded = false
+    this._readyEpoch++
+    this.#awaitingReady = true
+    this.#readySentAt = now
+    if (this._send(bytes) !== 0) {
+      this.#awaitingReady = false
+      this._readyNeeded = true
+      if (wasAbsent) this._agent = AgentState.Absent
+      return
+    }
+    this.stats.readySent++
+    const connections = this.#connections
+    for (let sid = 1; sid < connections.length; sid++) {
+      const connection = connections[sid]
+      if (connection === undefined) continue
+      connection._forgotten()
+      connection._sendCreate(now)
+    }
+  }
+
+  /** @internal Resynchronise (READY, then CREATE for every flow) as soon as the backoff allows. */
+  _requestResync(reason: string): void {
+    this.#resyncPending ??= reason
+    this.#maybeResync(Math.floor(this._callbacks.now()))
+  }
+
+  #maybeResync(now: number): void {
+    const reason = this.#resyncPending
+    if (reason === undefined || now < this.#resyncAllowedAt || this._readyNeeded) return
+    this.#resyncPending = undefined
+    this.stats.resyncs++
+    this._log('warn', 'resynchronising with the agent: READY, then CREATE for every flow', { reason, nextBackoffUs: this.#resyncInterval })
+    this.#resyncAllowedAt = now + this.#resyncInterval
+    this.#resyncInterval = Math.min(this.#resyncInterval * 2, this.resyncIntervalUs * 2 ** MAX_RESYNC_DOUBLINGS)
+    this.#dropPrograms()
+    this._sendReady(now)
+  }
+
+  /** Every flow leaves its program (it is in control again once the agent answers its CREATE). */
+  #dropPrograms(): void {
+    this._controlEpoch++
+    const connections = this.#connections
+    for (let sid = 1; sid < connections.length; sid++) connections[sid]?._programTableCleared()
+  }
+
+  /** @internal invoke of a flow not in control: READY or its CREATE if their send failed, a due resync. */
+  _retryFor(connection: Connection<C>, now: number): void {
+    if (this._retryReady(now) || this._agent === AgentState.Absent) return
+    connection._retryCreate(now)
+    if (this.#resyncPending !== undefined) this.#maybeResync(now)
   }
 
   /** @internal The reused buffer to encode a message into. */
@@ -412,9 +582,17 @@ export class Datapath<C = unknown> {
   #clearTable(): void {
     this.#programs.clear()
     this.stats.tableClears++
-    const now = Math.floor(this._callbacks.now())
-    const connections = this.#connections
-    for (let sid = 1; sid < connections.length; sid++) connections[sid]?._programTableCleared(now)
+    this.#dropPrograms()
+    if (this.#awaitingReady) {
+      // The answer to our READY: the flows' CREATEs went after it, the agent has them (datagrams keep order).
+      this.#awaitingReady = false
+      return
+    }
+    if (this._readyNeeded) return // our READY goes right after this message (see receive)
+    // Before any READY (no start()) the agent answers CREATEs it got without one: it knows those flows.
+    if (this._readyEpoch === 0) return
+    // Unasked: a new agent that does not know our flows (it restarted between two of our sends).
+    this._requestResync('the program table was reset without READY (a restarted agent)')
   }
 
   #changeProgram(message: ChangeProgMessage): boolean {
@@ -424,10 +602,15 @@ export class Datapath<C = unknown> {
     if (program === undefined) {
       this.stats.unknownProgram++
       this._log('warn', 'dropped a CHANGE_PROG for a program not in the table', { sid: message.sid, uid: message.programUid })
+      // Our table and the agent's differ (an INSTALL lost or garbled): start over, with backoff.
+      this._requestResync('CHANGE_PROG for a program not in the table')
       return false
     }
     connection._stageProgram(program, message.updates)
     this.stats.programChanges++
+    // The agent answered a CREATE sent after our READY, so it has had the READY too.
+    if (connection._createEpoch === this._readyEpoch) this.#awaitingReady = false
+    this.#resyncInterval = this.resyncIntervalUs // the agent makes sense: the backoff starts over
     return true
   }
 }
@@ -449,8 +632,11 @@ export class Connection<C = unknown> {
   /** @internal */ _registers: Float64Array = EMPTY_REGISTERS
   /** @internal staged updates as (kind, index, value) triples: kind 0 control, 4 Cwnd, 5 Rate */ _updates: Float64Array = EMPTY_REGISTERS
   /** @internal */ _updateCount = 0
-  /** @internal */ _lastCreateAt = Number.NEGATIVE_INFINITY
-  /** @internal */ _lastCreateSentAt = Number.NEGATIVE_INFINITY
+  /** @internal when a CREATE was last tried (sent or not) */ _lastCreateAttemptAt = Number.NEGATIVE_INFINITY
+  /** @internal the datapath's READY epoch when CREATE went out, -1 while it has not gone out since the agent forgot the flow */ _createEpoch = -1
+  /** @internal when the CREATE went out, or when the flow last lost its program after that */ _waitingFrom = Number.NEGATIVE_INFINITY
+  /** @internal whether the first CREATE went out (later ones carry the current window) */ _createdOnce = false
+  /** @internal how long to wait for the answer to a CREATE before sending it again (doubles each time) */ _answerTimeout: number
   /** @internal */ _freed = false
   /** @internal the last invoke's {@link ProgramStatus} */ _lastStatus: number = ProgramStatus.Ok
 
@@ -460,6 +646,7 @@ export class Connection<C = unknown> {
     this.sid = sid
     this.context = context
     this._create = create
+    this._answerTimeout = datapath.resyncIntervalUs
   }
 
   /**
@@ -468,6 +655,14 @@ export class Connection<C = unknown> {
    */
   get inControl(): boolean {
     return this._datapath._agent === AgentState.Present && (this._program !== null || this._staged !== null)
+  }
+
+  /**
+   * Changes whenever flows leave the agent's control (the agent gone, the program table cleared, a
+   * resync): a window or rate the agent set in an earlier epoch is stale.
+   */
+  get controlEpoch(): number {
+    return this._datapath._controlEpoch
   }
 
   /** The uid of the program the flow runs, if any (a staged change shows after the next invoke). */
@@ -503,9 +698,8 @@ export class Connection<C = unknown> {
     const datapath = this._datapath
     const now = Math.floor(datapath._callbacks.now())
     if (datapath._agent !== AgentState.Present || (this._program === null && this._staged === null)) {
-      // Notes, "One invoke" 1: (re)send CREATE at most every retry interval, and run nothing.
-      datapath._retryReady(now)
-      if (datapath._agent !== AgentState.Absent) this._retryCreate(now)
+      // Notes, "One invoke" 1: if CREATE has not gone out, retry it (at most every retry interval); run nothing.
+      datapath._retryFor(this, now)
       return
     }
     if (this._staged !== null) this.#applyProgramChange(now)
@@ -531,7 +725,7 @@ export class Connection<C = unknown> {
     if (cwnd > 0) callbacks.setCwnd(this, cwnd)
     const rate = r[Implicit.Rate]!
     if (rate !== 0) callbacks.setRateAbs(this, rate)
-    if (r[Implicit.ShouldReport] !== 0) this.#report(program, r)
+    if (r[Implicit.ShouldReport] !== 0) this.#report(program, r, now)
   }
 
   /**
@@ -541,10 +735,10 @@ export class Connection<C = unknown> {
     if (this._freed) return
     this._freed = true
     const datapath = this._datapath
-    if (datapath._agent !== AgentState.Absent) {
+    if (datapath._agent !== AgentState.Absent && this._createEpoch === datapath._readyEpoch) {
       const bytes = datapath._measureView(0)
       writeMeasureHeader(bytes, this.sid, 0, 0)
-      if (datapath._send(bytes)) datapath.stats.closesSent++
+      if (datapath._send(bytes) === 0) datapath.stats.closesSent++
     }
     this._program = null
     this._staged = null
@@ -555,31 +749,68 @@ export class Connection<C = unknown> {
   // -------------------------------------------------------------------------------------------------------
   // Internal
 
-  /** @internal CREATE if the flow waits for a program and the last attempt is older than the retry interval. */
+  /** @internal CREATE if it has not gone out since the agent last forgot the flow and the last try is older than the retry interval. */
   _retryCreate(now: number): void {
-    if (this._program === null && this._staged === null && now - this._lastCreateAt >= this._datapath.retryIntervalUs) this._sendCreate(now)
+    if (this._createEpoch !== this._datapath._readyEpoch && now - this._lastCreateAttemptAt >= this._datapath.retryIntervalUs) this._sendCreate(now)
   }
 
-  /** @internal */
+  /** @internal µs this flow has waited for its CHANGE_PROG since its CREATE went out (-∞ when not waiting). */
+  _waitingSince(now: number): number {
+    if (this._program !== null || this._staged !== null || this._createEpoch !== this._datapath._readyEpoch) return Number.NEGATIVE_INFINITY
+    return now - this._waitingFrom
+  }
+
+  /**
+   * @internal The agent left this flow's CREATE unanswered (its CHANGE_PROG lost to a full queue, or the
+   * CREATE dropped): send it again, waiting twice as long for the next answer (at most 64 × the resync interval).
+   */
+  _recreate(now: number): void {
+    const datapath = this._datapath
+    datapath.stats.recreates++
+    datapath._log('warn', 'no answer to CREATE: sending it again', { sid: this.sid, waitedUs: now - this._waitingFrom })
+    this._answerTimeout = Math.min(this._answerTimeout * 2, datapath.resyncIntervalUs * 2 ** MAX_RESYNC_DOUBLINGS)
+    this._forgotten()
+    this._sendCreate(now)
+  }
+
+  /** @internal The agent forgot this flow (a READY went out): it needs a CREATE. */
+  _forgotten(): void {
+    this._createEpoch = -1
+    this._lastCreateAttemptAt = Number.NEGATIVE_INFINITY
+  }
+
+  /** @internal Try CREATE now; a failed send is retried later by {@link _retryCreate}. */
   _sendCreate(now: number): void {
     const datapath = this._datapath
-    this._lastCreateAt = now
+    this._lastCreateAttemptAt = now
+    const create = this._create
+    if (this._createdOnce && datapath._callbacks.currentCwnd !== undefined) {
+      // Issue 17, 4: a restarted agent starts from the flow's window now, not from the one it started with.
+      const cwnd = Math.floor(Number(datapath._callbacks.currentCwnd(this)))
+      if (Number.isFinite(cwnd) && cwnd > 0) create.initCwnd = Math.min(cwnd, U32_MAX)
+    }
     const scratch = datapath._scratch
-    const bytes = scratch.subarray(0, encodeMessageInto(this._create, scratch))
-    if (datapath._send(bytes)) {
+    const bytes = scratch.subarray(0, encodeMessageInto(create, scratch))
+    // Set first: an in-process agent answers (CHANGE_PROG) inside sendMsg.
+    const previousEpoch = this._createEpoch
+    const previousWaiting = this._waitingFrom
+    this._createEpoch = datapath._readyEpoch
+    this._waitingFrom = now
+    if (datapath._send(bytes) === 0) {
       datapath.stats.createsSent++
-      this._lastCreateSentAt = now
+      this._createdOnce = true
+    } else {
+      this._createEpoch = previousEpoch === datapath._readyEpoch ? -1 : previousEpoch
+      this._waitingFrom = previousWaiting
     }
   }
 
-  /** @internal The table was cleared: the flow's program (and a staged one) no longer exist. */
-  _programTableCleared(now: number): void {
+  /** @internal The table was cleared (or a resync begins): the flow's program (and a staged one) no longer exist. */
+  _programTableCleared(): void {
     this._program = null
     this._staged = null
     this._updateCount = 0
-    // A CREATE that reached the agent within the retry interval is being answered: wait for it. Otherwise
-    // the flow asks again at its next invoke or tick.
-    if (now - this._lastCreateSentAt >= this._datapath.retryIntervalUs) this._lastCreateAt = Number.NEGATIVE_INFINITY
+    this._waitingFrom = Math.floor(this._datapath._callbacks.now())
   }
 
   /** @internal CHANGE_PROG: stage `program`, drop updates staged before it, stage its own. */
@@ -681,14 +912,26 @@ export class Connection<C = unknown> {
   }
 
   /** Notes, "One invoke" 7: MEASURE with report registers 0 … n − 1, then volatile registers ← their DEF. */
-  #report(program: Program, r: Float64Array): void {
+  #report(program: Program, r: Float64Array, now: number): void {
     const datapath = this._datapath
+    if (now < datapath._congestedUntil) {
+      // The agent's queue was full a moment ago: hold the report; its volatile registers keep adding up.
+      datapath.stats.reportsCoalesced++
+      return
+    }
     const fields = program.reportFields
     const bytes = datapath._measureView(fields)
     writeMeasureHeader(bytes, this.sid, program.uid, fields)
     const base = program.reportBase
     for (let i = 0; i < fields; i++) writeU64(bytes, 16 + 8 * i, r[base + i]!)
-    if (datapath._send(bytes)) datapath.stats.measuresSent++
+    const result = datapath._send(bytes)
+    if (result === 0) {
+      datapath.stats.measuresSent++
+    } else if (datapath._agent !== AgentState.Absent) {
+      // Dropped by a full queue: the next report carries these measurements too (coalesced).
+      datapath.stats.reportsCoalesced++
+      return
+    }
     const defaults = program.volatileDefaults
     for (let i = 0; i < defaults.length; i += 2) r[defaults[i]!] = defaults[i + 1]!
   }

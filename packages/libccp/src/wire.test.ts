@@ -99,12 +99,22 @@ describe('recorded sessions', () => {
       sid: 1,
       initCwnd: 14480,
       mss: 1448,
-      srcIp: 0x0100007f, // 127.0.0.1 as libccp holds it
-      srcPort: 5000,
-      dstIp: 0x0100007f,
-      dstPort: 80,
+      // Read as the kernel's CCP module writes them (network byte order): libccp's test datapath wrote the
+      // address that way (bytes 7f 00 00 01) but its ports in host order (5000 as 88 13 00 00), so they read swapped.
+      srcIp: 0x7f000001,
+      srcPort: 0x8813,
+      dstIp: 0x7f000001,
+      dstPort: 0x5000,
       congAlg: 'reno',
     } satisfies CreateMessage)
+  })
+
+  it('writes CREATE\'s addresses and ports in network byte order, as the Linux kernel\'s CCP module (issue 17, 6)', () => {
+    const bytes = encodeMessage({ type: MessageType.Create, sid: 1, initCwnd: 1, mss: 1448, srcIp: 0x0a000001, srcPort: 5001, dstIp: 0xc0a80102, dstPort: 80, congAlg: 'reno' })
+    expect(Array.from(bytes.subarray(16, 32))).toEqual([10, 0, 0, 1, 0x13, 0x89, 0, 0, 192, 168, 1, 2, 0, 80, 0, 0])
+    expect(() => encodeMessage({ type: MessageType.Create, sid: 1, initCwnd: 1, mss: 1, srcIp: 0, srcPort: 65536, dstIp: 0, dstPort: 0, congAlg: '' })).toThrow(
+      expect.objectContaining({ code: 'ERR_CCP_VALUE' }),
+    )
   })
 
   it('reads READY, MEASURE, UPDATE_FIELDS and CHANGE_PROG', () => {

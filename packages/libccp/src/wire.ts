@@ -229,10 +229,20 @@ export interface CreateMessage {
   /** Initial congestion window in bytes. */
   initCwnd: number
   mss: number
-  /** The u32 written little-endian at offset 16 (libccp writes the address as the datapath holds it). */
+  /**
+   * The flow's local IPv4 address as a number in host order (10.0.0.1 is `0x0a000001`). On the wire the
+   * u32 field at offset 16 holds it in **network byte order** (bytes 10 0 0 1), as the Linux kernel's CCP
+   * module sends `inet_saddr`.
+   */
   srcIp: number
+  /**
+   * The local port (0–65535). On the wire the u32 field at offset 20 holds it as the kernel's CCP module
+   * sends `inet_sport`: the 16-bit port in network byte order, then two zero bytes.
+   */
   srcPort: number
+  /** The remote IPv4 address, host order; network byte order at offset 24 (see {@link srcIp}). */
   dstIp: number
+  /** The remote port; network byte order at offset 28 (see {@link srcPort}). */
   dstPort: number
   /** The algorithm the datapath asks for, e.g. `"reno"`; at most 63 bytes of UTF-8. */
   congAlg: string
@@ -312,6 +322,31 @@ export function readU32(bytes: Uint8Array, at: number): number {
 export function readU64(bytes: Uint8Array, at: number): number {
   return readU32(bytes, at) + readU32(bytes, at + 4) * 4294967296
 }
+/** A u32 in network byte order (big-endian). @internal */
+function readU32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!
+}
+
+/** A 16-bit port in network byte order (CREATE's port fields; the two bytes after it are padding). @internal */
+function readU16BE(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!
+}
+
+function writeU32BE(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24
+  bytes[at + 1] = (value >>> 16) & 0xff
+  bytes[at + 2] = (value >>> 8) & 0xff
+  bytes[at + 3] = value & 0xff
+}
+
+/** A port as the kernel's `__be16` in a u32: two bytes of network order, two zero bytes. */
+function writePortBE(bytes: Uint8Array, at: number, port: number): void {
+  bytes[at] = port >>> 8
+  bytes[at + 1] = port & 0xff
+  bytes[at + 2] = 0
+  bytes[at + 3] = 0
+}
+
 /** @internal */
 export function writeU16(bytes: Uint8Array, at: number, value: number): void {
   bytes[at] = value & 0xff
@@ -473,10 +508,10 @@ export function decodeMessage(bytes: Uint8Array): CcpMessage {
         sid,
         initCwnd: readU32(bytes, 8),
         mss: readU32(bytes, 12),
-        srcIp: readU32(bytes, 16),
-        srcPort: readU32(bytes, 20),
-        dstIp: readU32(bytes, 24),
-        dstPort: readU32(bytes, 28),
+        srcIp: readU32BE(bytes, 16),
+        srcPort: readU16BE(bytes, 20),
+        dstIp: readU32BE(bytes, 24),
+        dstPort: readU16BE(bytes, 28),
         congAlg: utf8Decoder.decode(name.subarray(0, end)),
       }
     }
@@ -599,7 +634,8 @@ function checkedLength(message: CcpMessage): number {
   checkInteger('sid', message.sid, U32_MAX)
   switch (message.type) {
     case MessageType.Create: {
-      for (const field of ['initCwnd', 'mss', 'srcIp', 'srcPort', 'dstIp', 'dstPort'] as const) checkInteger(field, message[field], U32_MAX)
+      for (const field of ['initCwnd', 'mss', 'srcIp', 'dstIp'] as const) checkInteger(field, message[field], U32_MAX)
+      for (const field of ['srcPort', 'dstPort'] as const) checkInteger(field, message[field], 0xffff)
       if (typeof message.congAlg !== 'string') throw new CcpError('ERR_CCP_STRING', 'congAlg must be a string')
       if (message.congAlg.includes('\0')) throw new CcpError('ERR_CCP_STRING', 'congAlg may not contain NUL')
       const size = utf8Encoder.encode(message.congAlg).length
@@ -682,10 +718,11 @@ export function encodeMessageInto(message: CcpMessage, target: Uint8Array, offse
     case MessageType.Create: {
       writeU32(bytes, 8, message.initCwnd)
       writeU32(bytes, 12, message.mss)
-      writeU32(bytes, 16, message.srcIp)
-      writeU32(bytes, 20, message.srcPort)
-      writeU32(bytes, 24, message.dstIp)
-      writeU32(bytes, 28, message.dstPort)
+      // Addresses and ports in network byte order, as the Linux kernel's CCP module sends them.
+      writeU32BE(bytes, 16, message.srcIp)
+      writePortBE(bytes, 20, message.srcPort)
+      writeU32BE(bytes, 24, message.dstIp)
+      writePortBE(bytes, 28, message.dstPort)
       const name = bytes.subarray(32, 32 + CONG_ALG_BYTES)
       name.fill(0)
       utf8Encoder.encodeInto(message.congAlg, name)

@@ -1,7 +1,9 @@
 /**
  * Congestion control through CCP: one {@link Datapath} per stack, and a {@link CcpControl} per connection
  * that feeds the flow's datapath program on every ACK and applies the agent's `set_cwnd` / `set_rate_abs`.
- * Until the agent controls a flow (absent, late, restarting) the connection's native controller governs it.
+ * Until the agent controls a flow (absent, late, restarting) the connection's native controller governs it,
+ * window and pacing: what a lost agent set is forgotten, and a new agent starts from the flow's window now.
+ * What an agent may set is bounded by {@link CcpLimits}.
  * @module
  */
 import type { Clock, Micros, Timer } from '@mtcp/dpdk-io'
@@ -33,6 +35,79 @@ export interface CcpOptions {
   interpret?: boolean
   /** Close the transport when the stack closes. Default true. */
   closeTransport?: boolean
+  /** Bounds on what the agent may set; values outside are clamped (and counted in `StackCcp.stats`). */
+  limits?: CcpLimits
+  /**
+   * How long the datapath waits for the agent to answer READY or a CREATE before it resynchronises or
+   * sends that CREATE again (doubling each time), in µs of the stack's clock. Default 1,000,000 (1 s).
+   */
+  resyncIntervalUs?: number
+  /**
+   * Told when a flow passes from the native controller to the agent or back, on the stack's clock (seen at
+   * the flow's next ACK or timeout, or at the next 100 ms retry tick). May throw: the stack ignores it.
+   */
+  onControlChange?: (event: CcpControlEvent) => void
+}
+
+/**
+ * `CcpOptions.limits`: what an agent may set, so a confused or forged agent cannot stall a flow (a rate of
+ * 1 B/s) or blow its window up.
+ */
+export interface CcpLimits {
+  /** Smallest window in bytes; default 2 segments (and never below that). */
+  minCwnd?: number
+  /** Largest window in bytes; default 1 GiB. */
+  maxCwnd?: number
+  /** Smallest pacing rate in bytes/s (0 from the agent still means "no pacing from me"); default 12,500 (100 kbit/s). */
+  minRate?: number
+  /** Largest pacing rate in bytes/s; default no limit. */
+  maxRate?: number
+}
+
+/** A flow passing between its native controller and the agent. */
+export interface CcpControlEvent {
+  /** The flow's CCP sid. */
+  sid: number
+  /** The flow's 4-tuple, host order. */
+  flow: Readonly<CcpFlowAddress>
+  /** True: the agent took the flow over; false: the native controller has it again (agent lost, restarted, or resynchronising). */
+  inControl: boolean
+  /** When, on the stack's clock (µs). */
+  at: Micros
+}
+
+/** Counters of the stack's CCP side beyond the datapath's own (`datapath.stats`). */
+export interface StackCcpStats {
+  /** Windows the agent set outside `limits`, clamped. */
+  cwndClamped: number
+  /** Rates the agent set outside `limits`, clamped. */
+  rateClamped: number
+  /** Times a flow passed to the agent / back to its native controller. */
+  takeovers: number
+  fallbacks: number
+}
+
+const DEFAULT_MAX_CWND = 2 ** 30
+const DEFAULT_MIN_RATE = 12_500
+
+/** Check `CcpOptions.limits`; returns an error message or undefined. @internal */
+export function ccpLimitsProblem(limits: unknown): string | undefined {
+  if (limits === undefined) return undefined
+  if (typeof limits !== 'object' || limits === null) return 'ccp.limits must be an object { minCwnd?, maxCwnd?, minRate?, maxRate? }'
+  const l = limits as Record<string, unknown>
+  for (const name of ['minCwnd', 'maxCwnd', 'minRate', 'maxRate']) {
+    const value = l[name]
+    if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || (value !== Infinity && !Number.isInteger(value)))) {
+      return `ccp.limits.${name} must be an integer ≥ 0 (bytes${name.endsWith('Rate') ? '/s' : ''}), got ${String(value)}`
+    }
+  }
+  const minCwnd = (l.minCwnd as number | undefined) ?? 0
+  const maxCwnd = (l.maxCwnd as number | undefined) ?? DEFAULT_MAX_CWND
+  if (maxCwnd < minCwnd || maxCwnd < 1) return `ccp.limits.maxCwnd (${maxCwnd}) must be ≥ 1 and ≥ minCwnd (${minCwnd})`
+  const minRate = (l.minRate as number | undefined) ?? DEFAULT_MIN_RATE
+  const maxRate = (l.maxRate as number | undefined) ?? Infinity
+  if (maxRate < minRate || maxRate < 1) return `ccp.limits.maxRate (${maxRate}) must be ≥ 1 and ≥ minRate (${minRate})`
+  return undefined
 }
 
 /** How often READY and CREATE are retried while the agent is absent, µs (as libccp's 100 ms). */
@@ -42,17 +117,28 @@ const RETRY_INTERVAL: Micros = 100_000
 export class StackCcp {
   readonly datapath: Datapath<CcpControl>
   readonly defaultAlgorithm: string
+  readonly stats: StackCcpStats = { cwndClamped: 0, rateClamped: 0, takeovers: 0, fallbacks: 0 }
+  /** @internal */ readonly _minCwnd: number
+  /** @internal */ readonly _maxCwnd: number
+  /** @internal */ readonly _minRate: number
+  /** @internal */ readonly _maxRate: number
+  /** @internal */ readonly _onControlChange: ((event: CcpControlEvent) => void) | undefined
+  readonly #controls = new Set<CcpControl>()
   readonly #transport: CcpTransport
   readonly #timer: Timer
   readonly #clock: Clock
   readonly #closeTransport: boolean
-  #flows = 0
-
   constructor(options: CcpOptions, clock: Clock) {
     this.#transport = options.transport
     this.#clock = clock
     this.#closeTransport = options.closeTransport ?? true
     this.defaultAlgorithm = options.algorithm ?? 'reno'
+    const limits = options.limits ?? {}
+    this._minCwnd = limits.minCwnd ?? 0
+    this._maxCwnd = limits.maxCwnd ?? DEFAULT_MAX_CWND
+    this._minRate = limits.minRate ?? DEFAULT_MIN_RATE
+    this._maxRate = limits.maxRate ?? Infinity
+    this._onControlChange = options.onControlChange
     const origin = clock.now()
     this.datapath = new Datapath<CcpControl>(
       {
@@ -60,8 +146,10 @@ export class StackCcp {
         now: () => Math.floor(clock.now() - origin),
         setCwnd: (connection, bytes) => connection.context.setCwnd(bytes),
         setRateAbs: (connection, rate) => connection.context.setRate(rate),
+        // A CREATE after the first (a new agent) carries the window the flow has now.
+        currentCwnd: (connection) => connection.context.window,
       },
-      { id: options.id ?? 0, compile: !options.interpret },
+      { id: options.id ?? 0, compile: !options.interpret, ...(options.resyncIntervalUs === undefined ? {} : { resyncIntervalUs: options.resyncIntervalUs }) },
     )
     this.#transport.onMessage((bytes) => this.datapath.receive(bytes))
     this.#timer = clock.createTimer(() => this.#tick())
@@ -69,18 +157,21 @@ export class StackCcp {
   }
 
   /** A flow started: keep the retry timer running while any flow lives. */
-  flowStarted(): void {
-    if (this.#flows++ === 0) this.#timer.arm(this.#clock.now() + RETRY_INTERVAL)
+  flowStarted(control: CcpControl): void {
+    this.#controls.add(control)
+    if (this.#controls.size === 1) this.#timer.arm(this.#clock.now() + RETRY_INTERVAL)
   }
 
   /** A flow ended. */
-  flowEnded(): void {
-    if (--this.#flows === 0) this.#timer.cancel()
+  flowEnded(control: CcpControl): void {
+    if (this.#controls.delete(control) && this.#controls.size === 0) this.#timer.cancel()
   }
 
   #tick(): void {
     this.datapath.tick()
-    if (this.#flows > 0) this.#timer.arm(this.#clock.now() + RETRY_INTERVAL)
+    const now = this.#clock.now()
+    for (const control of this.#controls) control._checkControl(now)
+    if (this.#controls.size > 0) this.#timer.arm(now + RETRY_INTERVAL)
   }
 
   close(): void {
@@ -110,9 +201,11 @@ export class CcpControl implements CongestionControl {
   readonly #algorithm: string
   #flow: CcpConnection<CcpControl> | undefined = undefined
   #mss: number
-  /** The agent's window and rate; 0 until it sets them. */
+  /** The agent's window and rate; 0 until it sets them, and valid only in the control epoch they were set in. */
   #cwnd = 0
   #rate = 0
+  #epoch = -1
+  #inControl = false
   readonly #m: Measurements = createMeasurements()
   /** @internal */
   constructor(native: CongestionControl, ccp: StackCcp, address: CcpFlowAddress, algorithm: string, mss: number) {
@@ -128,8 +221,19 @@ export class CcpControl implements CongestionControl {
     return this.#flow !== undefined && this.#flow.inControl
   }
 
+  /** The flow's CCP sid, once it started (the peer's SYN arrived). */
+  get sid(): number | undefined {
+    return this.#flow?.sid
+  }
+
+  /** Whether what the agent set is current: it is in control, and set it since it last was not. */
+  #agentValues(): boolean {
+    const flow = this.#flow
+    return flow !== undefined && flow.inControl && flow.controlEpoch === this.#epoch
+  }
+
   get window(): number {
-    return this.#cwnd > 0 && this.inControl ? this.#cwnd : this.#native.window
+    return this.#cwnd > 0 && this.#agentValues() ? this.#cwnd : this.#native.window
   }
 
   get slowStartThreshold(): number {
@@ -137,17 +241,59 @@ export class CcpControl implements CongestionControl {
   }
 
   get pacingRate(): number | undefined {
-    return this.#rate > 0 && this.inControl ? this.#rate : this.#native.pacingRate
+    // Native pacing whenever the agent has not set a rate in this control epoch (issue 17, 4).
+    return this.#rate > 0 && this.#agentValues() ? this.#rate : this.#native.pacingRate
   }
 
-  /** The agent's `set_cwnd`: never below two segments. */
+  /** Values from an earlier control epoch are a lost agent's: forget them. */
+  #syncEpoch(): void {
+    const epoch = this.#flow?.controlEpoch ?? -1
+    if (epoch !== this.#epoch) {
+      this.#epoch = epoch
+      this.#cwnd = 0
+      this.#rate = 0
+    }
+  }
+
+  /** The agent's `set_cwnd`, within `limits` (never below two segments). */
   setCwnd(bytes: number): void {
-    this.#cwnd = Math.max(bytes, 2 * this.#mss)
+    this.#syncEpoch()
+    const ccp = this.#ccp
+    const low = Math.max(2 * this.#mss, ccp._minCwnd)
+    const value = Math.min(Math.max(bytes, low), ccp._maxCwnd)
+    if (value !== bytes && (bytes < ccp._minCwnd || bytes > ccp._maxCwnd)) ccp.stats.cwndClamped++
+    this.#cwnd = value
   }
 
-  /** The agent's `set_rate_abs`, bytes/s (0 turns the agent's pacing off). */
+  /** The agent's `set_rate_abs`, bytes/s, within `limits` (0 turns the agent's pacing off). */
   setRate(bytesPerSecond: number): void {
-    this.#rate = bytesPerSecond
+    this.#syncEpoch()
+    const ccp = this.#ccp
+    let value = bytesPerSecond
+    if (value !== 0 && (value < ccp._minRate || value > ccp._maxRate)) {
+      value = Math.min(Math.max(value, ccp._minRate), ccp._maxRate)
+      ccp.stats.rateClamped++
+    }
+    this.#rate = value
+  }
+
+  /** @internal Tell `onControlChange` when the flow passed between the native controller and the agent. */
+  _checkControl(now: Micros): void {
+    const flow = this.#flow
+    if (flow === undefined) return
+    const inControl = flow.inControl
+    if (inControl === this.#inControl) return
+    this.#inControl = inControl
+    const ccp = this.#ccp
+    if (inControl) ccp.stats.takeovers++
+    else ccp.stats.fallbacks++
+    const hook = ccp._onControlChange
+    if (hook === undefined) return
+    try {
+      hook({ sid: flow.sid, flow: this.#address, inControl, at: now })
+    } catch {
+      // A user callback may throw; the stack does not care.
+    }
   }
 
   /** The MSS is known once the peer's SYN arrived: that is when the flow starts (CREATE carries it). */
@@ -160,7 +306,7 @@ export class CcpControl implements CongestionControl {
         { initCwnd: this.#native.window, mss, srcIp: a.localIp, srcPort: a.localPort, dstIp: a.remoteIp, dstPort: a.remotePort, congAlg: this.#algorithm },
         this,
       )
-      this.#ccp.flowStarted()
+      this.#ccp.flowStarted(this)
     }
   }
 
@@ -202,6 +348,7 @@ export class CcpControl implements CongestionControl {
     m.cwnd = this.window
     m.rate = this.pacingRate ?? 0
     flow.invoke(m)
+    this._checkControl(now)
   }
 
   onIdleRestart(now: Micros): void {
@@ -237,6 +384,7 @@ export class CcpControl implements CongestionControl {
     m.cwnd = this.window
     m.rate = this.pacingRate ?? 0
     flow.invoke(m)
+    this._checkControl(now)
   }
 
   /** The connection ended: close the flow (the close MEASURE). Idempotent. */
@@ -245,6 +393,6 @@ export class CcpControl implements CongestionControl {
     if (flow === undefined) return
     this.#flow = undefined
     flow.free()
-    this.#ccp.flowEnded()
+    this.#ccp.flowEnded(this)
   }
 }

@@ -11,7 +11,7 @@ import {
   parseIpv4Address,
   type TcpConfig,
 } from '@mtcp/tcp-core'
-import type { CcpOptions } from './ccp.js'
+import { type CcpOptions, ccpLimitsProblem } from './ccp.js'
 import { StackError } from './errors.js'
 import type { StackHooks } from './stack-hooks.js'
 
@@ -144,6 +144,13 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   const congestionControl = options.congestionControl ?? 'cubic'
   if (options.ccp !== undefined && (typeof options.ccp.transport?.send !== 'function' || typeof options.ccp.transport.onMessage !== 'function')) {
     fail('ccp.transport must have send(bytes) and onMessage(handler): a DatapathTransport from @mtcp/ccp-ipc')
+  }
+  if (options.ccp !== undefined) {
+    const limits = ccpLimitsProblem(options.ccp.limits)
+    if (limits !== undefined) fail(limits)
+    const resync = options.ccp.resyncIntervalUs
+    if (resync !== undefined && !(typeof resync === 'number' && Number.isFinite(resync) && resync > 0)) fail(`ccp.resyncIntervalUs must be a number of µs above 0, got ${String(resync)}`)
+    if (options.ccp.onControlChange !== undefined && typeof options.ccp.onControlChange !== 'function') fail('ccp.onControlChange must be a function (event) => void')
   }
   const problem = congestionControlProblem(congestionControl, options.ccp !== undefined)
   if (problem !== undefined) fail(problem)

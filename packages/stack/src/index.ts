@@ -1,4 +1,4 @@
-export { type CcpControl, type CcpOptions, type CcpTransport } from './ccp.js'
+export { type CcpControl, type CcpControlEvent, type CcpFlowAddress, type CcpLimits, type CcpOptions, type CcpTransport, type StackCcpStats } from './ccp.js'
 export { type CongestionControlChoice, type StackOptions, type TcpOptions } from './config.js'
 export { Epoll, type EpollEvent } from './epoll.js'
 export { StackError, type StackErrorCode } from './errors.js'

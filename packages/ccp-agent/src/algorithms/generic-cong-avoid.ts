@@ -12,6 +12,8 @@
  *   episode (ssthresh := the reduced window), counted in packets as generic-cong-avoid's deficit;
  * - while a deficit is outstanding no update is sent; a timeout halves ssthresh and restarts the window at
  *   the initial window.
+ * - One difference from portus, on purpose: the deficit is paid down with every byte a report acknowledged,
+ *   not only the bytes slow start left over, which in slow start is none (portus's window freeze, issue 17).
  * @module
  */
 import type { CongestionAlgorithm, Flow, Report } from '../flow.js'
@@ -244,9 +246,10 @@ export abstract class GenericCongAvoid implements CongestionAlgorithm<GenericCon
       this.#timeout(flow)
       return
     }
-    measurements.acked = this.#slowStart(state, measurements.acked)
+    const acked = measurements.acked
+    measurements.acked = this.#slowStart(state, acked)
     state.window.increase(measurements, flow.now())
-    this.#maybeReduce(flow, measurements)
+    this.#maybeReduce(flow, measurements, acked)
     if (state.cwndDeficit > 0) return
     flow.setCwnd(state.window.current())
   }
@@ -279,7 +282,14 @@ export abstract class GenericCongAvoid implements CongestionAlgorithm<GenericCon
     return 0
   }
 
-  #maybeReduce(flow: Flow<GenericCongAvoidState>, measurements: WindowMeasurements): void {
+  /**
+   * One reduction per loss episode; the packets lost or SACKed since are a deficit that clean reports pay
+   * down before a window is sent again. `ackedInReport` is every byte the report acknowledged: portus pays
+   * with what slow start left over (`measurements.acked`), which in slow start is nothing, so a report with
+   * SACKs and no loss froze the window for good (issue 17, 5). Outside slow start the two are equal, so
+   * the recorded portus sessions replay unchanged.
+   */
+  #maybeReduce(flow: Flow<GenericCongAvoidState>, measurements: WindowMeasurements, ackedInReport: number): void {
     const state = flow.state
     if (measurements.loss > 0 || measurements.sacked > 0) {
       const now = flow.now()
@@ -294,9 +304,9 @@ export abstract class GenericCongAvoid implements CongestionAlgorithm<GenericCon
         flow.setCwnd(state.window.current())
       }
       state.cwndDeficit += measurements.sacked + measurements.loss
-    } else if (measurements.acked < state.cwndDeficit) {
+    } else if (ackedInReport < state.cwndDeficit) {
       // generic-cong-avoid compares bytes with packets here and divides in f32: kept as it is.
-      state.cwndDeficit -= Math.trunc(Math.fround(Math.fround(measurements.acked) / Math.fround(state.mss)))
+      state.cwndDeficit -= Math.trunc(Math.fround(Math.fround(ackedInReport) / Math.fround(state.mss)))
     } else {
       state.cwndDeficit = 0
     }

@@ -1,6 +1,6 @@
 /**
- * Per-worker CCP over unix sockets. `@mtcp/ccp-ipc`'s unix transport runs only on the main thread
- * (unix-dgram polls the main event loop), so the main thread binds each worker's socket,
+ * Per-worker CCP over unix sockets. The main thread binds each worker's socket (when this was written
+ * `@mtcp/ccp-ipc`'s unix transport could run only there; since decision 0021 it runs in workers too),
  * `<dir>/<name>-w<index>`, and relays datagrams to and from that worker over a MessagePort. Each
  * worker still has its own datapath (libccp, its own flows and programs) and its own IPC address; only
  * the agent's messages (READY, CREATE, reports, program installs) pass through the main thread, never
@@ -28,7 +28,7 @@ type RelayMessage = { type: 'message'; bytes: Uint8Array } | { type: 'status'; c
 
 /** @internal Main thread: open worker `index`'s unix datapath socket and relay it over `port`. */
 export async function openCcpRelay(options: ClusterCcpOptions, index: number, port: MessagePort): Promise<() => void> {
-  let ipc: { openUnixDatapath(options: { dir?: string; name: string; agent?: string }): CcpTransportLike }
+  let ipc: { openUnixDatapath(options: { dir?: string; name: string; agent?: string }): CcpTransportLike; isPeerAbsent(result: number): boolean }
   try {
     const name = '@mtcp/ccp-ipc' // a variable: an optional package, left to run time
     ipc = (await import(name)) as typeof ipc
@@ -44,7 +44,10 @@ export async function openCcpRelay(options: ClusterCcpOptions, index: number, po
   transport.onMessage((bytes) => port.postMessage({ type: 'message', bytes: Uint8Array.from(bytes) } satisfies RelayMessage))
   port.on('message', (bytes: unknown) => {
     if (!(bytes instanceof Uint8Array)) return
-    const code = transport.send(bytes)
+    // Only the agent's absence is relayed: the worker learns it one message late, and a full queue (EAGAIN)
+    // reported then would make its datapath take the *next* message, which went, for dropped (issue 17).
+    const result = transport.send(bytes)
+    const code = result !== 0 && ipc.isPeerAbsent(result) ? result : 0
     if (code !== last) {
       last = code
       port.postMessage({ type: 'status', code } satisfies RelayMessage)

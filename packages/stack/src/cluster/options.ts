@@ -45,7 +45,7 @@ export type ClusterPortOptions = MemoryClusterPort | PacketClusterPort | TapClus
 /**
  * CCP for the workers: each worker's stack gets its own datapath with its own IPC address,
  * `<dir>/<name>-w<index>` (see {@link workerCcpName}), and its index as the datapath id. The main
- * thread binds those sockets with `@mtcp/ccp-ipc` (its unix transport runs only on the main thread)
+ * thread binds those sockets with `@mtcp/ccp-ipc`
  * and relays each to its worker; an application module that exports `ccpTransport(context)` makes its
  * own transport instead (e.g. an in-process agent).
  */
