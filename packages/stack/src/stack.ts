@@ -103,6 +103,8 @@ export class Stack {
   /** The port refused frames in this iteration: stop offering more until the next poll. */
   #portBusy = false
   #dirty: number[] = []
+  /** Connections in the flow table per local port. */
+  readonly #flowsOnPort = new Uint32Array(65536)
   /** Sockets with readiness to deliver once the iteration is over (see #notify). */
   readonly #notifyQueue: SocketRecord[] = []
   /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
@@ -342,6 +344,7 @@ export class Stack {
     const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
     record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
     this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
+    this.#flowsOnPort[record.localPort]!++
     listen.pending++
     this.stats.tcp.passiveOpens++
     this.#afterConnectionWork(record)
@@ -702,7 +705,7 @@ export class Stack {
     if (!record.appClosed) return
     // Not before the last segment (a FIN's ACK, a reset) has been dispatched.
     if (connection !== undefined && (connection.state !== 'CLOSED' || connection.hasPendingOutput)) return
-    if (connection !== undefined && record.bound) this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    if (connection !== undefined && record.bound && this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)) this.#flowsOnPort[record.localPort]!--
     if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
     if (record.pendingEvents !== 0) record.releasedWithPending = true
     else record.watchers.length = 0
@@ -832,6 +835,7 @@ export class Stack {
     const iss = this.#initialSequence(now, record.localIp, record.localPort, remoteIp, port)
     record.connection = TcpConnection.connect(this.#configFor(record), now, iss)
     this.#flows.insert(record.localIp, record.localPort, remoteIp, port, record.id)
+    this.#flowsOnPort[record.localPort]!++
     this.stats.tcp.activeOpens++
     this.#touch(record)
   }
@@ -1131,12 +1135,9 @@ export class Stack {
     if (this.#closed) throw new StackError('ERR_STACK_CLOSED', 'the stack is closed')
   }
 
+  /** Whether any connection uses local `port`: a count per port, not a walk over every flow (bind is O(1)). */
   #portHasFlows(port: number): boolean {
-    let found = false
-    this.#flows.forEach((_value, _localIp, localPort) => {
-      if (localPort === port) found = true
-    })
-    return found
+    return this.#flowsOnPort[port]! > 0
   }
 
   #ephemeralListenPort(): number {
