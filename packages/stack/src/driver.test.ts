@@ -37,7 +37,7 @@ describe('the phased driver', () => {
     servers.forEach((fd, i) =>
       b.watch(fd, (_fd, events) => {
         if (!(events & PollEvents.IN)) return
-        while (b.readiness(fd) & PollEvents.IN) got[i] += b.read(fd, new Uint8Array(4096))
+        while (b.readiness(fd) & PollEvents.IN) got[i] = got[i]! + b.read(fd, new Uint8Array(4096))
         if (i === 0) throw new Error('application bug')
       }),
     )
