@@ -8,8 +8,8 @@ import type { CongestionControlChoice } from './config.js'
 
 const MSS = 1448
 
-/** A connection that writes `size` bytes every `every` µs for `duration` µs; b reads everything. */
-function trickle(congestionControl: CongestionControlChoice, size: number, every: number, duration: number) {
+/** A connection from a to b over 1 Gbit/s, 5 ms each way, with b reading everything that arrives. */
+function connected(congestionControl: CongestionControlChoice) {
   const pair = stackPair({ impairments: { rate: 1e9, delay: 5000 }, stack: { congestionControl } })
   const { a, b, clock } = pair
   const listener = b.socket()
@@ -18,10 +18,16 @@ function trickle(congestionControl: CongestionControlChoice, size: number, every
   const client = a.socket()
   a.connect(client, '10.0.0.2', 5001)
   const server = acceptWhenReady(clock, b, listener)
-  const sink = new Uint8Array(65536)
+  const sink = new Uint8Array(1 << 20)
   b.watch(server, (_fd, events) => {
     if (events & PollEvents.IN) while (b.readiness(server) & PollEvents.IN && b.read(server, sink) > 0);
   })
+  return { a, clock, client }
+}
+
+/** A connection that writes `size` bytes every `every` µs for `duration` µs. */
+function trickle(congestionControl: CongestionControlChoice, size: number, every: number, duration: number) {
+  const { a, clock, client } = connected(congestionControl)
   const data = new Uint8Array(size).fill(1)
   const start = clock.now()
   let maxInFlight = 0
@@ -47,18 +53,7 @@ describe('an application-limited connection', () => {
 
 describe('restart after idle (RFC 5681 §4.1)', () => {
   it('a burst after a pause longer than the RTO starts from the restart window', () => {
-    const pair = stackPair({ impairments: { rate: 1e9, delay: 5000 }, stack: { congestionControl: 'reno' } })
-    const { a, b, clock } = pair
-    const listener = b.socket()
-    b.bind(listener, '0.0.0.0', 5001)
-    b.listen(listener)
-    const client = a.socket()
-    a.connect(client, '10.0.0.2', 5001)
-    const server = acceptWhenReady(clock, b, listener)
-    const sink = new Uint8Array(1 << 20)
-    b.watch(server, (_fd, events) => {
-      if (events & PollEvents.IN) while (b.readiness(server) & PollEvents.IN && b.read(server, sink) > 0);
-    })
+    const { a, clock, client } = connected('reno')
     const burst = new Uint8Array(512 * 1024)
     a.write(client, burst)
     runUntil(clock, () => a.tcpInfo(client).bytesInFlight === 0 && a.connectionOf(client)!.sendBuffer.length === 0)

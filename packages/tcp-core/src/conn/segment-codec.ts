@@ -7,10 +7,10 @@
  * @module
  */
 import type { SackBlock } from '@mtcp/sack'
-import { readUint16, readUint32, writeUint16, writeUint32 } from '../wire/bytes.js'
+import { readUint16, readUint32, writeUint16 } from '../wire/bytes.js'
 import { foldChecksum, internetChecksum, ipv4PseudoHeaderSum, type RxChecksum, type TxChecksum } from '../wire/checksum.js'
 import { IpProtocol } from '../wire/ipv4.js'
-import { TCP_HEADER_LENGTH } from '../wire/tcp.js'
+import { TCP_HEADER_LENGTH, writeTcpHeader } from '../wire/tcp.js'
 import { emptyTcpOptionFields, readTcpOptions, tcpOptionFieldsLength, writeTcpOptions } from '../wire/tcp-options.js'
 import type { InboundSegment, OutboundSegment } from './segment.js'
 
@@ -112,15 +112,7 @@ export function writeTcpSegment(out: OutboundSegment, srcPort: number, dstPort: 
   const headerLength = tcpSegmentHeaderLength(out)
   const length = headerLength + out.payloadLength
   out.copyPayload(buffer, offset + headerLength)
-  writeUint16(buffer, offset, srcPort)
-  writeUint16(buffer, offset + 2, dstPort)
-  writeUint32(buffer, offset + 4, out.seq)
-  writeUint32(buffer, offset + 8, out.ack)
-  buffer[offset + 12] = (headerLength / 4) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
-  buffer[offset + 13] = out.flags
-  writeUint16(buffer, offset + 14, out.window)
-  writeUint16(buffer, offset + 16, 0) // RFC 9293 §3.1: the checksum field is zero while computing
-  writeUint16(buffer, offset + 18, 0) // no urgent data
+  writeTcpHeader(buffer, offset, srcPort, dstPort, out.seq, out.ack, headerLength, out.flags, out.window, 0)
   writeTcpOptions(out, buffer, offset + TCP_HEADER_LENGTH)
   const pseudo = ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, length)
   writeUint16(buffer, offset + 16, checksum === 'compute' ? internetChecksum(buffer, offset, length, pseudo) : foldChecksum(pseudo))

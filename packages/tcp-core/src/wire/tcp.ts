@@ -201,19 +201,39 @@ export function emitTcp(
   const length = headerLength + repr.payload.byteLength
   checkRoom('TCP segment', buffer, offset, length)
   copyUnlessInPlace(repr.payload, buffer, offset + headerLength)
-  writeUint16(buffer, offset, repr.srcPort)
-  writeUint16(buffer, offset + 2, repr.dstPort)
-  writeUint32(buffer, offset + 4, repr.seqNumber)
-  writeUint32(buffer, offset + 8, repr.ackNumber)
-  buffer[offset + 12] = (headerLength / 4) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
-  buffer[offset + 13] = repr.flags
-  writeUint16(buffer, offset + 14, repr.window)
-  writeUint16(buffer, offset + 16, 0) // RFC 9293 §3.1: the checksum field is zero while computing
-  writeUint16(buffer, offset + 18, repr.urgentPointer)
+  writeTcpHeader(buffer, offset, repr.srcPort, repr.dstPort, repr.seqNumber, repr.ackNumber, headerLength, repr.flags, repr.window, repr.urgentPointer)
   emitTcpOptions(repr.options, buffer, offset + TCP_HEADER_LENGTH)
   const pseudo = ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, length)
   writeUint16(buffer, offset + 16, checksum === 'compute' ? internetChecksum(buffer, offset, length, pseudo) : foldChecksum(pseudo))
   return length
+}
+
+/**
+ * Write the fixed 20 bytes of a TCP header (RFC 9293 §3.1) with a zero checksum field, to be filled once
+ * the options and payload are in place. Unchecked: the caller made room.
+ * @internal
+ */
+export function writeTcpHeader(
+  buffer: Uint8Array,
+  offset: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  headerLength: number,
+  flags: number,
+  window: number,
+  urgentPointer: number,
+): void {
+  writeUint16(buffer, offset, srcPort)
+  writeUint16(buffer, offset + 2, dstPort)
+  writeUint32(buffer, offset + 4, seq)
+  writeUint32(buffer, offset + 8, ack)
+  buffer[offset + 12] = (headerLength / 4) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
+  buffer[offset + 13] = flags
+  writeUint16(buffer, offset + 14, window)
+  writeUint16(buffer, offset + 16, 0) // RFC 9293 §3.1: the checksum field is zero while computing
+  writeUint16(buffer, offset + 18, urgentPointer)
 }
 
 /**
