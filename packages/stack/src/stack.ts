@@ -29,6 +29,7 @@ import {
 import { CcpControl, StackCcp } from './ccp.js'
 import { type CongestionControlChoice, congestionControlProblem, type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
 import { StackError, WOULD_BLOCK } from './errors.js'
+import { TransmitQueue } from './transmit-queue.js'
 import { FrameKind, FrameReader, FrameWriter } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
@@ -57,8 +58,6 @@ export interface SocketAddress {
   family: 'IPv4'
 }
 
-/** Most transmit frames held while the port refuses them, before new ones are dropped. */
-const TX_BACKLOG_LIMIT = 8192
 /** Receive bursts per loop iteration before other work gets a turn. */
 const RX_BURSTS_PER_POLL = 8
 /** Dispatch rounds after the applications' callbacks within one loop iteration. */
@@ -94,14 +93,8 @@ export class Stack {
   readonly #tcpConfig: TcpConfig
   readonly #wake: Timer
   readonly #rx: PacketBuffer[] = []
-  /** Frames waiting to be sent: `#tx[#txHead .. #txCount)`. */
-  readonly #tx: PacketBuffer[] = []
-  #txHead = 0
-  #txCount = 0
-  /** One burst handed to the port (the port sends from index 0). */
-  readonly #burst: PacketBuffer[] = []
-  /** The port refused frames in this iteration: stop offering more until the next poll. */
-  #portBusy = false
+  /** Frames waiting for the port (transmit-queue.ts). */
+  readonly #txQueue: TransmitQueue
   #dirty: number[] = []
   /** Connections in the flow table per local port. */
   readonly #flowsOnPort = new Uint32Array(65536)
@@ -131,9 +124,6 @@ export class Stack {
   #polling = false
   #wakeRequested = false
   #closed = false
-  /** The port-wide rate limit, and when it lets the held frames go. */
-  readonly #rateLimit: TokenBucket | undefined
-  #rateLimitAt: Micros | undefined = undefined
   #nextEphemeral: number
   #ipId = 0
   /** Cluster hooks (stack-hooks.ts); empty for a stack alone. */
@@ -181,7 +171,7 @@ export class Stack {
     this.#ccp = options.ccp === undefined ? undefined : new StackCcp(options.ccp, this.clock)
     this.#hooks = options.hooks ?? {}
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
-    this.#rateLimit = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit)
+    this.#txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
     this.port.onReadable(() => this.poll())
@@ -198,7 +188,7 @@ export class Stack {
   poll(): void {
     if (this.#closed || this.#polling) return
     this.#wakeRequested = false
-    this.#portBusy = false
+    this.#txQueue.portBusy = false
     const now = this.clock.now()
     this.#phase(now, true)
     // What the applications wrote or read when told goes out in the same iteration: one more dispatch
@@ -498,7 +488,8 @@ export class Stack {
     let at = this.#timers.peekTime()
     const arpAt = this.#arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
-    if (this.#rateLimitAt !== undefined && (at === undefined || this.#rateLimitAt < at)) at = this.#rateLimitAt
+    const rateLimitAt = this.#txQueue.rateLimitAt
+    if (rateLimitAt !== undefined && (at === undefined || rateLimitAt < at)) at = rateLimitAt
     if (at === undefined) {
       this.#wake.cancel()
       return
@@ -558,57 +549,13 @@ export class Stack {
   }
 
   #queueTx(buffer: PacketBuffer): void {
-    if (this.#txCount - this.#txHead >= TX_BACKLOG_LIMIT) {
-      this.stats.tx.drops.backlogOverflow++
-      buffer.release()
-      return
-    }
-    this.stats.tx.frames++
-    this.stats.tx.bytes += buffer.length
-    this.#tx[this.#txCount++] = buffer
-    if (this.#txCount - this.#txHead >= this.options.burstSize && !this.#polling && !this.#portBusy) this.#flush()
+    const burstWaiting = this.#txQueue.push(buffer)
+    if (burstWaiting && !this.#polling && !this.#txQueue.portBusy) this.#flush()
   }
 
-  /**
-   * Transmit bursts of at most `burstSize` frames; what the port (or the rate limit) does not take waits
-   * for the next iteration, without moving the rest of the backlog.
-   */
+  /** Hand the queued frames to the port (transmit-queue.ts); come back soon if it pushed back. */
   #flush(): void {
-    let head = this.#txHead
-    let end = this.#txCount
-    if (head === end) return
-    const bucket = this.#rateLimit
-    if (bucket !== undefined) {
-      const now = this.clock.now()
-      let allowed = head
-      while (allowed < end && bucket.tryConsume(Math.min(this.#tx[allowed]!.length, bucket.burst), now)) allowed++
-      this.#rateLimitAt = allowed < end ? now + bucket.timeUntil(Math.min(this.#tx[allowed]!.length, bucket.burst), now) : undefined
-      end = allowed
-    }
-    const burst = this.#burst
-    const size = this.options.burstSize
-    while (head < end) {
-      const n = Math.min(size, end - head)
-      for (let i = 0; i < n; i++) burst[i] = this.#tx[head + i]!
-      const sent = this.port.txBurst(burst, n)
-      head += sent
-      if (sent < n) {
-        // Backpressure: try again on the next iteration, soon.
-        this.#portBusy = true
-        this.#wakeRequested = true
-        break
-      }
-    }
-    if (head === this.#txCount) {
-      this.#txHead = 0
-      this.#txCount = 0
-    } else if (head > TX_BACKLOG_LIMIT) {
-      this.#tx.copyWithin(0, head, this.#txCount)
-      this.#txCount -= head
-      this.#txHead = 0
-    } else {
-      this.#txHead = head
-    }
+    if (!this.#txQueue.flush()) this.#wakeRequested = true
   }
 
   #sendArp(operation: 1 | 2, targetIp: number, targetMac: Uint8Array | undefined): void {
@@ -1102,9 +1049,7 @@ export class Stack {
     this.#wake.cancel()
     this.port.onReadable(undefined)
     this.port.onWritable(undefined)
-    for (let i = this.#txHead; i < this.#txCount; i++) this.#tx[i]!.release()
-    this.#txHead = 0
-    this.#txCount = 0
+    this.#txQueue.clear()
     this.#arp.clear((buffer) => buffer.release())
     if (this.#ccp !== undefined) {
       this.#sockets.forEach((record) => {
