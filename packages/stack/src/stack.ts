@@ -9,7 +9,6 @@ import { BufferPool, type Clock, type Micros, type PacketBuffer, type Port, type
 import { TokenBucket } from '@mtcp/pacer'
 import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
 import {
-  ArpCache,
   type CongestionControl,
   createCongestionControl,
   formatIpv4Address,
@@ -19,7 +18,6 @@ import {
   type IsnSecret,
   parseIpv4Address,
   resolveTcpConfig,
-  RouteTable,
   type TcpConfig,
   TcpConnection,
   TcpEvents,
@@ -29,8 +27,9 @@ import {
 import { CcpControl, StackCcp } from './ccp.js'
 import { type CongestionControlChoice, congestionControlProblem, type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
 import { StackError, WOULD_BLOCK } from './errors.js'
+import { Ipv4Host } from './ipv4-host.js'
 import { TransmitQueue } from './transmit-queue.js'
-import { FrameKind, FrameReader, FrameWriter } from './frames.js'
+import { FrameKind, FrameReader } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
 import type { StackHooks } from './stack-hooks.js'
@@ -82,11 +81,10 @@ export class Stack {
   readonly #sockets: SocketTable<SocketRecord>
   readonly #flows = new FlowTable<number>()
   readonly #listeners = new ListenerTable<number>()
-  readonly #arp: ArpCache<PacketBuffer>
-  readonly #routes = new RouteTable()
   readonly #timers = new TimerQueue()
   readonly #reader = new FrameReader()
-  readonly #writer: FrameWriter
+  /** Routing, ARP, ICMP echo, resets (ipv4-host.ts). */
+  readonly #host: Ipv4Host
   readonly #isnSecret: IsnSecret
   readonly #chooseIsn: StackOptions['initialSequenceNumber']
   readonly #callbackError: (error: unknown) => void
@@ -102,30 +100,19 @@ export class Stack {
   readonly #notifyQueue: SocketRecord[] = []
   /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
   #dirtySpare: number[] = []
-  /** The ARP cache's callbacks, made once: a request to send, and a frame whose next hop did not resolve. */
-  readonly #arpRequest = (ip: number, mac: Uint8Array | undefined): void => this.#sendArp(1, ip, mac)
-  readonly #arpGaveUp = (buffer: PacketBuffer): void => {
-    this.stats.tx.drops.arpUnresolved++
-    buffer.release()
-  }
   /** The connection being dispatched, for {@link #emitSegment} (one callback for every connection). */
   #emitting: SocketRecord | undefined = undefined
   #emitNow: Micros = 0
   readonly #emitSegment = (segment: OutboundSegment): void => {
     const record = this.#emitting!
-    const buffer = this.#allocTx()
-    if (buffer === undefined) return
-    this.#writer.tcp(buffer, record.remoteIp, record.localPort, record.remotePort, segment, this.#nextIpId())
-    this.stats.tx.tcp++
     if (segment.retransmission) this.stats.tcp.retransmittedSegments++
     if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
-    this.#route(this.#emitNow, buffer, record.remoteIp)
+    this.#host.sendSegment(this.#emitNow, record.remoteIp, record.localPort, record.remotePort, segment)
   }
   #polling = false
   #wakeRequested = false
   #closed = false
   #nextEphemeral: number
-  #ipId = 0
   /** Cluster hooks (stack-hooks.ts); empty for a stack alone. */
   readonly #hooks: StackHooks
   /** The CCP datapath, when the stack was given one. */
@@ -140,14 +127,6 @@ export class Stack {
     this.pool = options.pool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
     this.address = this.options.address
     this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
-    // A user-level stack opens many connections to one next hop at once: queue more than the
-    // cache's default 4 per destination while ARP resolves (Linux allows about 100 frames).
-    this.#arp = new ArpCache<PacketBuffer>({ maxQueuedPerDestination: 256, maxQueuedTotal: 8192, ...options.arp })
-    for (const entry of options.staticArp ?? []) this.#arp.addStatic(parseIpv4Address(entry.ip), entry.mac)
-    const network = (this.address & prefixMaskOf(this.options.prefixLength)) >>> 0
-    this.#routes.add({ destination: network, prefixLength: this.options.prefixLength })
-    if (this.options.gateway !== undefined) this.#routes.add({ destination: 0, prefixLength: 0, gateway: this.options.gateway })
-    this.#writer = new FrameWriter(this.options.mac, this.address, this.port.offloads.txChecksum.tcp)
     const secret = new Uint32Array(2)
     crypto.getRandomValues(secret)
     this.#isnSecret = [secret[0]!, secret[1]!]
@@ -172,6 +151,19 @@ export class Stack {
     this.#hooks = options.hooks ?? {}
     this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
     this.#txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
+    this.#host = new Ipv4Host({
+      address: this.address,
+      prefixLength: this.options.prefixLength,
+      gateway: this.options.gateway,
+      mac: this.options.mac,
+      checksumOffload: this.port.offloads.txChecksum.tcp,
+      arp: options.arp,
+      staticArp: options.staticArp,
+      pool: this.pool,
+      transmit: (buffer) => this.#queueTx(buffer),
+      stats: this.stats,
+      hooks: this.#hooks,
+    })
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
     this.port.onReadable(() => this.poll())
@@ -209,7 +201,7 @@ export class Stack {
       if (receive) {
         this.#receive(now)
         this.#runTimers(now)
-        this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
+        this.#host.poll(now)
       }
       this.#dispatchDirty(now)
       this.#flush()
@@ -244,12 +236,12 @@ export class Stack {
     switch (kind) {
       case FrameKind.Arp:
         stats.rx.arp++
-        this.#arpInput(now)
+        this.#host.arpInput(now, this.#reader)
         return
       case FrameKind.IcmpEcho:
         stats.rx.ipv4++
         stats.rx.icmp++
-        this.#echoReply(now, buffer)
+        this.#host.echoReply(now, buffer, this.#reader)
         return
       case FrameKind.Tcp:
         stats.rx.ipv4++
@@ -259,23 +251,6 @@ export class Stack {
       default:
         return
     }
-  }
-
-  #arpInput(now: Micros): void {
-    const arp = this.#reader.arp
-    const result = this.#arp.onArpPacket(now, arp, this.address)
-    if (result.replyOwed) this.#sendArp(2, arp.senderIp, arp.senderMac)
-    if (result.learned) this.#hooks.arpLearned?.(arp.senderIp, result.mac!)
-    for (const buffer of result.ready) this.#transmitResolved(buffer, result.mac!)
-  }
-
-  #echoReply(now: Micros, request: PacketBuffer): void {
-    const reader = this.#reader
-    const buffer = this.#allocTx()
-    if (buffer === undefined) return
-    this.#writer.echoReply(buffer, request, reader)
-    this.stats.tx.icmp++
-    this.#route(now, buffer, reader.srcIp)
   }
 
   /** RFC 9293 §3.10.7: find the connection, or the listener, or answer with a reset. */
@@ -301,8 +276,8 @@ export class Stack {
     this.stats.rx.drops.noSocket++
     // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
     const length = segment.payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
-    if (flags & TcpFlags.ACK) this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, segment.ack, 0, TcpFlags.RST)
-    else this.#sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
+    if (flags & TcpFlags.ACK) this.#host.sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, segment.ack, 0, TcpFlags.RST)
+    else this.#host.sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
   }
 
   #passiveOpen(now: Micros, listener: SocketRecord): void {
@@ -486,7 +461,7 @@ export class Stack {
       return
     }
     let at = this.#timers.peekTime()
-    const arpAt = this.#arp.pollAt()
+    const arpAt = this.#host.arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
     const rateLimitAt = this.#txQueue.rateLimitAt
     if (rateLimitAt !== undefined && (at === undefined || rateLimitAt < at)) at = rateLimitAt
@@ -510,44 +485,6 @@ export class Stack {
 
   // ------------------------------------------------------------------ transmit
 
-  #allocTx(): PacketBuffer | undefined {
-    const buffer = this.pool.alloc()
-    if (buffer === undefined) this.stats.tx.drops.noBuffer++
-    return buffer
-  }
-
-  #nextIpId(): number {
-    this.#ipId = (this.#ipId + 1) & 0xffff
-    return this.#ipId
-  }
-
-  /** Resolve the next hop and queue the frame (or park it in the ARP cache until the reply). */
-  #route(now: Micros, buffer: PacketBuffer, destination: number): void {
-    const route = this.#routes.lookupRoute(destination) // (lookup() would make an object per frame)
-    if (route === undefined) {
-      this.stats.tx.drops.noRoute++
-      buffer.release()
-      return
-    }
-    const nextHop = route.gateway ?? destination
-    const mac = this.#arp.resolve(now, nextHop)
-    if (mac !== undefined) {
-      this.#transmitResolved(buffer, mac)
-      return
-    }
-    const dropped = this.#arp.enqueue(now, nextHop, buffer)
-    if (dropped !== undefined) {
-      this.stats.tx.drops.arpUnresolved++
-      dropped.release()
-    }
-    this.#arp.poll(now, this.#arpRequest, this.#arpGaveUp)
-  }
-
-  #transmitResolved(buffer: PacketBuffer, mac: Uint8Array): void {
-    buffer.data.set(mac, buffer.offset) // destination MAC
-    this.#queueTx(buffer)
-  }
-
   #queueTx(buffer: PacketBuffer): void {
     const burstWaiting = this.#txQueue.push(buffer)
     if (burstWaiting && !this.#polling && !this.#txQueue.portBusy) this.#flush()
@@ -556,23 +493,6 @@ export class Stack {
   /** Hand the queued frames to the port (transmit-queue.ts); come back soon if it pushed back. */
   #flush(): void {
     if (!this.#txQueue.flush()) this.#wakeRequested = true
-  }
-
-  #sendArp(operation: 1 | 2, targetIp: number, targetMac: Uint8Array | undefined): void {
-    const buffer = this.#allocTx()
-    if (buffer === undefined) return
-    this.#writer.arp(buffer, operation, targetIp, targetMac)
-    this.stats.tx.arp++
-    this.#queueTx(buffer)
-  }
-
-  #sendReset(now: Micros, remoteIp: number, localPort: number, remotePort: number, seq: number, ack: number, flags: number): void {
-    const buffer = this.#allocTx()
-    if (buffer === undefined) return
-    this.#writer.reset(buffer, remoteIp, localPort, remotePort, seq, ack, flags, this.#nextIpId())
-    this.stats.tx.tcp++
-    this.stats.tx.resets++
-    this.#route(now, buffer, remoteIp)
   }
 
   // ------------------------------------------------------------------ sockets
@@ -768,7 +688,7 @@ export class Stack {
     if (record.listen !== undefined) throw new StackError('EINVAL', `socket ${fd} is listening`)
     checkPort('port', port)
     const remoteIp = parseAddress(address)
-    if (this.#routes.lookup(remoteIp) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
+    if (this.#host.routes.lookupRoute(remoteIp) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     record.localIp = this.address
     record.remoteIp = remoteIp
     record.remotePort = port
@@ -1022,8 +942,8 @@ export class Stack {
     if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) throw new StackError('EINVAL', `ip must be an IPv4 address, got ${String(ip)}`)
     if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) throw new StackError('EINVAL', 'mac must be a 6-byte Uint8Array')
     if (this.#closed) return
-    const result = this.#arp.onArpPacket(this.clock.now(), { operation: 2, senderMac: mac, senderIp: address, targetIp: this.address }, this.address)
-    for (const buffer of result.ready) this.#transmitResolved(buffer, result.mac!)
+    const result = this.#host.arp.onArpPacket(this.clock.now(), { operation: 2, senderMac: mac, senderIp: address, targetIp: this.address }, this.address)
+    for (const buffer of result.ready) this.#host.transmitResolved(buffer, result.mac!)
     if (result.ready.length > 0) this.#scheduleSoon()
   }
 
@@ -1050,7 +970,7 @@ export class Stack {
     this.port.onReadable(undefined)
     this.port.onWritable(undefined)
     this.#txQueue.clear()
-    this.#arp.clear((buffer) => buffer.release())
+    this.#host.arp.clear((buffer) => buffer.release())
     if (this.#ccp !== undefined) {
       this.#sockets.forEach((record) => {
         if (record.connection?.congestion instanceof CcpControl) record.connection.congestion.free()
@@ -1131,9 +1051,6 @@ function vectored(buffers: readonly Uint8Array[], transfer: (buffer: Uint8Array)
   return total
 }
 
-function prefixMaskOf(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0
-}
 
 function checkPort(name: string, port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StackError('EINVAL', `${name} must be an integer in [0, 65535], got ${String(port)}`)

@@ -1,0 +1,160 @@
+/**
+ * The IPv4 host under the stack's TCP (RFC 1122 §3): routing by longest prefix, ARP (RFC 826) resolution
+ * with frames parked until the reply, answers to ARP requests and ICMP echo (RFC 792), the IPv4
+ * identification of the frames it writes, and resets for segments that have no connection (RFC 9293
+ * §3.10.7.1). It writes frames into pool buffers and hands resolved ones to the transmit queue.
+ * @module
+ */
+import type { BufferPool, Micros, PacketBuffer } from '@mtcp/dpdk-io'
+import { ArpCache, type ArpCacheOptions, type OutboundSegment, parseIpv4Address, RouteTable } from '@mtcp/tcp-core'
+import { type FrameReader, FrameWriter } from './frames.js'
+import type { StackHooks } from './stack-hooks.js'
+import type { StackStats } from './stats.js'
+
+/** What the host needs to know of the stack. */
+export interface Ipv4HostOptions {
+  address: number
+  prefixLength: number
+  gateway: number | undefined
+  mac: Uint8Array
+  checksumOffload: boolean
+  arp: ArpCacheOptions | undefined
+  staticArp: ReadonlyArray<{ ip: string; mac: Uint8Array }> | undefined
+  pool: BufferPool
+  /** Queue a frame whose destination MAC is filled in (the stack's transmit queue). */
+  transmit: (buffer: PacketBuffer) => void
+  stats: StackStats
+  hooks: StackHooks
+}
+
+/** @internal */
+export class Ipv4Host {
+  readonly address: number
+  readonly routes = new RouteTable()
+  readonly arp: ArpCache<PacketBuffer>
+  readonly writer: FrameWriter
+  readonly #pool: BufferPool
+  readonly #transmit: (buffer: PacketBuffer) => void
+  readonly #stats: StackStats
+  readonly #hooks: StackHooks
+  #ipId = 0
+  /** The ARP cache's callbacks, made once: a request to send, and a frame whose next hop did not resolve. */
+  readonly #arpRequest = (ip: number, mac: Uint8Array | undefined): void => this.sendArp(1, ip, mac)
+  readonly #arpGaveUp = (buffer: PacketBuffer): void => {
+    this.#stats.tx.drops.arpUnresolved++
+    buffer.release()
+  }
+
+  constructor(options: Ipv4HostOptions) {
+    this.address = options.address
+    this.#pool = options.pool
+    this.#transmit = options.transmit
+    this.#stats = options.stats
+    this.#hooks = options.hooks
+    // A user-level stack opens many connections to one next hop at once: queue more than the
+    // cache's default 4 per destination while ARP resolves (Linux allows about 100 frames).
+    this.arp = new ArpCache<PacketBuffer>({ maxQueuedPerDestination: 256, maxQueuedTotal: 8192, ...options.arp })
+    for (const entry of options.staticArp ?? []) this.arp.addStatic(parseIpv4Address(entry.ip), entry.mac)
+    const network = (this.address & prefixMaskOf(options.prefixLength)) >>> 0
+    this.routes.add({ destination: network, prefixLength: options.prefixLength })
+    if (options.gateway !== undefined) this.routes.add({ destination: 0, prefixLength: 0, gateway: options.gateway })
+    this.writer = new FrameWriter(options.mac, this.address, options.checksumOffload)
+  }
+
+  /** A buffer for a frame to send, or undefined (counted) when the pool is empty. */
+  allocTx(): PacketBuffer | undefined {
+    const buffer = this.#pool.alloc()
+    if (buffer === undefined) this.#stats.tx.drops.noBuffer++
+    return buffer
+  }
+
+  /** The next IPv4 identification (RFC 6864: any value for atomic datagrams; a counter, as Linux). */
+  nextIpId(): number {
+    this.#ipId = (this.#ipId + 1) & 0xffff
+    return this.#ipId
+  }
+
+  /** Resolve the next hop and queue the frame (or park it in the ARP cache until the reply). */
+  route(now: Micros, buffer: PacketBuffer, destination: number): void {
+    const route = this.routes.lookupRoute(destination) // (lookup() would make an object per frame)
+    if (route === undefined) {
+      this.#stats.tx.drops.noRoute++
+      buffer.release()
+      return
+    }
+    const nextHop = route.gateway ?? destination
+    const mac = this.arp.resolve(now, nextHop)
+    if (mac !== undefined) {
+      this.transmitResolved(buffer, mac)
+      return
+    }
+    const dropped = this.arp.enqueue(now, nextHop, buffer)
+    if (dropped !== undefined) {
+      this.#stats.tx.drops.arpUnresolved++
+      dropped.release()
+    }
+    this.poll(now)
+  }
+
+  /** Fill in the destination MAC and queue the frame. */
+  transmitResolved(buffer: PacketBuffer, mac: Uint8Array): void {
+    buffer.data.set(mac, buffer.offset)
+    this.#transmit(buffer)
+  }
+
+  /** ARP's timers: requests to (re)send, frames to give up on. */
+  poll(now: Micros): void {
+    this.arp.poll(now, this.#arpRequest, this.#arpGaveUp)
+  }
+
+  /** An ARP request (1) or reply (2). */
+  sendArp(operation: 1 | 2, targetIp: number, targetMac: Uint8Array | undefined): void {
+    const buffer = this.allocTx()
+    if (buffer === undefined) return
+    this.writer.arp(buffer, operation, targetIp, targetMac)
+    this.#stats.tx.arp++
+    this.#transmit(buffer)
+  }
+
+  /** The ARP packet just parsed: learn, answer, and send what waited for the sender's address. */
+  arpInput(now: Micros, reader: FrameReader): void {
+    const arp = reader.arp
+    const result = this.arp.onArpPacket(now, arp, this.address)
+    if (result.replyOwed) this.sendArp(2, arp.senderIp, arp.senderMac)
+    if (result.learned) this.#hooks.arpLearned?.(arp.senderIp, result.mac!)
+    for (const buffer of result.ready) this.transmitResolved(buffer, result.mac!)
+  }
+
+  /** Answer the echo request just parsed (RFC 792). */
+  echoReply(now: Micros, request: PacketBuffer, reader: FrameReader): void {
+    const buffer = this.allocTx()
+    if (buffer === undefined) return
+    this.writer.echoReply(buffer, request, reader)
+    this.#stats.tx.icmp++
+    this.route(now, buffer, reader.srcIp)
+  }
+
+  /** A TCP segment of a connection. */
+  sendSegment(now: Micros, remoteIp: number, localPort: number, remotePort: number, segment: OutboundSegment): void {
+    const buffer = this.allocTx()
+    if (buffer === undefined) return
+    this.writer.tcp(buffer, remoteIp, localPort, remotePort, segment, this.nextIpId())
+    this.#stats.tx.tcp++
+    this.route(now, buffer, remoteIp)
+  }
+
+  /** A reset for a segment that has no connection (RFC 9293 §3.10.7.1). */
+  sendReset(now: Micros, remoteIp: number, localPort: number, remotePort: number, seq: number, ack: number, flags: number): void {
+    const buffer = this.allocTx()
+    if (buffer === undefined) return
+    this.writer.reset(buffer, remoteIp, localPort, remotePort, seq, ack, flags, this.nextIpId())
+    this.#stats.tx.tcp++
+    this.#stats.tx.resets++
+    this.route(now, buffer, remoteIp)
+  }
+}
+
+/** The network mask of a prefix length, as a uint32. */
+function prefixMaskOf(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0
+}
