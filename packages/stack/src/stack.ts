@@ -219,8 +219,14 @@ export class Stack {
       const n = this.port.rxBurst(rx, burst)
       for (let i = 0; i < n; i++) {
         const buffer = rx[i]!
-        this.#input(now, buffer)
-        buffer.release()
+        try {
+          this.#input(now, buffer)
+        } catch (error) {
+          // Only a hook (a cluster's, arpLearned) can throw here: the frame is lost, the burst goes on.
+          this.#reportCallbackError(error)
+        } finally {
+          buffer.release() // whatever happens, the buffer goes back to the pool
+        }
       }
       if (n < burst) return
     }
@@ -370,6 +376,18 @@ export class Stack {
     this.#callWatchers(record, events)
   }
 
+  /** Count an application callback's error and hand it to `onCallbackError` (which may throw too). */
+  #reportCallbackError(error: unknown): void {
+    this.stats.callbackErrors++
+    try {
+      this.#callbackError(error)
+    } catch (again) {
+      queueMicrotask(() => {
+        throw again
+      })
+    }
+  }
+
   /** Deliver what {@link #notify} kept during the iteration, in the order the sockets were first notified. */
   #deliverEvents(): void {
     const queue = this.#notifyQueue
@@ -397,14 +415,7 @@ export class Stack {
       try {
         watchers[i]!(record.id, events)
       } catch (error) {
-        this.stats.callbackErrors++
-        try {
-          this.#callbackError(error)
-        } catch (again) {
-          queueMicrotask(() => {
-            throw again
-          })
-        }
+        this.#reportCallbackError(error)
       }
     }
   }
@@ -713,6 +724,7 @@ export class Stack {
    * @throws `EAGAIN` when nothing is buffered yet, or the connection's error (`ECONNRESET`, …).
    */
   read(fd: number, buffer: Uint8Array, offset = 0, length = buffer.byteLength - offset): number {
+    checkRange('buffer', buffer, offset, length)
     const connection = this.#connection(fd)
     const n = connection.read(buffer, offset, length)
     if (n > 0) {
@@ -735,6 +747,7 @@ export class Stack {
    * @throws `EAGAIN` when nothing fits, `EPIPE` after `shutdown`, or the connection's error.
    */
   write(fd: number, data: Uint8Array, offset = 0, length = data.byteLength - offset): number {
+    checkRange('data', data, offset, length)
     const record = this.#record(fd)
     const connection = this.#connection(fd)
     if (connection.error !== undefined) throw new StackError(connection.error, `socket ${fd}: ${connection.error}`)
@@ -1082,4 +1095,15 @@ export function createStack(options: StackOptions): Stack {
 function nativeFallback(choice: CongestionControlChoice): NativeCongestionControlName {
   if (!choice.startsWith('ccp')) return choice as NativeCongestionControlName
   return choice === 'ccp:reno' ? 'reno' : 'cubic'
+}
+
+/**
+ * `EINVAL` unless `bytes` is a Uint8Array and `offset`, `length` are integers with the range inside it: a
+ * length past the end would send bytes that were never written, or read into nowhere.
+ */
+function checkRange(name: string, bytes: Uint8Array, offset: number, length: number): void {
+  if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', `${name} must be a Uint8Array, got ${typeof bytes}`)
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > bytes.byteLength) {
+    throw new StackError('EINVAL', `offset and length must be integers with offset + length within the ${bytes.byteLength}-byte ${name}, got offset ${String(offset)}, length ${String(length)}`)
+  }
 }

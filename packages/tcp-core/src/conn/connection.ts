@@ -574,8 +574,12 @@ export class TcpConnection {
     const window = this.#rcvWindow.advertised(this.#rcvNxt)
     if (!this.#acceptable(segment.seq, segmentLength, window)) {
       this.stats.unacceptableSegments++
-      // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own.
-      if (!(flags & TcpFlags.RST)) this.#acks.owePure()
+      // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own. One
+      // without data (a pure ACK, a SYN) shares RFC 5961 §7's rate limit with the challenge ACKs, so a flood
+      // of them cannot make us send as many (as Linux's tcp_oow_rate_limited); a duplicate data segment is
+      // always answered, its D-SACK matters to the sender.
+      const duplicateData = payloadLength > 0 && !(flags & TcpFlags.SYN)
+      if (!(flags & TcpFlags.RST) && (duplicateData || this.#challenges.allow(now))) this.#acks.owePure()
       // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
       const end = seqAdd(segment.seq, payloadLength)
       if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiverIfOn()?.onDuplicate(segment.seq, end)

@@ -348,3 +348,19 @@ describe('a lost retransmission pending at a timeout does not outlive it', () =>
     expect(resent[0]?.seq).toBe(una)
   }, 60_000)
 })
+
+describe('ACKs to out-of-window segments share RFC 5961 §7 rate limit (issue 16 §6)', () => {
+  it('200 out-of-window SYNs and bare ACKs draw at most 10 ACKs a second; duplicate data is always answered', () => {
+    const h = established(1000)
+    const una = h.connection.sequence.sndUna
+    for (let i = 0; i < 100; i++) h.send({ seq: IRS + 50_000_000 + i, ack: una, flags: SYN, tsValue: PEER_TS + 1, window: 65535 })
+    for (let i = 0; i < 100; i++) h.send({ seq: IRS + 50_000_000 + i, ack: una, tsValue: PEER_TS + 1, window: 65535 })
+    expect(h.recv().length).toBeLessThanOrEqual(10)
+    h.now += 1_000_000
+    // A duplicate of data already received (before RCV.NXT): answered every time, with its D-SACK.
+    h.send({ seq: IRS + 1, ack: una, tsValue: PEER_TS + 1, window: 65535, payload: bytes(10) })
+    h.recv()
+    for (let i = 0; i < 20; i++) h.send({ seq: IRS + 1, ack: una, tsValue: PEER_TS + 1, window: 65535, payload: bytes(10) })
+    expect(h.recv().length).toBe(20)
+  })
+})

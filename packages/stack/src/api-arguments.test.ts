@@ -1,0 +1,108 @@
+// The mTCP-style API checks its arguments (issue 16 §7): a range outside the array is EINVAL, never bytes
+// that were not written; and callbacks that throw (§8) leave the stack and its buffer pool whole.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { StackError } from './errors.js'
+import { PollEvents } from './socket-record.js'
+import { acceptWhenReady, runUntil, stackPair } from './testing.js'
+
+function connected() {
+  const errors: unknown[] = []
+  const pair = stackPair({ stackB: { onCallbackError: (error) => errors.push(error) } })
+  const { a, b, clock } = pair
+  const listener = b.socket()
+  b.bind(listener, '0.0.0.0', 5001)
+  b.listen(listener)
+  const client = a.socket()
+  a.connect(client, '10.0.0.2', 5001)
+  const server = acceptWhenReady(clock, b, listener)
+  runUntil(clock, () => a.state(client) === 'ESTABLISHED')
+  return { ...pair, client, server, listener, errors }
+}
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn()
+    return undefined
+  } catch (error) {
+    return error instanceof StackError ? error.code : String(error)
+  }
+}
+
+describe('write and read take only ranges inside the array', () => {
+  it('EINVAL for a range past the end, a negative or fractional offset or length, or NaN', () => {
+    const { a, client } = connected()
+    const data = new Uint8Array(10)
+    for (const [offset, length] of [
+      [0, 100],
+      [20, 5],
+      [-1, 2],
+      [0, 3.7],
+      [Number.NaN, 1],
+      [0, Number.NaN],
+    ] as const) {
+      expect(code(() => a.write(client, data, offset, length))).toBe('EINVAL')
+      expect(code(() => a.read(client, data, offset, length))).toBe('EINVAL')
+    }
+  })
+
+  it('the peer receives exactly the bytes each accepted write named (property over argument values)', () => {
+    const value = fc.oneof(fc.integer({ min: -5, max: 70 }), fc.constantFrom(Number.NaN, 2.5, -0.5))
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ minLength: 0, maxLength: 64 }), value, value), { minLength: 1, maxLength: 20 }), (writes) => {
+        const { a, b, clock, client, server } = connected()
+        const expected: number[] = []
+        for (const [data, offset, length] of writes) {
+          const result = code(() => a.write(client, data, offset, length))
+          const valid = Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 && offset + length <= data.byteLength
+          if (!valid) {
+            expect(result).toBe('EINVAL')
+            continue
+          }
+          expect(result === undefined || (result === 'EAGAIN' && length === 0)).toBe(true)
+          expected.push(...data.subarray(offset, offset + length))
+        }
+        a.shutdown(client)
+        const received: number[] = []
+        const scratch = new Uint8Array(256)
+        runUntil(clock, () => {
+          for (;;) {
+            const n = code(() => received.push(...scratch.subarray(0, b.read(server, scratch))))
+            if (n !== undefined) return false
+            if (b.connectionOf(server)!.readEnded) return true
+          }
+        })
+        expect(received).toEqual(expected)
+      }),
+      { numRuns: 30 },
+    )
+  }, 60_000)
+})
+
+describe('callbacks that throw', () => {
+  it('10,000 throwing callbacks: reported and counted, the pool is whole again, and a transfer afterwards is intact', () => {
+    const { a, b, clock, client, server, errors } = connected()
+    const poolFree = b.pool.available
+    let calls = 0
+    b.watch(server, () => {
+      calls++
+      throw new Error(`callback ${calls}`)
+    })
+    const scratch = new Uint8Array(65536)
+    let received = 0
+    b.watch(server, (_fd, events) => {
+      if (events & PollEvents.IN) while (b.readiness(server) & PollEvents.IN) received += b.read(server, scratch)
+    })
+    const chunk = new Uint8Array(100).fill(7)
+    for (let i = 0; i < 10_000; i++) {
+      a.write(client, chunk)
+      runUntil(clock, () => received >= (i + 1) * 100)
+    }
+    expect(calls).toBeGreaterThanOrEqual(10_000)
+    expect(errors.length).toBe(calls)
+    expect(b.stats.callbackErrors).toBe(calls)
+    expect(received).toBe(1_000_000)
+    runUntil(clock, () => a.tcpInfo(client).bytesInFlight === 0)
+    expect(b.pool.available).toBe(poolFree)
+  }, 60_000)
+})
