@@ -59,6 +59,11 @@ export interface SocketAddress {
 
 /** Receive bursts per loop iteration before other work gets a turn. */
 const RX_BURSTS_PER_POLL = 8
+/**
+ * Frames queued for the port above which no further connection is dispatched in this iteration (a
+ * connection's own burst stays below the transmit queue's hard limit, TX_BACKLOG_LIMIT).
+ */
+const TX_SOFT_LIMIT = 4096
 /** Dispatch rounds after the applications' callbacks within one loop iteration. */
 const APPLICATION_ROUNDS = 2
 /** A bit of SocketRecord.pendingEvents above every PollEvents bit: the record is in the notify queue. */
@@ -440,6 +445,17 @@ export class Stack {
       this.#dirtySpare = ids
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!
+        // Backpressure, not drops: with a full backlog the port gets what is queued first, and when it
+        // cannot take more, the connections not yet served wait for the next iteration, in order.
+        if (this.#txQueue.length >= TX_SOFT_LIMIT) {
+          this.#flush()
+          if (this.#txQueue.length >= TX_SOFT_LIMIT) {
+            for (let j = i; j < ids.length; j++) this.#dirty.push(ids[j]!)
+            ids.length = 0
+            this.#wakeRequested = true
+            return
+          }
+        }
         const record = this.#sockets.get(id)
         if (record === undefined) continue
         record.dirty = false
