@@ -166,7 +166,19 @@ export async function openDpdkPort(options: DpdkPortOptions = {}): Promise<DpdkP
   // Mempools live as long as the process (JavaScript holds views onto them): a port opened again reuses its pools.
   const rxPool = reusePool(`${portId}/rx/${poolSize}/${rxRoom}`, () => new DpdkBufferPool(native, dpdk(() => native.poolCreate(`mtcp_rx${tag}`, poolSize, rxRoom, 256))))
   const started = dpdk(() =>
-    native.portStart(portId, { rxQueues: 1, txQueues: 1, rxDescriptors, txDescriptors, mtu, pools: [rxPool.id], txChecksum: offloads, tso: offloads, rss: false }),
+    native.portStart(portId, {
+      rxQueues: 1,
+      txQueues: 1,
+      rxDescriptors,
+      txDescriptors,
+      mtu,
+      pools: [rxPool.id],
+      txChecksum: offloads,
+      // DPDK 22.11's net_tap reports TSO but refuses (tx_errors) a super segment whose MSS plus all headers,
+      // Ethernet's included, exceeds its IP MTU, so full-sized segments never leave: not used there.
+      tso: offloads && info.driver !== 'net_tap',
+      rss: false,
+    }),
   )
   const txPool = started.tso
     ? reusePool(`${portId}/tx/${tsoPoolSize}`, () => new DpdkBufferPool(native, dpdk(() => native.poolCreate(`mtcp_tx${tag}`, tsoPoolSize, MBUF_MAX, 64))))
