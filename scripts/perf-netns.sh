@@ -86,7 +86,10 @@ status=0
 if [ "$io" = dpdk ]; then
   # DPDK's vdev on the veth end (AF_XDP in copy mode by default); the EAL keeps no files (--no-shconf).
   vdev="${MTCP_DPDK_VDEV:-net_af_xdp0}"
-  eal="--no-huge -m 256 --no-pci -l 0 --no-shconf --no-telemetry --log-level=lib.eal:error --vdev=$vdev,iface=mtcp-a0"
+  opts=""
+  # busy_budget=0: DPDK 22.11's preferred busy polling stalls AF_XDP transmit on a veth in copy mode.
+  [ "${vdev#net_af_xdp}" != "$vdev" ] && opts=",busy_budget=0"
+  eal="--no-huge -m 256 --no-pci -l 0 --no-shconf --no-telemetry --log-level=lib.eal:error --vdev=$vdev,iface=mtcp-a0$opts"
   ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io dpdk --eal "$eal" --dev "$vdev" --address "$OURS" "${extra[@]}" || status=$?
 else
   ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io "$io" --dev "$dev" --address "$OURS" "${extra[@]}" || status=$?
