@@ -255,8 +255,12 @@ export class DpdkBufferPool extends BufferPool {
 
   override allocBulk(out: PacketBuffer[], count: number): boolean {
     if (this.#cached < count && !this.#refill(count - this.#cached)) {
-      this.stats.allocFailures++
-      return false
+      // More than the cache holds: straight from the mempool, all or none.
+      if (count <= this.#cache.length - this.#cached || !this.#allocDirect(out, count)) {
+        this.stats.allocFailures++
+        return false
+      }
+      return true
     }
     for (let i = 0; i < count; i++) {
       const buffer = this.#buffers[this.#cache[--this.#cached]!]!
@@ -307,6 +311,34 @@ export class DpdkBufferPool extends BufferPool {
       want >>>= 1
     }
     return need <= 0
+  }
+
+  /** Allocate `count` mbufs into `out` from the mempool directly, 512 at a time; on a shortfall return them all. */
+  #allocDirect(out: PacketBuffer[], count: number): boolean {
+    let taken = 0
+    while (taken < count) {
+      const chunk = Math.min(512, count - taken)
+      if (this.#native.poolAlloc(this.id, chunk, this.#transfer) !== chunk) break
+      for (let i = 0; i < chunk; i++) {
+        const buffer = this.#buffers[this.#transfer[i]!]!
+        buffer.free = false
+        buffer.reset()
+        out[taken + i] = buffer
+      }
+      taken += chunk
+    }
+    if (taken === count) return true
+    for (let done = 0; done < taken; ) {
+      const chunk = Math.min(512, taken - done)
+      for (let i = 0; i < chunk; i++) {
+        const buffer = out[done + i]!
+        buffer.free = true
+        this.#transfer[i] = buffer.index
+      }
+      this.#native.poolFree(this.id, chunk, this.#transfer)
+      done += chunk
+    }
+    return false
   }
 
   /** Give `count` cached mbufs back to the mempool. */
