@@ -6,8 +6,8 @@
 # Makes namespaces A and B with scripts/hosts.sh (A: no kernel address, B: kernel 10.200.0.2/24), starts
 # mtcp-recv on B's kernel (`wait 10.200.0.2 5001 --once`), and runs mtcp-perf in A on our stack as
 # 10.200.0.1/24: with --io af-packet (default) on the veth end mtcp-a0 itself; with --io tap on a TAP
-# device mtcp-tap0 bridged to mtcp-a0 inside A; with --io dpdk on DPDK's net_af_xdp vdev on mtcp-a0
-# (EAL in memory, no hugepages: MTCP_DPDK_VDEV=net_af_packet0 picks another vdev). Both programs' lines are printed; the namespaces are
+# device mtcp-tap0 bridged to mtcp-a0 inside A; with --io dpdk on DPDK's net_af_packet vdev on mtcp-a0
+# (no hugepages; MTCP_DPDK_VDEV=net_af_xdp0 picks AF_XDP, whose transmit stalls on veth, see docs/guides/dpdk.md). Both programs' lines are printed; the namespaces are
 # removed at the end (also on failure or Ctrl-C). Names can be changed with MTCP_NS_A, MTCP_NS_B.
 # Example: pnpm perf:netns --io tap 5 -- --cc cubic --report netns.html
 set -euo pipefail
@@ -84,11 +84,13 @@ grep -q 'Server ready' "$log" || { echo "perf:netns: mtcp-recv did not start lis
 
 status=0
 if [ "$io" = dpdk ]; then
-  # DPDK's vdev on the veth end (AF_XDP in copy mode by default); the EAL keeps no files (--no-shconf).
-  vdev="${MTCP_DPDK_VDEV:-net_af_xdp0}"
+  # DPDK's vdev on the veth end (net_af_packet by default); the EAL keeps no files (--no-shconf).
+  vdev="${MTCP_DPDK_VDEV:-net_af_packet0}"
   opts=""
   # busy_budget=0: DPDK 22.11's preferred busy polling stalls AF_XDP transmit on a veth in copy mode.
   [ "${vdev#net_af_xdp}" != "$vdev" ] && opts=",busy_budget=0"
+  # The vdev takes frames without a virtio-net header: B's kernel must send complete checksums.
+  ip netns exec "$NS_B" ethtool -K mtcp-b0 tx off >/dev/null
   eal="--no-huge -m 256 --no-pci -l 0 --no-shconf --no-telemetry --log-level=lib.eal:error --vdev=$vdev,iface=mtcp-a0$opts"
   ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io dpdk --eal "$eal" --dev "$vdev" --address "$OURS" "${extra[@]}" || status=$?
 else
