@@ -51,6 +51,15 @@ describe('parsePerfArgs', () => {
     expect(parse('wait', '10.200.0.1', '5001', '3', '--io', 'tap', '--dev', 'tap0', '--offloads', 'off').offloads).toBe(false)
   })
 
+  it('reads --io dpdk with its EAL arguments and port, and refuses --eal elsewhere or missing', () => {
+    const options = parse('send', '10.0.0.2', '5001', '1', '--io', 'dpdk', '--eal', '--no-huge -m 256 --vdev=net_af_xdp0,iface=v1', '--dev', 'net_af_xdp0', '--address', '10.0.0.1/24')
+    expect(options.io).toBe('dpdk')
+    expect(options.eal).toBe('--no-huge -m 256 --vdev=net_af_xdp0,iface=v1')
+    expect(options.dev).toBe('net_af_xdp0')
+    expect(usageError(['send', '10.0.0.2', '5001', '1', '--io', 'dpdk', '--address', '10.0.0.1/24'])).toMatch(/--io dpdk needs --eal/)
+    expect(usageError(['send', '10.0.0.2', '5001', '1', '--io', 'af-packet', '--dev', 'v1', '--eal', '-l 0', '--address', '10.0.0.1/24'])).toMatch(/--eal applies to --io dpdk/)
+  })
+
   it('lets a later flag override an earlier one, and ignores a lone --', () => {
     expect(parse('--', 'send', '10.0.0.2', '5001', '10', '--cc', 'reno', '--cc', 'cubic').congestionControl).toEqual({ kind: 'native', name: 'cubic' })
   })
@@ -69,7 +78,7 @@ describe('parsePerfArgs', () => {
     [['send', '10.0.0.2', '5001', '1', 'more'], 'unexpected argument "more"'],
     [['send', '10.0.0.2', '5001', '1', '--speed', '1G'], 'unknown flag --speed; accepted: --io, --dev'],
     [['send', '10.0.0.2', '5001', '1', '-x'], 'unknown flag -x'],
-    [['send', '10.0.0.2', '5001', '1', '--io', 'dpdk'], '--io must be one of memory, tap, af-packet, got "dpdk"'],
+    [['send', '10.0.0.2', '5001', '1', '--io', 'netmap'], '--io must be one of memory, tap, af-packet, dpdk, got "netmap"'],
     [['send', '10.0.0.2', '5001', '1', '--rate', 'fast'], '--rate must be a rate in bit/s in [1000, 1e12], like 100M, 1G or 2.5e9, got "fast"'],
     [['send', '10.0.0.2', '5001', '1', '--rate', '10'], '--rate must be a rate in bit/s in [1000, 1e12]'],
     [['send', '10.0.0.2', '5001', '1', '--delay', '20 ms'], '--delay must be a time in [0, 10s]'],

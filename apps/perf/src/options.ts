@@ -7,10 +7,11 @@
  */
 import { isIPv4 } from 'node:net'
 import { ccpAlgorithmProblem, ccpClockProblem } from './ccp.js'
+import { checkEal } from './dpdk.js'
 import { PerfError } from './errors.js'
 
 /** Packet I/O backends: the emulated link, a Linux TAP device, or an existing interface through AF_PACKET. */
-export type PerfIo = 'memory' | 'tap' | 'af-packet'
+export type PerfIo = 'memory' | 'tap' | 'af-packet' | 'dpdk'
 
 /** Congestion control of the sending connection. */
 export type PerfCongestionControl =
@@ -46,8 +47,10 @@ export interface PerfOptions {
   /** Seconds to keep writing. */
   seconds: number
   io: PerfIo
-  /** The interface (`af-packet`) or TAP device (`tap`). */
+  /** The interface (`af-packet`), TAP device (`tap`) or DPDK port name or id (`dpdk`, default 0). */
   dev: string | undefined
+  /** EAL arguments (`dpdk`), as given. */
+  eal: string | undefined
   /** Our stack's address with prefix, e.g. `'10.0.0.1/24'`. */
   address: string
   mac: Uint8Array | undefined
@@ -79,8 +82,9 @@ export const USAGE = `usage: mtcp-perf wait <ip> <port> <secs> [flags]   listen 
        mtcp-perf send <ip> <port> <secs> [flags]   connect to ip:port, send for secs
 
 Network:
-  --io memory|tap|af-packet    packet I/O (default memory: an emulated link with mtcp-recv's receiver on a second stack)
-  --dev <name>                 the TAP device (tap) or interface (af-packet) to own
+  --io memory|tap|af-packet|dpdk  packet I/O (default memory: an emulated link with mtcp-recv's receiver on a second stack)
+  --dev <name>                 the TAP device (tap) or interface (af-packet) to own, or the DPDK port (dpdk: name or id, default 0)
+  --eal '<args>'               DPDK's EAL arguments (dpdk), e.g. '--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'
   --address <ip/prefix>        our address (default for wait: <ip>/24; for memory: next to <ip>)
   --mac <aa:bb:cc:dd:ee:ff>    our MAC (default: the port's, random for tap/af-packet)
   --gateway <ip>               default gateway for addresses off the local network
@@ -119,6 +123,7 @@ interface FlagSpec {
 const FLAGS: Record<string, FlagSpec> = {
   io: { value: true },
   dev: { value: true },
+  eal: { value: true },
   address: { value: true },
   mac: { value: true },
   gateway: { value: true },
@@ -289,7 +294,8 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions | 'help' {
       value = arg.slice(equals + 1)
     } else {
       const next = argv[i + 1]
-      if (next === undefined || next.startsWith('--')) throw usage(`--${name} needs a value`)
+      // EAL arguments are themselves flags: `--eal '--no-huge …'` takes the next word whatever it starts with.
+      if (next === undefined || (next.startsWith('--') && name !== 'eal')) throw usage(`--${name} needs a value`)
       value = next
       i++
     }
@@ -310,13 +316,14 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
   if (rest.length > 0) throw usage(`unexpected argument ${got(rest[0]!)}`)
 
-  const io = parseChoice('--io', values.get('io') ?? 'memory', ['memory', 'tap', 'af-packet'] as const)
+  const io = parseChoice('--io', values.get('io') ?? 'memory', ['memory', 'tap', 'af-packet', 'dpdk'] as const)
   if (io !== 'memory') {
     for (const name of values.keys()) if (FLAGS[name]!.memoryOnly) throw usage(`--${name} applies to --io memory only (the emulated link), not --io ${io}`)
   }
   const dev = values.get('dev')
   if (io === 'memory' && dev !== undefined) throw usage('--dev applies to --io tap and --io af-packet, not the emulated link')
-  if (io !== 'memory' && dev === undefined) throw usage(`--io ${io} needs --dev <name>: the ${io === 'tap' ? 'TAP device' : 'interface'} to own`)
+  if (io !== 'memory' && io !== 'dpdk' && dev === undefined) throw usage(`--io ${io} needs --dev <name>: the ${io === 'tap' ? 'TAP device' : 'interface'} to own`)
+  const eal = checkEal(io, values.get('eal'))
   if (dev !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(dev)) throw usage(`--dev must be an interface name of 1 to 15 characters, got ${got(dev)}`)
 
   const addressText = values.get('address')
@@ -362,6 +369,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     mac: flag('mac') === undefined ? undefined : parseMac('--mac', flag('mac')!),
     gateway: flag('gateway') === undefined ? undefined : parseIp('--gateway', flag('gateway')!),
     offloads,
+    eal,
     congestionControl,
     link,
     seed: flag('seed') === undefined ? 1 : parseInteger('--seed', flag('seed')!, 0, 2 ** 32 - 1),

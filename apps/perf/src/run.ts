@@ -25,6 +25,7 @@ import { ClockDriver } from './clock-driver.js'
 import { PerfError } from './errors.js'
 import { neighbourAddress, type PerfOptions } from './options.js'
 import { renderReport, type ReportData } from './report.js'
+import { openPerfDpdkPort } from './dpdk.js'
 import { ConnectionSampler, type PerfSeries } from './sampler.js'
 import { formatSenderSummary, type SenderResult, sendPerf } from './sender.js'
 
@@ -151,7 +152,12 @@ async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Par
     }
   }
   const portOptions = { clock, offloads: options.offloads, ...(options.mac === undefined ? {} : { mac: options.mac }) }
-  const port = options.io === 'tap' ? await openTapPort({ name: options.dev!, ...portOptions }) : await openPacketPort({ interface: options.dev!, ...portOptions })
+  const port =
+    options.io === 'dpdk'
+      ? await openPerfDpdkPort(options, portOptions)
+      : options.io === 'tap'
+        ? await openTapPort({ name: options.dev!, ...portOptions })
+        : await openPacketPort({ interface: options.dev!, ...portOptions })
   let stack: Stack
   try {
     stack = createStack({ port, ...common, ...stackOptions })

@@ -46,8 +46,10 @@ export class PacketBuffer {
   l4Length = 0
   /** Segment payload size for `TX_TCP_SEGMENTATION`. */
   segmentSize = 0
-  /** @internal whether the buffer sits in its pool's free list. */
+  /** @internal whether the buffer sits in its pool's free list (or, for a device's pool, is not the application's). */
   free = false
+  /** @internal the buffer's number in its pool (a DPDK pool's mbuf index). */
+  index = 0
 
   /** @internal */
   constructor(
@@ -133,15 +135,28 @@ export class BufferPool {
   readonly #free: PacketBuffer[]
   #available: number
 
-  constructor(options: BufferPoolOptions = {}) {
-    this.count = checkInteger('count', options.count ?? 8192, 1, 16_777_216)
-    this.dataRoom = checkInteger('dataRoom', options.dataRoom ?? 2048, 64, 262_144)
+  /**
+   * @param external - (for device pools) slots in memory the pool does not own (a DPDK mempool's chunks): buffer `i` is
+   *   `storages[slots[4i]]` from byte `slots[4i+1]`, `slots[4i+2]` bytes long; `count` and `dataRoom` follow from them.
+   */
+  constructor(options: BufferPoolOptions = {}, external?: { readonly storages: readonly ArrayBuffer[]; readonly slots: Int32Array }) {
     this.headroom = checkInteger('headroom', options.headroom ?? 128, 0, 65_536)
+    if (external !== undefined) {
+      this.count = external.slots.length >>> 2
+      this.dataRoom = (external.slots[2] ?? this.headroom) - this.headroom
+    } else {
+      this.count = checkInteger('count', options.count ?? 8192, 1, 16_777_216)
+      this.dataRoom = checkInteger('dataRoom', options.dataRoom ?? 2048, 64, 262_144)
+    }
     const slotSize = this.headroom + this.dataRoom
-    const storage = new ArrayBuffer(slotSize * this.count)
+    const storage = external === undefined ? new ArrayBuffer(slotSize * this.count) : undefined
     this.#free = new Array<PacketBuffer>(this.count)
     for (let i = 0; i < this.count; i++) {
-      const buffer = new PacketBuffer(this, storage, i * slotSize, slotSize)
+      const buffer =
+        storage !== undefined
+          ? new PacketBuffer(this, storage, i * slotSize, slotSize)
+          : new PacketBuffer(this, external!.storages[external!.slots[i * 4]!]!, external!.slots[i * 4 + 1]!, external!.slots[i * 4 + 2]!)
+      buffer.index = i
       buffer.free = true
       // LIFO: the most recently freed buffer is handed out next, while it is still in cache.
       this.#free[this.count - 1 - i] = buffer

@@ -10,6 +10,10 @@ export type DpdkIoErrorCode =
   | 'ERR_IO'
   /** The tap and af-packet backends need the optional native addon, which is missing or not built. */
   | 'ERR_NATIVE_UNAVAILABLE'
+  /** The dpdk backend needs the optional addon `@mtcp/dpdk-io-dpdk`, built only where libdpdk-dev is installed. */
+  | 'ERR_DPDK_UNAVAILABLE'
+  /** DPDK refused: EAL initialisation, port configuration or start failed; the message has DPDK's reason. */
+  | 'ERR_DPDK'
 
 /** An error with a stable {@link DpdkIoErrorCode} that callers can `switch` on. */
 export class DpdkIoError extends Error {

@@ -3,7 +3,7 @@
  * offload capabilities, statistics, readiness notification and capture.
  * @module
  */
-import type { PacketBuffer } from './buffer-pool.js'
+import type { BufferPool, PacketBuffer } from './buffer-pool.js'
 import type { Clock, Micros } from './clock.js'
 
 /** Static facts about a port's link. */
@@ -50,6 +50,8 @@ export type DropReason =
   | 'kernel'
   /** No buffer was available to receive into. */
   | 'noBuffer'
+  /** The device reported a receive or transmit error, or a frame it could not hand over whole (DPDK's `ierrors`, `oerrors`). */
+  | 'deviceError'
 
 /** All drop reasons, in a stable order. */
 export const DROP_REASONS: readonly DropReason[] = ['oversize', 'runt', 'queueFull', 'randomLoss', 'burstLoss', 'linkDown', 'noBuffer']
@@ -71,7 +73,7 @@ export function createPortStats(): PortStats {
     rxBytes: 0,
     txPackets: 0,
     txBytes: 0,
-    drops: { oversize: 0, runt: 0, queueFull: 0, randomLoss: 0, burstLoss: 0, linkDown: 0, noBuffer: 0, kernel: 0 },
+    drops: { oversize: 0, runt: 0, queueFull: 0, randomLoss: 0, burstLoss: 0, linkDown: 0, noBuffer: 0, kernel: 0, deviceError: 0 },
   }
 }
 
@@ -96,6 +98,11 @@ export interface Port {
   readonly stats: PortStats
   /** The clock the port keeps time with; drivers should use the same one. */
   readonly clock: Clock
+  /**
+   * The pool whose buffers the port transmits without a copy (a DPDK port's mbufs), when it has one: a
+   * stack allocates its transmit buffers here. Ports that take any buffer leave it `undefined`.
+   */
+  readonly devicePool?: BufferPool | undefined
   /**
    * Receive up to `max` frames into `bufs[0 .. n)`.
    * @returns `n`, possibly 0.

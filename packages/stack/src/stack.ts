@@ -129,7 +129,8 @@ export class Stack {
     this.port = this.options.port
     this.clock = this.port.clock
     const segmentation = this.port.offloads.segmentation
-    this.pool = options.pool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
+    // A port whose buffers are device memory (DPDK mbufs) transmits its own pool's buffers without a copy.
+    this.pool = options.pool ?? this.port.devicePool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
     this.address = this.options.address
     this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
     const secret = new Uint32Array(2)
