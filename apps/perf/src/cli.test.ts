@@ -67,11 +67,18 @@ describe('mtcp-perf', () => {
     [['send', '10.0.0.2', '5001', '1', '--cc', 'bbr'], '--cc must be reno, cubic or ccp:<algorithm>'],
     [['send', '10.0.0.2', '5001', '1', '--bogus'], 'unknown flag --bogus'],
     [['send', '10.0.0.2', '5001', '1', '--io', 'tap'], '--io tap needs --dev <name>'],
-  ])('%j exits 2 with the usage, naming the problem', (args, message) => {
+  ])('%j exits 2 with one line naming the problem and where to look', (args, message) => {
     const run = perf(...args)
     expect(run.status).toBe(2)
     expect(run.stderr).toContain(message)
-    expect(run.stderr).toContain('usage: mtcp-perf')
+    expect(run.stderr).toMatch(/^mtcp-perf: [^\n]+ \(mtcp-perf --help lists the flags\)\n$/)
     expect(run.stdout).toBe('')
+  })
+
+  it('prints the usage for --help only, on stdout, and exits 0', () => {
+    const run = perf('--help')
+    expect(run.status).toBe(0)
+    expect(run.stdout).toMatch(/^usage: mtcp-perf wait <ip> <port> <secs>/)
+    expect(run.stderr).toBe('')
   })
 })

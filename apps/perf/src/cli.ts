@@ -56,7 +56,8 @@ async function main(argv: readonly string[]): Promise<void> {
     options = parsePerfArgs(argv)
   } catch (error) {
     if (error instanceof PerfError && error.code === 'ERR_USAGE') {
-      console.error(error.message)
+      // One line: what is wrong and where to look; the usage itself is for --help.
+      console.error(`mtcp-perf: ${error.message} (mtcp-perf --help lists the flags)`)
       process.exit(2)
     }
     throw error
