@@ -5,17 +5,23 @@
  * @packageDocumentation
  */
 export { type CcpSetup, type CcpSetupOptions, createCcp } from './ccp.js'
+export { type ComparisonHooks, comparisonSummary, formatComparison, type PerfComparison, runComparison } from './compare.js'
 export { PerfError, type PerfErrorCode } from './errors.js'
+export { formatBitrate, formatBytes } from './format.js'
 export {
   neighbourAddress,
+  PERF_FLAGS,
   parsePerfArgs,
+  type PerfFlag,
+  type PerfFlagGroup,
   type PerfCongestionControl,
   type PerfIo,
   type PerfLinkOptions,
   type PerfOptions,
   USAGE,
 } from './options.js'
-export { readReportData, renderReport, REPORT_DATA_ELEMENT_ID, type ReportData } from './report.js'
-export { type PerfHooks, type PerfLineSource, type PerfProgress, type PerfResult, reportData, runPerf } from './run.js'
+export { type ComparisonRun, readReportData, renderReport, REPORT_DATA_ELEMENT_ID, type ReportData, samplePeriodSeconds } from './report.js'
+export { type PerfHooks, type PerfLineSource, type PerfProgress, type PerfResult, checkOutputPaths, reportData, runPerf } from './run.js'
 export { ConnectionSampler, emptySeries, type PerfSeries } from './sampler.js'
 export { formatSenderSummary, type SenderResult, sendPerf, type SendPerfOptions } from './sender.js'
+export { formatInterval, formatSummary, INTERVAL_HEADER } from './summary.js'

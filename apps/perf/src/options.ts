@@ -330,6 +330,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const ccText = values.get('cc') ?? 'cubic'
   const ccs = ccText.split(',').map((text) => parseCongestionControl(text))
   if (ccs.length > 1 && io !== 'memory') throw usage(`--cc with several controllers (${ccText}) compares them over the emulated link: it needs --io memory, not --io ${io}`)
+  if (ccs.length > 1 && values.has('pcap')) throw usage(`--pcap captures one run: with several --cc controllers (${ccText}), capture them one at a time`)
   if (new Set(ccText.split(',')).size !== ccs.length) throw usage(`--cc names a controller twice, got ${got(ccText)}`)
   if (ccs.every((cc) => cc.kind === 'native') && (values.has('ccp-agent') || values.has('ccp-dir'))) throw usage(`--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc ${ccText}`)
   const agent = parseChoice('--ccp-agent', values.get('ccp-agent') ?? 'embedded', ['embedded', 'external'] as const)
