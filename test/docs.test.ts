@@ -166,3 +166,29 @@ it('checks every Markdown file of the repository', () => {
   expect(docs.length).toBeGreaterThanOrEqual(20)
   for (const doc of docs) expect(statSync(doc.path).isFile()).toBe(true)
 })
+
+describe('references', () => {
+  // Comments and docs point into the repository (or to public sources by name), never to a design workspace
+  // outside it that a reader of the repository does not have.
+  const outside = new RegExp(['/work/', 'shared/notes', '\\.\\./shared', 'DESIGN\\.md', 'STYLE\\.md'].join('|'))
+  it('no source, script, bench or doc refers to files outside the repository', () => {
+    const offenders: string[] = []
+    const walk = (directory: string): void => {
+      for (const entry of readdirSync(directory, { withFileTypes: true })) {
+        if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue
+        const path = join(directory, entry.name)
+        if (entry.isDirectory()) walk(path)
+        else if (/\.(ts|mts|js|mjs|cc|c|h|sh|md|py|gyp|json)$/.test(entry.name) && path !== import.meta.filename) {
+          readFileSync(path, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              if (outside.test(line)) offenders.push(`${relative(root, path)}:${i + 1}: ${line.trim()}`)
+            })
+        }
+      }
+    }
+    for (const group of ['packages', 'apps', 'bench', 'demo', 'scripts', 'docs', 'test']) walk(join(root, group))
+    walk(join(root, '.ci'))
+    expect(offenders).toEqual([])
+  })
+})

@@ -4,8 +4,7 @@
  * while the agent is absent. No I/O and no clock of its own: the caller supplies `sendMsg`, `now`,
  * `setCwnd` and `setRateAbs` (docs/decisions/0007-ccp-package-interfaces.md).
  *
- * Rules from /work/shared/notes/ccp-datapath.md ("One invoke", "Receiving", "Handshake with portus ≥ 0.6")
- * and libccp's `ccp.c`, with the fallback done better than libccp's (whose fallback deadlocks when the
+ * Rules from libccp's `ccp.c` (one invoke, receiving, the handshake with portus ≥ 0.6), with the fallback done better than libccp's (whose fallback deadlocks when the
  * agent is more than its timeout late):
  * - A failed `sendMsg` marks the agent absent: every flow is handed back to native congestion control
  *   (`inControl === false`) and READY is retried every `retryIntervalUs` (from {@link Datapath.tick}, and
