@@ -30,14 +30,27 @@ function prose(text: string): string {
   return text.replace(/^```[\s\S]*?^```/gm, '')
 }
 
+/** The repository's address, from the root package's siblings' `repository` fields (all packages name the same). */
+const REPOSITORY = (JSON.parse(readFileSync(join(root, 'apps', 'perf', 'package.json'), 'utf8')) as { repository: { url: string } }).repository.url.replace(/^git\+/, '').replace(/\.git$/, '')
+const isPackageReadme = (name: string): boolean => /^(packages|apps)\/[^/]+\/README\.md$/.test(name)
+
 describe('links', () => {
-  it.each(docs.map((doc) => [doc.name, doc] as const))('%s: every relative link resolves', (_name, doc) => {
+  it('knows the repository address', () => {
+    expect(REPOSITORY).toMatch(/^https:\/\/github\.com\/[^/]+\/[^/]+$/)
+  })
+
+  it.each(docs.map((doc) => [doc.name, doc] as const))('%s: every link into the repository resolves', (_name, doc) => {
     const broken: string[] = []
     for (const match of prose(doc.text).matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
       const target = match[1]!
-      if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue
-      const path = decodeURIComponent(target.split('#')[0]!)
-      if (!existsSync(resolve(dirname(doc.path), path))) broken.push(target)
+      if (target.startsWith('#')) continue
+      // An absolute link to this repository's main branch is a path in it.
+      const inRepository = new RegExp(`^${REPOSITORY.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(?:blob|tree)/main/(.*)$`).exec(target)
+      if (inRepository === null && /^[a-z][a-z0-9+.-]*:/i.test(target)) continue
+      // A package README travels in the package's tarball, where relative links lead nowhere.
+      if (inRepository === null && isPackageReadme(doc.name)) broken.push(`${target} (relative: use ${REPOSITORY}/blob/main/…)`)
+      const path = decodeURIComponent((inRepository?.[1] ?? target).split('#')[0]!)
+      if (!existsSync(inRepository === null ? resolve(dirname(doc.path), path) : join(root, path))) broken.push(target)
     }
     expect(broken, `${doc.name} links to files that do not exist`).toEqual([])
   })

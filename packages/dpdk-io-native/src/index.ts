@@ -77,14 +77,23 @@ export type WatchHandle = { readonly __brand: 'WatchHandle' }
 
 /** The addon's functions. */
 export interface NativeBinding {
+  /** Open (or attach to) a TAP device; returns its file descriptor. See {@link tapOpen}. */
   tapOpen(name: string, options: TapOpenOptions): number
+  /** Open an AF_PACKET socket bound to an interface; returns its file descriptor. See {@link packetOpen}. */
   packetOpen(ifname: string, options: PacketOpenOptions): number
+  /** Read up to `max` frames into the slots, with the virtio-net headers into `vnetOut`; returns how many. See {@link readBurst}. */
   readBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, max: number, vnetHeader: boolean, vnetOut: Uint8Array): number
+  /** Write up to `count` frames from the slots, with the virtio-net headers from `vnetIn`; returns how many went out. See {@link writeBurst}. */
   writeBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, count: number, vnetIn: Uint8Array): number
+  /** Call `callback` whenever `fd` is readable, on the event loop. See {@link watch}. */
   watch(fd: number, callback: (error?: Error) => void): WatchHandle
+  /** Stop a {@link NativeBinding.watch}. */
   unwatch(handle: WatchHandle): void
+  /** Close the file descriptor (and unmap its rings). */
   close(fd: number): void
+  /** The packet rings' counters, or undefined without rings. */
   ringStats(fd: number): RingStats | undefined
+  /** Frames the kernel dropped on a packet socket since it was opened. See {@link kernelDrops}. */
   kernelDrops(fd: number): number
 }
 
