@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// Builds the @mtcp/dpdk-io-native addon at install time.
+// Builds the @mtcp/dpdk-io-native addon from source, into build/Release (which node-gyp-build loads before
+// the prebuilt addons in prebuilds/). The published package has no install script: it carries prebuilt
+// addons for linux-x64 and linux-arm64, so installing it compiles nothing and needs no build approval
+// (pnpm's allowBuilds). This script is for everywhere else, run by hand (the addon's "unavailable" reason
+// prints the command), and for this repository's own `pnpm install` (the root postinstall) and `build:native`.
 //
 // - Not Linux: prints one line and exits 0 (the addon is optional; @mtcp/dpdk-io works without it).
 // - A prebuild or an earlier build that loads: nothing to do (unless --force).
@@ -7,7 +11,7 @@
 //   without environment variables: /usr/include/node (distribution packages) or
 //   <dirname(process.execPath)>/../include/node (official tarballs, nvm, fnm, volta).
 // - A failed build prints one line saying why and still exits 0, unless --strict is given
-//   (`pnpm --filter @mtcp/dpdk-io-native build:native` uses --strict so developers see failures).
+//   (`build:native` and the command the addon prints use --strict, so the failure shows).
 'use strict'
 
 const { spawnSync } = require('node:child_process')
@@ -54,6 +58,8 @@ function findNodeDir() {
 }
 
 function findNodeGyp() {
+  // npm and pnpm tell scripts where their own node-gyp is.
+  if (process.env.npm_config_node_gyp && fs.existsSync(process.env.npm_config_node_gyp)) return process.env.npm_config_node_gyp
   try {
     return require.resolve('node-gyp/bin/node-gyp.js')
   } catch {}
@@ -73,7 +79,7 @@ function main() {
     return
   }
   const nodeGyp = findNodeGyp()
-  if (!nodeGyp) unavailable('node-gyp not found: install dependencies with pnpm install')
+  if (!nodeGyp) unavailable('node-gyp not found: install it (npm install -g node-gyp) and run this again')
   const nodeDir = findNodeDir()
   const gypArgs = [nodeGyp, 'rebuild']
   // Without headers on disk node-gyp would try to download them; let it, but say so if that fails.
@@ -95,7 +101,7 @@ function main() {
     else if (!nodeDir) why = 'Node headers not found in /usr/include/node or next to the node binary and could not be downloaded: install the Node development headers'
     else {
       const first = errLines.find((l) => /error/i.test(l) && !/gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l))
-      why = `node-gyp rebuild failed (exit ${result.status}${first ? `: ${first.trim().slice(0, 160)}` : ''}); run \`pnpm --filter @mtcp/dpdk-io-native build:native\` to see the compiler output`
+      why = `node-gyp rebuild failed (exit ${result.status}${first ? `: ${first.trim().slice(0, 160)}` : ''}); run \`node ${path.join(root, 'scripts', 'install.cjs')} --strict\` to see the compiler output`
     }
     unavailable(why)
   }

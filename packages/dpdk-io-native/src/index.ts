@@ -2,12 +2,16 @@
  * Raw Linux packet I/O for `@mtcp/dpdk-io`: TAP devices and AF_PACKET sockets with burst reads and
  * writes, virtio-net headers and libuv readiness callbacks, from a Node-API addon.
  *
- * The addon is optional. When it was not built (not Linux, no compiler at install time) every native
- * function throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first.
+ * The package carries the addon prebuilt for linux-x64 and linux-arm64 (glibc), loaded with node-gyp-build;
+ * a build from source (`scripts/install.cjs`, into `build/Release`) is loaded first when there is one. The
+ * addon is optional: where it does not load (not Linux, another architecture, musl) every native function
+ * throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first, and
+ * {@link nativeUnavailableReason} says why and how to build it.
  * @module
  */
 import { createRequire } from 'node:module'
 import { endianness } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** Options of {@link tapOpen}. */
@@ -105,8 +109,9 @@ export interface NativeError extends Error {
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url))
-const BUILD_HINT =
-  'install python3, make and g++ and run `pnpm --filter @mtcp/dpdk-io-native build:native`'
+/** The architectures the package ships prebuilt (glibc), and the command that builds from source elsewhere. */
+const PREBUILT = ['x64', 'arm64']
+const BUILD_HINT = `build it from source (needs python3, make and g++): node ${join(packageRoot, 'scripts', 'install.cjs')} --strict`
 
 let binding: NativeBinding | undefined
 let unavailableReason: string | undefined
@@ -133,7 +138,11 @@ function load(): void {
     // keep the first error: it names what node-gyp-build looked for
   }
   const detail = loadError instanceof Error ? loadError.message.split('\n')[0] : String(loadError)
-  unavailableReason = `the @mtcp/dpdk-io-native addon was not built: ${BUILD_HINT} (${detail})`
+  // The package carries prebuilt addons for linux-x64 and linux-arm64 (glibc); anywhere else the addon must be built here.
+  const why = PREBUILT.includes(process.arch)
+    ? `its prebuilt linux-${process.arch} addon does not load (${detail})`
+    : `no prebuilt addon for linux-${process.arch} (the package has ${PREBUILT.map((arch) => `linux-${arch}`).join(' and ')}, glibc)`
+  unavailableReason = `@mtcp/dpdk-io-native: ${why}; ${BUILD_HINT}`
 }
 load()
 
