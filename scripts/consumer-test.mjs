@@ -82,6 +82,18 @@ try {
   check(addonState?.available === true, `@mtcp/dpdk-io-native loads its prebuilt linux-${process.arch} addon`, addon.stderr || addon.stdout)
   check(!existsSync(join(app, 'node_modules', '@mtcp', 'dpdk-io-native', 'build')), '@mtcp/dpdk-io-native has no build/ directory: nothing was compiled')
 
+  // 4b. pnpm: the native package installs without a build to approve (pnpm fails an install with
+  // ERR_PNPM_IGNORED_BUILDS for a dependency that wants to build). Only the packages that need no
+  // third-party addon: @mtcp/ccp-ipc's optional unix-dgram still compiles.
+  const pnpmApp = join(work, 'pnpm-app')
+  mkdirSync(pnpmApp)
+  writeFileSync(join(pnpmApp, 'package.json'), `${JSON.stringify({ name: 'mtcp-consumer-pnpm', private: true, type: 'module' }, null, 2)}\n`)
+  const nativeTarballs = files.filter((file) => /^mtcp-dpdk-io(-native)?-\d/.test(file)).map((file) => join(tarballs, file))
+  const pnpmAdd = run('pnpm', ['add', ...nativeTarballs], { cwd: pnpmApp, env })
+  check(pnpmAdd.status === 0 && !/IGNORED_BUILDS/.test(`${pnpmAdd.stdout}${pnpmAdd.stderr}`), 'pnpm add @mtcp/dpdk-io and @mtcp/dpdk-io-native: no build to approve', `${pnpmAdd.stdout}\n${pnpmAdd.stderr}`)
+  const pnpmAddon = run(process.execPath, ['--input-type=module', '-e', "const m = await import('@mtcp/dpdk-io-native'); console.log(m.nativeAvailable())"], { cwd: pnpmApp, env })
+  check(pnpmAddon.stdout.trim() === 'true', '@mtcp/dpdk-io-native loads its prebuilt addon in the pnpm install', pnpmAddon.stderr)
+
   // 5. Every README example, as the user would paste it.
   for (const name of packages) {
     const readme = readFileSync(join(app, 'node_modules', JSON.parse(readFileSync(join(root, name, 'package.json'), 'utf8')).name, 'README.md'), 'utf8')

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the @mtcp/dpdk-io-native addon from source, into build/Release (which node-gyp-build loads before
-// the prebuilt addons in prebuilds/). The published package has no install script: it carries prebuilt
+// Builds the @mtcp/dpdk-io-native addon from source, into native/build/Release (which the package loads
+// before the prebuilt addons in prebuilds/). The gyp file is native/binding.gyp, not at the package root:
+// a binding.gyp there makes npm and pnpm build the package at install (pnpm then demands a build approval). The published package has no install script: it carries prebuilt
 // addons for linux-x64 and linux-arm64, so installing it compiles nothing and needs no build approval
 // (pnpm's allowBuilds). This script is for everywhere else, run by hand (the addon's "unavailable" reason
 // prints the command), and for this repository's own `pnpm install` (the root postinstall) and `build:native`.
@@ -29,15 +30,10 @@ function unavailable(reason) {
   process.exit(strict ? 1 : 0)
 }
 
+/** Whether a build from source loads (the prebuilt addons do not count: --force or not, this script builds). */
 function loads() {
   try {
-    let load
-    try {
-      load = require('node-gyp-build')
-    } catch {
-      load = (dir) => require(path.join(dir, 'build', 'Release', 'dpdk_io_native.node'))
-    }
-    load(root)
+    require(path.join(root, 'native', 'build', 'Release', 'dpdk_io_native.node'))
     return true
   } catch {
     return false
@@ -81,7 +77,7 @@ function main() {
   const nodeGyp = findNodeGyp()
   if (!nodeGyp) unavailable('node-gyp not found: install it (npm install -g node-gyp) and run this again')
   const nodeDir = findNodeDir()
-  const gypArgs = [nodeGyp, 'rebuild']
+  const gypArgs = [nodeGyp, 'rebuild', '--directory=native']
   // Without headers on disk node-gyp would try to download them; let it, but say so if that fails.
   if (nodeDir) gypArgs.push(`--nodedir=${nodeDir}`)
   const result = spawnSync(process.execPath, gypArgs, {

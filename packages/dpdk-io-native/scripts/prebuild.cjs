@@ -13,7 +13,7 @@
 //   node scripts/prebuild.cjs [--arch x64,arm64]   build (default: both)
 //   node scripts/prebuild.cjs --check               exit 1 unless both prebuilds are present (before publishing)
 //
-// The addon's own development build (build/Release, from `pnpm install` or `build:native`) is left as it was.
+// The addon's own development build (native/build/Release, from `pnpm install` or `build:native`) is left as it was.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
@@ -77,16 +77,16 @@ function toolchain(arch) {
 // Build in a copy of the sources, so the development build in build/ is untouched.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dpdk-io-native-prebuild-'))
 try {
-  for (const entry of ['binding.gyp', 'native', 'package.json']) fs.cpSync(path.join(root, entry), path.join(work, entry), { recursive: true })
+  for (const entry of ['native', 'package.json']) fs.cpSync(path.join(root, entry), path.join(work, entry), { recursive: true, filter: (source) => !source.includes(`${path.sep}build`) })
   for (const arch of arches) {
     // libstdc++ stays dynamic: linked in statically it would pull in newer glibc symbols (arc4random, 2.36)
     // than the addon needs on its own (2.33).
     const env = { ...process.env, ...toolchain(arch) }
-    const build = spawnSync(process.execPath, [nodeGyp(), 'rebuild', `--arch=${arch}`, `--nodedir=${nodeDir()}`], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+    const build = spawnSync(process.execPath, [nodeGyp(), 'rebuild', '--directory=native', `--arch=${arch}`, `--nodedir=${nodeDir()}`], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
     if (build.status !== 0) fail(`the linux-${arch} build failed:\n${build.stdout}\n${build.stderr}`)
     const target = path.join(root, 'prebuilds', `linux-${arch}`)
     fs.mkdirSync(target, { recursive: true })
-    fs.copyFileSync(path.join(work, 'build', 'Release', 'dpdk_io_native.node'), path.join(target, FILE))
+    fs.copyFileSync(path.join(work, 'native', 'build', 'Release', 'dpdk_io_native.node'), path.join(target, FILE))
     const file = which('file') === undefined ? '' : spawnSync('file', ['-b', path.join(target, FILE)], { encoding: 'utf8' }).stdout.trim()
     console.log(`prebuild: prebuilds/linux-${arch}/${FILE}${file ? ` (${file.split(',').slice(0, 2).join(',')})` : ''}`)
   }

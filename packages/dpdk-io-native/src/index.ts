@@ -3,12 +3,13 @@
  * writes, virtio-net headers and libuv readiness callbacks, from a Node-API addon.
  *
  * The package carries the addon prebuilt for linux-x64 and linux-arm64 (glibc), loaded with node-gyp-build;
- * a build from source (`scripts/install.cjs`, into `build/Release`) is loaded first when there is one. The
+ * a build from source (`scripts/install.cjs`, into `native/build/Release`) is loaded first when there is one. The
  * addon is optional: where it does not load (not Linux, another architecture, musl) every native function
  * throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first, and
  * {@link nativeUnavailableReason} says why and how to build it.
  * @module
  */
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { endianness } from 'node:os'
 import { join } from 'node:path'
@@ -122,20 +123,24 @@ function load(): void {
     return
   }
   const require = createRequire(import.meta.url)
+  // A build from source (native/build/Release, from scripts/install.cjs) first: it was made for this machine.
+  const built = join(packageRoot, 'native', 'build', 'Release', 'dpdk_io_native.node')
+  if (existsSync(built)) {
+    try {
+      binding = require(built) as NativeBinding
+      return
+    } catch {
+      // fall back to the prebuilt addon
+    }
+  }
   let loadError: unknown
   try {
+    // The prebuilt addon for this platform and architecture, prebuilds/linux-<arch>/node.napi.glibc.node.
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
     binding = nodeGypBuild(packageRoot)
     return
   } catch (err) {
     loadError = err
-  }
-  // node-gyp-build itself may be missing (dependencies not installed): try the default build output.
-  try {
-    binding = require(`${packageRoot}build/Release/dpdk_io_native.node`) as NativeBinding
-    return
-  } catch {
-    // keep the first error: it names what node-gyp-build looked for
   }
   const detail = loadError instanceof Error ? loadError.message.split('\n')[0] : String(loadError)
   // The package carries prebuilt addons for linux-x64 and linux-arm64 (glibc); anywhere else the addon must be built here.
