@@ -19,7 +19,8 @@ function perf(...args: string[]) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 })
 }
 
-describe('mtcp-perf', () => {
+// Each test runs the program, some for seconds of CPU: a budget of their own, not vitest's 5 s.
+describe('mtcp-perf', { timeout: 120_000 }, () => {
   it('prints an iperf3-like table: a row per interval, then a sender line and a receiver line', () => {
     const report = join(directory, 'report.html')
     const run = perf('send', '10.0.0.2', '5001', '2', '--cc', 'reno', '--report', report)
@@ -47,7 +48,7 @@ describe('mtcp-perf', () => {
     expect(readFileSync(report, 'utf8')).toContain('<!doctype html>')
   })
 
-  it('prints rates in units that scale: Gbit/s on a fast link', () => {
+  it('prints rates in units that scale: Gbit/s on a fast link', { timeout: 120_000 }, () => {
     const run = perf('send', '10.0.0.2', '5001', '1', '--cc', 'reno', '--rate', '5G', '--delay', '100us', '--loss', '0')
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout).toMatch(/\d+(\.\d+)? Gbit\/s +\d+  sender$/m)
@@ -96,6 +97,20 @@ describe('mtcp-perf', () => {
     const data = readReportData(readFileSync(report, 'utf8'))!
     expect(data.comparison!.map((entry) => entry.name)).toEqual(['reno (native)', 'cubic (native)', 'CCP reno (embedded agent)'])
     expect(data.settings.seed).toBe('1')
+  })
+
+  it.each(['discard', 'echo', 'http'])('serve --mode %s on the emulated link: the built-in load connects, the server counts it', (mode) => {
+    const run = perf('serve', '10.0.0.1', '8080', '2', '--mode', mode)
+    expect(run.status, run.stderr).toBe(0)
+    const lines = run.stdout.trimEnd().split('\n')
+    expect(lines[1]).toBe(`mtcp-perf: serving ${mode} on 10.0.0.1:8080 for 2 s (a built-in load connects from 10.0.0.2)`)
+    expect(lines.filter((line) => /^\[ +\d+\.\d s\] accepted \d+ {2}open \d+ {2}in /.test(line))).toHaveLength(2)
+    const served = /^mtcp-perf: served (\d+) connections in 2\.00 s: (\S+ \S+) in, (\S+ \S+) out(?:, (\d+) requests)?, 0 errors$/.exec(lines.at(-1)!)
+    expect(served, lines.at(-1)).not.toBeNull()
+    expect(Number(served![1])).toBeGreaterThan(0)
+    if (mode === 'echo') expect(served![3]).toBe(served![2]) // everything read was sent back
+    if (mode === 'http') expect(Number(served![4])).toBeGreaterThan(1)
+    if (mode === 'discard') expect(served![3]).toBe('0.00 B')
   })
 
   it('checks --report before the run: a missing directory exits 2 with nothing run', () => {

@@ -5,6 +5,7 @@ import { PerfError } from './errors.js'
 import { formatBitrate } from './format.js'
 import { parsePerfArgs, type PerfOptions, USAGE } from './options.js'
 import { checkOutputPaths, type PerfHooks, type PerfResult, runPerf } from './run.js'
+import { runServe } from './run-serve.js'
 import { formatInterval, formatSummary, INTERVAL_HEADER } from './summary.js'
 
 /** The exit status after Ctrl-C, as a shell reports a process ended by SIGINT. */
@@ -18,6 +19,7 @@ function describe(options: PerfOptions): string {
     options.io === 'memory'
       ? `the emulated link (${formatBitrate(options.link.rate)}, ${options.link.delay / 1000} ms one way, ${options.link.loss * 100}% loss, seed ${options.seed}, ${options.clock} clock)`
       : `${options.io} ${options.dev} as ${options.address}`
+  if (options.mode === 'serve') return `mtcp-perf: serve ${options.serveMode} on ${options.ip}:${options.port} over ${where}, congestion control ${cc}`
   return `mtcp-perf: ${options.mode} ${options.ip}:${options.port} for ${options.seconds} s over ${where}, congestion control ${cc}`
 }
 
@@ -68,6 +70,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   process.on('SIGINT', onSigint)
   print(describe(options))
+  if (options.mode !== 'serve' && options.congestionControls.length === 1) print(INTERVAL_HEADER)
   const hooks: PerfHooks = {
     command: ['mtcp-perf', ...argv.filter((arg) => arg !== '--')].join(' '),
     signal: controller.signal,
@@ -76,7 +79,11 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   try {
     let interrupted: boolean
-    if (options.congestionControls.length > 1) {
+    if (options.mode === 'serve') {
+      const result = await runServe(options, { signal: controller.signal, onLine: print })
+      if (json) process.stdout.write(`${JSON.stringify({ options: jsonOfOptions(options), ...result }, null, 2)}\n`)
+      interrupted = result.interrupted && options.seconds > 0
+    } else if (options.congestionControls.length > 1) {
       const comparison: PerfComparison = await runComparison(options, {
         ...hooks,
         onRunStart: (index, cc) => {
@@ -98,7 +105,6 @@ async function main(argv: readonly string[]): Promise<void> {
       if (json) process.stdout.write(`${JSON.stringify({ options: jsonOfOptions(options), runs: comparison.runs.map(jsonOfRun), interrupted: comparison.interrupted }, null, 2)}\n`)
       interrupted = comparison.interrupted
     } else {
-      print(INTERVAL_HEADER)
       const result = await runPerf(options, {
         ...hooks,
         onLine: (line, source) => {

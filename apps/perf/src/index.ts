@@ -8,6 +8,7 @@ export { type CcpSetup, type CcpSetupOptions, createCcp } from './ccp.js'
 export { type ComparisonHooks, comparisonSummary, formatComparison, type PerfComparison, runComparison } from './compare.js'
 export { PerfError, type PerfErrorCode } from './errors.js'
 export { formatBitrate, formatBytes } from './format.js'
+export { IPERF3_COOKIE_LENGTH, Iperf3Server, type Iperf3ServerOptions, Iperf3State } from './iperf3.js'
 export {
   neighbourAddress,
   PERF_FLAGS,
@@ -22,6 +23,8 @@ export {
 } from './options.js'
 export { type ComparisonRun, readReportData, renderReport, REPORT_DATA_ELEMENT_ID, type ReportData, samplePeriodSeconds } from './report.js'
 export { type PerfHooks, type PerfLineSource, type PerfProgress, type PerfResult, checkOutputPaths, reportData, runPerf } from './run.js'
+export { runServe, type ServeLoadStats, type ServeResult, type ServeRunHooks } from './run-serve.js'
 export { ConnectionSampler, emptySeries, type PerfSeries } from './sampler.js'
+export { type ServeConnectionsOptions, serveConnections, type ServeHandle, type ServeMode, type ServeStats } from './serve.js'
 export { formatSenderSummary, type SenderResult, sendPerf, type SendPerfOptions } from './sender.js'
 export { formatInterval, formatSummary, INTERVAL_HEADER } from './summary.js'

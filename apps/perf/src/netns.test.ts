@@ -1,7 +1,8 @@
 // The pair across two network namespaces, as `pnpm perf:netns` runs it (scripts/perf-netns.sh): our stack
 // on AF_PACKET or TAP in A, mtcp-recv on the Linux kernel in B. Root only (skipped elsewhere, except in
 // CI, which runs as root); each run uses namespaces of its own and removes them.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -48,5 +49,45 @@ describe.skipIf(skip !== undefined)(suiteTitle('the perf pair across two network
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     expect(namespaces).not.toContain(env.MTCP_NS_A)
     expect(namespaces).not.toContain(env.MTCP_NS_B)
+  })
+
+  const iperf3Skip = skipReason({ tools: ['iperf3'] })
+  it.skipIf(iperf3Skip !== undefined)(suiteTitle('serve --mode iperf3 on our stack in A (af-packet): a stock iperf3 -c on the kernel in B measures it', iperf3Skip), { timeout: 120_000 }, async () => {
+    for (const cli of ['apps/perf/dist/cli.js']) expect(existsSync(join(root, cli)), `${cli} must be built`).toBe(true)
+    const tag = `${process.pid % 100000}i`
+    const env = { ...process.env, MTCP_NS_A: `mtpf-a${tag}`, MTCP_NS_B: `mtpf-b${tag}` }
+    const hosts = join(root, 'scripts', 'hosts.sh')
+    try {
+      execFileSync('bash', [hosts, 'up'], { env, stdio: 'pipe' })
+      const server = spawn('ip', ['netns', 'exec', env.MTCP_NS_A, process.execPath, join(root, 'apps/perf/dist/cli.js'), 'serve', '10.200.0.1', '5201', '--mode', 'iperf3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      let errors = ''
+      server.stderr.on('data', (data: Buffer) => (errors += data.toString()))
+      const exited = once(server, 'exit')
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (data: Buffer) => {
+          output += data.toString()
+          if (output.includes('mtcp-perf: serving iperf3 on 10.200.0.1:5201 until Ctrl-C')) resolve()
+        })
+        void exited.then(() => reject(new Error(`the server exited: ${output}\n${errors}`)))
+      })
+      const client = spawn('ip', ['netns', 'exec', env.MTCP_NS_B, 'iperf3', '-c', '10.200.0.1', '-p', '5201', '-t', '1', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let json = ''
+      client.stdout.on('data', (data: Buffer) => (json += data.toString()))
+      const [code] = await once(client, 'close')
+      expect(code, json).toBe(0)
+      const result = JSON.parse(json) as { end: { sum_sent: { bytes: number }; sum_received: { bytes: number } } }
+      expect(result.end.sum_received.bytes).toBeGreaterThan(0)
+      expect(result.end.sum_received.bytes).toBeLessThanOrEqual(result.end.sum_sent.bytes)
+      server.kill('SIGINT')
+      const [status] = await exited
+      expect(status, `${output}\n${errors}`).toBe(0)
+      expect(output).toContain(`iperf3: test done: ${result.end.sum_received.bytes} bytes received in `)
+      expect(output).toMatch(/^mtcp-perf: served \d+ connections in \d+\.\d\d s: .* 1 tests, \d+ errors \(interrupted\)$/m)
+    } finally {
+      spawnSync('bash', [hosts, 'down'], { env })
+    }
+    const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    expect(namespaces).not.toContain(env.MTCP_NS_A)
   })
 })

@@ -60,6 +60,12 @@ describe('parsePerfArgs', () => {
     expect(parse('--', 'send', '10.0.0.2', '5001', '10', '--cc', 'reno', '--cc', 'cubic').congestionControl).toEqual({ kind: 'native', name: 'cubic' })
   })
 
+  it('reads serve: secs optional (until Ctrl-C, but 10 s on the emulated link), --mode, our own address', () => {
+    expect(parse('serve', '10.0.0.1', '8080')).toMatchObject({ mode: 'serve', serveMode: 'discard', seconds: 10, address: '10.0.0.1/24', io: 'memory' })
+    expect(parse('serve', '10.0.0.1', '8080', '3', '--mode', 'http')).toMatchObject({ serveMode: 'http', seconds: 3 })
+    expect(parse('serve', '10.200.0.1', '5201', '--mode', 'iperf3', '--io', 'af-packet', '--dev', 'veth0')).toMatchObject({ serveMode: 'iperf3', seconds: 0, address: '10.200.0.1/24' })
+  })
+
   it('answers help, even next to a mistake', () => {
     expect(parsePerfArgs(['--help'])).toBe('help')
     expect(parsePerfArgs(['send', '-h'])).toBe('help')
@@ -74,7 +80,7 @@ describe('parsePerfArgs', () => {
 
   it.each([
     [['send', '10.0.0.2', '5001'], 'missing <secs>'],
-    [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait or send, got "push"'],
+    [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait, send or serve, got "push"'],
     [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 address, got "10.0.0.256"'],
     [['send', '10.0.0.2', '70000', '1'], '<port> must be an integer in [1, 65535], got "70000"'],
     [['send', '10.0.0.2', '5001', '0'], '<secs> must be a number of seconds in [0.001, 86400], got "0"'],
@@ -111,6 +117,10 @@ describe('parsePerfArgs', () => {
     [['send', '10.0.0.2', '5001', '1', '--clock', 'fast'], '--clock must be one of virtual, real, got "fast"'],
     [['send', '10.0.0.2', '5001', '1', '--json=1'], '--json takes no value'],
     [['send', '10.0.0.2', '5001', '1', '--report'], '--report needs a value'],
+    [['send', '10.0.0.2', '5001', '1', '--mode', 'echo'], '--mode applies to serve only (what each connection gets), not send'],
+    [['serve', '10.0.0.1', '80', '--mode', 'gopher'], '--mode must be one of discard, echo, http, iperf3, got "gopher"'],
+    [['serve', '10.0.0.1', '5201', '--mode', 'iperf3'], '--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet'],
+    [['serve', '10.0.0.1', '80', '--address', '10.0.0.9/24'], 'serve listens on our own address'],
     [['send', '10.0.0.2', '5001', '1', '--interval', '0'], '--interval must be a number of seconds in [0.1, 3600], got "0"'],
   ])('%j is a usage error naming the problem', (argv, message) => {
     const text = usageError(argv)

@@ -8,6 +8,7 @@
 import { isIPv4 } from 'node:net'
 import { parseCommandLine } from '@mtcp/recv'
 import { PerfError } from './errors.js'
+import type { ServeMode } from './serve.js'
 
 /** Packet I/O backends: the emulated link, a Linux TAP device, or an existing interface through AF_PACKET. */
 export type PerfIo = 'memory' | 'tap' | 'af-packet'
@@ -39,11 +40,16 @@ export interface PerfLinkOptions {
 
 /** Everything a perf run needs, validated. Build with {@link parsePerfArgs} (the command line's words and defaults). */
 export interface PerfOptions {
-  /** `'send'`: connect to ip:port; `'wait'`: listen on ip:port (our own address) for one connection. */
-  mode: 'wait' | 'send'
+  /**
+   * `'send'`: connect to ip:port; `'wait'`: listen on ip:port (our own address) for one connection;
+   * `'serve'`: serve every connection to ip:port with {@link PerfOptions.serveMode} (see `runServe`).
+   */
+  mode: 'wait' | 'send' | 'serve'
+  /** What `serve` does with each connection (default `'discard'`). */
+  serveMode: ServeMode
   ip: string
   port: number
-  /** Seconds to keep writing. */
+  /** Seconds to keep writing (`serve`: to serve; 0 until interrupted). */
   seconds: number
   io: PerfIo
   /** The interface (`af-packet`) or TAP device (`tap`). */
@@ -81,7 +87,7 @@ export interface PerfOptions {
 }
 
 /** The groups of flags, in the order the usage lists them. */
-export type PerfFlagGroup = 'Network' | 'Congestion control' | 'Emulated link (memory only; both directions)' | 'Buffers and output'
+export type PerfFlagGroup = 'Network' | 'Congestion control' | 'Emulated link (memory only; both directions)' | 'Server (serve only)' | 'Buffers and output'
 
 /**
  * One flag of `mtcp-perf`: its spelling for `node:util`'s `parseArgs`, and its lines in the usage. To add a
@@ -136,6 +142,13 @@ export const PERF_FLAGS: readonly PerfFlag[] = [
   { name: 'queue', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--queue <packets>', help: 'drop-tail queue limit (default 1000)' },
   { name: 'seed', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--seed <n>', help: 'random seed (default 1)' },
   { name: 'clock', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--clock virtual|real', help: 'simulate faster than real time (default virtual) or run in real time' },
+  {
+    name: 'mode',
+    type: 'string',
+    group: 'Server (serve only)',
+    synopsis: '--mode discard|echo|http|iperf3',
+    help: 'what each connection gets (default discard): read and count, echo, an HTTP\nresponder, or iperf3\'s server (a stock `iperf3 -c` measures the stack)',
+  },
   { name: 'sndbuf', type: 'string', group: 'Buffers and output', synopsis: '--sndbuf <bytes>', help: 'send buffer, e.g. 4M (default 4M)' },
   { name: 'rcvbuf', type: 'string', group: 'Buffers and output', synopsis: '--rcvbuf <bytes>', help: 'receive buffer, e.g. 4M (default 4M)' },
   { name: 'interval', type: 'string', group: 'Buffers and output', synopsis: '--interval <secs>', help: 'progress interval (default 1)' },
@@ -152,6 +165,8 @@ function usageText(): string {
   const lines = [
     'usage: mtcp-perf wait <ip> <port> <secs> [flags]   listen on ip:port (our address), send for secs',
     '       mtcp-perf send <ip> <port> <secs> [flags]   connect to ip:port, send for secs',
+    '       mtcp-perf serve <ip> <port> [secs] [flags]  serve every connection to ip:port (our address) with --mode,',
+    '                                                   for secs or until Ctrl-C (memory: a built-in client load)',
   ]
   const groups = [...new Set(PERF_FLAGS.map((flag) => flag.group))]
   for (const group of groups) {
@@ -299,14 +314,22 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions | 'help' {
 
 function resolveArgs(positional: string[], values: Map<string, string>): PerfOptions {
   const [mode, ipText, portText, secondsText, ...rest] = positional
-  if (mode === undefined) throw usage('missing <mode>: wait or send')
-  if (mode !== 'wait' && mode !== 'send') throw usage(`<mode> must be wait or send, got ${got(mode)}`)
+  if (mode === undefined) throw usage('missing <mode>: wait, send or serve')
+  if (mode !== 'wait' && mode !== 'send' && mode !== 'serve') throw usage(`<mode> must be wait, send or serve, got ${got(mode)}`)
   if (ipText === undefined) throw usage('missing <ip>: an IPv4 address')
   const ip = parseIp('<ip>', ipText)
   if (portText === undefined) throw usage('missing <port>: an integer in [1, 65535]')
   const port = parseInteger('<port>', portText, 1, 65535)
-  if (secondsText === undefined) throw usage('missing <secs>: a number of seconds in [0.001, 86400]')
-  const seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
+  const io0 = values.get('io') ?? 'memory'
+  let seconds: number
+  if (secondsText === undefined) {
+    if (mode !== 'serve') throw usage('missing <secs>: a number of seconds in [0.001, 86400]')
+    // serve: until Ctrl-C, but the emulated link's built-in load needs an end.
+    seconds = io0 === 'memory' ? 10 : 0
+  } else seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
+  if (mode !== 'serve' && values.has('mode')) throw usage(`--mode applies to serve only (what each connection gets), not ${mode}`)
+  const serveMode = parseChoice('--mode', values.get('mode') ?? 'discard', ['discard', 'echo', 'http', 'iperf3'] as const)
+  if (mode === 'serve' && serveMode === 'iperf3' && io0 === 'memory') throw usage('--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet')
   if (rest.length > 0) throw usage(`unexpected argument ${got(rest[0]!)}`)
 
   const io = parseChoice('--io', values.get('io') ?? 'memory', ['memory', 'tap', 'af-packet'] as const)
@@ -321,10 +344,10 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const addressText = values.get('address')
   let address: string
   if (addressText !== undefined) address = parseAddress('--address', addressText)
-  else if (mode === 'wait') address = `${ip}/24`
+  else if (mode === 'wait' || mode === 'serve') address = `${ip}/24`
   else if (io === 'memory') address = `${neighbourAddress(ip)}/24`
   else throw usage(`send with --io ${io} needs --address <ip/prefix>: the address our stack owns on ${dev}`)
-  if (mode === 'wait' && address.split('/')[0] !== ip) throw usage(`wait listens on our own address: --address ${address} must have the address <ip> ${ip}`)
+  if (mode !== 'send' && address.split('/')[0] !== ip) throw usage(`${mode} listens on our own address: --address ${address} must have the address <ip> ${ip}`)
   if (mode === 'send' && address.split('/')[0] === ip) throw usage(`--address ${address} is the peer's <ip>: our stack needs an address of its own`)
 
   const ccText = values.get('cc') ?? 'cubic'
@@ -355,6 +378,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
 
   return {
     mode,
+    serveMode,
     ip,
     port,
     seconds,

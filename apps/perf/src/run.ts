@@ -115,7 +115,8 @@ const STALL_WARNING: Micros = 10_000_000
 /** Extra time (on the stack's clock) beyond the transfer before a run counts as stalled. */
 const SLACK: Micros = 300_000_000
 
-interface Network {
+/** A run's network: our stack on its port, and on the emulated link the peer stack. @internal */
+export interface Network {
   stack: Stack
   port: Port
   link: MemoryLink | undefined
@@ -128,7 +129,8 @@ function prefixOf(address: string): string {
   return address.split('/')[1] ?? '24'
 }
 
-async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
+/** Open the network the options describe. @internal */
+export async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
   const tcp = { sendBufferSize: options.sendBufferSize, receiveBufferSize: options.receiveBufferSize }
   const common = { address: options.address, tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
   if (options.io === 'memory') {
@@ -271,6 +273,7 @@ function describeCc(options: PerfOptions, ccp: CcpSetup | undefined): string {
  * ```
  */
 export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Promise<PerfResult> {
+  if (options.mode === 'serve') throw new PerfError('ERR_INVALID_ARG', 'runPerf runs wait and send; serve is runServe')
   checkOutputPaths(options)
   const wallStart = performance.now()
   const onLine = hooks.onLine ?? (() => {})
