@@ -113,6 +113,15 @@ describe('mtcp-perf', { timeout: 120_000 }, () => {
     if (mode === 'discard') expect(served![3]).toBe('0.00 B')
   })
 
+  it('send --protocol iperf3 on the emulated link: an iperf3 test against our iperf3 server on the far stack', () => {
+    const run = perf('send', '10.0.0.2', '5201', '2', '--protocol', 'iperf3', '--json')
+    expect(run.status, run.stderr).toBe(0)
+    const result = JSON.parse(run.stdout)
+    expect(result.seconds).toBeCloseTo(2, 6) // the stack's clock: exactly the test's duration
+    expect(result.serverBytes).toBeGreaterThan(0)
+    expect(result.serverBytes).toBeLessThanOrEqual(result.bytesSent)
+  })
+
   it('checks --report before the run: a missing directory exits 2 with nothing run', () => {
     const run = perf('send', '10.0.0.2', '5001', '1', '--report', join(directory, 'missing', 'r.html'))
     expect(run.status).toBe(2)

@@ -5,6 +5,7 @@ import { PerfError } from './errors.js'
 import { formatBitrate } from './format.js'
 import { parsePerfArgs, type PerfOptions, USAGE } from './options.js'
 import { checkOutputPaths, type PerfHooks, type PerfResult, runPerf } from './run.js'
+import { runIperf3 } from './run-iperf3.js'
 import { runServe } from './run-serve.js'
 import { formatInterval, formatSummary, INTERVAL_HEADER } from './summary.js'
 
@@ -70,7 +71,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   process.on('SIGINT', onSigint)
   print(describe(options))
-  if (options.mode !== 'serve' && options.congestionControls.length === 1) print(INTERVAL_HEADER)
+  if (options.mode !== 'serve' && options.protocol !== 'iperf3' && options.congestionControls.length === 1) print(INTERVAL_HEADER)
   const hooks: PerfHooks = {
     command: ['mtcp-perf', ...argv.filter((arg) => arg !== '--')].join(' '),
     signal: controller.signal,
@@ -79,7 +80,11 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   try {
     let interrupted: boolean
-    if (options.mode === 'serve') {
+    if (options.mode === 'send' && options.protocol === 'iperf3') {
+      const result = await runIperf3(options, { onLine: print })
+      if (json) process.stdout.write(`${JSON.stringify({ options: jsonOfOptions(options), ...result }, null, 2)}\n`)
+      interrupted = false
+    } else if (options.mode === 'serve') {
       const result = await runServe(options, { signal: controller.signal, onLine: print })
       if (json) process.stdout.write(`${JSON.stringify({ options: jsonOfOptions(options), ...result }, null, 2)}\n`)
       interrupted = result.interrupted && options.seconds > 0

@@ -12,7 +12,8 @@
  *    sends its own, then DISPLAY_RESULTS (14), and the client ends with IPERF_DONE (16);
  * 4. a client that connects while a test runs gets ACCESS_DENIED (-1) and is closed.
  *
- * One test at a time, TCP only; UDP (`-u`) is refused with SERVER_ERROR.
+ * One test at a time, TCP only; UDP (`-u`) is refused with SERVER_ERROR. {@link runIperf3Client} is the
+ * client side, for a stock `iperf3 -s`.
  * @module
  */
 import type { Duplex } from 'node:stream'
@@ -37,8 +38,8 @@ export const Iperf3State = {
 /** The cookie's length on the wire: 36 characters and a NUL. */
 export const IPERF3_COOKIE_LENGTH = 37
 
-/** Reads exact byte counts from a stream's `'data'` events, in order. */
-class StreamReader {
+/** Reads exact byte counts from a stream's `'data'` events, in order. @internal */
+export class StreamReader {
   #chunks: Buffer[] = []
   #length = 0
   #waiting: { size: number; resolve: (data: Buffer) => void; reject: (error: Error) => void } | undefined
@@ -132,11 +133,14 @@ export interface Iperf3ServerOptions {
   onLine?: ((line: string) => void) | undefined
   /** Reported to the client as `congestion_used`. */
   congestionControl?: string | undefined
+  /** The time in seconds, for a test's duration; default `performance.now()`. */
+  now?: (() => number) | undefined
 }
 
 const PAYLOAD = Buffer.alloc(128 * 1024, 0x61)
 
-function frame(value: unknown): Buffer {
+/** JSON as iperf3 frames it: a 4-byte big-endian length, then the text. @internal */
+export function frame(value: unknown): Buffer {
   const json = Buffer.from(JSON.stringify(value))
   const length = Buffer.alloc(4)
   length.writeUInt32BE(json.byteLength)
@@ -158,6 +162,10 @@ export class Iperf3Server {
 
   constructor(options: Iperf3ServerOptions) {
     this.#options = options
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? performance.now() / 1000
   }
 
   /** Take a new connection: a test's control connection, one of its data streams, or a refused one. */
@@ -233,7 +241,7 @@ export class Iperf3Server {
     await ready
     state(Iperf3State.TEST_START)
     state(Iperf3State.TEST_RUNNING)
-    test.startedAt = performance.now()
+    test.startedAt = this.#now()
     this.#options.onLine?.(`iperf3: test from a client, ${test.expected} stream${test.expected === 1 ? '' : 's'}, ${reverse ? 'we send' : 'we receive'}${typeof params.time === 'number' ? `, ${params.time} s` : ''}`)
     if (reverse) {
       test.sending = true
@@ -249,11 +257,11 @@ export class Iperf3Server {
       }
     }
     test.sending = false
-    test.endedAt = performance.now()
+    test.endedAt = this.#now()
     state(Iperf3State.EXCHANGE_RESULTS)
     const clientLength = (await reader.read(4)).readUInt32BE(0)
     const client = JSON.parse((await reader.read(clientLength)).toString('utf8')) as { streams?: { id?: number }[] }
-    const seconds = (test.endedAt - test.startedAt) / 1000
+    const seconds = test.endedAt - test.startedAt
     const results = {
       cpu_util_total: 0,
       cpu_util_user: 0,
@@ -298,5 +306,156 @@ export class Iperf3Server {
       }
     }
     write()
+  }
+}
+
+/** Options of {@link runIperf3Client}. */
+export interface Iperf3ClientOptions {
+  /** Open a connection to the iperf3 server (it emits `'connect'` once established, `'error'` on failure). */
+  connect: () => Duplex
+  /** Seconds of data. */
+  seconds: number
+  /** Parallel data streams (`-P`), default 1. */
+  parallel?: number
+  /** The server sends, we receive (`-R`). */
+  reverse?: boolean
+  /** Bytes per write (`-l`), default 128 KiB. */
+  blockSize?: number
+  /** One line when the test starts. */
+  onLine?: (line: string) => void
+  /** Wait this long (the test's duration); default `setTimeout`. A stack on a virtual clock passes its own timer. */
+  sleep?: (seconds: number) => Promise<void>
+  /** The time in seconds, for the test's duration; default `performance.now()`. */
+  now?: () => number
+}
+
+/** What {@link runIperf3Client} measured, and what the server reported. */
+export interface Iperf3ClientResult {
+  /** Bytes we wrote to the data streams (0 with `reverse`). */
+  bytesSent: number
+  /** Bytes we read from the data streams (0 without `reverse`). */
+  bytesReceived: number
+  /** Seconds from TEST_RUNNING to the end of sending. */
+  seconds: number
+  /** What the server counted on all its streams (its results' `bytes`). */
+  serverBytes: number
+  /** The server's results as it sent them. */
+  serverResults: Record<string, unknown>
+}
+
+function cookie(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
+  let text = ''
+  for (let i = 0; i < IPERF3_COOKIE_LENGTH - 1; i++) text += alphabet[Math.floor(Math.random() * alphabet.length)]
+  return text
+}
+
+function connected(socket: Duplex): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve())
+    socket.once('error', reject)
+  })
+}
+
+/**
+ * One iperf3 TCP test as the client, against a stock `iperf3 -s` (or {@link Iperf3Server}): the control
+ * connection and its states, the data streams, the results exchange.
+ *
+ * @throws (rejects) `Error` when the server refuses (busy: ACCESS_DENIED; SERVER_ERROR), closes early, or a
+ * connection fails.
+ *
+ * @example
+ * ```ts
+ * const result = await runIperf3Client({ connect: () => stack.connect({ host: '10.0.0.2', port: 5201 }), seconds: 10 })
+ * ```
+ */
+export async function runIperf3Client(options: Iperf3ClientOptions): Promise<Iperf3ClientResult> {
+  const now = options.now ?? (() => performance.now() / 1000)
+  const sleep = options.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000)))
+  const parallel = options.parallel ?? 1
+  const reverse = options.reverse === true
+  const block = Buffer.alloc(options.blockSize ?? 128 * 1024, 0x61)
+  const id = cookie()
+  const control = options.connect()
+  const sockets: Duplex[] = [control]
+  const streams: { socket: Duplex; bytes: number }[] = []
+  let sending = false
+  let startedAt = 0
+  let endedAt = 0
+  try {
+    await connected(control)
+    const reader = new StreamReader(control)
+    control.write(Buffer.from(`${id}\0`, 'latin1'))
+    for (;;) {
+      const state = (await reader.read(1)).readInt8(0)
+      if (state === Iperf3State.PARAM_EXCHANGE) {
+        control.write(frame({ tcp: true, omit: 0, time: options.seconds, num: 0, blockcount: 0, parallel, len: block.byteLength, ...(reverse ? { reverse: true } : {}), pacing_timer: 1000, client_version: '3.12' }))
+      } else if (state === Iperf3State.CREATE_STREAMS) {
+        for (let i = 0; i < parallel; i++) {
+          const socket = options.connect()
+          sockets.push(socket)
+          await connected(socket)
+          socket.write(Buffer.from(`${id}\0`, 'latin1'))
+          const stream = { socket, bytes: 0 }
+          streams.push(stream)
+          if (reverse) socket.on('data', (data: Uint8Array) => (stream.bytes += data.byteLength))
+        }
+      } else if (state === Iperf3State.TEST_START) {
+        // nothing to do: TEST_RUNNING follows
+      } else if (state === Iperf3State.TEST_RUNNING) {
+        options.onLine?.(`iperf3: test running: ${parallel} stream${parallel === 1 ? '' : 's'}, ${reverse ? 'the server sends' : 'we send'}, ${options.seconds} s`)
+        startedAt = now()
+        sending = !reverse
+        for (const stream of streams) {
+          const pump = (): void => {
+            while (sending) {
+              stream.bytes += block.byteLength
+              if (!stream.socket.write(block)) return void stream.socket.once('drain', pump)
+            }
+          }
+          pump()
+        }
+        await sleep(options.seconds)
+        sending = false
+        endedAt = now()
+        control.write(Buffer.of(Iperf3State.TEST_END))
+      } else if (state === Iperf3State.EXCHANGE_RESULTS) {
+        const seconds = endedAt - startedAt
+        control.write(
+          frame({
+            cpu_util_total: 0,
+            cpu_util_user: 0,
+            cpu_util_system: 0,
+            sender_has_retransmits: 0,
+            streams: streams.map((stream, i) => ({ id: i === 0 ? 1 : i + 2, bytes: stream.bytes, retransmits: -1, jitter: 0, errors: 0, packets: 0, start_time: 0, end_time: seconds })),
+          }),
+        )
+        const length = (await reader.read(4)).readUInt32BE(0)
+        const serverResults = JSON.parse((await reader.read(length)).toString('utf8')) as Record<string, unknown> & { streams?: { bytes?: number }[] }
+        const serverBytes = (serverResults.streams ?? []).reduce((sum, stream) => sum + (stream.bytes ?? 0), 0)
+        const ours = streams.reduce((sum, stream) => sum + stream.bytes, 0)
+        const result: Iperf3ClientResult = { bytesSent: reverse ? 0 : ours, bytesReceived: reverse ? ours : 0, seconds, serverBytes, serverResults }
+        // DISPLAY_RESULTS comes next; answer it with IPERF_DONE.
+        const next = (await reader.read(1)).readInt8(0)
+        if (next === Iperf3State.DISPLAY_RESULTS) control.write(Buffer.of(Iperf3State.IPERF_DONE))
+        // Let IPERF_DONE reach the server before the caller tears the connection (or the stack) down: the
+        // server closes the control connection once it has it (2 s at most).
+        const closed = new Promise<void>((resolve) => control.once('close', () => resolve()))
+        for (const socket of sockets) socket.end()
+        await Promise.race([closed, sleep(2)])
+        return result
+      } else if (state === Iperf3State.ACCESS_DENIED) {
+        throw new Error('the iperf3 server is busy with another test (ACCESS_DENIED)')
+      } else if (state === Iperf3State.SERVER_ERROR) {
+        throw new Error('the iperf3 server reported an error (SERVER_ERROR)')
+      } else if (state === Iperf3State.SERVER_TERMINATE) {
+        throw new Error('the iperf3 server ended the test (SERVER_TERMINATE)')
+      } else {
+        throw new Error(`unexpected iperf3 state ${state}`)
+      }
+    }
+  } finally {
+    sending = false
+    for (const socket of sockets) socket.end()
   }
 }

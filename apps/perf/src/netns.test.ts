@@ -90,4 +90,36 @@ describe.skipIf(skip !== undefined)(suiteTitle('the perf pair across two network
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     expect(namespaces).not.toContain(env.MTCP_NS_A)
   })
+
+  it.skipIf(iperf3Skip !== undefined)(suiteTitle('send --protocol iperf3 from our stack in A (af-packet) to a stock iperf3 -s on the kernel in B', iperf3Skip), { timeout: 120_000 }, async () => {
+    const tag = `${process.pid % 100000}c`
+    const env = { ...process.env, MTCP_NS_A: `mtpf-a${tag}`, MTCP_NS_B: `mtpf-b${tag}` }
+    const hosts = join(root, 'scripts', 'hosts.sh')
+    try {
+      execFileSync('bash', [hosts, 'up'], { env, stdio: 'pipe' })
+      const server = spawn('ip', ['netns', 'exec', env.MTCP_NS_B, 'iperf3', '-s', '-1', '-B', '10.200.0.2', '-p', '5201', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let serverJson = ''
+      server.stdout.on('data', (data: Buffer) => (serverJson += data.toString()))
+      let serverExited = false
+      const serverDone = once(server, 'close').then(() => (serverExited = true))
+      // Listening once the kernel in B has the socket: ask ss there (no traffic sent to find out).
+      for (let listening = false; !listening; ) {
+        expect(serverExited, `iperf3 -s exited before listening: ${serverJson}`).toBe(false)
+        listening = spawnSync('ip', ['netns', 'exec', env.MTCP_NS_B, 'ss', '-Hltn', 'sport = :5201'], { encoding: 'utf8' }).stdout.includes('5201')
+        if (!listening) await new Promise((resolve) => setImmediate(resolve))
+      }
+      const client = spawnSync('ip', ['netns', 'exec', env.MTCP_NS_A, process.execPath, join(root, 'apps/perf/dist/cli.js'), 'send', '10.200.0.2', '5201', '1', '--protocol', 'iperf3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24', '--json'], { env, encoding: 'utf8', timeout: 60_000 })
+      expect(client.status, `${client.stdout}\n${client.stderr}`).toBe(0)
+      const ours = JSON.parse(client.stdout) as { bytesSent: number; serverBytes: number }
+      await serverDone
+      const theirs = JSON.parse(serverJson) as { end: { sum_received: { bytes: number } } }
+      expect(ours.bytesSent).toBeGreaterThan(0)
+      // The server's own report and what it told us agree, and it cannot have received more than we wrote.
+      expect(ours.serverBytes).toBe(theirs.end.sum_received.bytes)
+      expect(ours.serverBytes).toBeLessThanOrEqual(ours.bytesSent)
+      expect(ours.serverBytes).toBeGreaterThan(0)
+    } finally {
+      spawnSync('bash', [hosts, 'down'], { env })
+    }
+  })
 })

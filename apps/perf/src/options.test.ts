@@ -117,6 +117,8 @@ describe('parsePerfArgs', () => {
     [['send', '10.0.0.2', '5001', '1', '--clock', 'fast'], '--clock must be one of virtual, real, got "fast"'],
     [['send', '10.0.0.2', '5001', '1', '--json=1'], '--json takes no value'],
     [['send', '10.0.0.2', '5001', '1', '--report'], '--report needs a value'],
+    [['wait', '10.0.0.1', '5001', '1', '--protocol', 'iperf3'], '--protocol applies to send only, not wait'],
+    [['send', '10.0.0.2', '5001', '1', '--protocol', 'iperf2'], '--protocol must be one of perf, iperf3, got "iperf2"'],
     [['send', '10.0.0.2', '5001', '1', '--mode', 'echo'], '--mode applies to serve only (what each connection gets), not send'],
     [['serve', '10.0.0.1', '80', '--mode', 'gopher'], '--mode must be one of discard, echo, http, iperf3, got "gopher"'],
     [['serve', '10.0.0.1', '5201', '--mode', 'iperf3'], '--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet'],

@@ -47,6 +47,8 @@ export interface PerfOptions {
   mode: 'wait' | 'send' | 'serve'
   /** What `serve` does with each connection (default `'discard'`). */
   serveMode: ServeMode
+  /** `send`'s protocol: mTCP perf's (`'perf'`, default) or an iperf3 client test (`'iperf3'`, see `runIperf3`). */
+  protocol: 'perf' | 'iperf3'
   ip: string
   port: number
   /** Seconds to keep writing (`serve`: to serve; 0 until interrupted). */
@@ -142,6 +144,13 @@ export const PERF_FLAGS: readonly PerfFlag[] = [
   { name: 'queue', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--queue <packets>', help: 'drop-tail queue limit (default 1000)' },
   { name: 'seed', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--seed <n>', help: 'random seed (default 1)' },
   { name: 'clock', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--clock virtual|real', help: 'simulate faster than real time (default virtual) or run in real time' },
+  {
+    name: 'protocol',
+    type: 'string',
+    group: 'Network',
+    synopsis: '--protocol perf|iperf3',
+    help: 'send only: mTCP perf\'s protocol (default), or a test as an iperf3 client\n(against a stock `iperf3 -s`; on memory, our iperf3 server on the far stack)',
+  },
   {
     name: 'mode',
     type: 'string',
@@ -329,6 +338,8 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   } else seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
   if (mode !== 'serve' && values.has('mode')) throw usage(`--mode applies to serve only (what each connection gets), not ${mode}`)
   const serveMode = parseChoice('--mode', values.get('mode') ?? 'discard', ['discard', 'echo', 'http', 'iperf3'] as const)
+  if (mode !== 'send' && values.has('protocol')) throw usage(`--protocol applies to send only, not ${mode}`)
+  const protocol = parseChoice('--protocol', values.get('protocol') ?? 'perf', ['perf', 'iperf3'] as const)
   if (mode === 'serve' && serveMode === 'iperf3' && io0 === 'memory') throw usage('--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet')
   if (rest.length > 0) throw usage(`unexpected argument ${got(rest[0]!)}`)
 
@@ -379,6 +390,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   return {
     mode,
     serveMode,
+    protocol,
     ip,
     port,
     seconds,

@@ -155,7 +155,7 @@ export async function runServe(options: PerfOptions, hooks: ServeRunHooks = {}):
   const { stack, peer, driver } = network
   const run = <T>(promise: Promise<T>): Promise<T> => (driver === undefined ? promise : driver.race(promise))
   const server = stack.createServer({ allowHalfOpen: true })
-  const handle = serveConnections(server, { mode: options.serveMode, onLine, congestionControl: cc.kind === 'native' ? cc.name : `ccp:${cc.algorithm}` })
+  const handle = serveConnections(server, { mode: options.serveMode, onLine, now: () => stack.clock.now() / 1e6, congestionControl: cc.kind === 'native' ? cc.name : `ccp:${cc.algorithm}` })
   let load: ReturnType<typeof startLoad> | undefined
   const start = stack.clock.now()
   let interrupted = false

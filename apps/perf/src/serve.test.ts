@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { get } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { skipReason, suiteTitle } from '../../../test/support/environment.js'
+import { runIperf3Client } from './iperf3.js'
 import { serveConnections, type ServeHandle, type ServeMode } from './serve.js'
 
 let server: Server | undefined
@@ -100,5 +101,43 @@ describe.skipIf(skip !== undefined)(suiteTitle('iperf3 mode against the stock ip
     const forward = await iperf3(port)
     expect(forward.end.sum_received.bytes).toBeGreaterThan(0)
     expect(handle!.stats.requests).toBe(2)
+  })
+
+  /** A stock `iperf3 -s` for one test on a free port of 127.0.0.1, once it says it listens. */
+  async function stockServer(): Promise<{ port: number; done: Promise<unknown> }> {
+    const probe = createServer().listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    const { port } = probe.address() as { port: number }
+    probe.close()
+    await once(probe, 'close')
+    const server = spawn('iperf3', ['-s', '-1', '-p', String(port), '-B', '127.0.0.1', '--forceflush'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const done = once(server, 'close')
+    let output = ''
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on('data', (data: Buffer) => {
+        output += data.toString()
+        if (output.includes(`Server listening on ${port}`)) resolve()
+      })
+      void done.then(() => reject(new Error(`iperf3 -s exited: ${output}`)))
+    })
+    return { port, done }
+  }
+
+  it('runIperf3Client runs a test against the stock iperf3 server, on two streams', async () => {
+    const { port, done } = await stockServer()
+    const result = await runIperf3Client({ connect: () => connect(port, '127.0.0.1'), seconds: 1, parallel: 2 })
+    await done
+    expect(result.bytesSent).toBeGreaterThan(0)
+    expect(result.serverBytes).toBeGreaterThan(0)
+    expect(result.serverBytes).toBeLessThanOrEqual(result.bytesSent)
+    expect((result.serverResults.streams as unknown[]).length).toBe(2)
+  })
+
+  it('runIperf3Client receives in reverse mode (-R) from the stock iperf3 server', async () => {
+    const { port, done } = await stockServer()
+    const result = await runIperf3Client({ connect: () => connect(port, '127.0.0.1'), seconds: 1, reverse: true })
+    await done
+    expect(result.bytesReceived).toBeGreaterThan(0)
+    expect(result.bytesReceived).toBeLessThanOrEqual(result.serverBytes)
   })
 })

@@ -43,6 +43,8 @@ export interface ServeConnectionsOptions {
   onLine?: (line: string) => void
   /** The congestion control to report to iperf3 clients. */
   congestionControl?: string
+  /** The time in seconds (iperf3 test durations); default `performance.now()`. */
+  now?: () => number
 }
 
 /**
@@ -67,7 +69,7 @@ export function serveConnections(source: ConnectionSource, options: ServeConnect
           response.end(body)
         })
       : undefined
-  const iperf3 = options.mode === 'iperf3' ? new Iperf3Server({ stats, onLine: options.onLine, congestionControl: options.congestionControl }) : undefined
+  const iperf3 = options.mode === 'iperf3' ? new Iperf3Server({ stats, onLine: options.onLine, congestionControl: options.congestionControl, now: options.now }) : undefined
 
   const listener = (socket: Duplex): void => {
     stats.accepted++
