@@ -6,7 +6,7 @@ import { expect, it } from 'vitest'
 
 const demo = join(import.meta.dirname, '..', 'demo', 'tcp-over-link.mjs')
 
-it('reports as its average the mean of the per-second goodput lines, and the drain after the close apart', () => {
+it('reports as its average the mean of the per-second goodput lines, and the drain after the close apart', { timeout: 120_000 }, () => {
   const run = spawnSync(process.execPath, [demo, '--seconds', '4', '--loss', '0.002'], { encoding: 'utf8', timeout: 120_000 })
   expect(run.status, run.stderr).toBe(0)
   const perSecond = [...run.stdout.matchAll(/^ +\d+ s +(\d+\.\d{3}) /gm)].map((match) => Number(match[1]))

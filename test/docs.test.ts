@@ -107,7 +107,7 @@ describe('command-line flags', () => {
       for (const match of help.matchAll(/--([a-z][a-z0-9-]*)/g)) program.flags.add(match[1]!)
       expect(program.flags.size).toBeGreaterThan(1)
     }
-  })
+  }, 60_000)
 
   it.each(docs.map((doc) => [doc.name, doc] as const))('%s: every flag on a command line of ours is one the program takes', (_name, doc) => {
     const unknown: string[] = []
@@ -134,7 +134,8 @@ describe('command-line flags', () => {
   })
 })
 
-describe('TypeScript examples', () => {
+// Each example is a tsc run of its own: a budget of their own, not vitest's 5 s.
+describe('TypeScript examples', { timeout: 120_000 }, () => {
   // A ```ts block that starts with an import is a whole module: it must type-check as one. (Blocks that
   // continue an example, without imports, are read as fragments.)
   const examples = docs.flatMap((doc) =>

@@ -16,7 +16,8 @@ const packages = ['packages', 'apps'].flatMap((group) =>
     .map((name) => `${group}/${name}`),
 )
 
-describe('package README examples', () => {
+// Each example runs in a Node of its own (perf's for a second or more): a budget of their own, not vitest's 5 s.
+describe('package README examples', { timeout: 120_000 }, () => {
   it.each(packages)('%s has a README with a runnable js example that prints what the README says', (name) => {
     const readme = readFileSync(join(root, name, 'README.md'), 'utf8')
     const example = firstExample(readme)

