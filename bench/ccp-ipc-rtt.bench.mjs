@@ -2,7 +2,7 @@
 // 20,000 round trips after 2,000 of warm-up. The unix transport runs the agent in its own process (as portus
 // is), with sockets in a temp directory; the in-process channel (InProcessHub, asynchronous) runs both ends
 // in this process. Baseline: the same round trip in C over unix datagrams, measured on this machine
-// (shared/notes/ccp-datapath.md, "Measured here"): p50 10.1 µs, p99 14.8 µs. For context, the same round trip
+// once, with a small C program when this bench was written (not part of the repository): p50 10.1 µs, p99 14.8 µs. For context, the same round trip
 // on bare @mtcp/unix-dgram-native sockets (no transport layer, no checks) in the same run: what Node and the addon cost.
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'

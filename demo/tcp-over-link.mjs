@@ -39,6 +39,8 @@ receiver.listen(listener)
 let server = -1
 let received = 0
 let receivedInSecond = 0
+/** Bytes received by the end of the last reported second (the average is over those seconds only). */
+let receivedInWindow = 0
 const scratch = new Uint8Array(1 << 20)
 receiver.watch(listener, () => {
   if (server >= 0) return
@@ -89,6 +91,8 @@ const reporter = clock.createTimer(() => {
     reporter.arm(start + (second + 1) * 1e6)
     return
   }
+  // The transfer's window ends here; what arrives after the close is the send buffer draining.
+  receivedInWindow = received
   writing = false
   sender.close(client)
 })
@@ -97,8 +101,9 @@ reporter.arm(start + 1e6)
 const wall = performance.now()
 clock.runUntilIdle(start + (seconds + 120) * 1e6)
 const wallSeconds = (performance.now() - wall) / 1000
-const average = (received * 8) / seconds / 1e6
-console.log(`\nreceived ${(received / 1e6).toFixed(1)} MB, ${average.toFixed(1)} Mbit/s on average (${((average * 1e6) / rate * 100).toFixed(1)}% of the link)`)
+const average = (receivedInWindow * 8) / seconds / 1e6
+console.log(`\nreceived ${(receivedInWindow / 1e6).toFixed(1)} MB in ${seconds} s, ${average.toFixed(1)} Mbit/s on average (${((average * 1e6) / rate * 100).toFixed(1)}% of the link)`)
+console.log(`then ${((received - receivedInWindow) / 1e6).toFixed(1)} MB more while the send buffer drained after the close`)
 console.log(`simulated ${seconds} s in ${wallSeconds.toFixed(2)} s of wall time; queue drops ${link.stats('aToB').queueDrops}, random losses ${link.stats('aToB').randomLosses}`)
 pcap?.close()
 sender.stop()

@@ -92,7 +92,7 @@ if [ "$io" = dpdk ]; then
   # The vdev takes frames without a virtio-net header: B's kernel must send complete checksums.
   ip netns exec "$NS_B" ethtool -K mtcp-b0 tx off >/dev/null
   eal="--no-huge -m 256 --no-pci -l 0 --no-shconf --no-telemetry --log-level=lib.eal:error --vdev=$vdev,iface=mtcp-a0$opts"
-  ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io dpdk --eal "$eal" --dev "$vdev" --address "$OURS" "${extra[@]}" || status=$?
+  ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io dpdk "--eal=$eal" --dev "$vdev" --address "$OURS" "${extra[@]}" || status=$?
 else
   ip netns exec "$NS_A" node apps/perf/dist/cli.js send "$PEER" "$PORT" "$secs" --io "$io" --dev "$dev" --address "$OURS" "${extra[@]}" || status=$?
 fi

@@ -2,18 +2,18 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { skipReason, suiteTitle } from './support/environment.js'
 
 const script = join(import.meta.dirname, '..', 'scripts', 'hosts.sh')
 const env = { ...process.env, MTCP_NS_A: `mtcpt-a${process.pid}`, MTCP_NS_B: `mtcpt-b${process.pid}` }
-const isRoot = process.getuid?.() === 0
-const hasIp = spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0
+const skip = skipReason({ root: true, tools: ['ip', 'ping'] })
 const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
 
 afterAll(() => {
-  if (isRoot && hasIp) spawnSync('bash', [script, 'down'], { env })
+  if (skip === undefined) spawnSync('bash', [script, 'down'], { env })
 })
 
-describe.runIf((isRoot && hasIp) || process.env.CI !== undefined)('pnpm hosts', () => {
+describe.skipIf(skip !== undefined)(suiteTitle('pnpm hosts', skip), () => {
   it('creates two namespaces whose kernels reach each other, and removes them', () => {
     execFileSync('bash', [script, 'up', '--kernel-a'], { env, stdio: 'pipe' })
     expect(namespaces()).toContain(env.MTCP_NS_A)

@@ -13,7 +13,7 @@ export function checkEal(io: string, eal: string | undefined): string | undefine
     return undefined
   }
   if (eal === undefined || eal.trim().length === 0) {
-    throw new PerfError('ERR_USAGE', "mtcp-perf: --io dpdk needs --eal '<args>': DPDK's EAL arguments, e.g. '--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'")
+    throw new PerfError('ERR_USAGE', "mtcp-perf: --io dpdk needs --eal='<args>': DPDK's EAL arguments (after '=', since they start with '-'), e.g. '--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'")
   }
   return eal
 }

@@ -17,6 +17,8 @@ export type PerfErrorCode =
   | 'ERR_PROTOCOL'
   /** The run did not finish within its time limit, or the emulated network went idle before it finished. */
   | 'ERR_STALLED'
+  /** The run was interrupted (Ctrl-C) before the transfer started. */
+  | 'ERR_INTERRUPTED'
 
 /** An error from `@mtcp/perf` with a stable {@link PerfErrorCode}. */
 export class PerfError extends Error {

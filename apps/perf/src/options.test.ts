@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PerfError } from './errors.js'
-import { neighbourAddress, parsePerfArgs, type PerfOptions } from './options.js'
+import { neighbourAddress, PERF_FLAGS, parsePerfArgs, type PerfOptions, USAGE } from './options.js'
 
 const parse = (...argv: string[]): PerfOptions => parsePerfArgs(argv) as PerfOptions
 
@@ -44,6 +44,17 @@ describe('parsePerfArgs', () => {
     expect(parse('send', '10.0.0.2', '1', '1', '--cc', 'ccp:reno').clock).toBe('virtual')
   })
 
+  it('reads a comma-separated list of controllers to compare, the first being the run\'s', () => {
+    const options = parse('send', '10.0.0.2', '1', '1', '--cc', 'reno,cubic,ccp:bbr')
+    expect(options.congestionControls).toEqual([
+      { kind: 'native', name: 'reno' },
+      { kind: 'native', name: 'cubic' },
+      { kind: 'ccp', algorithm: 'bbr', agent: 'embedded', dir: '/tmp/ccp' },
+    ])
+    expect(options.congestionControl).toEqual(options.congestionControls[0])
+    expect(parse('send', '10.0.0.2', '1', '1').congestionControls).toEqual([{ kind: 'native', name: 'cubic' }])
+  })
+
   it('reads the Linux backends, with offloads on by default there', () => {
     const options = parse('send', '10.200.0.2', '5001', '3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24', '--mac', '02:00:00:00:00:0a', '--gateway', '10.200.0.254')
     expect(options).toMatchObject({ io: 'af-packet', dev: 'mtcp-a0', address: '10.200.0.1/24', gateway: '10.200.0.254', offloads: true, clock: 'real' })
@@ -52,32 +63,50 @@ describe('parsePerfArgs', () => {
   })
 
   it('reads --io dpdk with its EAL arguments and port, and refuses --eal elsewhere or missing', () => {
-    const options = parse('send', '10.0.0.2', '5001', '1', '--io', 'dpdk', '--eal', '--no-huge -m 256 --vdev=net_af_xdp0,iface=v1', '--dev', 'net_af_xdp0', '--address', '10.0.0.1/24')
+    const options = parse('send', '10.0.0.2', '5001', '1', '--io', 'dpdk', '--eal=--no-huge -m 256 --vdev=net_af_xdp0,iface=v1', '--dev', 'net_af_xdp0', '--address', '10.0.0.1/24')
     expect(options.io).toBe('dpdk')
     expect(options.eal).toBe('--no-huge -m 256 --vdev=net_af_xdp0,iface=v1')
     expect(options.dev).toBe('net_af_xdp0')
     expect(usageError(['send', '10.0.0.2', '5001', '1', '--io', 'dpdk', '--address', '10.0.0.1/24'])).toMatch(/--io dpdk needs --eal/)
-    expect(usageError(['send', '10.0.0.2', '5001', '1', '--io', 'af-packet', '--dev', 'v1', '--eal', '-l 0', '--address', '10.0.0.1/24'])).toMatch(/--eal applies to --io dpdk/)
+    expect(usageError(['send', '10.0.0.2', '5001', '1', '--io', 'af-packet', '--dev', 'v1', '--eal=-l 0', '--address', '10.0.0.1/24'])).toMatch(/--eal applies to --io dpdk/)
   })
 
   it('lets a later flag override an earlier one, and ignores a lone --', () => {
     expect(parse('--', 'send', '10.0.0.2', '5001', '10', '--cc', 'reno', '--cc', 'cubic').congestionControl).toEqual({ kind: 'native', name: 'cubic' })
   })
 
-  it('answers help', () => {
+  it('reads serve: secs optional (until Ctrl-C, but 10 s on the emulated link), --mode, our own address', () => {
+    expect(parse('serve', '10.0.0.1', '8080')).toMatchObject({ mode: 'serve', serveMode: 'discard', seconds: 10, address: '10.0.0.1/24', io: 'memory' })
+    expect(parse('serve', '10.0.0.1', '8080', '3', '--mode', 'http')).toMatchObject({ serveMode: 'http', seconds: 3 })
+    expect(parse('serve', '10.200.0.1', '5201', '--mode', 'iperf3', '--io', 'af-packet', '--dev', 'veth0')).toMatchObject({ serveMode: 'iperf3', seconds: 0, address: '10.200.0.1/24' })
+  })
+
+  it('answers help, even next to a mistake', () => {
     expect(parsePerfArgs(['--help'])).toBe('help')
     expect(parsePerfArgs(['send', '-h'])).toBe('help')
+    expect(parsePerfArgs(['send', '--bogus', '--help'])).toBe('help')
+  })
+
+  it('lists every flag of the table in the usage, and accepts every one of them', () => {
+    for (const flag of PERF_FLAGS) expect(USAGE).toContain(flag.synopsis ?? `--${flag.name}`)
+    const unknown = usageError(['send', '10.0.0.2', '5001', '1', '--speed', '1G'])
+    for (const flag of PERF_FLAGS) expect(unknown).toContain(`--${flag.name}`)
   })
 
   it.each([
     [['send', '10.0.0.2', '5001'], 'missing <secs>'],
-    [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait or send, got "push"'],
+    [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait, send or serve, got "push"'],
     [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 address, got "10.0.0.256"'],
     [['send', '10.0.0.2', '70000', '1'], '<port> must be an integer in [1, 65535], got "70000"'],
     [['send', '10.0.0.2', '5001', '0'], '<secs> must be a number of seconds in [0.001, 86400], got "0"'],
     [['send', '10.0.0.2', '5001', '1', 'more'], 'unexpected argument "more"'],
     [['send', '10.0.0.2', '5001', '1', '--speed', '1G'], 'unknown flag --speed; accepted: --io, --dev'],
-    [['send', '10.0.0.2', '5001', '1', '-x'], 'unknown flag -x'],
+    [['send', '10.0.0.2', '5001', '1', '-x'], 'unknown flag -x; flags are spelled --name'],
+    [['send', '10.0.0.2', '5001', '1', '--loss', '-1'], "--loss needs a value (for a value starting with '-', write --loss=<value>)"],
+    [['send', '10.0.0.2', '5001', '1', '--loss=-1'], '--loss must be a probability in [0, 1], like 0.001 or 0.1%, got "-1"'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'reno,vegas'], '--cc must be reno, cubic or ccp:<algorithm>'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'reno,reno'], '--cc names a controller twice, got "reno,reno"'],
+    [['send', '10.0.0.2', '5001', '1', '--cc', 'reno,cubic', '--io', 'tap', '--dev', 'tap0', '--address', '10.0.0.1'], '--cc with several controllers (reno,cubic) compares them over the emulated link: it needs --io memory, not --io tap'],
     [['send', '10.0.0.2', '5001', '1', '--io', 'netmap'], '--io must be one of memory, tap, af-packet, dpdk, got "netmap"'],
     [['send', '10.0.0.2', '5001', '1', '--rate', 'fast'], '--rate must be a rate in bit/s in [1000, 1e12], like 100M, 1G or 2.5e9, got "fast"'],
     [['send', '10.0.0.2', '5001', '1', '--rate', '10'], '--rate must be a rate in bit/s in [1000, 1e12]'],
@@ -105,11 +134,18 @@ describe('parsePerfArgs', () => {
     [['send', '10.0.0.2', '5001', '1', '--clock', 'fast'], '--clock must be one of virtual, real, got "fast"'],
     [['send', '10.0.0.2', '5001', '1', '--json=1'], '--json takes no value'],
     [['send', '10.0.0.2', '5001', '1', '--report'], '--report needs a value'],
+    [['wait', '10.0.0.1', '5001', '1', '--protocol', 'iperf3'], '--protocol applies to send only, not wait'],
+    [['send', '10.0.0.2', '5001', '1', '--protocol', 'iperf2'], '--protocol must be one of perf, iperf3, got "iperf2"'],
+    [['send', '10.0.0.2', '5001', '1', '--mode', 'echo'], '--mode applies to serve only (what each connection gets), not send'],
+    [['serve', '10.0.0.1', '80', '--mode', 'gopher'], '--mode must be one of discard, echo, http, iperf3, got "gopher"'],
+    [['serve', '10.0.0.1', '5201', '--mode', 'iperf3'], '--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet'],
+    [['serve', '10.0.0.1', '80', '--address', '10.0.0.9/24'], 'serve listens on our own address'],
     [['send', '10.0.0.2', '5001', '1', '--interval', '0'], '--interval must be a number of seconds in [0.1, 3600], got "0"'],
   ])('%j is a usage error naming the problem', (argv, message) => {
     const text = usageError(argv)
     expect(text).toContain(message)
-    expect(text).toContain('usage: mtcp-perf wait <ip> <port> <secs>')
+    expect(text).not.toContain('usage:')
+    expect(text).not.toContain('\n')
   })
 })
 

@@ -6,9 +6,11 @@
  * @module
  */
 import { isIPv4 } from 'node:net'
+import { parseCommandLine } from '@mtcp/recv'
 import { ccpAlgorithmProblem, ccpClockProblem } from './ccp.js'
 import { checkEal } from './dpdk.js'
 import { PerfError } from './errors.js'
+import type { ServeMode } from './serve.js'
 
 /** Packet I/O backends: the emulated link, a Linux TAP device, or an existing interface through AF_PACKET. */
 export type PerfIo = 'memory' | 'tap' | 'af-packet' | 'dpdk'
@@ -40,11 +42,18 @@ export interface PerfLinkOptions {
 
 /** Everything a perf run needs, validated. Build with {@link parsePerfArgs} (the command line's words and defaults). */
 export interface PerfOptions {
-  /** `'send'`: connect to ip:port; `'wait'`: listen on ip:port (our own address) for one connection. */
-  mode: 'wait' | 'send'
+  /**
+   * `'send'`: connect to ip:port; `'wait'`: listen on ip:port (our own address) for one connection;
+   * `'serve'`: serve every connection to ip:port with {@link PerfOptions.serveMode} (see `runServe`).
+   */
+  mode: 'wait' | 'send' | 'serve'
+  /** What `serve` does with each connection (default `'discard'`). */
+  serveMode: ServeMode
+  /** `send`'s protocol: mTCP perf's (`'perf'`, default) or an iperf3 client test (`'iperf3'`, see `runIperf3`). */
+  protocol: 'perf' | 'iperf3'
   ip: string
   port: number
-  /** Seconds to keep writing. */
+  /** Seconds to keep writing (`serve`: to serve; 0 until interrupted). */
   seconds: number
   io: PerfIo
   /** The interface (`af-packet`), TAP device (`tap`) or DPDK port name or id (`dpdk`, default 0). */
@@ -57,7 +66,13 @@ export interface PerfOptions {
   gateway: string | undefined
   /** Segmentation and checksum offload on the port. */
   offloads: boolean
+  /** The congestion control of the run (the first of {@link PerfOptions.congestionControls}). */
   congestionControl: PerfCongestionControl
+  /**
+   * Every controller `--cc` names (comma-separated), in order: with more than one, `mtcp-perf` runs one
+   * transfer per controller over the same emulated link and seed and compares them ({@link runComparison}).
+   */
+  congestionControls: PerfCongestionControl[]
   link: PerfLinkOptions
   /** Seed of the emulated link's random draws. */
   seed: number
@@ -77,82 +92,120 @@ export interface PerfOptions {
   connectTimeout: number
 }
 
-/** The usage text. */
-export const USAGE = `usage: mtcp-perf wait <ip> <port> <secs> [flags]   listen on ip:port (our address), send for secs
-       mtcp-perf send <ip> <port> <secs> [flags]   connect to ip:port, send for secs
+/** The groups of flags, in the order the usage lists them. */
+export type PerfFlagGroup = 'Network' | 'Congestion control' | 'Emulated link (memory only; both directions)' | 'Server (serve only)' | 'Buffers and output'
 
-Network:
-  --io memory|tap|af-packet|dpdk  packet I/O (default memory: an emulated link with mtcp-recv's receiver on a second stack)
-  --dev <name>                 the TAP device (tap) or interface (af-packet) to own, or the DPDK port (dpdk: name or id, default 0)
-  --eal '<args>'               DPDK's EAL arguments (dpdk), e.g. '--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'
-  --address <ip/prefix>        our address (default for wait: <ip>/24; for memory: next to <ip>)
-  --mac <aa:bb:cc:dd:ee:ff>    our MAC (default: the port's, random for tap/af-packet)
-  --gateway <ip>               default gateway for addresses off the local network
-  --offloads on|off            checksum and segmentation offload: virtio-net headers on tap and
-                               af-packet (default on: needed on veth, whose checksums are left partial),
-                               software offloads on memory (default off)
-Congestion control:
-  --cc reno|cubic|ccp:<alg>    native Reno or CUBIC (default cubic), or CCP with <alg> reno, cubic or bbr
-  --ccp-agent embedded|external  the TypeScript agent in this process (default) or one on unix sockets (portus)
-  --ccp-dir <dir>              the unix socket directory of an external agent (default /tmp/ccp)
-Emulated link (memory only; both directions):
-  --rate <bit/s>               e.g. 100M, 1G, 2.5e9 (default 100M)
-  --delay <time>               one-way delay, e.g. 20ms, 500us (default 20ms)
-  --jitter <time>              uniform jitter within ±time (default 0)
-  --loss <p>                   frame loss probability, e.g. 0.001 or 0.1% (default 0.1%)
-  --reorder <p>  --duplicate <p>  --corrupt <p>   (default 0)
-  --queue <packets>            drop-tail queue limit (default 1000)
-  --seed <n>                   random seed (default 1)
-  --clock virtual|real         simulate faster than real time (default virtual; real with --ccp-agent external)
-Buffers and output:
-  --sndbuf <bytes>  --rcvbuf <bytes>   socket buffers, e.g. 4M (default 4M each)
-  --interval <secs>            progress interval (default 1)
-  --connect-timeout <secs>     give up connecting after this long (default 10)
-  --pcap <file>                capture our side's frames (first 128 bytes of each)
-  --report <file.html>         write a self-contained HTML report with plots
-  --json                       print one JSON document at the end instead of text
-  --help                       this text`
-
-interface FlagSpec {
-  /** Takes a value. */
-  value: boolean
-  /** Only with `--io memory`. */
-  memoryOnly?: boolean
+/**
+ * One flag of `mtcp-perf`: its spelling for `node:util`'s `parseArgs`, and its lines in the usage. To add a
+ * flag, add an entry here (the usage and the parser follow) and read it in {@link parsePerfArgs}.
+ */
+export interface PerfFlag {
+  /** The long name, without `--`. */
+  readonly name: string
+  /** `'string'`: takes a value (`--name value` or `--name=value`); `'boolean'`: takes none. */
+  readonly type: 'string' | 'boolean'
+  /** A one-letter alias, without `-`. */
+  readonly short?: string
+  readonly group: PerfFlagGroup
+  /** The usage's left column, e.g. `'--io memory|tap|af-packet'` (default: `--name`). */
+  readonly synopsis?: string
+  /** The usage's right column; `\n` starts another line. */
+  readonly help: string
+  /** Only with `--io memory` (the emulated link). */
+  readonly memoryOnly?: boolean
 }
 
-const FLAGS: Record<string, FlagSpec> = {
-  io: { value: true },
-  dev: { value: true },
-  eal: { value: true },
-  address: { value: true },
-  mac: { value: true },
-  gateway: { value: true },
-  offloads: { value: true },
-  cc: { value: true },
-  'ccp-agent': { value: true },
-  'ccp-dir': { value: true },
-  rate: { value: true, memoryOnly: true },
-  delay: { value: true, memoryOnly: true },
-  jitter: { value: true, memoryOnly: true },
-  loss: { value: true, memoryOnly: true },
-  reorder: { value: true, memoryOnly: true },
-  duplicate: { value: true, memoryOnly: true },
-  corrupt: { value: true, memoryOnly: true },
-  queue: { value: true, memoryOnly: true },
-  seed: { value: true, memoryOnly: true },
-  clock: { value: true, memoryOnly: true },
-  sndbuf: { value: true },
-  rcvbuf: { value: true },
-  interval: { value: true },
-  'connect-timeout': { value: true },
-  pcap: { value: true },
-  report: { value: true },
-  json: { value: false },
-  help: { value: false },
+/** Every flag of `mtcp-perf`, in usage order. */
+export const PERF_FLAGS: readonly PerfFlag[] = [
+  { name: 'io', type: 'string', group: 'Network', synopsis: '--io memory|tap|af-packet|dpdk', help: 'packet I/O (default memory: an emulated link with mtcp-recv\'s receiver on a second stack)' },
+  { name: 'dev', type: 'string', group: 'Network', synopsis: '--dev <name>', help: 'the TAP device (tap) or interface (af-packet) to own, or the DPDK port\n(dpdk: name or id, default 0)' },
+  {
+    name: 'eal',
+    type: 'string',
+    group: 'Network',
+    synopsis: "--eal='<args>'",
+    help: "DPDK's EAL arguments (dpdk), after '=' since they start with '-', e.g.\n--eal='--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'",
+  },
+  { name: 'address', type: 'string', group: 'Network', synopsis: '--address <ip/prefix>', help: 'our address (default for wait: <ip>/24; for memory: next to <ip>)' },
+  { name: 'mac', type: 'string', group: 'Network', synopsis: '--mac <aa:bb:cc:dd:ee:ff>', help: "our MAC (default: the port's, random for tap/af-packet)" },
+  { name: 'gateway', type: 'string', group: 'Network', synopsis: '--gateway <ip>', help: 'default gateway for addresses off the local network' },
+  {
+    name: 'offloads',
+    type: 'string',
+    group: 'Network',
+    synopsis: '--offloads on|off',
+    help: 'checksum and segmentation offload: virtio-net headers on tap and\naf-packet (default on: needed on veth, whose checksums are left partial),\nsoftware offloads on memory (default off)',
+  },
+  {
+    name: 'cc',
+    type: 'string',
+    group: 'Congestion control',
+    synopsis: '--cc <cc>[,<cc>...]',
+    help: 'reno, cubic (default) or ccp:<alg>; several, comma-separated, run one\nafter another over the same emulated link and seed (memory only)',
+  },
+  { name: 'ccp-agent', type: 'string', group: 'Congestion control', synopsis: '--ccp-agent embedded|external', help: 'the TypeScript agent in this process (default) or one on unix sockets' },
+  { name: 'ccp-dir', type: 'string', group: 'Congestion control', synopsis: '--ccp-dir <dir>', help: 'the unix socket directory of an external agent (default /tmp/ccp)' },
+  { name: 'rate', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--rate <bit/s>', help: 'e.g. 100M, 1G, 2.5e9 (default 100M)' },
+  { name: 'delay', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--delay <time>', help: 'one-way delay, e.g. 20ms, 500us (default 20ms)' },
+  { name: 'jitter', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--jitter <time>', help: 'uniform jitter within ±time (default 0)' },
+  { name: 'loss', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--loss <p>', help: 'frame loss probability, e.g. 0.001 or 0.1% (default 0.1%)' },
+  { name: 'reorder', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--reorder <p>', help: 'reordering probability (default 0)' },
+  { name: 'duplicate', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--duplicate <p>', help: 'duplication probability (default 0)' },
+  { name: 'corrupt', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--corrupt <p>', help: 'corruption probability (default 0)' },
+  { name: 'queue', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--queue <packets>', help: 'drop-tail queue limit (default 1000)' },
+  { name: 'seed', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--seed <n>', help: 'random seed (default 1)' },
+  { name: 'clock', type: 'string', group: 'Emulated link (memory only; both directions)', memoryOnly: true, synopsis: '--clock virtual|real', help: 'simulate faster than real time (default virtual; real with --ccp-agent external)' },
+  {
+    name: 'protocol',
+    type: 'string',
+    group: 'Network',
+    synopsis: '--protocol perf|iperf3',
+    help: 'send only: mTCP perf\'s protocol (default), or a test as an iperf3 client\n(against a stock `iperf3 -s`; on memory, our iperf3 server on the far stack)',
+  },
+  {
+    name: 'mode',
+    type: 'string',
+    group: 'Server (serve only)',
+    synopsis: '--mode discard|echo|http|iperf3',
+    help: 'what each connection gets (default discard): read and count, echo, an HTTP\nresponder, or iperf3\'s server (a stock `iperf3 -c` measures the stack)',
+  },
+  { name: 'sndbuf', type: 'string', group: 'Buffers and output', synopsis: '--sndbuf <bytes>', help: 'send buffer, e.g. 4M (default 4M)' },
+  { name: 'rcvbuf', type: 'string', group: 'Buffers and output', synopsis: '--rcvbuf <bytes>', help: 'receive buffer, e.g. 4M (default 4M)' },
+  { name: 'interval', type: 'string', group: 'Buffers and output', synopsis: '--interval <secs>', help: 'progress interval (default 1)' },
+  { name: 'connect-timeout', type: 'string', group: 'Buffers and output', synopsis: '--connect-timeout <secs>', help: 'give up connecting after this long (default 10)' },
+  { name: 'pcap', type: 'string', group: 'Buffers and output', synopsis: '--pcap <file>', help: "capture our side's frames (first 128 bytes of each)" },
+  { name: 'report', type: 'string', group: 'Buffers and output', synopsis: '--report <file.html>', help: 'write a self-contained HTML report with plots' },
+  { name: 'json', type: 'boolean', group: 'Buffers and output', help: 'print one JSON document at the end instead of text' },
+  { name: 'help', type: 'boolean', short: 'h', group: 'Buffers and output', synopsis: '--help, -h', help: 'this text' },
+]
+
+const FLAGS: ReadonlyMap<string, PerfFlag> = new Map(PERF_FLAGS.map((flag) => [flag.name, flag]))
+
+function usageText(): string {
+  const lines = [
+    'usage: mtcp-perf wait <ip> <port> <secs> [flags]   listen on ip:port (our address), send for secs',
+    '       mtcp-perf send <ip> <port> <secs> [flags]   connect to ip:port, send for secs',
+    '       mtcp-perf serve <ip> <port> [secs] [flags]  serve every connection to ip:port (our address) with --mode,',
+    '                                                   for secs or until Ctrl-C (memory: a built-in client load)',
+  ]
+  const groups = [...new Set(PERF_FLAGS.map((flag) => flag.group))]
+  for (const group of groups) {
+    lines.push('', `${group}:`)
+    for (const flag of PERF_FLAGS.filter((candidate) => candidate.group === group)) {
+      const [first, ...more] = flag.help.split('\n')
+      const left = `  ${flag.synopsis ?? `--${flag.name}`}`
+      lines.push(left.length < 31 ? `${left.padEnd(31)}${first}` : `${left}\n${' '.repeat(31)}${first}`)
+      for (const line of more) lines.push(`${' '.repeat(31)}${line}`)
+    }
+  }
+  return lines.join('\n')
 }
+
+/** The usage text (what `--help` prints), made from {@link PERF_FLAGS}. */
+export const USAGE: string = usageText()
 
 function usage(message: string): PerfError {
-  return new PerfError('ERR_USAGE', `mtcp-perf: ${message}\n${USAGE}`)
+  return new PerfError('ERR_USAGE', message)
 }
 
 function got(text: string): string {
@@ -249,7 +302,7 @@ function parseIp(flag: string, text: string): string {
 function parseCongestionControl(text: string): { kind: 'native'; name: 'reno' | 'cubic' } | { kind: 'ccp'; algorithm: string } {
   if (text === 'reno' || text === 'cubic') return { kind: 'native', name: text }
   const match = /^ccp:([A-Za-z0-9_.-]{1,63})$/.exec(text)
-  if (match === null) throw usage(`--cc must be reno, cubic or ccp:<algorithm> (e.g. ccp:reno, ccp:cubic, ccp:bbr), got ${got(text)}`)
+  if (match === null) throw usage(`--cc must be reno, cubic or ccp:<algorithm> (e.g. ccp:reno, ccp:cubic, ccp:bbr), or several of them comma-separated, got ${got(text)}`)
   const problem = ccpAlgorithmProblem(match[1]!)
   if (problem !== undefined) throw usage(problem)
   return { kind: 'ccp', algorithm: match[1]! }
@@ -263,62 +316,49 @@ export function neighbourAddress(ip: string): string {
 }
 
 /**
- * Parse `argv` (without the node and script paths). A lone `--` (from `pnpm perf -- …`) is ignored.
- * Flags take their value as the next argument or after `=`; a flag given twice takes the last value (so
- * a script's defaults can be overridden by appending).
- * @returns the options, or `'help'` for `--help`.
+ * Parse `argv` (without the node and script paths) with `node:util` `parseArgs` and the table
+ * {@link PERF_FLAGS} (`@mtcp/recv`'s `parseCommandLine`). A lone `--` (from `pnpm perf -- …`) is ignored. Flags take their value as the next
+ * argument or after `=`; a flag given twice takes the last value (so a script's defaults can be overridden
+ * by appending).
+ * @returns the options, or `'help'` for `--help` (or `-h`) anywhere.
  * @throws `PerfError` `ERR_USAGE` naming the argument or flag and what it accepts.
  */
 export function parsePerfArgs(argv: readonly string[]): PerfOptions | 'help' {
-  const positional: string[] = []
-  const values = new Map<string, string>()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--') continue
-    if (arg === '-h') return 'help'
-    if (!arg.startsWith('--')) {
-      if (arg.startsWith('-') && !/^-\d/.test(arg)) throw usage(`unknown flag ${arg}; flags are spelled --name (see the list below)`)
-      positional.push(arg)
-      continue
-    }
-    const equals = arg.indexOf('=')
-    const name = equals < 0 ? arg.slice(2) : arg.slice(2, equals)
-    const spec = FLAGS[name]
-    if (spec === undefined) throw usage(`unknown flag --${name}; accepted: ${Object.keys(FLAGS).map((flag) => `--${flag}`).join(', ')}`)
-    if (name === 'help') return 'help'
-    let value: string
-    if (!spec.value) {
-      if (equals >= 0) throw usage(`--${name} takes no value, got ${got(arg)}`)
-      value = 'true'
-    } else if (equals >= 0) {
-      value = arg.slice(equals + 1)
-    } else {
-      const next = argv[i + 1]
-      // EAL arguments are themselves flags: `--eal '--no-huge …'` takes the next word whatever it starts with.
-      if (next === undefined || (next.startsWith('--') && name !== 'eal')) throw usage(`--${name} needs a value`)
-      value = next
-      i++
-    }
-    values.set(name, value)
+  let parsed
+  try {
+    parsed = parseCommandLine(argv, Object.fromEntries(FLAGS))
+  } catch (error) {
+    throw usage((error as Error).message)
   }
-  return resolveArgs(positional, values)
+  if (parsed === 'help') return 'help'
+  return resolveArgs(parsed.positionals, parsed.values)
 }
 
 function resolveArgs(positional: string[], values: Map<string, string>): PerfOptions {
   const [mode, ipText, portText, secondsText, ...rest] = positional
-  if (mode === undefined) throw usage('missing <mode>: wait or send')
-  if (mode !== 'wait' && mode !== 'send') throw usage(`<mode> must be wait or send, got ${got(mode)}`)
+  if (mode === undefined) throw usage('missing <mode>: wait, send or serve')
+  if (mode !== 'wait' && mode !== 'send' && mode !== 'serve') throw usage(`<mode> must be wait, send or serve, got ${got(mode)}`)
   if (ipText === undefined) throw usage('missing <ip>: an IPv4 address')
   const ip = parseIp('<ip>', ipText)
   if (portText === undefined) throw usage('missing <port>: an integer in [1, 65535]')
   const port = parseInteger('<port>', portText, 1, 65535)
-  if (secondsText === undefined) throw usage('missing <secs>: a number of seconds in [0.001, 86400]')
-  const seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
+  const io0 = values.get('io') ?? 'memory'
+  let seconds: number
+  if (secondsText === undefined) {
+    if (mode !== 'serve') throw usage('missing <secs>: a number of seconds in [0.001, 86400]')
+    // serve: until Ctrl-C, but the emulated link's built-in load needs an end.
+    seconds = io0 === 'memory' ? 10 : 0
+  } else seconds = parseSeconds('<secs>', secondsText, 0.001, 86400)
+  if (mode !== 'serve' && values.has('mode')) throw usage(`--mode applies to serve only (what each connection gets), not ${mode}`)
+  const serveMode = parseChoice('--mode', values.get('mode') ?? 'discard', ['discard', 'echo', 'http', 'iperf3'] as const)
+  if (mode !== 'send' && values.has('protocol')) throw usage(`--protocol applies to send only, not ${mode}`)
+  const protocol = parseChoice('--protocol', values.get('protocol') ?? 'perf', ['perf', 'iperf3'] as const)
+  if (mode === 'serve' && serveMode === 'iperf3' && io0 === 'memory') throw usage('--mode iperf3 serves a stock iperf3 client on a real link: use --io tap or --io af-packet')
   if (rest.length > 0) throw usage(`unexpected argument ${got(rest[0]!)}`)
 
   const io = parseChoice('--io', values.get('io') ?? 'memory', ['memory', 'tap', 'af-packet', 'dpdk'] as const)
   if (io !== 'memory') {
-    for (const name of values.keys()) if (FLAGS[name]!.memoryOnly) throw usage(`--${name} applies to --io memory only (the emulated link), not --io ${io}`)
+    for (const name of values.keys()) if (FLAGS.get(name)!.memoryOnly) throw usage(`--${name} applies to --io memory only (the emulated link), not --io ${io}`)
   }
   const dev = values.get('dev')
   if (io === 'memory' && dev !== undefined) throw usage('--dev applies to --io tap and --io af-packet, not the emulated link')
@@ -329,20 +369,24 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const addressText = values.get('address')
   let address: string
   if (addressText !== undefined) address = parseAddress('--address', addressText)
-  else if (mode === 'wait') address = `${ip}/24`
+  else if (mode === 'wait' || mode === 'serve') address = `${ip}/24`
   else if (io === 'memory') address = `${neighbourAddress(ip)}/24`
   else throw usage(`send with --io ${io} needs --address <ip/prefix>: the address our stack owns on ${dev}`)
-  if (mode === 'wait' && address.split('/')[0] !== ip) throw usage(`wait listens on our own address: --address ${address} must have the address <ip> ${ip}`)
+  if (mode !== 'send' && address.split('/')[0] !== ip) throw usage(`${mode} listens on our own address: --address ${address} must have the address <ip> ${ip}`)
   if (mode === 'send' && address.split('/')[0] === ip) throw usage(`--address ${address} is the peer's <ip>: our stack needs an address of its own`)
 
   const ccText = values.get('cc') ?? 'cubic'
-  const cc = parseCongestionControl(ccText)
-  if (cc.kind === 'native' && (values.has('ccp-agent') || values.has('ccp-dir'))) throw usage(`--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc ${ccText}`)
+  const ccs = ccText.split(',').map((text) => parseCongestionControl(text))
+  if (ccs.length > 1 && io !== 'memory') throw usage(`--cc with several controllers (${ccText}) compares them over the emulated link: it needs --io memory, not --io ${io}`)
+  if (ccs.length > 1 && values.has('pcap')) throw usage(`--pcap captures one run: with several --cc controllers (${ccText}), capture them one at a time`)
+  if (new Set(ccText.split(',')).size !== ccs.length) throw usage(`--cc names a controller twice, got ${got(ccText)}`)
+  if (ccs.every((cc) => cc.kind === 'native') && (values.has('ccp-agent') || values.has('ccp-dir'))) throw usage(`--ccp-agent and --ccp-dir apply to --cc ccp:<algorithm>, not --cc ${ccText}`)
   const agent = parseChoice('--ccp-agent', values.get('ccp-agent') ?? 'embedded', ['embedded', 'external'] as const)
   if (agent === 'embedded' && values.has('ccp-dir')) throw usage('--ccp-dir applies to --ccp-agent external (the embedded agent uses no sockets)')
   const dir = values.get('ccp-dir') ?? '/tmp/ccp'
   if (dir.length === 0) throw usage('--ccp-dir must be a directory path, got ""')
-  const congestionControl: PerfCongestionControl = cc.kind === 'native' ? cc : { kind: 'ccp', algorithm: cc.algorithm, agent, dir }
+  const congestionControls: PerfCongestionControl[] = ccs.map((cc) => (cc.kind === 'native' ? cc : { kind: 'ccp', algorithm: cc.algorithm, agent, dir }))
+  const congestionControl = congestionControls[0]!
 
   const flag = (name: string): string | undefined => values.get(name)
   const link: PerfLinkOptions = {
@@ -360,6 +404,8 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
 
   return {
     mode,
+    serveMode,
+    protocol,
     ip,
     port,
     seconds,
@@ -371,6 +417,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     offloads,
     eal,
     congestionControl,
+    congestionControls,
     link,
     seed: flag('seed') === undefined ? 1 : parseInteger('--seed', flag('seed')!, 0, 2 ** 32 - 1),
     clock: io === 'memory' ? parseClock(flag('clock'), congestionControl) : 'real',

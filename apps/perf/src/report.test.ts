@@ -42,9 +42,11 @@ describe('renderReport', () => {
   it('is one well-formed document with a chart per series group and nothing fetched from the network', () => {
     expect(html.startsWith('<!doctype html>\n<html lang="en">')).toBe(true)
     expect(html.trimEnd().endsWith('</html>')).toBe(true)
-    expect(html.match(/<svg /g)).toHaveLength(5)
-    expect(html.match(/<\/svg>/g)).toHaveLength(5)
-    for (const title of ['Goodput', 'Congestion window', 'Round-trip time', 'Retransmissions', 'Pacing rate']) expect(html).toContain(`>${title} (`)
+    // Four plots: the pacing rate is 0 throughout (not paced), so its plot is left out.
+    expect(html.match(/<svg /g)).toHaveLength(4)
+    expect(html.match(/<\/svg>/g)).toHaveLength(4)
+    for (const title of ['Goodput', 'Congestion window', 'Round-trip time', 'Retransmissions']) expect(html).toContain(`>${title} (`)
+    expect(html).not.toContain('>Pacing rate (')
     expect(html).not.toMatch(/\b(src|href)\s*=/i)
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/)
     expect(html).not.toMatch(/\bfetch\(|XMLHttpRequest|import\(/)
@@ -66,6 +68,52 @@ describe('renderReport', () => {
     const xs = points.map((point) => Number(point.split(',')[0]))
     for (let i = 1; i < xs.length; i++) expect(xs[i]!).toBeGreaterThan(xs[i - 1]!)
     expect(goodput).toContain('link 100 Mbit/s')
+  })
+
+  it('shows the pacing plot when the run was paced', () => {
+    const paced = sample()
+    paced.series.pacingMbps = paced.series.pacingMbps.map((_, i) => 95 + i)
+    const pacedHtml = renderReport(paced)
+    expect(pacedHtml.match(/<svg /g)).toHaveLength(5)
+    expect(pacedHtml).toContain('>Pacing rate (')
+  })
+
+  it('marks where sending stopped on every plot, and explains the retransmission kinds', () => {
+    const stopped = renderReport({ ...sample(), sendingStoppedAt: 1.5 })
+    expect(stopped.match(/<line class="stopped"/g)).toHaveLength(4)
+    expect(stopped.match(/>sending stopped</g)).toHaveLength(4)
+    expect(html).not.toContain('class="stopped"')
+    expect(html).toContain('Fast recovery (RFC 5681 §3.2, RFC 6675 with SACK)')
+    expect(html).toContain('A timeout (RFC 6298)')
+  })
+
+  it('states the sample period as the median gap, not the first one', () => {
+    const irregular = sample()
+    // A real clock: the first sample at the first write, the second 1 ms later, then every 100 ms.
+    irregular.series.t = irregular.series.t.map((_, i) => (i === 0 ? 0 : 0.001 + (i - 1) * 0.1))
+    expect(renderReport(irregular)).toContain("Samples every 100 ms of the stack's clock (the median gap between samples)")
+  })
+
+  it('overlays the runs of a comparison, one line per controller, with a table of their results', () => {
+    const one = sample()
+    const other = sample()
+    other.series.goodputMbps = other.series.goodputMbps.map((v) => v / 2)
+    const comparison = renderReport({
+      ...one,
+      comparison: [
+        { name: 'reno (native)', summary: { sender: '90.0 Mbit/s', retransmits: '3' }, series: one.series },
+        { name: 'cubic (native)', summary: { sender: '45.0 Mbit/s', retransmits: '5' }, series: other.series },
+      ],
+    })
+    expect(comparison).toContain('<h2>Comparison</h2>')
+    expect(comparison).toContain('<th>reno (native)</th><td>90.0 Mbit/s</td><td>3</td>')
+    expect(comparison).toContain('<th>cubic (native)</th><td>45.0 Mbit/s</td><td>5</td>')
+    const goodput = /<svg class="chart" viewBox[\s\S]*?<\/svg>/.exec(comparison)![0]
+    expect(goodput).toContain('>Goodput (')
+    expect(goodput.match(/<polyline/g)).toHaveLength(2)
+    expect(goodput).toContain('>reno (native)<')
+    expect(goodput).toContain('>cubic (native)<')
+    expect(readReportData(comparison)!.comparison).toHaveLength(2)
   })
 
   it('gives readReportData nothing for a page without the data', () => {

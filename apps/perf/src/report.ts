@@ -27,11 +27,31 @@ export interface ReportData {
   receiverLines: string[]
   /** The emulated link's rate in Mbit/s, drawn as a reference on the goodput plot. */
   linkRateMbps: number | undefined
+  /** Seconds (on the plots' time axis) at which the sender stopped sending data: marked on every plot. */
+  sendingStoppedAt?: number
+  series: PerfSeries
+  /**
+   * Runs of several congestion controllers over the same emulated link and seed (`--cc a,b,c`): the
+   * report overlays their goodput, cwnd and RTT and tabulates their results.
+   */
+  comparison?: ComparisonRun[]
+}
+
+/** One controller's run in a comparison report. */
+export interface ComparisonRun {
+  /** The controller, e.g. `'reno (native)'`. */
+  name: string
+  /** Results, as label → text (the same labels for every run). */
+  summary: Record<string, string>
+  /** Seconds at which it stopped sending data. */
+  sendingStoppedAt?: number
   series: PerfSeries
 }
 
 interface ChartLine {
   name: string
+  /** The line's own time axis (comparison overlays); default the report's. */
+  t?: readonly number[]
   values: readonly (number | null)[]
   color: string
   /** Draw as a step function (counters). */
@@ -44,6 +64,25 @@ interface Chart {
   unit: string
   lines: ChartLine[]
   reference?: { value: number; label: string }
+  /** A sentence under the plot. */
+  note?: string
+  /** Seconds at which sending stopped, marked with a vertical line. */
+  stoppedAt?: number
+}
+
+/** Whether a chart has something to show: a value other than null and 0 on some line. */
+function hasData(chart: Chart): boolean {
+  return chart.lines.some((line) => line.values.some((value) => value !== null && value !== 0))
+}
+
+/** The typical time between samples: the median of the gaps (the first gap may be short). */
+export function samplePeriodSeconds(t: readonly number[]): number | undefined {
+  if (t.length < 2) return undefined
+  const gaps = t
+    .slice(1)
+    .map((time, i) => time - t[i]!)
+    .sort((a, b) => a - b)
+  return gaps[Math.floor(gaps.length / 2)]
 }
 
 const WIDTH = 880
@@ -72,10 +111,11 @@ function formatTick(value: number): string {
   return String(Number(value.toPrecision(4)))
 }
 
-function renderChart(chart: Chart, t: readonly number[], index: number): string {
+function renderChart(chart: Chart, t: readonly number[], index: number | undefined): string {
   const plotWidth = WIDTH - LEFT - RIGHT
   const plotHeight = HEIGHT - TOP - BOTTOM
-  const tMax = Math.max(t.at(-1) ?? 0, 1e-9)
+  let tMax = Math.max(t.at(-1) ?? 0, 1e-9)
+  for (const line of chart.lines) if (line.t !== undefined) tMax = Math.max(tMax, line.t.at(-1) ?? 0)
   let yMax = chart.reference?.value ?? 0
   for (const line of chart.lines) for (const value of line.values) if (value !== null && value > yMax) yMax = value
   const yStep = tickStep(yMax * 1.05 || 1, 6)
@@ -83,7 +123,7 @@ function renderChart(chart: Chart, t: readonly number[], index: number): string 
   const x = (time: number): number => LEFT + (time / tMax) * plotWidth
   const y = (value: number): number => TOP + plotHeight - (value / yTop) * plotHeight
   const parts: string[] = []
-  parts.push(`<svg class="chart" data-chart="${index}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(chart.title)}">`)
+  parts.push(`<svg class="chart"${index === undefined ? '' : ` data-chart="${index}"`} viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(chart.title)}">`)
   parts.push(`<text class="title" x="${LEFT}" y="18">${escapeHtml(chart.title)} (${escapeHtml(chart.unit)})</text>`)
   for (let value = 0; value <= yTop + yStep / 2; value += yStep) {
     const py = y(value).toFixed(1)
@@ -99,6 +139,10 @@ function renderChart(chart: Chart, t: readonly number[], index: number): string 
     const py = y(chart.reference.value).toFixed(1)
     parts.push(`<line class="reference" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${py}" y2="${py}"/><text class="tick" x="${WIDTH - RIGHT - 4}" y="${Number(py) - 5}" text-anchor="end">${escapeHtml(chart.reference.label)}</text>`)
   }
+  if (chart.stoppedAt !== undefined && chart.stoppedAt <= tMax) {
+    const px = x(chart.stoppedAt).toFixed(1)
+    parts.push(`<line class="stopped" x1="${px}" x2="${px}" y1="${TOP}" y2="${TOP + plotHeight}"/><text class="tick stopped-label" x="${Number(px) - 4}" y="${TOP + 12}" text-anchor="end">sending stopped</text>`)
+  }
   // Legend after the title (bold 13 px: about 7.6 px per character).
   let legendX = LEFT + `${chart.title} (${chart.unit})`.length * 7.6 + 24
   for (const line of chart.lines) {
@@ -108,13 +152,14 @@ function renderChart(chart: Chart, t: readonly number[], index: number): string 
       if (points.length > 0) parts.push(`<polyline fill="none" stroke="${line.color}" stroke-width="1.6" points="${points.join(' ')}"/>`)
       points = []
     }
-    for (let i = 0; i < t.length; i++) {
+    const times = line.t ?? t
+    for (let i = 0; i < times.length; i++) {
       const value = line.values[i]
       if (value === null || value === undefined) {
         flush()
         continue
       }
-      const px = x(t[i]!).toFixed(1)
+      const px = x(times[i]!).toFixed(1)
       if (line.step === true && i > 0 && points.length > 0) points.push(`${px},${points.at(-1)!.split(',')[1]}`)
       points.push(`${px},${y(value).toFixed(1)}`)
     }
@@ -126,8 +171,17 @@ function renderChart(chart: Chart, t: readonly number[], index: number): string 
   parts.push(`<text class="readout" x="${WIDTH - RIGHT}" y="18" text-anchor="end"></text>`)
   parts.push(`<rect class="hit" x="${LEFT}" y="${TOP}" width="${plotWidth}" height="${plotHeight}" fill="transparent"/>`)
   parts.push('</svg>')
+  if (chart.note !== undefined) parts.push(`<p class="note">${escapeHtml(chart.note)}</p>`)
   return parts.join('')
 }
+
+/** What the retransmission counters count, under the retransmissions plot. */
+const RETRANSMISSION_NOTE =
+  'total: every segment sent again, whatever the reason. Fast recovery (RFC 5681 §3.2, RFC 6675 with SACK) starts when duplicate ACKs or SACK blocks show a hole: ' +
+  'the holes are resent while new data keeps flowing, and cwnd is reduced once per episode. A timeout (RFC 6298) fires when no ACK arrives for an RTO: ' +
+  'everything outstanding counts as lost and cwnd drops to one segment. Tail-loss probes (RFC 8985) resend the last segment to provoke an ACK. ' +
+  '"per sample": segments resent in each sample period; "timeouts": RTO expiries so far.'
+
 
 /** The charts of a report, in order; the script reads the same list (by index) for its readouts. */
 function chartsOf(data: ReportData): Chart[] {
@@ -136,7 +190,7 @@ function chartsOf(data: ReportData): Chart[] {
   const perSample = s.retransmits.map((value, i) => (i === 0 ? value : value - s.retransmits[i - 1]!))
   const goodput: Chart = { id: 'goodput', title: 'Goodput', unit: 'Mbit/s', lines: [{ name: 'goodput', values: s.goodputMbps, color: '#1f77b4' }] }
   if (data.linkRateMbps !== undefined) goodput.reference = { value: data.linkRateMbps, label: `link ${formatTick(data.linkRateMbps)} Mbit/s` }
-  return [
+  const charts: Chart[] = [
     goodput,
     {
       id: 'cwnd',
@@ -166,9 +220,34 @@ function chartsOf(data: ReportData): Chart[] {
         { name: 'per sample', values: perSample, color: '#c5b0d5' },
         { name: 'timeouts', values: s.timeouts, color: '#8c564b', step: true },
       ],
+      note: RETRANSMISSION_NOTE,
     },
-    { id: 'pacing', title: 'Pacing rate', unit: 'Mbit/s', lines: [{ name: 'pacing rate (0: not paced)', values: s.pacingMbps, color: '#ff7f0e' }] },
+    { id: 'pacing', title: 'Pacing rate', unit: 'Mbit/s', lines: [{ name: 'pacing rate', values: s.pacingMbps, color: '#ff7f0e' }] },
   ]
+  for (const chart of charts) if (data.sendingStoppedAt !== undefined) chart.stoppedAt = data.sendingStoppedAt
+  return charts
+}
+
+const RUN_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf']
+
+/** The overlay charts of a comparison: goodput, cwnd, RTT and retransmissions, one line per controller. */
+function comparisonChartsOf(data: ReportData, runs: readonly ComparisonRun[]): Chart[] {
+  const line = (run: ComparisonRun, i: number, values: readonly (number | null)[]): ChartLine => ({ name: run.name, t: run.series.t, values, color: RUN_COLORS[i % RUN_COLORS.length]! })
+  const goodput: Chart = { id: 'goodput', title: 'Goodput', unit: 'Mbit/s', lines: runs.map((run, i) => line(run, i, run.series.goodputMbps)) }
+  if (data.linkRateMbps !== undefined) goodput.reference = { value: data.linkRateMbps, label: `link ${formatTick(data.linkRateMbps)} Mbit/s` }
+  return [
+    goodput,
+    { id: 'cwnd', title: 'Congestion window', unit: 'KB', lines: runs.map((run, i) => line(run, i, run.series.cwnd.map((v) => v / 1024))) },
+    { id: 'rtt', title: 'Smoothed RTT', unit: 'ms', lines: runs.map((run, i) => line(run, i, run.series.srttMs)) },
+    { id: 'retransmits', title: 'Retransmissions so far', unit: 'segments', lines: runs.map((run, i) => ({ ...line(run, i, run.series.retransmits), step: true })), note: RETRANSMISSION_NOTE },
+  ]
+}
+
+function comparisonTable(runs: readonly ComparisonRun[]): string {
+  const labels = [...new Set(runs.flatMap((run) => Object.keys(run.summary)))]
+  const head = `<tr><th>controller</th>${labels.map((label) => `<th>${escapeHtml(label)}</th>`).join('')}</tr>`
+  const rows = runs.map((run) => `<tr><th>${escapeHtml(run.name)}</th>${labels.map((label) => `<td>${escapeHtml(run.summary[label] ?? '')}</td>`).join('')}</tr>`).join('')
+  return `<h2>Comparison</h2><table class="comparison">${head}${rows}</table>`
 }
 
 // Hover readouts: the value of every line at the nearest sample. Reads the embedded JSON.
@@ -185,7 +264,7 @@ const SCRIPT = `(() => {
     [['pacing', s.pacingMbps, 'Mbit/s']],
   ];
   const fmt = (v) => (v === null || v === undefined ? '-' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
-  for (const svg of document.querySelectorAll('svg.chart')) {
+  for (const svg of document.querySelectorAll('svg.chart[data-chart]')) {
     const lines = charts[Number(svg.dataset.chart)];
     const cursor = svg.querySelector('.cursor');
     const readout = svg.querySelector('.readout');
@@ -228,6 +307,9 @@ svg .tick, svg .legend, svg .readout { font-size: 11px; fill: #555; }
 svg .grid { stroke: #e5e5e5; stroke-width: 1; }
 svg .reference { stroke: #999; stroke-dasharray: 4 3; }
 svg .cursor { stroke: #333; stroke-width: 1; }
+svg .stopped { stroke: #c00; stroke-dasharray: 2 3; }
+.note { font-size: 12px; color: #555; margin: 0 0 12px; }
+table.comparison td, table.comparison th { border-bottom: 1px solid #eee; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 `
 
@@ -247,7 +329,11 @@ function table(title: string, rows: Record<string, string>): string {
  * ```
  */
 export function renderReport(data: ReportData): string {
-  const charts = chartsOf(data)
+  const runs = data.comparison ?? []
+  // The plots with something to show (a run that was never paced has no pacing plot); each keeps its index for the hover script.
+  const charts = runs.length > 0 ? [] : chartsOf(data).map((chart, index) => ({ chart, index })).filter(({ chart }) => hasData(chart))
+  const overlays = runs.length > 0 ? comparisonChartsOf(data, runs).filter(hasData) : []
+  const period = samplePeriodSeconds(runs.length > 0 ? runs[0]!.series.t : data.series.t)
   // JSON inside <script>: escape `<` so no `</script>` or `<!--` can end it early.
   const json = JSON.stringify(data).replace(/</g, '\\u003c')
   return `<!doctype html>
@@ -262,11 +348,13 @@ export function renderReport(data: ReportData): string {
 <h1>${escapeHtml(data.title)}</h1>
 <div class="command">${escapeHtml(data.command)}</div>
 <div class="tables">${table('Results', data.summary)}${table('Settings', data.settings)}</div>
-${charts.map((chart, index) => renderChart(chart, data.series.t, index)).join('\n')}
+${runs.length > 0 ? comparisonTable(runs) : ''}
+${charts.map(({ chart, index }) => renderChart(chart, data.series.t, index)).join('\n')}
+${overlays.map((chart) => renderChart(chart, [], undefined)).join('\n')}
 <h2>Sender</h2>
 <pre>${escapeHtml(data.senderLines.join('\n'))}</pre>
 ${data.receiverLines.length > 0 ? `<h2>Receiver</h2>\n<pre>${escapeHtml(data.receiverLines.join('\n'))}</pre>` : ''}
-<p class="command">Generated ${escapeHtml(data.generated)} by mtcp-perf. Samples every ${data.series.t.length > 1 ? escapeHtml(((data.series.t[1]! - data.series.t[0]!) * 1000).toFixed(0)) : '?'} ms of the stack's clock.</p>
+<p class="command">Generated ${escapeHtml(data.generated)} by mtcp-perf. ${period === undefined ? 'Too few samples for plots.' : `Samples every ${escapeHtml(formatTick(period * 1000))} ms of the stack's clock (the median gap between samples).`}</p>
 <script type="application/json" id="${REPORT_DATA_ELEMENT_ID}">${json}</script>
 <script>${SCRIPT}</script>
 </body>

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parsePerfArgs, type PerfOptions } from './options.js'
 import { readReportData } from './report.js'
 import { type PerfLineSource, type PerfProgress, reportData, runPerf } from './run.js'
+import { formatInterval, INTERVAL_HEADER } from './summary.js'
 
 const directory = mkdtempSync(join(tmpdir(), 'mtcp-perf-test-'))
 afterAll(() => rmSync(directory, { recursive: true, force: true }))
@@ -75,7 +76,12 @@ describe('the perf pair over the emulated link', () => {
     expect(series.srttMs.filter((v) => v !== null).every((v) => v! >= 20)).toBe(true) // ≥ the 2 × 10 ms path
     expect(data.linkRateMbps).toBe(50)
     expect(data.receiverLines).toEqual(receiverLines)
-    expect(data.senderLines).toEqual(senderLines.filter((line) => line !== ''))
+    // The report's sender lines are the CLI's: the interval table, then the summary with the exact counts.
+    expect(data.senderLines[0]).toBe(INTERVAL_HEADER)
+    expect(data.senderLines.slice(1, 1 + progress.length)).toEqual(progress.map(formatInterval))
+    expect(data.senderLines).toContain(`Sent ${sender.bytesSent} bytes in ${sender.elapsedSeconds.toFixed(6)} s; the receiver counted ${sender.bytesSent + 1} (with the end marker)`)
+    expect(data.sendingStoppedAt).toBeGreaterThanOrEqual(3)
+    expect(data.sendingStoppedAt).toBeLessThan(sender.elapsedSeconds)
 
     // A pcap file: the classic magic, then frames.
     const capture = readFileSync(pcap)

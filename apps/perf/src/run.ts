@@ -4,7 +4,8 @@
  * `wait` mode, the transfer, sampling for the report, progress, and cleanup.
  * @module
  */
-import { writeFileSync } from 'node:fs'
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import {
   createMemoryLink,
   type LinkDirectionStats,
@@ -26,17 +27,25 @@ import { PerfError } from './errors.js'
 import { neighbourAddress, type PerfOptions } from './options.js'
 import { renderReport, type ReportData } from './report.js'
 import { openPerfDpdkPort } from './dpdk.js'
+import { formatBitrate, formatBytes } from './format.js'
 import { ConnectionSampler, type PerfSeries } from './sampler.js'
 import { formatSenderSummary, type SenderResult, sendPerf } from './sender.js'
+import { formatInterval, formatSummary, INTERVAL_HEADER } from './summary.js'
 
 /** Where a line of output comes from. */
 export type PerfLineSource = 'sender' | 'receiver' | 'info'
 
 /** One progress report, every `options.interval` seconds of the stack's clock. */
 export interface PerfProgress {
-  /** Seconds since the connection was set up. */
+  /** Seconds since the connection was set up, at the interval's start. */
+  start: number
+  /** Seconds since the connection was set up, at the interval's end (now). */
   t: number
-  /** Goodput (newly acknowledged data) over the interval, Mbit/s. */
+  /** Data newly acknowledged in the interval, bytes. */
+  bytes: number
+  /** Goodput (newly acknowledged data) over the interval, bit/s. */
+  bitsPerSecond: number
+  /** Goodput over the interval, Mbit/s. */
   mbps: number
   /** Congestion window, bytes. */
   cwnd: number
@@ -44,6 +53,8 @@ export interface PerfProgress {
   srttMs: number
   /** Retransmitted segments so far. */
   retransmits: number
+  /** Segments retransmitted in the interval. */
+  intervalRetransmits: number
   /** Bytes acknowledged so far. */
   bytesAcked: number
 }
@@ -61,6 +72,12 @@ export interface PerfHooks {
   onWarning?: (message: string) => void
   /** The command line, for the report. */
   command?: string
+  /**
+   * Stop the run early (Ctrl-C). During the transfer: the connection is reset (so the receiver ends too),
+   * and the run resolves with the partial result (`interrupted: true`) and writes the report. Before it
+   * (connecting, waiting for the peer): rejects with `PerfError` `ERR_INTERRUPTED`.
+   */
+  signal?: AbortSignal
 }
 
 /** What a run produced. */
@@ -88,6 +105,8 @@ export interface PerfResult {
   clockSeconds: number
   /** With CCP: when the agent took the flow over or was lost, and each controller's share of the transfer. */
   ccp?: CcpControlSummary
+  /** The run was stopped early by {@link PerfHooks.signal}: the results are partial. */
+  interrupted: boolean
 }
 
 /** Samples for the report: one every 100 ms of the stack's clock. */
@@ -99,7 +118,8 @@ const STALL_WARNING: Micros = 10_000_000
 /** Extra time (on the stack's clock) beyond the transfer before a run counts as stalled. */
 const SLACK: Micros = 300_000_000
 
-interface Network {
+/** A run's network: our stack on its port, and on the emulated link the peer stack. @internal */
+export interface Network {
   stack: Stack
   port: Port
   link: MemoryLink | undefined
@@ -112,7 +132,8 @@ function prefixOf(address: string): string {
   return address.split('/')[1] ?? '24'
 }
 
-async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
+/** Open the network the options describe. @internal */
+export async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
   const tcp = { sendBufferSize: options.sendBufferSize, receiveBufferSize: options.receiveBufferSize }
   const common = { address: options.address, tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
   if (options.io === 'memory') {
@@ -260,6 +281,8 @@ function describeCc(options: PerfOptions, ccp: CcpSetup | undefined): string {
  * ```
  */
 export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Promise<PerfResult> {
+  if (options.mode === 'serve') throw new PerfError('ERR_INVALID_ARG', 'runPerf runs wait and send; serve is runServe')
+  checkOutputPaths(options)
   const wallStart = performance.now()
   const onLine = hooks.onLine ?? (() => {})
   const target = `${options.ip}:${options.port}`
@@ -278,6 +301,15 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   const { stack, peer, driver } = network
   const clock = stack.clock
   const clockStart = clock.now()
+  const signal = hooks.signal
+  // Before the transfer, an interruption ends the run with ERR_INTERRUPTED; during it, sendPerf resets the connection.
+  const interrupted = new Promise<never>((_, reject) => {
+    const stop = (): void => reject(new PerfError('ERR_INTERRUPTED', `interrupted before the transfer started (${options.mode === 'send' ? `connecting to ${target}` : `waiting for a connection on ${target}`})`))
+    if (signal?.aborted === true) stop()
+    else signal?.addEventListener('abort', stop, { once: true })
+  })
+  interrupted.catch(() => {})
+  const raced = <T>(promise: Promise<T>): Promise<T> => (signal === undefined ? promise : Promise.race([promise, interrupted]))
   const run = <T>(promise: Promise<T>): Promise<T> => (driver === undefined ? promise : driver.race(promise))
   const pcap = options.pcap === undefined ? undefined : PcapWriter.open(options.pcap, { snapLength: 128 })
   if (pcap !== undefined) network.port.capture(pcap)
@@ -302,7 +334,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       }
       fd = stack.socket()
       stack.connect(fd, options.ip, options.port)
-      await run(established(stack, fd, options.connectTimeout * 1e6, target))
+      await run(raced(established(stack, fd, options.connectTimeout * 1e6, target)))
     } else {
       const accepted = acceptOne(stack, options.ip, options.port)
       if (peer !== undefined) {
@@ -315,7 +347,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
         })
         receiverResult.catch(() => {})
       }
-      fd = await run(accepted)
+      fd = await run(raced(accepted))
     }
 
     // Sampling and progress, on the stack's clock.
@@ -330,6 +362,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
     }
     let lastTime = connectedAt
     let lastAcked = 0
+    let lastRetransmits = 0
     let lastAdvance = connectedAt
     let stallReported = false
     const progressTimer = clock.createTimer(() => {
@@ -341,12 +374,18 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       }
       const now = clock.now()
       const seconds = (now - lastTime) / 1e6
+      const bytes = info.bytesAcked - lastAcked
+      const bitsPerSecond = seconds > 0 ? (bytes * 8) / seconds : 0
       const progress: PerfProgress = {
+        start: (lastTime - connectedAt) / 1e6,
         t: (now - connectedAt) / 1e6,
-        mbps: seconds > 0 ? ((info.bytesAcked - lastAcked) * 8) / 1e6 / seconds : 0,
+        bytes,
+        bitsPerSecond,
+        mbps: bitsPerSecond / 1e6,
         cwnd: info.cwnd,
         srttMs: info.srttUs / 1000,
         retransmits: info.retransmittedSegments,
+        intervalRetransmits: info.retransmittedSegments - lastRetransmits,
         bytesAcked: info.bytesAcked,
       }
       if (info.bytesAcked !== lastAcked) lastAdvance = now
@@ -361,6 +400,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       }
       lastTime = now
       lastAcked = info.bytesAcked
+      lastRetransmits = info.retransmittedSegments
       intervals.push(progress)
       hooks.onProgress?.(progress)
       progressTimer.arm(connectedAt + (intervals.length + 1) * options.interval * 1e6)
@@ -369,13 +409,14 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
 
     let sender: SenderResult
     try {
-      sender = await run(sendPerf(stack, fd, { seconds: options.seconds, onStart: () => sampler.sample() }))
+      sender = await run(sendPerf(stack, fd, { seconds: options.seconds, onStart: () => sampler.sample(), ...(signal === undefined ? {} : { signal }) }))
     } finally {
       progressTimer.cancel()
       sampler.stop()
     }
     const transferEnd = clock.now()
-    const receiver = receiverResult === undefined ? undefined : await run(receiverResult)
+    // Interrupted: the receiver saw the reset and failed; its partial count is not a result.
+    const receiver = receiverResult === undefined ? undefined : sender.interrupted ? await run(receiverResult.catch(() => undefined)) : await run(receiverResult)
     const summaryLines = formatSenderSummary(sender)
     const ccpSummary = ccp?.timeline.summary(transferEnd)
     if (ccp !== undefined) ccp.timeline.onChange = undefined
@@ -397,6 +438,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       wallSeconds: (performance.now() - wallStart) / 1000,
       clockSeconds: (clock.now() - clockStart) / 1e6,
       ...(ccpSummary === undefined ? {} : { ccp: ccpSummary }),
+      interrupted: sender.interrupted,
     }
     if (options.report !== undefined) writeFileSync(options.report, renderReport(reportData(options, result, hooks.command)))
     return result
@@ -407,10 +449,31 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   }
 }
 
-function formatRate(bitsPerSecond: number): string {
-  if (bitsPerSecond >= 1e9) return `${Number((bitsPerSecond / 1e9).toPrecision(4))} Gbit/s`
-  if (bitsPerSecond >= 1e6) return `${Number((bitsPerSecond / 1e6).toPrecision(4))} Mbit/s`
-  return `${Number((bitsPerSecond / 1e3).toPrecision(4))} kbit/s`
+/**
+ * Check, before a run, that the report and capture files can be written: their directory exists and is
+ * writable, and they are not directories.
+ * @throws `PerfError` `ERR_INVALID_ARG` naming the flag, the path and what is wrong.
+ */
+export function checkOutputPaths(options: Pick<PerfOptions, 'report' | 'pcap'>): void {
+  for (const [flag, path] of [['--report', options.report], ['--pcap', options.pcap]] as const) {
+    if (path === undefined) continue
+    const absolute = resolve(path)
+    let problem: string | undefined
+    try {
+      if (statSync(absolute).isDirectory()) problem = 'it is a directory'
+      else accessSync(absolute, constants.W_OK)
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === 'ENOENT') {
+        try {
+          accessSync(dirname(absolute), constants.W_OK)
+        } catch (inner) {
+          problem = (inner as { code?: string }).code === 'ENOENT' ? `the directory ${dirname(absolute)} does not exist` : `the directory ${dirname(absolute)} is not writable`
+        }
+      } else problem = code === 'EACCES' ? 'it is not writable' : (error as Error).message
+    }
+    if (problem !== undefined) throw new PerfError('ERR_INVALID_ARG', `${flag} ${path}: cannot write there: ${problem}`)
+  }
 }
 
 /** The settings and results as the report shows them. */
@@ -425,20 +488,22 @@ export function reportData(options: PerfOptions, result: PerfResult, command = '
   }
   if (options.io === 'memory') {
     const link = options.link
-    settings.link = `${formatRate(link.rate)}, ${link.delay / 1000} ms one way, ${link.loss * 100}% loss, queue ${link.queuePackets} packets`
+    settings.link = `${formatBitrate(link.rate)}, ${link.delay / 1000} ms one way, ${link.loss * 100}% loss, queue ${link.queuePackets} packets`
     if (link.jitter > 0 || link.reorder > 0 || link.duplicate > 0 || link.corrupt > 0) {
       settings['more impairments'] = `jitter ±${link.jitter / 1000} ms, reorder ${link.reorder * 100}%, duplicate ${link.duplicate * 100}%, corrupt ${link.corrupt * 100}%`
     }
     settings.seed = String(options.seed)
   }
   const { sender, tcpInfo, receiver } = result
+  const senderRate = sender.elapsedSeconds > 0 ? (sender.bytesSent * 8) / sender.elapsedSeconds : 0
   const summary: Record<string, string> = {
-    throughput: `${sender.mbps.toFixed(3)} Mbit/s (${sender.bytesSent} bytes in ${sender.elapsedSeconds.toFixed(3)} s)`,
+    throughput: `${formatBitrate(senderRate)} (${formatBytes(sender.bytesSent)}, ${sender.bytesSent} bytes in ${sender.elapsedSeconds.toFixed(3)} s)`,
   }
-  if (options.io === 'memory') summary['of the link rate'] = `${((sender.mbps * 1e6) / options.link.rate * 100).toFixed(1)}%`
-  if (receiver !== undefined) summary.receiver = `${receiver.bytes} bytes in ${receiver.seconds.toFixed(3)} s, ${receiver.mbps.toFixed(3)} Mbit/s (end: ${receiver.endedBy})`
+  if (result.interrupted) summary.interrupted = `yes: stopped (Ctrl-C) after ${sender.elapsedSeconds.toFixed(3)} s of ${options.seconds} s, the connection reset`
+  if (options.io === 'memory') summary['of the link rate'] = `${((senderRate / options.link.rate) * 100).toFixed(1)}%`
+  if (receiver !== undefined) summary.receiver = `${formatBitrate(receiver.mbps * 1e6)} (${receiver.bytes} bytes in ${receiver.seconds.toFixed(3)} s, end: ${receiver.endedBy})`
   if (tcpInfo !== undefined) {
-    summary.retransmissions = `${tcpInfo.retransmittedSegments} segments (${tcpInfo.fastRetransmits} fast retransmits, ${tcpInfo.retransmitTimeouts} timeouts)`
+    summary.retransmissions = `${tcpInfo.retransmittedSegments} segments (${tcpInfo.retransmittedBytes} bytes) in ${tcpInfo.fastRetransmits} fast-recovery episodes and ${tcpInfo.retransmitTimeouts} timeouts`
     summary.rtt = `srtt ${(tcpInfo.srttUs / 1000).toFixed(2)} ms, min ${(tcpInfo.minRttUs / 1000).toFixed(2)} ms`
     summary['final cwnd'] = `${tcpInfo.cwnd} bytes (MSS ${tcpInfo.mss})`
   }
@@ -447,14 +512,15 @@ export function reportData(options: PerfOptions, result: PerfResult, command = '
   summary['wall time'] = `${result.wallSeconds.toFixed(2)} s for ${result.clockSeconds.toFixed(2)} s of the stack's clock`
   return {
     version: 1,
-    title: `mtcp-perf: ${sender.mbps.toFixed(1)} Mbit/s, ${result.congestionControl}`,
+    title: `mtcp-perf: ${formatBitrate(senderRate)}, ${result.congestionControl}${result.interrupted ? ' (interrupted)' : ''}`,
     generated: new Date().toISOString(),
     command,
     settings,
     summary,
-    senderLines: result.summaryLines.filter((line) => line !== ''),
+    senderLines: [...result.intervals.length > 0 ? [INTERVAL_HEADER, ...result.intervals.map(formatInterval)] : [], ...formatSummary(result)],
     receiverLines: result.receiverLines,
     linkRateMbps: options.io === 'memory' ? options.link.rate / 1e6 : undefined,
+    sendingStoppedAt: (sender.stoppedAt - sender.startedAt) / 1e6,
     series: result.series,
   }
 }

@@ -57,7 +57,13 @@ export class ConnectionSampler {
    * Start sampling `fd` on `stack` now, then every `periodUs` µs (default 100 ms). `onSample` sees each
    * reading as it is taken.
    */
-  constructor(stack: Stack, fd: number, periodUs: Micros = 100_000, readonly onSample?: (info: TcpInfo, index: number) => void) {
+  constructor(
+    stack: Stack,
+    fd: number,
+    periodUs: Micros = 100_000,
+    /** Sees each reading as it is taken, with its index in the series. */
+    readonly onSample?: (info: TcpInfo, index: number) => void,
+  ) {
     this.#stack = stack
     this.#fd = fd
     this.#clock = stack.clock

@@ -11,6 +11,8 @@ interface Received {
   /** Offsets of bytes that broke the layout: 0x90 × 8191 then 0x00 per 8192-byte chunk, then 0x96. */
   wrong: number[]
   markerAt: number
+  /** The error a read failed with (the connection was reset). */
+  error?: string
 }
 
 /**
@@ -38,6 +40,10 @@ function receiver(b: Stack, reply: boolean): Received {
           n = b.read(fd, buffer)
         } catch (error) {
           if (error instanceof StackError && error.code === 'EAGAIN') return
+          if (error instanceof StackError) {
+            state.error = error.code
+            return
+          }
           throw error
         }
         if (n === 0) return
@@ -102,6 +108,30 @@ describe('sendPerf', () => {
     await runUntilAsync(pair.clock, () => error !== undefined)
     expect((error as PerfError).code).toBe('ERR_CONNECTION')
     expect(((error as PerfError).cause as StackError).code).toBe('ECONNREFUSED')
+  })
+
+  it('on abort, resets the connection (the receiver sees ECONNRESET) and resolves with the partial count', async () => {
+    const pair = stackPair({ impairments: { rate: 50e6, delay: 5_000 }, stack: { tcp: { sendBufferSize: 1 << 20, receiveBufferSize: 1 << 20 } } })
+    const received = receiver(pair.b, true)
+    const fd = pair.a.socket()
+    pair.a.connect(fd, '10.0.0.2', 5001)
+    const controller = new AbortController()
+    let result: SenderResult | undefined
+    sendPerf(pair.a, fd, { seconds: 10, signal: controller.signal }).then((r) => (result = r))
+    await runUntilAsync(pair.clock, () => received.bytes > 200_000)
+    expect(pair.b.connectionsByState().ESTABLISHED).toBe(1)
+    controller.abort()
+    await runUntilAsync(pair.clock, () => result !== undefined)
+    expect(result!.interrupted).toBe(true)
+    expect(result!.reply).toBe('')
+    expect(result!.bytesSent).toBeGreaterThanOrEqual(received.bytes)
+    expect(result!.stoppedAt).toBe(result!.endedAt)
+    expect(result!.elapsedSeconds).toBeLessThan(10)
+    expect(() => pair.a.tcpInfo(fd)).toThrow(/EBADF/)
+    // The RST reaches the receiver: its connection is gone, not left waiting.
+    await runUntilAsync(pair.clock, () => received.error !== undefined)
+    expect(received.error).toBe('ECONNRESET')
+    expect(pair.b.connectionsByState().ESTABLISHED ?? 0).toBe(0)
   })
 
   it('rejects a duration out of range', async () => {

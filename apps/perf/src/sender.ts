@@ -32,6 +32,11 @@ export interface SendPerfOptions {
   seconds: number
   /** Called once at the first successful write, with the stack clock's time (µs). */
   onStart?: (at: Micros) => void
+  /**
+   * Stop early (Ctrl-C): the connection is reset (RST, so the receiver ends too) and the result
+   * resolves with what was sent so far and `interrupted: true`.
+   */
+  signal?: AbortSignal
 }
 
 /** What {@link sendPerf} measured. */
@@ -42,11 +47,15 @@ export interface SenderResult {
   elapsedSeconds: number
   /** bytesSent × 8 / 10^6 / elapsedSeconds. */
   mbps: number
-  /** What the receiver replied (`'OK\n'`). */
+  /** What the receiver replied (`'OK\n'`; `''` when interrupted). */
   reply: string
-  /** Stack clock times (µs) of the first write and of the reply. */
+  /** Stack clock times (µs) of the first write and of the reply (or of the interruption). */
   startedAt: Micros
   endedAt: Micros
+  /** Stack clock time (µs) the sending of data stopped: the end marker was written, or the run was interrupted. */
+  stoppedAt: Micros
+  /** The run was stopped by `signal` before the receiver's reply; the connection was reset. */
+  interrupted: boolean
 }
 
 /**
@@ -74,6 +83,7 @@ export function sendPerf(stack: Stack, fd: number, options: SendPerfOptions): Pr
   let startedAt: Micros | undefined
   let reply = ''
   let deadline: Timer | undefined
+  let stoppedAt: Micros | undefined
 
   return new Promise<SenderResult>((resolve, reject) => {
     const finish = (error: Error | undefined, result?: SenderResult): void => {
@@ -81,6 +91,7 @@ export function sendPerf(stack: Stack, fd: number, options: SendPerfOptions): Pr
       phase = 'done'
       unwatch()
       deadline?.cancel()
+      options.signal?.removeEventListener('abort', interrupt)
       if (error !== undefined) {
         try {
           stack.abort(fd)
@@ -130,6 +141,7 @@ export function sendPerf(stack: Stack, fd: number, options: SendPerfOptions): Pr
         throw error
       }
       phase = 'reply'
+      stoppedAt = clock.now()
     }
 
     const readReply = (): void => {
@@ -150,7 +162,24 @@ export function sendPerf(stack: Stack, fd: number, options: SendPerfOptions): Pr
       }
       const endedAt = clock.now()
       const elapsedSeconds = (endedAt - startedAt!) / 1e6
-      finish(undefined, { bytesSent: sent, elapsedSeconds, mbps: elapsedSeconds > 0 ? (sent * 8) / 1e6 / elapsedSeconds : 0, reply, startedAt: startedAt!, endedAt })
+      finish(undefined, { bytesSent: sent, elapsedSeconds, mbps: elapsedSeconds > 0 ? (sent * 8) / 1e6 / elapsedSeconds : 0, reply, startedAt: startedAt!, endedAt, stoppedAt: stoppedAt!, interrupted: false })
+    }
+
+    // Ctrl-C: reset the connection (the receiver sees the RST and ends) and report what was sent so far.
+    const interrupt = (): void => {
+      if (phase === 'done') return
+      const endedAt = clock.now()
+      const start = startedAt ?? endedAt
+      const elapsedSeconds = (endedAt - start) / 1e6
+      phase = 'done'
+      unwatch()
+      deadline?.cancel()
+      try {
+        stack.abort(fd)
+      } catch {
+        // already gone
+      }
+      resolve({ bytesSent: sent, elapsedSeconds, mbps: elapsedSeconds > 0 ? (sent * 8) / 1e6 / elapsedSeconds : 0, reply: '', startedAt: start, endedAt, stoppedAt: stoppedAt ?? endedAt, interrupted: true })
     }
 
     const step = (events: number): void => {
@@ -169,6 +198,11 @@ export function sendPerf(stack: Stack, fd: number, options: SendPerfOptions): Pr
     }
 
     const unwatch = stack.watch(fd, (_fd, events) => step(events))
+    if (options.signal?.aborted === true) {
+      interrupt()
+      return
+    }
+    options.signal?.addEventListener('abort', interrupt, { once: true })
     step(stack.readiness(fd))
   })
 }

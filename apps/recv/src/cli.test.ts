@@ -89,6 +89,7 @@ describe('mtcp-recv wait', () => {
     const port = await freePort()
     const receiver = run('wait', '127.0.0.1', String(port), '--once')
     expect(await receiver.next()).toBe('Server ready...')
+    expect(await receiver.next()).toBe(`Listening on 127.0.0.1:${port}`)
     const socket = netConnect({ host: '127.0.0.1', port })
     await once(socket, 'connect')
     const transfer = sendTransfer(socket, 5000)
@@ -106,6 +107,7 @@ describe('mtcp-recv wait', () => {
     const port = await freePort()
     const receiver = run('wait', '127.0.0.1', String(port), '--once')
     expect(await receiver.next()).toBe('Server ready...')
+    expect(await receiver.next()).toBe(`Listening on 127.0.0.1:${port}`)
     const socket = netConnect({ host: '127.0.0.1', port })
     const transfer = sendTransfer(socket, 1234)
     let line = await receiver.next()
@@ -118,6 +120,31 @@ describe('mtcp-recv wait', () => {
     const seconds = Number(match![3])
     expect(Number(match![4])).toBeCloseTo(((sent + 1) / seconds) * 8e-6, 3)
     expect(await receiver.exit).toBe(0)
+  })
+
+  it('with port 0, prints the port it chose, and receives on it', async () => {
+    const receiver = run('wait', '127.0.0.1', '0', '--once')
+    expect(await receiver.next()).toBe('Server ready...')
+    const listening = /^Listening on 127\.0\.0\.1:(\d+)$/.exec(await receiver.next())
+    expect(listening).not.toBeNull()
+    const port = Number(listening![1])
+    expect(port).toBeGreaterThan(0)
+    const socket = netConnect({ host: '127.0.0.1', port })
+    expect((await sendTransfer(socket, 10)).reply).toBe('OK\n')
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('drops a connection that sends nothing for --idle-timeout, naming why, and ends with --once', async () => {
+    const receiver = run('wait', '127.0.0.1', '0', '--once', '--idle-timeout', '0.2', '--json')
+    const ready = JSON.parse(await receiver.next())
+    const socket = netConnect({ host: '127.0.0.1', port: ready.port })
+    const closed = once(socket, 'close')
+    expect(JSON.parse(await receiver.next())).toMatchObject({ event: 'connected' })
+    const failure = JSON.parse(await receiver.next())
+    expect(failure).toMatchObject({ event: 'error', code: 'ERR_STREAM' })
+    expect(failure.message).toContain('nothing received for 0.2 s (--idle-timeout)')
+    await closed
+    expect(await receiver.exit).toBe(1)
   })
 
   it('with --json, prints one JSON object per line: ready, connected, done', async () => {
@@ -147,6 +174,7 @@ describe.skipIf(node18 === undefined)('mtcp-recv on Node 18', () => {
     const port = await freePort()
     const receiver = runWith(node18!, 'wait', '127.0.0.1', String(port), '--once')
     expect(await receiver.next()).toBe('Server ready...')
+    expect(await receiver.next()).toBe(`Listening on 127.0.0.1:${port}`)
     const socket = netConnect({ host: '127.0.0.1', port })
     await once(socket, 'connect')
     const transfer = sendTransfer(socket, 2000)
@@ -198,7 +226,10 @@ describe('mtcp-recv usage errors exit 2 naming the problem', () => {
     [['listen', '127.0.0.1', '5'], '<mode> must be wait or send, got "listen"'],
     [['wait', '10.0.0', '5'], '<ip> must be an IPv4 or IPv6 address, got "10.0.0"'],
     [['wait', '127.0.0.1'], 'missing <port>'],
-    [['wait', '127.0.0.1', '5', '--bogus'], 'unknown flag --bogus; accepted: --once, --json, --help'],
+    [['wait', '127.0.0.1', '5', '--bogus'], 'unknown flag --bogus; accepted: --once, --idle-timeout, --json, --help'],
+    [['wait', '127.0.0.1', '5', '--idle-timeout', '-1'], "--idle-timeout needs a value (for a value starting with '-', write --idle-timeout=<value>)"],
+    [['wait', '127.0.0.1', '5', '--idle-timeout=0.01'], '--idle-timeout must be a number of seconds in [0.1, 86400], or 0 for never, got "0.01"'],
+    [['wait', '127.0.0.1', '5', '--idle-timeout'], '--idle-timeout needs a value'],
     [['wait', '127.0.0.1', '5', '--json=yes'], '--json takes no value'],
     [['send', '127.0.0.1', '5', '--once'], '--once applies to wait only'],
     [['wait', '127.0.0.1', '5', 'extra'], 'unexpected argument "extra"'],
@@ -206,12 +237,16 @@ describe('mtcp-recv usage errors exit 2 naming the problem', () => {
     const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
     expect(result.status).toBe(2)
     expect(result.stderr).toContain(message)
-    expect(result.stderr).toContain('usage: mtcp-recv wait <ip> <port>')
+    expect(result.stderr).toMatch(/^mtcp-recv: [^\n]+ \(mtcp-recv --help lists the flags\)\n$/)
+    expect(result.stdout).toBe('')
   })
 
-  it('--help prints the usage and exits 0', () => {
-    const result = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
-    expect(result.status).toBe(0)
-    expect(result.stdout).toContain('usage: mtcp-recv')
+  it('--help (or -h, anywhere) prints the usage on stdout and exits 0', () => {
+    for (const args of [['--help'], ['wait', '-h'], ['wait', '--bogus', '--help']]) {
+      const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+      expect(result.status).toBe(0)
+      expect(result.stdout).toMatch(/^usage: mtcp-recv wait <ip> <port>/)
+      expect(result.stderr).toBe('')
+    }
   })
 })

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// mtcp-recv: the perf receiver on ordinary sockets. `mtcp-recv wait|send <ip> <port> [--once] [--json]`.
+// mtcp-recv: the perf receiver on ordinary sockets. `mtcp-recv wait|send <ip> <port> [--once] [--idle-timeout <secs>] [--json]`.
 import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { parseRecvArgs, USAGE } from './args.js'
@@ -16,7 +16,8 @@ function main(argv: readonly string[]): void {
     command = parseRecvArgs(argv)
   } catch (error) {
     if (error instanceof RecvError && error.code === 'ERR_USAGE') {
-      console.error(error.message)
+      // One line: what is wrong and where to look; the usage itself is for --help.
+      console.error(`mtcp-recv: ${error.message} (mtcp-recv --help lists the flags)`)
       process.exit(2)
     }
     throw error
@@ -46,6 +47,7 @@ function main(argv: readonly string[]): void {
     connect({
       host: command.host,
       port: command.port,
+      idleTimeoutSeconds: command.idleTimeout,
       onLine,
       onInterval,
       onConnect: () => {
@@ -69,6 +71,7 @@ function main(argv: readonly string[]): void {
   listen({
     host: command.host,
     port: command.port,
+    idleTimeoutSeconds: command.idleTimeout,
     onLine,
     onInterval,
     onResult: (result: ReceiveResult, socket: Duplex) => {
@@ -90,7 +93,10 @@ function main(argv: readonly string[]): void {
     (listening) => {
       server = listening
       const address = listening.address()
-      if (json && address !== null && typeof address === 'object') emit({ event: 'ready', host: address.address, port: address.port })
+      if (address !== null && typeof address === 'object') {
+        if (json) emit({ event: 'ready', host: address.address, port: address.port })
+        else console.log(`Listening on ${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`)
+      }
       if (json) {
         listening.on('connection', (socket: { remoteAddress?: string; remotePort?: number }) => emit({ event: 'connected', host: socket.remoteAddress, port: socket.remotePort }))
       }

@@ -11,6 +11,8 @@ export type RecvErrorCode =
   | 'ERR_INVALID_ARG'
   /** The stream failed before the end of the transfer (the cause is attached). */
   | 'ERR_STREAM'
+  /** A connection sent nothing for the idle timeout (`--idle-timeout`) and was dropped. */
+  | 'ERR_IDLE_TIMEOUT'
 
 /** An error from `@mtcp/recv` with a stable {@link RecvErrorCode}. */
 export class RecvError extends Error {

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 export { parseRecvArgs, type RecvCommand, USAGE } from './args.js'
+export { type CommandLineFlag, parseCommandLine, type ParsedCommandLine } from './command-line.js'
 export { type ReceiverClock, type ReceiverTimer, wallClock } from './clock.js'
 export { RecvError, type RecvErrorCode } from './errors.js'
 export { END_LINE, formatDoneLine, formatIntervalLine, formatPythonFloat, megabitsPerSecond } from './format.js'

@@ -174,7 +174,9 @@ export function receive(stream: Duplex, options: ReceiveOptions = {}): Promise<R
 
 /** Something that emits `'connection'` with a stream: a `net.Server`, an `@mtcp/stack` `TcpServer`, … */
 export interface ConnectionSource {
+  /** Call `listener` with each new connection's stream. */
   on(event: 'connection', listener: (socket: Duplex) => void): unknown
+  /** Stop calling `listener`. */
   off(event: 'connection', listener: (socket: Duplex) => void): unknown
 }
 

@@ -2,7 +2,8 @@
  * The two ways recv.py runs, on ordinary `node:net` sockets: wait for senders, or connect to a waiting one.
  * @module
  */
-import { connect as netConnect, createServer, type Server } from 'node:net'
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net'
+import { RecvError } from './errors.js'
 import { receive, type ReceiveOptions, type ReceiveResult, serve, type ServeOptions } from './receive.js'
 
 /** Options of {@link listen}. */
@@ -11,6 +12,16 @@ export interface ListenOptions extends ServeOptions {
   host: string
   /** Port to listen on (0 picks a free one; read it from `server.address()`). */
   port: number
+  /** Seconds a connection may stay silent before it is destroyed (its transfer fails with `ERR_IDLE_TIMEOUT`); 0 or absent: never. */
+  idleTimeoutSeconds?: number
+}
+
+/** Destroy `socket` with `ERR_IDLE_TIMEOUT` once nothing has arrived for `seconds` (0: never). */
+function dropWhenIdle(socket: Socket, seconds: number | undefined): void {
+  if (seconds === undefined || seconds === 0) return
+  socket.setTimeout(seconds * 1000, () => {
+    socket.destroy(new RecvError('ERR_IDLE_TIMEOUT', `nothing received for ${seconds} s (--idle-timeout): the sender is gone or stalled`))
+  })
 }
 
 /**
@@ -24,9 +35,10 @@ export interface ListenOptions extends ServeOptions {
  * ```
  */
 export function listen(options: ListenOptions): Promise<Server> {
-  const { host, port, ...serveOptions } = options
+  const { host, port, idleTimeoutSeconds, ...serveOptions } = options
   // Half-open allowed: a sender that ends its side first still gets its `OK`.
   const server = createServer({ allowHalfOpen: true })
+  server.on('connection', (socket: Socket) => dropWhenIdle(socket, idleTimeoutSeconds))
   serve(server, serveOptions)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -46,6 +58,8 @@ export interface ConnectOptions extends Omit<ReceiveOptions, 'host' | 'port'> {
   port: number
   /** Called once connected, before the transfer. */
   onConnect?: () => void
+  /** Seconds the connection may stay silent before it is destroyed (the transfer fails with `ERR_IDLE_TIMEOUT`); 0 or absent: never. */
+  idleTimeoutSeconds?: number
 }
 
 /**
@@ -55,9 +69,10 @@ export interface ConnectOptions extends Omit<ReceiveOptions, 'host' | 'port'> {
  * `ERR_STREAM` when it fails during the transfer.
  */
 export function connect(options: ConnectOptions): Promise<ReceiveResult> {
-  const { host, port, onConnect, ...receiveOptions } = options
+  const { host, port, onConnect, idleTimeoutSeconds, ...receiveOptions } = options
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host, port, allowHalfOpen: true })
+    dropWhenIdle(socket, idleTimeoutSeconds)
     socket.once('error', reject)
     socket.once('connect', () => {
       socket.off('error', reject)

@@ -1,6 +1,6 @@
 /**
- * The agent: portus's side of the CCP protocol over any `AgentTransport` (shared/notes/ccp-datapath.md,
- * "Handshake with portus ≥ 0.6"; docs/decisions/0007-ccp-package-interfaces.md).
+ * The agent: portus's side of the CCP protocol over any `AgentTransport` (the handshake of portus ≥ 0.6;
+ * docs/decisions/0007-ccp-package-interfaces.md).
  *
  * - READY from a datapath: one INSTALL_EXPR per program, uids from 1 (uid 1 makes the datapath clear its
  *   table, so a restarted agent starts clean). A datapath that READYs again has restarted: its flows end.

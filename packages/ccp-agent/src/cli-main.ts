@@ -2,10 +2,11 @@
  * The `mtcp-ccp` command: `mtcp-ccp <reno|cubic|bbr> [--dir /tmp/ccp] [--name portus] [--verbose]`.
  *
  * Like a portus algorithm binary, it runs one algorithm for every flow (whatever the CREATE asks for),
- * bound at `<dir>/<name>`. Bad arguments print the usage with what was wrong and exit 2; SIGINT and SIGTERM
+ * bound at `<dir>/<name>`. Bad arguments print one line saying what was wrong and exit 2; SIGINT and SIGTERM
  * close the agent (which unlinks the socket) and exit 0.
  * @module
  */
+import { parseArgs } from 'node:util'
 import { openUnixAgent, type AgentTransport, type LogHook } from '@mtcp/ccp-ipc'
 import { Agent } from './agent.js'
 import { Bbr } from './algorithms/bbr.js'
@@ -41,43 +42,57 @@ export interface CliOptions {
 /** A usage error: what was wrong with the arguments. @internal */
 export class UsageError extends Error {}
 
+const FLAGS = {
+  dir: { type: 'string' },
+  name: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const ACCEPTED_FLAGS = 'accepted flags are --dir <directory>, --name <name>, --verbose, --help'
+
+/** `node:util` `parseArgs`'s error, said as which flag is wrong and what it takes. */
+function describeParseError(error: unknown): string {
+  const { code, message } = error as { code?: string; message: string }
+  // The option as parseArgs quotes it: '--name', '-x', or '-v, --verbose' for one with an alias.
+  const inQuotes = /'([^']*)'/.exec(message)?.[1] ?? ''
+  const flag = /--[A-Za-z0-9-]+/.exec(inQuotes)?.[0] ?? /-[A-Za-z0-9]/.exec(inQuotes)?.[0] ?? '?'
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown flag ${flag}: ${ACCEPTED_FLAGS}`
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (flag === '--dir') return '--dir needs a directory, e.g. --dir /tmp/ccp'
+    if (flag === '--name') return '--name needs a socket name, e.g. --name portus'
+    return `${flag} takes no value`
+  }
+  return message.split('\n')[0]!
+}
+
 /**
- * Parse the arguments (without `node` and the script). Returns `'help'` for `--help`.
+ * Parse the arguments (without `node` and the script) with `node:util` `parseArgs`. Returns `'help'` for
+ * `--help` (or `-h`) anywhere.
  * @throws {UsageError} naming the flag and its accepted values.
  * @internal
  */
 export function parseCliArguments(argv: readonly string[]): CliOptions | 'help' {
-  const options: Partial<CliOptions> = { dir: '/tmp/ccp', name: 'portus', verbose: false }
-  const algorithms = Object.keys(CLI_ALGORITHMS).join(', ')
-  for (let i = 0; i < argv.length; i++) {
-    const argument = argv[i]!
-    if (argument === '--help' || argument === '-h') return 'help'
-    if (argument === '--verbose' || argument === '-v') {
-      options.verbose = true
-      continue
-    }
-    const valued = /^--(dir|name)(?:=(.*))?$/.exec(argument)
-    if (valued) {
-      const flag = valued[1] as 'dir' | 'name'
-      const value = valued[2] ?? argv[++i]
-      if (value === undefined || value === '' || (valued[2] === undefined && value.startsWith('-'))) {
-        throw new UsageError(flag === 'dir' ? '--dir needs a directory, e.g. --dir /tmp/ccp' : '--name needs a socket name, e.g. --name portus')
-      }
-      if (flag === 'name' && (value.includes('/') || value === '.' || value === '..')) {
-        throw new UsageError(`--name must be a file name inside --dir (no '/'), got '${value}'`)
-      }
-      options[flag] = value
-      continue
-    }
-    if (argument.startsWith('-')) {
-      throw new UsageError(`unknown flag ${argument}: accepted flags are --dir <directory>, --name <name>, --verbose, --help`)
-    }
-    if (options.algorithm !== undefined) throw new UsageError(`one algorithm only (got '${options.algorithm}' and '${argument}'): one of ${algorithms}`)
-    if (!(argument in CLI_ALGORITHMS)) throw new UsageError(`unknown algorithm '${argument}': one of ${algorithms}`)
-    options.algorithm = argument
+  const args = argv.filter((argument) => argument !== '--')
+  if (args.includes('--help') || args.includes('-h')) return 'help'
+  let parsed: { values: { dir?: string; name?: string; verbose?: boolean }; positionals: string[] }
+  try {
+    parsed = parseArgs({ args, options: FLAGS, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError(describeParseError(error))
   }
-  if (options.algorithm === undefined) throw new UsageError(`missing the algorithm: one of ${algorithms}`)
-  return options as CliOptions
+  const { values, positionals } = parsed
+  if (values.dir === '') throw new UsageError('--dir needs a directory, e.g. --dir /tmp/ccp')
+  if (values.name === '') throw new UsageError('--name needs a socket name, e.g. --name portus')
+  if (values.name !== undefined && (values.name.includes('/') || values.name === '.' || values.name === '..')) {
+    throw new UsageError(`--name must be a file name inside --dir (no '/'), got '${values.name}'`)
+  }
+  const algorithms = Object.keys(CLI_ALGORITHMS).join(', ')
+  const [algorithm, second] = positionals
+  if (algorithm === undefined) throw new UsageError(`missing the algorithm: one of ${algorithms}`)
+  if (!(algorithm in CLI_ALGORITHMS)) throw new UsageError(`unknown algorithm '${algorithm}': one of ${algorithms}`)
+  if (second !== undefined) throw new UsageError(`one algorithm only (got '${algorithm}' and '${second}'): one of ${algorithms}`)
+  return { algorithm, dir: values.dir ?? '/tmp/ccp', name: values.name ?? 'portus', verbose: values.verbose === true }
 }
 
 /** What the command touches of the process, so a test can stand in for it. @internal */
@@ -106,7 +121,8 @@ export function runCli(io: CliProcess): Agent | undefined {
     options = parseCliArguments(io.argv)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    io.writeErr(`mtcp-ccp: ${error.message}\n\n${USAGE}\n`)
+    // One line: what is wrong and where to look; the usage itself is for --help.
+    io.writeErr(`mtcp-ccp: ${error.message} (mtcp-ccp --help lists the flags)\n`)
     io.exit(2)
     return undefined
   }

@@ -34,6 +34,8 @@ describe('mtcp-ccp arguments', () => {
     [['reno', '--dir', '--verbose'], /--dir needs a directory/],
     [['reno', '--name='], /--name needs a socket name/],
     [['reno', '--name', 'a/b'], /--name must be a file name inside --dir/],
+    [['reno', '--verbose=yes'], /--verbose takes no value/],
+    [['reno', '-x'], /unknown flag -x: accepted flags are/],
   ])('%j → %s', (argv, message) => {
     expect(usageError(argv)).toMatch(message)
   })
@@ -69,12 +71,11 @@ function fakeProcess(argv: string[], extra: Partial<CliProcess> = {}): FakeProce
 }
 
 describe('mtcp-ccp in process', () => {
-  it('prints the usage naming the bad flag and exits 2', () => {
+  it('prints one line naming the bad flag (no usage) and exits 2', () => {
     const io = fakeProcess(['cubic', '--fast'])
     expect(runCli(io)).toBeUndefined()
     expect(io.exitCode).toBe(2)
-    expect(io.err).toContain('unknown flag --fast')
-    expect(io.err).toContain(USAGE)
+    expect(io.err).toBe('mtcp-ccp: unknown flag --fast: accepted flags are --dir <directory>, --name <name>, --verbose, --help (mtcp-ccp --help lists the flags)\n')
   })
 
   it('prints the usage on --help and exits 0', () => {

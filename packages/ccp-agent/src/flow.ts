@@ -4,7 +4,7 @@
  * An algorithm is one object shared by all the flows it governs; what it keeps per flow lives in
  * `flow.state`. The agent calls `onCreate` when a datapath announces a flow (CREATE), `onReport` for each
  * report of the flow's current program (MEASURE), and `onClose` when the flow ends. What the algorithm asks
- * for goes out as portus does it (shared/notes/ccp-datapath.md, "Handshake"): `setCwnd` / `setRate` are
+ * for goes out as portus does it: `setCwnd` / `setRate` are
  * gathered into one UPDATE_FIELDS sent when the callback returns, `update` sends one UPDATE_FIELDS at once,
  * `changeProgram` one CHANGE_PROG (after whatever was gathered before it, so the order is kept).
  * @module

@@ -1,7 +1,7 @@
 /**
  * The checks every datagram passes, in both directions, before it is sent or handed to a handler.
  *
- * Framing (shared/notes/ccp-datapath.md, "Framing"): one CCP message per unix datagram, little-endian, an
+ * Framing (libccp's `serialize.h`, as `@mtcp/libccp`'s `wire.ts` implements it): one CCP message per unix datagram, little-endian, an
  * 8-byte header `type u16 @0`, `len u16 @2` (the whole message, header included), `sid u32 @4`; types 0..5
  * (CREATE, MEASURE, INSTALL_EXPR, UPDATE_FIELDS, CHANGE_PROG, READY). A transport reads the header only,
  * with `@mtcp/libccp`'s `readHeader`: the body is the codec's business (`decodeMessage`).

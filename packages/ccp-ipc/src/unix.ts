@@ -1,5 +1,5 @@
 /**
- * The unix-datagram transport, on portus's paths (shared/notes/ccp-datapath.md, "Handshake with portus"):
+ * The unix-datagram transport, on portus's paths (docs/decisions/0008-unix-datagrams-through-unix-dgram.md):
  * the agent binds `/tmp/ccp/portus`; each datapath binds `/tmp/ccp/<name>` and sends to the agent from that
  * same socket, because portus answers at the sender's address and drops datagrams from unbound senders.
  *

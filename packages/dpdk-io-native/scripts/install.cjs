@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// Builds the @mtcp/dpdk-io-native addon at install time.
+// Builds the @mtcp/dpdk-io-native addon from source, into native/build/Release (which the package loads
+// before the prebuilt addons in prebuilds/). The gyp file is native/binding.gyp, not at the package root:
+// a binding.gyp there makes npm and pnpm build the package at install (pnpm then demands a build approval). The published package has no install script: it carries prebuilt
+// addons for linux-x64 and linux-arm64, so installing it compiles nothing and needs no build approval
+// (pnpm's allowBuilds). This script is for everywhere else, run by hand (the addon's "unavailable" reason
+// prints the command), and for this repository's own `pnpm install` (the root postinstall) and `build:native`.
 //
 // - Not Linux: prints one line and exits 0 (the addon is optional; @mtcp/dpdk-io works without it).
 // - A prebuild or an earlier build that loads: nothing to do (unless --force).
@@ -7,7 +12,7 @@
 //   without environment variables: /usr/include/node (distribution packages) or
 //   <dirname(process.execPath)>/../include/node (official tarballs, nvm, fnm, volta).
 // - A failed build prints one line saying why and still exits 0, unless --strict is given
-//   (`pnpm --filter @mtcp/dpdk-io-native build:native` uses --strict so developers see failures).
+//   (`build:native` and the command the addon prints use --strict, so the failure shows).
 'use strict'
 
 const { spawnSync } = require('node:child_process')
@@ -25,15 +30,10 @@ function unavailable(reason) {
   process.exit(strict ? 1 : 0)
 }
 
+/** Whether a build from source loads (the prebuilt addons do not count: --force or not, this script builds). */
 function loads() {
   try {
-    let load
-    try {
-      load = require('node-gyp-build')
-    } catch {
-      load = (dir) => require(path.join(dir, 'build', 'Release', 'dpdk_io_native.node'))
-    }
-    load(root)
+    require(path.join(root, 'native', 'build', 'Release', 'dpdk_io_native.node'))
     return true
   } catch {
     return false
@@ -54,6 +54,8 @@ function findNodeDir() {
 }
 
 function findNodeGyp() {
+  // npm and pnpm tell scripts where their own node-gyp is.
+  if (process.env.npm_config_node_gyp && fs.existsSync(process.env.npm_config_node_gyp)) return process.env.npm_config_node_gyp
   try {
     return require.resolve('node-gyp/bin/node-gyp.js')
   } catch {}
@@ -73,9 +75,9 @@ function main() {
     return
   }
   const nodeGyp = findNodeGyp()
-  if (!nodeGyp) unavailable('node-gyp not found: install dependencies with pnpm install')
+  if (!nodeGyp) unavailable('node-gyp not found: install it (npm install -g node-gyp) and run this again')
   const nodeDir = findNodeDir()
-  const gypArgs = [nodeGyp, 'rebuild']
+  const gypArgs = [nodeGyp, 'rebuild', '--directory=native']
   // Without headers on disk node-gyp would try to download them; let it, but say so if that fails.
   if (nodeDir) gypArgs.push(`--nodedir=${nodeDir}`)
   const result = spawnSync(process.execPath, gypArgs, {
@@ -95,7 +97,7 @@ function main() {
     else if (!nodeDir) why = 'Node headers not found in /usr/include/node or next to the node binary and could not be downloaded: install the Node development headers'
     else {
       const first = errLines.find((l) => /error/i.test(l) && !/gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l))
-      why = `node-gyp rebuild failed (exit ${result.status}${first ? `: ${first.trim().slice(0, 160)}` : ''}); run \`pnpm --filter @mtcp/dpdk-io-native build:native\` to see the compiler output`
+      why = `node-gyp rebuild failed (exit ${result.status}${first ? `: ${first.trim().slice(0, 160)}` : ''}); run \`node ${path.join(root, 'scripts', 'install.cjs')} --strict\` to see the compiler output`
     }
     unavailable(why)
   }

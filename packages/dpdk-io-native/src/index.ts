@@ -2,12 +2,17 @@
  * Raw Linux packet I/O for `@mtcp/dpdk-io`: TAP devices and AF_PACKET sockets with burst reads and
  * writes, virtio-net headers and libuv readiness callbacks, from a Node-API addon.
  *
- * The addon is optional. When it was not built (not Linux, no compiler at install time) every native
- * function throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first.
+ * The package carries the addon prebuilt for linux-x64 and linux-arm64 (glibc), loaded with node-gyp-build;
+ * a build from source (`scripts/install.cjs`, into `native/build/Release`) is loaded first when there is one. The
+ * addon is optional: where it does not load (not Linux, another architecture, musl) every native function
+ * throws an Error with code `ERR_NATIVE_UNAVAILABLE`; check {@link nativeAvailable} first, and
+ * {@link nativeUnavailableReason} says why and how to build it.
  * @module
  */
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { endianness } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** Options of {@link tapOpen}. */
@@ -77,14 +82,23 @@ export type WatchHandle = { readonly __brand: 'WatchHandle' }
 
 /** The addon's functions. */
 export interface NativeBinding {
+  /** Open (or attach to) a TAP device; returns its file descriptor. See {@link tapOpen}. */
   tapOpen(name: string, options: TapOpenOptions): number
+  /** Open an AF_PACKET socket bound to an interface; returns its file descriptor. See {@link packetOpen}. */
   packetOpen(ifname: string, options: PacketOpenOptions): number
+  /** Read up to `max` frames into the slots, with the virtio-net headers into `vnetOut`; returns how many. See {@link readBurst}. */
   readBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, max: number, vnetHeader: boolean, vnetOut: Uint8Array): number
+  /** Write up to `count` frames from the slots, with the virtio-net headers from `vnetIn`; returns how many went out. See {@link writeBurst}. */
   writeBurst(fd: number, buffers: readonly Uint8Array[], offsets: Int32Array, lengths: Int32Array, count: number, vnetIn: Uint8Array): number
+  /** Call `callback` whenever `fd` is readable, on the event loop. See {@link watch}. */
   watch(fd: number, callback: (error?: Error) => void): WatchHandle
+  /** Stop a {@link NativeBinding.watch}. */
   unwatch(handle: WatchHandle): void
+  /** Close the file descriptor (and unmap its rings). */
   close(fd: number): void
+  /** The packet rings' counters, or undefined without rings. */
   ringStats(fd: number): RingStats | undefined
+  /** Frames the kernel dropped on a packet socket since it was opened. See {@link kernelDrops}. */
   kernelDrops(fd: number): number
 }
 
@@ -96,8 +110,9 @@ export interface NativeError extends Error {
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url))
-const BUILD_HINT =
-  'install python3, make and g++ and run `pnpm --filter @mtcp/dpdk-io-native build:native`'
+/** The architectures the package ships prebuilt (glibc), and the command that builds from source elsewhere. */
+const PREBUILT = ['x64', 'arm64']
+const BUILD_HINT = `build it from source (needs python3, make and g++): node ${join(packageRoot, 'scripts', 'install.cjs')} --strict`
 
 let binding: NativeBinding | undefined
 let unavailableReason: string | undefined
@@ -108,23 +123,31 @@ function load(): void {
     return
   }
   const require = createRequire(import.meta.url)
+  // A build from source (native/build/Release, from scripts/install.cjs) first: it was made for this machine.
+  const built = join(packageRoot, 'native', 'build', 'Release', 'dpdk_io_native.node')
+  if (existsSync(built)) {
+    try {
+      binding = require(built) as NativeBinding
+      return
+    } catch {
+      // fall back to the prebuilt addon
+    }
+  }
   let loadError: unknown
   try {
+    // The prebuilt addon for this platform and architecture, prebuilds/linux-<arch>/node.napi.glibc.node.
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
     binding = nodeGypBuild(packageRoot)
     return
   } catch (err) {
     loadError = err
   }
-  // node-gyp-build itself may be missing (dependencies not installed): try the default build output.
-  try {
-    binding = require(`${packageRoot}build/Release/dpdk_io_native.node`) as NativeBinding
-    return
-  } catch {
-    // keep the first error: it names what node-gyp-build looked for
-  }
   const detail = loadError instanceof Error ? loadError.message.split('\n')[0] : String(loadError)
-  unavailableReason = `the @mtcp/dpdk-io-native addon was not built: ${BUILD_HINT} (${detail})`
+  // The package carries prebuilt addons for linux-x64 and linux-arm64 (glibc); anywhere else the addon must be built here.
+  const why = PREBUILT.includes(process.arch)
+    ? `its prebuilt linux-${process.arch} addon does not load (${detail})`
+    : `no prebuilt addon for linux-${process.arch} (the package has ${PREBUILT.map((arch) => `linux-${arch}`).join(' and ')}, glibc)`
+  unavailableReason = `@mtcp/dpdk-io-native: ${why}; ${BUILD_HINT}`
 }
 load()
 

@@ -32,7 +32,7 @@ describe('addon', () => {
 
   it.runIf(!available)('throws ERR_NATIVE_UNAVAILABLE with a fix when missing', () => {
     expect(() => close(0)).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_UNAVAILABLE' }))
-    expect(nativeUnavailableReason()).toMatch(/build:native|Linux/)
+    expect(nativeUnavailableReason()).toMatch(/install\.cjs --strict|Linux/)
   })
 })
 

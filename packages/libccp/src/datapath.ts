@@ -4,9 +4,9 @@
  * while the agent is absent. No I/O and no clock of its own: the caller supplies `sendMsg`, `now`,
  * `setCwnd` and `setRateAbs` (docs/decisions/0007-ccp-package-interfaces.md).
  *
- * Rules from /work/shared/notes/ccp-datapath.md ("One invoke", "Receiving", "Handshake with portus ≥ 0.6")
- * and libccp's `ccp.c`, with the fallback done better than libccp's (whose fallback deadlocks when the
- * agent is more than its timeout late). docs/decisions/0020-ccp-datapath-sends-and-resync.md has the why:
+ * Rules from libccp's `ccp.c` (one invoke, receiving, the handshake with portus ≥ 0.6), with the fallback
+ * done better than libccp's (whose fallback deadlocks when the agent is more than its timeout late).
+ * docs/decisions/0020-ccp-datapath-sends-and-resync.md has the why:
  * - Nothing is re-sent on a timer of the datapath's clock (which may be virtual and run ten times faster
  *   than the agent). READY and CREATE are re-sent only when their send failed, as libccp does, at most
  *   every `retryIntervalUs`. A CREATE that went out is never repeated unless the agent forgot it.

@@ -1,6 +1,6 @@
 /**
  * What the stack measures on each ACK and hands to `connection.invoke`: the CCP primitives
- * (/work/shared/notes/ccp-datapath.md, "Registers": `Ack.*` are deltas since the last invoke, `Flow.*` the
+ * (libccp's `ccp.h` and `machine.h`: `Ack.*` are deltas since the last invoke, `Flow.*` the
  * flow's state) plus the flow's current window and rate, which load the Cwnd and Rate registers.
  * @module
  */

@@ -3,8 +3,7 @@
  * defaults, and the two ways to run it: {@link interpretProgram} (the reference) and a JavaScript function
  * compiled from it ({@link compileProgram}).
  *
- * Semantics from /work/shared/notes/ccp-datapath.md ("Registers", "Opcodes", "One invoke") and libccp's
- * `machine.c`: per expression run the condition, run the body if `__eventFlag` is set, stop when the flag is
+ * Semantics from libccp's `machine.h` (registers, opcodes) and `machine.c` (one invoke): per expression run the condition, run the body if `__eventFlag` is set, stop when the flag is
  * set and `__shouldContinue` is not; an instruction error aborts the invoke.
  *
  * The register file of a flow is one Float64Array:

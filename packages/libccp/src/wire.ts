@@ -2,8 +2,8 @@
  * The CCP wire format: the six messages between a datapath and a CCP agent (portus ≥ 0.6, libccp), their
  * encoder and their checked decoder.
  *
- * Facts from /work/shared/notes/ccp-datapath.md ("Framing", "Registers", "Opcodes"), taken from libccp
- * (ccp-project/libccp) and portus 0.8.0: one message per unix datagram, little-endian throughout, an 8-byte
+ * The framing, registers and opcodes of libccp (ccp-project/libccp: `serialize.h`, `machine.h`) and
+ * portus 0.8.0: one message per unix datagram, little-endian throughout, an 8-byte
  * header `type u16 @0, len u16 @2 (whole message), sid u32 @4`.
  *
  * Numbers, not bigints (docs/decisions/0007): u64 fields are JavaScript numbers, exact below 2^53. The u64

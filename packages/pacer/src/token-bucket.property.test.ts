@@ -7,6 +7,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { TokenBucket } from './token-bucket.js'
 
+// A fixed number of generated cases: fast on an idle machine, several times slower on a loaded 2-core one,
+// so this test sets its own time budget instead of vitest's 5 s default.
+const PROPERTY_BUDGET = { timeout: 60_000 }
+
 type Op =
   | { kind: 'consume'; bytes: number; delay: number }
   | { kind: 'wait-and-consume'; bytes: number; delay: number }
@@ -37,7 +41,7 @@ const ops = fc.array(
 )
 
 describe('TokenBucket properties', () => {
-  it('stays within [0, burst], grants exactly, refuses only what is missing, and waits out timeUntil', () => {
+  it('stays within [0, burst], grants exactly, refuses only what is missing, and waits out timeUntil', PROPERTY_BUDGET, () => {
     fc.assert(
       fc.property(rate, burst, ops, (initialRate, burstBytes, operations) => {
         const bucket = new TokenBucket({ rate: initialRate, burst: burstBytes })

@@ -360,7 +360,7 @@ export class CcpControl implements CongestionControl {
     this.#native.onUndo?.(now)
   }
 
-  /** Every ACK: the measurements of the flow, then the program (DESIGN.md, "Congestion control through CCP"). */
+  /** Every ACK: the measurements of the flow, then the program (docs/architecture.md, "The path of a packet", step 4). */
   onAckMeasurement(now: Micros, a: Readonly<AckMeasurement>): void {
     const flow = this.#flow
     if (flow === undefined) return

@@ -26,6 +26,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openPacketPort, type Port } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { skipReason, suiteTitle } from '../../../test/support/environment.js'
 import { createStack, type Stack } from './stack.js'
 import {
   counterDelta,
@@ -36,7 +37,6 @@ import {
   inCI,
   inNamespace,
   ip,
-  isRoot,
   kernelCounters as countersIn,
   macOf,
   nativeReady,
@@ -48,7 +48,8 @@ import {
   sendPattern,
 } from './test-support/kernel-peer.js'
 
-const enabled = (isRoot && (await nativeReady()) && ['ip', 'ethtool', 'python3', 'ping', 'tc'].every(has)) || inCI
+const skip = skipReason({ root: true, tools: ['ip', 'ethtool', 'python3', 'ping', 'tc'], native: await nativeReady() })
+const enabled = skip === undefined
 const canCapture = (enabled && has('dumpcap') && has('tshark')) || inCI
 const canDrop = (enabled && has('nft')) || inCI
 
@@ -161,7 +162,7 @@ async function stopCapture(): Promise<void> {
   dumpcap = undefined
 }
 
-describe.runIf(enabled)('interoperability with the Linux kernel', () => {
+describe.runIf(enabled)(suiteTitle('interoperability with the Linux kernel', skip), () => {
   beforeAll(async () => {
     cleanUp()
     try {
@@ -251,7 +252,7 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     }
   }, 120_000)
 
-  it.runIf(canDrop)('recovers when the path drops 1% of our segments: 200 MB to a kernel server, SHA-256 equal, retransmissions counted', async () => {
+  it.runIf(canDrop)(suiteTitle('recovers when the path drops 1% of our segments: 200 MB to a kernel server, SHA-256 equal, retransmissions counted', canDrop ? undefined : 'needs nft on PATH'), async () => {
     addLoss(1, { fromUs: true, toUs: false })
     try {
       const retransmittedBefore = stack.stats.tcp.retransmittedSegments
@@ -278,7 +279,7 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     }
   }, 120_000)
 
-  it.runIf(canDrop)('recovers when the path drops 1% each way: 40 MB each way at once, SHA-256 equal, both sides retransmit', async () => {
+  it.runIf(canDrop)(suiteTitle('recovers when the path drops 1% each way: 40 MB each way at once, SHA-256 equal, both sides retransmit', canDrop ? undefined : 'needs nft on PATH'), async () => {
     addLoss(1, { fromUs: true, toUs: true })
     try {
       const retransmittedBefore = stack.stats.tcp.retransmittedSegments
@@ -442,7 +443,7 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     }
   }, 120_000)
 
-  it.runIf(canCapture)('leaves a capture of the whole run with no malformed frame and no bad checksum, every SYN with the options negotiated', async ({ annotate }) => {
+  it.runIf(canCapture)(suiteTitle('leaves a capture of the whole run with no malformed frame and no bad checksum, every SYN with the options negotiated', canCapture ? undefined : 'needs dumpcap and tshark on PATH'), async ({ annotate }) => {
     await stopCapture()
     const onWire = ['rx_packets', 'tx_packets'].reduce((sum, name) => sum + Number(inKernel('cat', `/sys/class/net/${THEIRS}/statistics/${name}`)), 0)
     const [, kept = '?', dropped = '?'] = /received\/dropped on interface '[^']+': (\d+)\/(\d+)/.exec(dumpcapLog) ?? []

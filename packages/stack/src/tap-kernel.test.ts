@@ -15,17 +15,15 @@ import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { openTapPort, type Port } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { skipReason, suiteTitle } from '../../../test/support/environment.js'
 import { createStack, type Stack } from './stack.js'
 import {
   counterDelta,
   echoFlows,
   expectSpread,
   formatMac,
-  has,
-  inCI,
   inNamespace,
   ip,
-  isRoot,
   kernelCounters,
   macOf,
   nativeReady,
@@ -37,7 +35,8 @@ import {
   sendPattern,
 } from './test-support/kernel-peer.js'
 
-const enabled = (isRoot && (await nativeReady()) && ['ip', 'python3', 'ping'].every(has)) || inCI
+const skip = skipReason({ root: true, tools: ['ip', 'python3', 'ping'], native: await nativeReady() })
+const enabled = skip === undefined
 
 const tag = String(process.pid % 100000)
 const NS = `mtcpt${tag}`
@@ -57,7 +56,7 @@ function handToKernel(name: string, address: string): void {
   ip('-n', NS, 'link', 'set', name, 'up')
 }
 
-describe.runIf(enabled)('a TAP device whose kernel side is in another namespace', () => {
+describe.runIf(enabled)(suiteTitle('a TAP device whose kernel side is in another namespace', skip), () => {
   beforeAll(() => {
     cleanUp()
     ip('netns', 'add', NS)

@@ -1,7 +1,7 @@
 /**
  * What the compiler needs of the datapath's instruction set beyond `@mtcp/libccp`'s wire constants: the
  * names a program may use for the measurement primitives and the implicit registers, their value types,
- * and the datapath's limits (shared/notes/ccp-datapath.md, "Registers" and "Opcodes").
+ * and the datapath's limits (libccp's `machine.h`, as `@mtcp/libccp` implements it).
  * @module
  */
 import { Implicit, MAX_CONTROL_REGISTERS, MAX_EXPRESSIONS, MAX_INSTRUCTIONS, MAX_REPORT_REGISTERS, MAX_TMP_REGISTERS, U32_MAX } from '@mtcp/libccp'

@@ -14,6 +14,8 @@ import { type CaptureSink, createPortStats, type LinkInfo, type OffloadCapabilit
 /** The calls this backend needs from `@mtcp/dpdk-io-native`. @internal */
 interface NativeIo {
   nativeAvailable(): boolean
+  /** Why the addon did not load, with the fix (absent from old versions of the package). */
+  nativeUnavailableReason?(): string | undefined
   tapOpen(name: string, options: { vnetHeader: boolean; multiQueue: boolean; offloads: boolean }): number
   packetOpen(ifname: string, options: PacketOpenOptions): number
   readBurst(fd: number, buffers: Uint8Array[], offsets: Int32Array, lengths: Int32Array, max: number, vnetHeader: boolean, vnetOut: Uint8Array): number
@@ -127,12 +129,12 @@ async function loadNative(packageName: string): Promise<NativeIo> {
   } catch (error) {
     throw new DpdkIoError(
       'ERR_NATIVE_UNAVAILABLE',
-      `the tap and af-packet backends need the optional package ${packageName} (Linux only): install it with \`npm i ${packageName}\` on a machine with python3, make and g++ (${(error as Error).message})`,
+      `the tap and af-packet backends need the optional package ${packageName} (Linux only), which is not installed: \`npm i ${packageName}\` or \`pnpm add ${packageName}\` (it ships prebuilt for linux-x64 and linux-arm64; nothing to compile, no build to approve) (${(error as Error).message})`,
       { cause: error },
     )
   }
   if (!native.nativeAvailable()) {
-    throw new DpdkIoError('ERR_NATIVE_UNAVAILABLE', `${packageName} is installed but its addon was not built: install python3, make and g++ and reinstall it`)
+    throw new DpdkIoError('ERR_NATIVE_UNAVAILABLE', `${packageName} is installed but its addon does not load: ${native.nativeUnavailableReason?.() ?? 'build it from source (python3, make, g++)'}`)
   }
   return native
 }

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { portsFanoutHash } from '@mtcp/dpdk-io'
 import { type Cluster, type ClusterStats, createCluster } from '@mtcp/stack/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { skipReason, suiteTitle } from '../../../../test/support/environment.js'
 
-const isRoot = process.getuid?.() === 0
 let nativeReady = false
 try {
   const native = (await import('@mtcp/dpdk-io-native' as string)) as { nativeAvailable(): boolean }
@@ -18,7 +18,8 @@ try {
 } catch {
   nativeReady = false
 }
-const enabled = (isRoot && nativeReady) || process.env.CI !== undefined
+// ip and ping for the namespaces and the ARP and ping checks; python3 for the kernel clients.
+const skip = skipReason({ root: true, tools: ['ip', 'ping', 'python3'], native: nativeReady })
 
 const tag = String(process.pid % 100000)
 const ECHO_APP = new URL('./fixtures/echo-app.mjs', import.meta.url)
@@ -90,7 +91,7 @@ async function exercise(cluster: Cluster, ns: string, ourIp: string, peerIp: str
   return { forwarded: stats.workers.reduce((sum, w) => sum + w.steering.forwarded, 0), stats }
 }
 
-describe.runIf(enabled)('a cluster against the Linux kernel', () => {
+describe.skipIf(skip !== undefined)(suiteTitle('a cluster against the Linux kernel', skip), () => {
   const NS = `mtcpc${tag}`
   const VETH = `mc${tag}a`
   const VETH_PEER = `mc${tag}b`
