@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { skipReason, suiteTitle } from '../../../test/support/environment.js'
 
 const root = join(import.meta.dirname, '..', '..', '..')
@@ -56,6 +56,8 @@ describe.skipIf(skip !== undefined)(suiteTitle('the perf pair across two network
     const tag = `${process.pid % 100000}i`
     const env = { ...process.env, MTCP_NS_A: `mtpf-a${tag}`, MTCP_NS_B: `mtpf-b${tag}` }
     const hosts = join(root, 'scripts', 'hosts.sh')
+    // Removed also when the test fails or times out (a timed-out test's own finally never runs).
+    onTestFinished(() => void spawnSync('bash', [hosts, 'down'], { env }))
     try {
       execFileSync('bash', [hosts, 'up'], { env, stdio: 'pipe' })
       const server = spawn('ip', ['netns', 'exec', env.MTCP_NS_A, process.execPath, join(root, 'apps/perf/dist/cli.js'), 'serve', '10.200.0.1', '5201', '--mode', 'iperf3', '--io', 'af-packet', '--dev', 'mtcp-a0', '--address', '10.200.0.1/24'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -94,6 +96,8 @@ describe.skipIf(skip !== undefined)(suiteTitle('the perf pair across two network
     const tag = `${process.pid % 100000}c`
     const env = { ...process.env, MTCP_NS_A: `mtpf-a${tag}`, MTCP_NS_B: `mtpf-b${tag}` }
     const hosts = join(root, 'scripts', 'hosts.sh')
+    // Removed also when the test fails or times out (a timed-out test's own finally never runs).
+    onTestFinished(() => void spawnSync('bash', [hosts, 'down'], { env }))
     try {
       execFileSync('bash', [hosts, 'up'], { env, stdio: 'pipe' })
       const server = spawn('ip', ['netns', 'exec', env.MTCP_NS_B, 'iperf3', '-s', '-1', '-B', '10.200.0.2', '-p', '5201', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] })
