@@ -68,12 +68,14 @@ const ethtool = (ns, dev, on) => {
 /** One bulk send from `stack` on `dev`: seconds, data packets the veth sent, our CPU µs. */
 async function bulk(paths, stack, dev, peerIp) {
   const socket = stack.connect({ host: peerIp, port: 7200 })
+  // once() rejects on 'error', so a failed connection unwinds through withKernelPaths' clean-up.
   await once(socket, 'connect')
   const chunk = Buffer.alloc(65536, 0x61)
   const packetsBefore = paths.txPackets(undefined, dev)
   const cpuBefore = process.cpuUsage()
   const start = performance.now()
-  await new Promise((resolve) => {
+  await new Promise((resolve, reject) => {
+    socket.on('error', reject)
     let sent = 0
     const write = () => {
       while (sent < BYTES) {

@@ -1,1 +1,0 @@
-cmd_Release/dpdk_port.node := ln -f "Release/obj.target/dpdk_port.node" "Release/dpdk_port.node" 2>/dev/null || (rm -rf "Release/dpdk_port.node" && cp -af "Release/obj.target/dpdk_port.node" "Release/dpdk_port.node")
