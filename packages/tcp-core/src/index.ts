@@ -113,7 +113,7 @@ export { ReceiveBuffer } from './conn/receive-buffer.js'
 export { RttEstimator, type RttOptions } from './conn/rtt-estimator.js'
 export { emptyInboundSegment, type InboundSegment, OutboundSegment } from './conn/segment.js'
 export { SendBuffer } from './conn/send-buffer.js'
-export { resolveTcpConfig, TCP_DEFAULTS, type TcpConfig, TcpConfigError } from './conn/tcp-config.js'
+export { type LossDetection, resolveTcpConfig, TCP_DEFAULTS, type TcpConfig, TcpConfigError } from './conn/tcp-config.js'
 export {
   formatCidr,
   isIpv4Address,
