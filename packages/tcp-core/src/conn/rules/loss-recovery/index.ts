@@ -250,9 +250,11 @@ export class LossRecovery {
     }
     const reoWnd = this.rack.reorderingWindow(this.inRecovery, Math.floor(this.scoreboard!.sackedBytes / view.mss), view.srtt)
     const before = this.rack.marked
+    const retransmissionsBefore = this.rack.markedRetransmissions
     this.rack.detectLoss(now, this.log, view.sndUna, this.#highRetransmitted, reoWnd, this.lost)
     const marked = this.rack.marked - before
     this.stats.rackLostSegments += marked
+    this.stats.lostRetransmissions += this.rack.markedRetransmissions - retransmissionsBefore
     if (this.inRecovery) {
       if (marked > 0) view.countLoss(marked)
       return
@@ -360,7 +362,7 @@ export class LossRecovery {
       out.retransmission = true
       out.rescue = false
       out.lost = true
-      return out
+      return this.#withinQuota(out)
     }
     const window = Math.min(view.sndWnd, 0x7fffffff)
     let next: NextSegment | undefined
@@ -374,7 +376,7 @@ export class LossRecovery {
       out.retransmission = false
       out.rescue = false
       out.lost = false
-      return out
+      return this.#withinQuota(out)
     }
     next = scoreboard.nextSegment(sndUna, view.sndMax, view.dataEnd, window)
     if (next === undefined) return undefined
@@ -390,6 +392,11 @@ export class LossRecovery {
       out.length = mss
     }
     return out
+  }
+
+  /** RFC 6937 §3: a segment goes when PRR's sndcnt covers it (RACK mode; RFC 6675 mode checked cwnd − pipe). */
+  #withinQuota(segment: RecoverySegment): RecoverySegment | undefined {
+    return this.mode !== 'rack' || segment.length <= this.prr.quota ? segment : undefined
   }
 
   /** A segment {@link next} chose went, as [seq, end) (end counts a FIN). */

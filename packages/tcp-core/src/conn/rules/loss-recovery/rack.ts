@@ -51,6 +51,8 @@ export class Rack {
   timerAt: Micros | undefined = undefined
   /** Segments RACK marked lost since the connection began. */
   marked = 0
+  /** Of those, retransmissions found lost again (RFC 8985 §2.2: without waiting for the RTO). */
+  markedRetransmissions = 0
 
   /** Forget the RACK segment (after an RTO, everything outstanding is retransmitted anyway). */
   reset(): void {
@@ -87,6 +89,8 @@ export class Rack {
    * restarts its persistence; a recovery that ends counts the persistence down.
    */
   onDsack(sndUna: number, sndMax: number): void {
+    // A D-SACK says a retransmission was spurious: the network reorders (as Linux counts it in tcp_check_dsack).
+    this.reordering = true
     if (this.#dsackRoundOpen && seqLt(sndUna, this.#dsackRound)) return
     this.#dsackRound = sndMax
     this.#dsackRoundOpen = true
@@ -170,6 +174,7 @@ export class Rack {
         lost.push(start, end)
         marked += seqSub(end, start)
         this.marked++
+        if (retransmitted) this.markedRetransmissions++
       } else if (remaining > timeout) {
         timeout = remaining
       }
