@@ -314,6 +314,7 @@ export class TcpConnection {
       {
         get sndUna() { return self.#sndUna },
         get sndMax() { return self.#sndMax },
+        get sndNxt() { return self.#sndNxt },
         get bytesInFlight() { return self.bytesInFlight },
         get mss() { return self.#payloadMax },
         get sendMss() { return self.#sendMss() },
@@ -1008,6 +1009,7 @@ export class TcpConnection {
     if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#recovery.retransmitHead || this.#probePending !== undefined || this.#tlp.due) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
     if (this.#recovery.sackRecovery) return this.#recovery.next() !== undefined
+    if (this.#recovery.lostAfterTimeout && this.#recovery.next() !== undefined) return true
     return this.#canSendData() && this.#nextSendLength() >= 0
   }
 
@@ -1096,7 +1098,11 @@ export class TcpConnection {
     }
     this.#newDataSent = false
     if (this.#recovery.sackRecovery) sent += this.#sendSackRecovery(now, emit)
-    else if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
+    else if (state !== 'TIME-WAIT') {
+      // After a timeout (RACK mode), retransmissions found lost again go before go-back-N continues.
+      if (this.#recovery.lostAfterTimeout) sent += this.#sendSackRecovery(now, emit)
+      sent += this.#sendData(now, emit)
+    }
     if (this.#tlp.due) {
       this.#tlp.due = false
       // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.

@@ -31,6 +31,7 @@ export { isNewRenoDuplicate } from './newreno.js'
 export interface RecoveryView {
   readonly sndUna: number
   readonly sndMax: number
+  readonly sndNxt: number
   /** SND.NXT − SND.UNA. */
   readonly bytesInFlight: number
   /** The negotiated payload per segment (SMSS). */
@@ -85,6 +86,12 @@ export class LossRecovery {
   readonly lost = new LostQueue()
   #dupAcks = 0
   #partialAckSeen = false
+  /**
+   * RACK mode after a timeout, until SND.UNA passes `recover`: the flight goes again from SND.UNA
+   * (go-back-N) in slow start, and what RACK finds lost among what went again is queued and sent within
+   * cwnd (as Linux's CA_Loss state), instead of waiting for another timeout.
+   */
+  #afterTimeout = false
   readonly #lostRetransmissions = new LostRetransmissions()
   /** The end of the highest retransmission outstanding (RACK's walk stops above it). */
   #highRetransmitted: number
@@ -108,6 +115,11 @@ export class LossRecovery {
   /** Whether the recovery under way is SACK-based (what it sends comes from {@link next}). */
   get sackRecovery(): boolean {
     return this.inRecovery && this.scoreboard !== undefined
+  }
+
+  /** After a timeout (RACK mode): lost retransmissions are queued; {@link next} gives them within cwnd, before go-back-N goes on. */
+  get lostAfterTimeout(): boolean {
+    return this.#afterTimeout && this.lost.size > 0
   }
 
   /** Whether RACK and PRR drive this connection (RACK mode, with SACK). */
@@ -148,6 +160,7 @@ export class LossRecovery {
   /** SND.UNA advanced to `ack`: stored sequence numbers it passed are pulled up (decision 0010). */
   onCumulativeAck(ack: number): void {
     if (!this.inRecovery && seqGt(ack, seqAdd(this.recover, 1))) this.recover = seqAdd(ack, -1)
+    if (this.#afterTimeout && seqGt(ack, this.recover)) this.#afterTimeout = false
     if (seqGt(ack, this.#highRetransmitted)) this.#highRetransmitted = ack
     this.rack.onCumulativeAck(ack)
   }
@@ -221,8 +234,8 @@ export class LossRecovery {
    */
   afterAck(now: Micros, delivered: number): void {
     if (!this.#rackOn) return
-    this.#detect(now)
-    if (this.inRecovery) this.prr.onAck(delivered, this.pipe(), this.congestion.slowStartThreshold, this.view.mss)
+    const newlyLost = this.#detect(now)
+    if (this.inRecovery) this.prr.onAck(delivered, this.pipe(), this.congestion.slowStartThreshold, this.view.mss, newlyLost)
   }
 
   /** The RACK reordering timer (RFC 8985 §6.3), or undefined. */
@@ -233,36 +246,38 @@ export class LossRecovery {
   /** RFC 8985 §6.3 RACK_detect_loss_and_arm_timer() when the reordering timer expires. */
   runTimer(now: Micros): void {
     if (!this.rack.timerExpired(now) || !this.#rackOn) return
-    const wasInRecovery = this.inRecovery
-    this.#detect(now)
-    // What the timer found may go now: at least one segment (RFC 6937's fast retransmit on entry).
-    if (this.inRecovery && (!wasInRecovery || this.prr.quota <= 0)) this.prr.onAck(0, this.pipe(), this.congestion.slowStartThreshold, this.view.mss)
+    const newlyLost = this.#detect(now)
+    // What the timer found may go now: PRR's count again, with nothing newly delivered.
+    if (this.inRecovery) this.prr.onAck(0, this.pipe(), this.congestion.slowStartThreshold, this.view.mss, newlyLost)
   }
 
-  #detect(now: Micros): void {
+  /** @returns whether segments were newly marked lost. */
+  #detect(now: Micros): boolean {
     const view = this.view
-    // After a timeout everything below `recover` goes again anyway (go-back-N): RACK waits until then.
-    if (!seqGt(view.sndUna, this.recover) && !this.inRecovery) return
-    if (!this.inRecovery) {
+    // After a timeout (go-back-N), RACK looks only at what went again (below SND.NXT), and starts no recovery.
+    const afterTimeout = this.#afterTimeout && !this.inRecovery
+    if (!seqGt(view.sndUna, this.recover) && !this.inRecovery && !afterTimeout) return false
+    if (!this.inRecovery && !afterTimeout) {
       const lost = this.lost
       while (lost.size > 0 && seqLe(lost.end, view.sndUna)) lost.shift()
-      if (this.scoreboard!.sackedBytes === 0 && this.rack.timerAt === undefined && lost.size === 0) return
+      if (this.scoreboard!.sackedBytes === 0 && this.rack.timerAt === undefined && lost.size === 0) return false
     }
     const reoWnd = this.rack.reorderingWindow(this.inRecovery, Math.floor(this.scoreboard!.sackedBytes / view.mss), view.srtt)
     const before = this.rack.marked
     const retransmissionsBefore = this.rack.markedRetransmissions
-    this.rack.detectLoss(now, this.log, view.sndUna, this.#highRetransmitted, reoWnd, this.lost)
+    this.rack.detectLoss(now, this.log, view.sndUna, afterTimeout ? view.sndNxt : view.sndMax, this.#highRetransmitted, reoWnd, this.lost)
     const marked = this.rack.marked - before
     this.stats.rackLostSegments += marked
     this.stats.lostRetransmissions += this.rack.markedRetransmissions - retransmissionsBefore
-    if (this.inRecovery) {
+    if (this.inRecovery || afterTimeout) {
       if (marked > 0) view.countLoss(marked)
-      return
+      return marked > 0
     }
     // A first mark starts recovery; so do marks left from the recovery that just ended (data it sent was lost too).
-    if (marked === 0 && this.lost.size === 0) return
+    if (marked === 0 && this.lost.size === 0) return false
     this.enterRecovery(now)
     if (marked > 1) view.countLoss(marked - 1)
+    return true
   }
 
   /** RFC 6675 §4 SetPipe() (RFC 6675 mode), or RACK's: outstanding less SACKed less marked lost and not yet sent again. */
@@ -271,7 +286,7 @@ export class LossRecovery {
     const scoreboard = this.scoreboard
     if (scoreboard === undefined) return view.bytesInFlight
     if (this.mode !== 'rack') return scoreboard.pipe(view.sndUna, view.sndMax)
-    return Math.max(0, seqSub(view.sndMax, view.sndUna) - scoreboard.sackedBytes - this.lost.bytes)
+    return Math.max(0, (this.#afterTimeout ? view.bytesInFlight : seqSub(view.sndMax, view.sndUna)) - scoreboard.sackedBytes - this.lost.bytes)
   }
 
   /** Fast retransmit and the start of recovery: NewReno (RFC 6582 §3.2 step 2), SACK (RFC 6675 §5 (4)) or RACK (RFC 8985 §3.4). */
@@ -327,6 +342,7 @@ export class LossRecovery {
     this.#lostRetransmissions.clear()
     this.lost.clear()
     this.rack.reset()
+    this.#afterTimeout = this.mode === 'rack'
   }
 
   /**
@@ -337,7 +353,10 @@ export class LossRecovery {
   next(): RecoverySegment | undefined {
     const view = this.view
     const scoreboard = this.scoreboard!
-    if (this.mode === 'rack') {
+    if (this.#afterTimeout && !this.inRecovery) {
+      // After a timeout: lost retransmissions within cwnd (RFC 5681 §3.1's slow start governs).
+      if (this.congestion.window - this.pipe() < view.mss) return undefined
+    } else if (this.mode === 'rack') {
       if (this.prr.quota <= 0) return undefined
     } else if (this.congestion.window - scoreboard.pipe(view.sndUna, view.sndMax) < view.mss) {
       return undefined
@@ -362,8 +381,9 @@ export class LossRecovery {
       out.retransmission = true
       out.rescue = false
       out.lost = true
-      return this.#withinQuota(out)
+      return this.#afterTimeout && !this.inRecovery ? out : this.#withinQuota(out)
     }
+    if (this.#afterTimeout && !this.inRecovery) return undefined // go-back-N sends the rest
     const window = Math.min(view.sndWnd, 0x7fffffff)
     let next: NextSegment | undefined
     if (this.mode === 'rack') {
@@ -413,7 +433,7 @@ export class LossRecovery {
       if (seqGt(end, this.#highRetransmitted)) this.#highRetransmitted = end
       if (this.mode !== 'rack') this.#lostRetransmissions.onRetransmission(seq, end, this.view.sndMax)
     }
-    if (this.mode === 'rack') this.prr.onSent(seqSub(end, seq))
+    if (this.mode === 'rack' && this.inRecovery) this.prr.onSent(seqSub(end, seq))
   }
 
   /** A retransmission outside a SACK recovery (NewReno's head, a probe, go-back-N) ends at `end`. */

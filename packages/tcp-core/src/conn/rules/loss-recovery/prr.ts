@@ -29,7 +29,7 @@ export class ProportionalRateReduction {
    * RFC 6937 §3 "on every ACK during recovery": DeliveredData is what this ACK reported delivered
    * (cumulatively or selectively), `pipe` RFC 6675's estimate after it.
    */
-  onAck(deliveredData: number, pipe: number, ssthresh: number, mss: number): void {
+  onAck(deliveredData: number, pipe: number, ssthresh: number, mss: number, newlyLost = false): void {
     this.delivered += deliveredData
     let sndcnt: number
     if (pipe > ssthresh) {
@@ -40,8 +40,10 @@ export class ProportionalRateReduction {
       const limit = Math.max(this.delivered - this.out, deliveredData) + mss
       sndcnt = Math.min(ssthresh - pipe, limit)
     }
-    // As Linux's tcp_cwnd_reduction(): the fast retransmit goes on the first ACK whatever the arithmetic says.
-    if (this.out === 0 && sndcnt < mss) sndcnt = mss
+    // As Linux's tcp_cwnd_reduction(): the fast retransmit goes on the first ACK whatever the arithmetic
+    // says, and so does one segment whenever new losses were found (else a small window that the lost
+    // segments still count in would wait for the RTO with the repair ready).
+    if ((this.out === 0 || newlyLost) && sndcnt < mss) sndcnt = mss
     this.quota = Math.max(sndcnt, 0)
   }
 

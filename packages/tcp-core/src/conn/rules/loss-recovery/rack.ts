@@ -148,15 +148,17 @@ export class Rack {
    * already marked, is lost once `reoWnd` has passed beyond RACK.rtt since it went; it is marked and
    * queued. For the others, the reordering timer (§6.3) is set to when the first would be.
    * The walk stops at the first entry sent after the RACK segment beyond every retransmission.
+   * @param limit - entries from here on are not looked at (SND.NXT while a timeout's go-back-N resends the flight)
    * @param highRetransmitted - the end of the highest retransmission outstanding (entries above it were sent once, in order)
    * @returns the bytes newly marked lost
    */
-  detectLoss(now: Micros, log: SentLog, sndUna: number, highRetransmitted: number, reoWnd: Micros, lost: LostQueue): number {
+  detectLoss(now: Micros, log: SentLog, sndUna: number, limit: number, highRetransmitted: number, reoWnd: Micros, lost: LostQueue): number {
     this.timerAt = undefined
     if (this.xmitTs < 0) return 0
     let marked = 0
     let timeout = Number.NEGATIVE_INFINITY
     for (let i = log.indexAt(sndUna); i < log.size; i++) {
+      if (!seqLt(log.startOf(i), limit)) break
       const flags = log.flagsOf(i)
       const sent = log.timeOf(i)
       const end = log.endOf(i)
