@@ -38,6 +38,7 @@ import { Nagle } from './rules/nagle.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
+import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
 export type TcpState =
@@ -245,6 +246,8 @@ export class TcpConnection {
 
   /** Loss detection and recovery: RACK-TLP and PRR, RFC 6675, NewReno (rules/loss-recovery/). */
   readonly #recovery: LossRecovery
+  /** F-RTO after a timeout, RFC 5682 (rules/loss-recovery/frto.ts). */
+  readonly #frto = new Frto()
 
   /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
   readonly #undo = new SpuriousUndo()
@@ -678,6 +681,7 @@ export class TcpConnection {
     // RFC 8985 §6.2 step 5 and RFC 6937 §3 (RACK mode): mark what is lost, set what recovery may send.
     recovery.afterAck(now, sack !== undefined ? sack.deliveredBytes : this.stats.bytesOut - ackedBefore)
     if (this.#undo.eifelPending && advanced) this.#eifelCheck(now, segment)
+    if (this.#frto.active) this.#frtoStep(now, advanced, ack)
     if (this.#undo.recoverySpurious(this.#sndUna, sack?.dsackBlock, recovery.inRecovery)) {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
@@ -956,7 +960,29 @@ export class TcpConnection {
     if (!this.#undo.eifelSpurious(segment.tsEcho)) return
     this.stats.spuriousTimeouts++
     this.congestion.onUndo?.(now)
+    this.#frto.cancel()
     if (seqLt(this.#sndNxt, this.#sndMax)) this.#sndNxt = this.#sndMax
+  }
+
+  /** RFC 5682 §2 steps 2–3 (rules/loss-recovery/frto.ts) on an ACK after a timeout. */
+  #frtoStep(now: Micros, advanced: boolean, ack: number): void {
+    const unsent = this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna)
+    const newData = unsent > 0 && this.#sndWnd > seqSub(this.#sndMax, this.#sndUna)
+    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax)) {
+      case FrtoStep.SendNew:
+        // Step 2b: new data instead of the rest of the flight.
+        this.#sndNxt = this.#sndMax
+        return
+      case FrtoStep.Conventional:
+        // Step 3a: the timeout was real: the flight goes again from SND.UNA.
+        this.#sndNxt = this.#sndUna
+        return
+      case FrtoStep.Spurious:
+        // Step 3b; the response of RFC 4015 §3.2: restore cwnd and ssthresh, keep sending new data.
+        this.stats.spuriousTimeouts++
+        this.congestion.onUndo?.(now)
+        return
+    }
   }
 
   /** Whether our FIN was sent and acknowledged. */
@@ -1054,6 +1080,8 @@ export class TcpConnection {
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
     // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
     this.#recovery.onTimeout()
+    // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
+    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax)
     this.#sndNxt = this.#sndUna
   }
 
@@ -1223,6 +1251,8 @@ export class TcpConnection {
   /** Usable window: min(cwnd, SND.WND) minus the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
   #usableWindow(): number {
     const window = Math.min(this.congestion.window, this.#sndWnd)
+    // RFC 5682 §2 step 2b: F-RTO's two new segments go whatever cwnd says (within the peer's window).
+    if (this.#frto.allowance > 0) return Math.min(Math.max(window - this.bytesInFlight, this.#frto.allowance), this.#sndWnd - this.bytesInFlight)
     return window - this.bytesInFlight
   }
 
@@ -1360,6 +1390,7 @@ export class TcpConnection {
       this.#undo.onRetransmission(out.tsValue, length)
     } else {
       this.#newDataSent = true
+      this.#frto.onNewDataSent(length)
     }
     if (length > 0) this.#idle.onDataSent(now)
     this.#logSent(now, seq, end, retransmission)

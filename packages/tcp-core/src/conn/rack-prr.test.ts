@@ -157,3 +157,75 @@ describe('Proportional Rate Reduction (RFC 6937 §3)', () => {
     expect(dataSeqs(h)).toHaveLength(9) // min(ssthresh − pipe, 11 MSS) = 9
   })
 })
+
+/** A fixed window that falls to one segment on a timeout and comes back on undo, counting undos. */
+class UndoingWindow extends FixedWindowControl {
+  undos = 0
+  readonly #full: number
+  constructor(window: number) {
+    super(window)
+    this.#full = window
+  }
+  override onRetransmitTimeout(now: number, inFlight: number): void {
+    super.onRetransmitTimeout(now, inFlight)
+    this.window = 1460
+  }
+  onUndo(): void {
+    this.undos++
+    this.window = this.#full
+  }
+}
+
+describe('F-RTO (RFC 5682 §2)', () => {
+  const MSS_NO_TS = 1460
+  const s = (i: number): number => ISS + 1 + i * MSS_NO_TS
+  function noTimestamps(control: UndoingWindow): ConnectionHarness {
+    const config = resolveTcpConfig({ noDelay: true, tailLossProbe: false, timestamps: false }, () => control)
+    const h = ConnectionHarness.connect(config, ISS)
+    h.recv()
+    h.now = SRTT
+    h.send({ seq: IRS, ack: ISS + 1, flags: SYN | ACK, window: 65535, mss: 1460, windowScale: 7, sackPermitted: true })
+    h.recv()
+    return h
+  }
+  const ackOf = (ack: number) => ({ seq: IRS + 1, ack, window: 1024, payload: new Uint8Array(0) })
+
+  function afterTimeout(control: UndoingWindow): ConnectionHarness {
+    const h = noTimestamps(control)
+    h.connection.write(bytes(30 * MSS_NO_TS))
+    expect(dataSeqs(h)).toHaveLength(10)
+    h.now = h.connection.pollAt()!
+    expect(dataSeqs(h)).toEqual([s(0)]) // RFC 5682 §2 step 1: the first unacknowledged segment
+    expect(h.connection.stats.retransmitTimeouts).toBe(1)
+    // Step 2b: the first ACK acknowledges original segments: two new segments go, not the rest of the flight.
+    h.now += 1000
+    h.send(ackOf(s(2)))
+    expect(dataSeqs(h)).toEqual([s(10), s(11)])
+    return h
+  }
+
+  it('declares the timeout spurious when the second ACK advances SND.UNA too, and undoes it', () => {
+    const control = new UndoingWindow(10 * MSS_NO_TS)
+    const h = afterTimeout(control)
+    h.now += 1000
+    h.send(ackOf(s(4)))
+    expect(h.connection.stats.spuriousTimeouts).toBe(1)
+    expect(control.undos).toBe(1)
+    // New data goes on from SND.MAX with the window restored; nothing of the flight is resent.
+    expect(dataSeqs(h)).toEqual([s(12), s(13)])
+  })
+
+  it('falls back to go-back-N when the second ACK is a duplicate', () => {
+    const control = new UndoingWindow(10 * MSS_NO_TS)
+    const h = afterTimeout(control)
+    h.now += 1000
+    h.send(ackOf(s(2)))
+    expect(h.connection.stats.spuriousTimeouts).toBe(0)
+    expect(control.undos).toBe(0)
+    h.now += 1000
+    h.send(ackOf(s(3)))
+    const sent = dataSeqs(h)
+    expect(sent[0]).toBe(s(3))
+    expect(sent).not.toContain(s(12))
+  })
+})
