@@ -132,17 +132,18 @@ describe('Proportional Rate Reduction (RFC 6937 §3)', () => {
       h.send(peerAck(seg(0), [[seg(1), seg(top)]]))
       counts.push(dataSeqs(h).length)
     }
-    // RecoverFS = 20 MSS; sndcnt = ceil(prr_delivered × 10/20) − prr_out whole segments.
+    // RecoverFS = 20 MSS; sndcnt = ceil(prr_delivered × 10/20) − prr_out, in whole segments rounded up.
     const expected: number[] = []
     let out = 0
     for (let top = 4; top <= 15; top++) {
       const delivered = top - 1
-      const allowed = Math.floor(Math.ceil((delivered * MSS * 10) / 20) / MSS)
+      const allowed = Math.ceil(delivered / 2)
       expected.push(allowed - out)
       out = allowed
     }
     expect(counts).toEqual(expected)
-    expect(counts.slice(0, 4)).toEqual([1, 1, 0, 1])
+    expect(counts.slice(0, 5)).toEqual([2, 0, 1, 0, 1])
+    expect(counts.reduce((a, b) => a + b)).toBe(Math.ceil(14 / 2)) // 14 delivered: half of them sent
   })
 
   it('with the slow-start reduction bound, sends at most what was delivered plus one segment once pipe < ssthresh', () => {

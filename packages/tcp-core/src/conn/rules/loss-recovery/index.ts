@@ -414,9 +414,12 @@ export class LossRecovery {
     return out
   }
 
-  /** RFC 6937 §3: a segment goes when PRR's sndcnt covers it (RACK mode; RFC 6675 mode checked cwnd − pipe). */
+  /**
+   * RFC 6937 §3: a segment goes while PRR's sndcnt is positive (RACK mode; RFC 6675 mode checked cwnd −
+   * pipe): counted in whole segments rounded up, as Linux's tcp_cwnd_reduction() counts packets.
+   */
   #withinQuota(segment: RecoverySegment): RecoverySegment | undefined {
-    return this.mode !== 'rack' || segment.length <= this.prr.quota ? segment : undefined
+    return this.mode !== 'rack' || this.prr.quota > 0 ? segment : undefined
   }
 
   /** A segment {@link next} chose went, as [seq, end) (end counts a FIN). */
