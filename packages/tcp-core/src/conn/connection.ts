@@ -1248,12 +1248,12 @@ export class TcpConnection {
     emit(out)
   }
 
-  /** Usable window: min(cwnd, SND.WND) minus the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
+  /** Usable window: cwnd less the data in the network, and SND.WND less the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
   #usableWindow(): number {
-    const window = Math.min(this.congestion.window, this.#sndWnd)
     // RFC 5682 §2 step 2b: F-RTO's two new segments go whatever cwnd says (within the peer's window).
-    if (this.#frto.allowance > 0) return Math.min(Math.max(window - this.bytesInFlight, this.#frto.allowance), this.#sndWnd - this.bytesInFlight)
-    return window - this.bytesInFlight
+    if (this.#frto.allowance > 0) return Math.min(Math.max(this.congestion.window - this.bytesInFlight, this.#frto.allowance), this.#sndWnd - this.bytesInFlight)
+    // cwnd against the data in the network (rules/loss-recovery/: SACKed data excluded with RACK), the peer's window against all of it.
+    return Math.min(this.congestion.window - this.#recovery.flightForWindow, this.#sndWnd - this.bytesInFlight)
   }
 
   /**

@@ -127,6 +127,16 @@ export class LossRecovery {
     return this.mode === 'rack' && this.scoreboard !== undefined
   }
 
+  /**
+   * What cwnd is compared with outside fast recovery: with RACK, the {@link pipe} (SACKed data has left
+   * the network, as Linux's tcp_packets_in_flight() counts it), so that while RACK waits out a
+   * reordering window the SACKs still clock new data out, whose delivery in turn shows what was lost;
+   * else SND.NXT − SND.UNA (RFC 5681 FlightSize).
+   */
+  get flightForWindow(): number {
+    return this.#rackOn ? this.pipe() : this.view.bytesInFlight
+  }
+
   /** RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not. */
   onAck(ack: number, blocks: readonly SackBlock[], sackOn: boolean): SackAckUpdate | undefined {
     if (this.scoreboard === undefined && sackOn && blocks.length > 0 && this.mode !== 'newreno') {
