@@ -34,7 +34,7 @@ let worst = Number.POSITIVE_INFINITY
 for (const scenario of SCENARIOS) {
   const row = modes.map((mode) => ({ mode: mode ?? 'default', ...run(mode, scenario.impairments) }))
   console.log(`  ${scenario.name.padEnd(26)} ${row.map((r) => `${r.mode}: ${r.mbps.toFixed(1)} Mbit/s (${r.timeouts} RTOs, ${(r.retransmitted / 1e6).toFixed(2)} MB rexmit)`).join('; ')}`)
-  if (row.length > 1 && row[1].mbps > 0) worst = Math.min(worst, row[0].mbps / row[1].mbps)
+  if (row.length > 1 && row[1].mbps > 0 && Object.keys(scenario.impairments).length > 0) worst = Math.min(worst, row[0].mbps / row[1].mbps)
 }
 if (modes.length > 1 && Number.isFinite(worst)) {
   report({
