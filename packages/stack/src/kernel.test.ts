@@ -278,6 +278,29 @@ describe.runIf(enabled)('interoperability with the Linux kernel', () => {
     }
   }, 120_000)
 
+  it.runIf(canDrop)('RACK-TLP repairs 5% path loss to a kernel server: 50 MB, SHA-256 equal, lost retransmissions found without waiting for the RTO', async () => {
+    addLoss(5, { fromUs: true, toUs: false })
+    try {
+      const sink = peer('sink', KERNEL_IP, '7015')
+      await sink.ready
+      const socket = stack.connect({ host: KERNEL_IP, port: 7015 })
+      await once(socket, 'connect')
+      const connection = stack.connectionOf(socket.fd)!
+      expect(connection.config.lossDetection).toBe('rack')
+      const total = 50_000_000
+      await sendPattern(socket, total)
+      const [bytes, hash] = (await sink.result).split(' ')
+      expect(Number(bytes)).toBe(total)
+      expect(hash).toBe(patternHash(total))
+      expect(lossDrops().fromUs).toBeGreaterThan(0)
+      // RFC 8985 §6: losses marked by time; at 5% some retransmissions are lost again and found the same way.
+      expect(connection.stats.rackLostSegments).toBeGreaterThan(0)
+      expect(connection.stats.lostRetransmissions).toBeGreaterThan(0)
+    } finally {
+      removeLoss()
+    }
+  }, 120_000)
+
   it.runIf(canDrop)('recovers when the path drops 1% each way: 40 MB each way at once, SHA-256 equal, both sides retransmit', async () => {
     addLoss(1, { fromUs: true, toUs: true })
     try {
