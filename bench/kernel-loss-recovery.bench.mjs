@@ -5,7 +5,8 @@
 // receiver (a Python recv_into loop in namespace B), the same bytes; offloads off on every interface so
 // both senders put MSS-sized packets on the wire and the router drops packets, not 64 KB GSO bursts; the
 // senders alternate which goes first in each run; each timer starts once the connection is established
-// (process start-up and the handshake outside it). RTO counts: ours from the connection's stats, the
+// (process start-up and the handshake outside it); the receiver reports the bytes of every connection and a
+// transfer cut short fails the run. RTO counts: ours from the connection's stats, the
 // kernel's from TCPTimeouts in namespace A's /proc/net/netstat. Root only.
 //   our stack (packet socket on veth O, 10.S.0.2) ─┐
 //                                                   R (10.S.{0,1,2}.1, forwarding, nft + htb toward B) ─ B (10.S.2.2, sink)
@@ -19,7 +20,8 @@ import { requireRoot } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
 
 const ID = 'kernel-loss-recovery'
-const BYTES = Number(process.env.LOSS_BYTES ?? 30_000_000)
+/** Whole 64 KiB chunks, as both senders write them. */
+const BYTES = Math.ceil(Number(process.env.LOSS_BYTES ?? 30_000_000) / 65536) * 65536
 const RUNS = Number(process.env.LOSS_RUNS ?? 3)
 const LOSS_DETECTION = process.env.LOSS_DETECTION ?? 'rack'
 const SUBNET = 212
@@ -42,9 +44,14 @@ print('ready', flush=True)
 buffer = memoryview(bytearray(4 << 20))
 while True:
     c, _ = s.accept()
-    while c.recv_into(buffer):
-        pass
-    c.close()`
+    total = 0
+    while True:
+        n = c.recv_into(buffer)
+        if not n:
+            break
+        total += n
+    c.close()
+    print(total, flush=True)`
 
 // The kernel sender: times from the established connection to the close, and prints the seconds.
 const SENDER = `
@@ -178,6 +185,20 @@ async function kernel() {
   return { mbps: (BYTES * 8) / seconds / 1e6, timeouts: kernelTimeouts() - before }
 }
 
+/** Lines the sink prints: the bytes each connection delivered, so a transfer cut short is not counted as done. */
+const sinkLines = []
+let sinkWaiter
+function onSinkData(data) {
+  for (const line of String(data).split('\n')) if (line.trim() !== '') sinkLines.push(line.trim())
+  if (sinkWaiter !== undefined && sinkLines.length > 0) sinkWaiter()
+}
+async function delivered() {
+  while (sinkLines.length === 0) await new Promise((resolve) => (sinkWaiter = resolve))
+  sinkWaiter = undefined
+  const bytes = Number(sinkLines.shift())
+  if (bytes !== BYTES) throw new Error(`the receiver got ${bytes} bytes of ${BYTES}`)
+}
+
 const stats = (values) => {
   const sorted = [...values].sort((a, b) => a - b)
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] }
@@ -189,14 +210,17 @@ try {
   build()
   const sink = spawn('ip', ['netns', 'exec', ns.B, 'python3', '-c', SINK], { stdio: ['ignore', 'pipe', 'inherit'] })
   try {
-    await once(sink.stdout, 'data')
+    await once(sink.stdout, 'data') // 'ready'
+    sink.stdout.on('data', onSinkData)
     for (const scenario of SCENARIOS) {
       impair(scenario)
       const rows = []
       for (let r = 0; r < RUNS; r++) {
         // Alternate which sender goes first.
         const first = r % 2 === 0 ? await ours() : await kernel()
+        await delivered()
         const second = r % 2 === 0 ? await kernel() : await ours()
+        await delivered()
         rows.push(r % 2 === 0 ? { ours: first, kernel: second } : { ours: second, kernel: first })
       }
       const ratio = stats(rows.map((row) => row.ours.mbps / row.kernel.mbps))
