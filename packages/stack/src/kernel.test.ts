@@ -67,7 +67,7 @@ const LOSS_TABLE = 'mtcp_loss'
 const NO_SACK_PORT = 7013
 const CAPTURE = join(tmpdir(), `mtcp-kernel-${process.pid}.pcapng`)
 /** The ports of the bulk transfers (hundreds of thousands of segments): sampled in the capture, not kept whole. */
-const BULK_PORTS = [7001, 7002, 7005, 7009, 7011, 7012, 7013]
+const BULK_PORTS = [7001, 7002, 7005, 7009, 7011, 7012, 7013, 7015]
 /**
  * What the capture keeps, whole: every frame that is not a TCP segment of a bulk transfer; of the bulk
  * transfers, every SYN, FIN and RST, every segment with options beyond timestamps (SACK blocks), and one
@@ -274,6 +274,29 @@ describe.runIf(enabled)(suiteTitle('interoperability with the Linux kernel', ski
       // The kernel saw the holes (out-of-order data it queued) and never had to discard our segments as bad.
       expect(counterDelta(kernelBefore, kernelAfter, 'TcpExt.TCPOFOQueue')).toBeGreaterThan(0)
       expect(counterDelta(kernelBefore, kernelAfter, 'Tcp.InCsumErrors')).toBe(0)
+    } finally {
+      removeLoss()
+    }
+  }, 120_000)
+
+  it.runIf(canDrop)(suiteTitle('RACK-TLP repairs 5% path loss to a kernel server: 50 MB, SHA-256 equal, lost retransmissions found without waiting for the RTO', canDrop ? undefined : 'needs nft on PATH'), async () => {
+    addLoss(5, { fromUs: true, toUs: false })
+    try {
+      const sink = peer('sink', KERNEL_IP, '7015')
+      await sink.ready
+      const socket = stack.connect({ host: KERNEL_IP, port: 7015 })
+      await once(socket, 'connect')
+      const connection = stack.connectionOf(socket.fd)!
+      expect(connection.config.lossDetection).toBe('rack')
+      const total = 50_000_000
+      await sendPattern(socket, total)
+      const [bytes, hash] = (await sink.result).split(' ')
+      expect(Number(bytes)).toBe(total)
+      expect(hash).toBe(patternHash(total))
+      expect(lossDrops().fromUs).toBeGreaterThan(0)
+      // RFC 8985 §6: losses marked by time; at 5% some retransmissions are lost again and found the same way.
+      expect(connection.stats.rackLostSegments).toBeGreaterThan(0)
+      expect(connection.stats.lostRetransmissions).toBeGreaterThan(0)
     } finally {
       removeLoss()
     }

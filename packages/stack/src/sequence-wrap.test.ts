@@ -67,6 +67,30 @@ describe('fast recovery after 2^31 bytes without loss', () => {
   }, 120_000)
 })
 
+describe('RACK-TLP after 2^31 bytes without loss', () => {
+  // RACK's stored sequence numbers (RACK.end_seq, RACK.fack, the D-SACK round, the highest retransmission,
+  // the lost queue) must still compare right once the first reordering and losses come 2^31 bytes later.
+  it('the first reordering and losses after 2^31 + 64 MiB clean bytes are repaired by RACK, without a timeout', () => {
+    const p = pair({ seed: 5 })
+    const clean = TWO_31 + (64 << 20)
+    let lossy = false
+    const result = runStreams(p, {
+      aToB: clean + (64 << 20),
+      bToA: 0,
+      onReceive: (direction, received) => {
+        if (direction === 'aToB' && !lossy && received > clean) {
+          lossy = true
+          p.link.configure('aToB', { ...LINK, loss: 0.005, reorder: 0.05, reorderDelay: 10 })
+        }
+      },
+    })
+    expect(lossy).toBe(true)
+    expect(result.receivedByB).toBe(clean + (64 << 20))
+    expect(result.a.rackLostSegments).toBeGreaterThan(0)
+    expect(result.a.fastRetransmits).toBeGreaterThan(0)
+  }, 120_000)
+})
+
 describe('whole wraps of the sequence space (more than 2^32 bytes)', () => {
   const WRAP = TWO_32 + (64 << 20)
   /** 1 to 40 full segments, then a tail of 1 to MSS − 1 bytes. */

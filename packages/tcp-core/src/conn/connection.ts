@@ -12,7 +12,7 @@
  * when `dispatch` must run again for a timer.
  * @module
  */
-import { type SackAckUpdate, type SackBlock, SackReceiver, SackScoreboard } from '@mtcp/sack'
+import { type SackAckUpdate, type SackBlock, SackReceiver } from '@mtcp/sack'
 import { nativePacingRate, Pacer, TokenBucket } from '@mtcp/pacer'
 import type { AckMeasurement, CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
@@ -37,6 +37,8 @@ import { TailLossProbe } from './rules/tail-loss-probe.js'
 import { Nagle } from './rules/nagle.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
+import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
+import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
 export type TcpState =
@@ -96,6 +98,10 @@ export interface TcpConnectionStats {
   retransmitTimeouts: number
   fastRetransmits: number
   duplicateAcksIn: number
+  /** Segments RACK marked lost (RFC 8985 §6.2 step 5). */
+  rackLostSegments: number
+  /** Retransmissions found lost again and sent again without waiting for the RTO (RACK, or the RFC 6675 mode's check). */
+  lostRetransmissions: number
   outOfOrderSegments: number
   /** Segments that failed the acceptability test (RFC 9293 §3.10.7.4). */
   unacceptableSegments: number
@@ -148,6 +154,8 @@ export class TcpConnection {
     retransmitTimeouts: 0,
     fastRetransmits: 0,
     duplicateAcksIn: 0,
+    rackLostSegments: 0,
+    lostRetransmissions: 0,
     outOfOrderSegments: 0,
     unacceptableSegments: 0,
     pawsRejected: 0,
@@ -215,24 +223,14 @@ export class TcpConnection {
   readonly #persist = new PersistTimer()
   readonly #keepAlive = new KeepAlive()
   readonly #timeWait = new TimeWait()
-  #retransmitHead = false
   #resetToSend: { seq: number; ack: number; flags: number } | undefined = undefined
   #probePending: 'window' | 'keepalive' | undefined = undefined
   #lastReceivedAt: Micros
   readonly #challenges = new ChallengeAckLimit()
 
   // SACK (RFC 2018): present when both ends sent SACK-permitted
-  #scoreboard: SackScoreboard | undefined = undefined
   #sackReceiver: SackReceiver | undefined = undefined
   readonly #sackBlocksOut: SackBlock[] = []
-  /**
-   * Retransmissions of this recovery still unacknowledged, with SND.MAX when each was sent: when data
-   * sent after one is SACKed and it is not, the retransmission was lost too (as Linux's
-   * tcp_mark_lost_retrans), and it goes again instead of waiting for a timeout.
-   */
-  #recoveryRetransmits: Array<{ seq: number; end: number; sndMaxAtSend: number }> = []
-  /** Lost retransmissions to send again before anything NextSeg() picks. */
-  #retransmitAgain: Array<{ seq: number; end: number }> = []
 
   /** Tail loss probes, RFC 8985 §7 (rules/tail-loss-probe.ts). */
   readonly #tlp = new TailLossProbe()
@@ -246,11 +244,10 @@ export class TcpConnection {
   /** When the pacer lets the next data segment go, while it holds one back. */
   #paceAt: Micros | undefined = undefined
 
-  // Loss recovery (RFC 5681 §3.2, RFC 6582; RFC 6675 with SACK)
-  #dupAcks = 0
-  #inRecovery = false
-  #recover: number
-  #partialAckSeen = false
+  /** Loss detection and recovery: RACK-TLP and PRR, RFC 6675, NewReno (rules/loss-recovery/). */
+  readonly #recovery: LossRecovery
+  /** F-RTO after a timeout, RFC 5682 (rules/loss-recovery/frto.ts). */
+  readonly #frto = new Frto()
 
   /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
   readonly #undo = new SpuriousUndo()
@@ -283,7 +280,6 @@ export class TcpConnection {
     this.#sndUna = this.iss
     this.#sndNxt = this.iss
     this.#sndMax = this.iss
-    this.#recover = this.iss
     this.#nagle = new Nagle(this.iss)
     this.#ts = new Timestamps(config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
     this.sendBuffer = new SendBuffer(config.sendBufferSize)
@@ -313,6 +309,29 @@ export class TcpConnection {
         appLimited: false,
       }
     }
+    // What loss recovery reads from the connection: one object of getters, made once.
+    const self = this
+    this.#recovery = new LossRecovery(
+      config.lossDetection,
+      this.iss,
+      {
+        get sndUna() { return self.#sndUna },
+        get sndMax() { return self.#sndMax },
+        get sndNxt() { return self.#sndNxt },
+        get bytesInFlight() { return self.bytesInFlight },
+        get mss() { return self.#payloadMax },
+        get sendMss() { return self.#sendMss() },
+        get dataEnd() { return seqAdd(self.#sndUna, self.sendBuffer.length) },
+        get sndWnd() { return self.#sndWnd },
+        get srtt() { return self.rtt.smoothedRtt },
+        countLoss(segments: number) { if (self.#measurement !== undefined) self.#measurement.lostPackets += segments },
+      },
+      this.congestion,
+      this.stats,
+      this.#undo,
+      this.#tlp,
+      this.#sentLog,
+    )
     this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
     this.#lastReceivedAt = now
     this.#out.copyFrom = this.#copyFromSendBuffer
@@ -401,7 +420,7 @@ export class TcpConnection {
 
   /** Whether fast recovery is under way. */
   get inRecovery(): boolean {
-    return this.#inRecovery
+    return this.#recovery.inRecovery
   }
 
   /** Return and clear the {@link TcpEvents} bits raised since the last call. */
@@ -645,11 +664,9 @@ export class TcpConnection {
       return false
     }
     const scaledWindow = segment.window << this.#sndShift
-    // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not.
-    if (this.#scoreboard === undefined && this.#sackOn && segment.sackBlocks.length > 0) {
-      this.#scoreboard = new SackScoreboard({ mss: this.#payloadMax, sndUna: this.#sndUna })
-    }
-    const sack = this.#scoreboard?.onAck(ack, segment.sackBlocks, this.#sndMax)
+    // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not (rules/loss-recovery/).
+    const recovery = this.#recovery
+    const sack = recovery.onAck(ack, segment.sackBlocks, this.#sackOn)
     const measurement = this.#measurement
     if (measurement !== undefined) {
       measurement.bytesAcked = 0
@@ -657,21 +674,24 @@ export class TcpConnection {
       measurement.lostPackets = 0
     }
     if (this.#tlp.onAck(ack, this.#sndUna, segment.payloadLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
-    if (sack?.recoveryEnded && this.#inRecovery) this.#exitSackRecovery(now)
-    if (this.#inRecovery && sack !== undefined) this.#detectLostRetransmissions()
+    recovery.afterSack(now, sack, segment.sackBlocks)
+    const ackedBefore = this.stats.bytesOut
     const advanced = seqGt(ack, this.#sndUna)
     if (advanced) {
       this.#acknowledge(now, ack, sack)
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
-      this.#duplicateAck(now)
+      recovery.onDuplicateAck(now)
     }
+    // RFC 8985 §6.2 step 5 and RFC 6937 §3 (RACK mode): mark what is lost, set what recovery may send.
+    recovery.afterAck(now, sack !== undefined ? sack.deliveredBytes : this.stats.bytesOut - ackedBefore)
     if (this.#undo.eifelPending && advanced) this.#eifelCheck(now, segment)
-    if (this.#undo.recoverySpurious(this.#sndUna, sack?.dsackBlock, this.#inRecovery)) {
+    if (this.#frto.active) this.#frtoStep(now, advanced, ack)
+    if (this.#undo.recoverySpurious(this.#sndUna, sack?.dsackBlock, recovery.inRecovery)) {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
     }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
-    this.#delivery.onAck(now, this.stats.bytesOut + (this.#scoreboard?.sackedBytes ?? 0))
+    this.#delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
     if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
@@ -722,7 +742,8 @@ export class TcpConnection {
     // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
     // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
     this.#nagle.onAck(ack)
-    if (!this.#inRecovery && seqGt(ack, seqAdd(this.#recover, 1))) this.#recover = seqAdd(ack, -1)
+    const recovery = this.#recovery
+    recovery.onCumulativeAck(ack)
     this.stats.bytesOut += dataAcked
     if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
     this.#rto.onNewDataAcked()
@@ -731,7 +752,7 @@ export class TcpConnection {
     // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
     const logged = this.#sentLog.acknowledge(now, ack)
     const appLimited = this.#sentLog.ackedAppLimited
-    const rttSample = this.#inRecovery ? undefined : logged
+    const rttSample = recovery.inRecovery ? undefined : logged
     if (this.#measurement !== undefined) {
       this.#measurement.bytesAcked = dataAcked
       this.#measurement.rttSample = logged // CCP wants the path's latest sample, recovery or not
@@ -740,39 +761,15 @@ export class TcpConnection {
     // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it; but during
     // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
     // so that a window with many losses falls back to a timeout instead of one repair per RTT.
-    const partialAck = this.#inRecovery && !seqGt(ack, this.#recover)
+    const partialAck = recovery.isPartialAck(ack)
     if (!partialAck || sack !== undefined) {
       if (seqGt(this.#sndMax, this.#sndUna)) this.#rto.restart(now, this.rtt.rto)
       else this.#rto.stop()
     }
-    if (this.#inRecovery && sack !== undefined) {
-      // RFC 6675 §5 (A): recovery ends when the recovery point is acknowledged; until then the pipe
-      // estimate, not the window, decides what goes (see #sendSackRecovery).
-      if (sack.recoveryEnded || seqGt(ack, this.#recover)) this.#exitSackRecovery(now)
-      return
-    }
-    if (this.#inRecovery) {
-      if (seqGt(ack, this.#recover)) {
-        // Full acknowledgment (RFC 6582 §3.2 step 3).
-        this.#inRecovery = false
-        this.#dupAcks = 0
-        this.congestion.onExitRecovery(now, this.bytesInFlight)
-      } else {
-        // Partial acknowledgment (RFC 6582 §3.2 step 5): retransmit the next hole.
-        this.#retransmitHead = true
-        this.congestion.onPartialAck(now, acked)
-        if (!this.#partialAckSeen) {
-          this.#partialAckSeen = true
-          this.#rto.restart(now, this.rtt.rto)
-        }
-      }
-      return
-    }
-    // RFC 6675 §5: a cumulative ACK resets DupAcks, and counts as one itself when it carries new SACK information.
-    this.#dupAcks = sack !== undefined && sack.newlySackedBytes > 0 ? 1 : 0
-    // With SACK, a new cumulative ACK can still leave a hole the scoreboard deems lost (RFC 6675 §4 IsLost).
-    if (sack !== undefined && this.#scoreboard!.isLost(this.#sndUna) && seqGt(this.#sndMax, this.#sndUna)) this.#enterRecovery(now)
-    if (dataAcked > 0 && !this.#inRecovery) {
+    // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
+    const grow = recovery.onNewAck(now, ack, acked, sack)
+    if (recovery.restartRto) this.#rto.restart(now, this.rtt.rto)
+    if (grow && dataAcked > 0) {
       this.congestion.onAck(now, {
         bytesAcked: dataAcked,
         bytesSacked: sack?.newlySackedBytes ?? 0,
@@ -793,78 +790,13 @@ export class TcpConnection {
    */
   #isDuplicateAck(segment: InboundSegment, scaledWindow: number, sack: SackAckUpdate | undefined): boolean {
     if (sack !== undefined) return sack.newlySackedBytes > 0
-    return segment.payloadLength === 0 && !(segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) && scaledWindow === this.#sndWnd
-  }
-
-  /** RFC 5681 §3.2 and RFC 6582 §3.2: duplicate ACKs count towards fast retransmit. */
-  #duplicateAck(now: Micros): void {
-    this.stats.duplicateAcksIn++
-    if (this.#inRecovery) {
-      // NewReno inflates the window per duplicate ACK; with SACK the pipe estimate already counts what left.
-      if (this.#scoreboard === undefined) this.congestion.onDuplicateAck(now)
-      return
-    }
-    this.#dupAcks++
-    const scoreboard = this.#scoreboard
-    // RFC 6675 §5 (1)–(2): DupThresh duplicate ACKs, or the scoreboard already deems SND.UNA lost.
-    if (scoreboard !== undefined ? this.#dupAcks >= 3 || scoreboard.isLost(this.#sndUna) : this.#dupAcks === 3) this.#enterRecovery(now)
+    return isNewRenoDuplicate(segment.payloadLength, (segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0, scaledWindow, this.#sndWnd)
   }
 
   /** The receiver's SACK block list, made on first use when SACK was negotiated. */
   #sackReceiverIfOn(): SackReceiver | undefined {
     if (this.#sackReceiver === undefined && this.#sackOn) this.#sackReceiver = new SackReceiver()
     return this.#sackReceiver
-  }
-
-  #exitSackRecovery(now: Micros): void {
-    this.#inRecovery = false
-    this.#dupAcks = 0
-    this.#scoreboard!.exitRecovery()
-    this.#recoveryRetransmits.length = 0
-    this.#retransmitAgain.length = 0
-    this.congestion.onExitRecovery(now, this.bytesInFlight)
-  }
-
-  /** During SACK recovery: find retransmissions that were lost again (see {@link #recoveryRetransmits}). */
-  #detectLostRetransmissions(): void {
-    const scoreboard = this.#scoreboard!
-    const highest = scoreboard.highestSacked
-    const list = this.#recoveryRetransmits
-    let kept = 0
-    for (const entry of list) {
-      if (seqLe(entry.end, this.#sndUna) || scoreboard.isSacked(entry.seq)) continue // arrived
-      // Three segments sent after it were SACKed: it is not merely late (RFC 6675's DupThresh spirit).
-      if (highest !== undefined && seqGe(highest, seqAdd(entry.sndMaxAtSend, 3 * this.#payloadMax))) {
-        this.#retransmitAgain.push({ seq: entry.seq, end: entry.end })
-        if (this.#measurement !== undefined) this.#measurement.lostPackets++
-        continue
-      }
-      list[kept++] = entry
-    }
-    list.length = kept
-  }
-
-  /** Fast retransmit and the start of recovery: NewReno (RFC 6582 §3.2 step 2) or SACK (RFC 6675 §5 (4)). */
-  #enterRecovery(now: Micros): void {
-    if (this.#inRecovery) return
-    // RFC 6582 §3.2 step 2 (and RFC 6675's RecoveryPoint): only when the ACK covers more than `recover`,
-    // so one window of losses after a timeout does not cause a second reduction.
-    if (!seqGt(this.#sndUna, this.#recover)) return
-    this.#inRecovery = true
-    this.#partialAckSeen = false
-    // Recovery makes its own reduction and repairs; an open probe episode ends here (RFC 8985 §7.2: no PTO in recovery).
-    this.#tlp.cancel()
-    this.#recover = seqAdd(this.#sndMax, -1)
-    this.stats.fastRetransmits++
-    this.#undo.onRecoveryStart(this.congestion.onUndo !== undefined, this.#sndUna, this.#sndMax)
-    if (this.#measurement !== undefined) this.#measurement.lostPackets++
-    const sack = this.#scoreboard !== undefined
-    // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
-    // holds), so the reduction is taken from at most the congestion window, as Linux does (β·cwnd).
-    const inNetwork = sack ? Math.min(this.bytesInFlight, this.congestion.window) : this.bytesInFlight
-    this.congestion.onEnterRecovery(now, inNetwork, sack)
-    if (sack) this.#scoreboard!.enterRecovery(this.#sndMax)
-    else this.#retransmitHead = true
   }
 
   /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
@@ -1022,7 +954,7 @@ export class TcpConnection {
     this.#keepAlive.at = undefined
     this.#timeWait.at = undefined
     this.#synPending = false
-    this.#retransmitHead = false
+    this.#recovery.retransmitHead = false
     this.#probePending = undefined
   }
 
@@ -1035,7 +967,29 @@ export class TcpConnection {
     if (!this.#undo.eifelSpurious(segment.tsEcho)) return
     this.stats.spuriousTimeouts++
     this.congestion.onUndo?.(now)
+    this.#frto.cancel()
     if (seqLt(this.#sndNxt, this.#sndMax)) this.#sndNxt = this.#sndMax
+  }
+
+  /** RFC 5682 §2 steps 2–3 (rules/loss-recovery/frto.ts) on an ACK after a timeout. */
+  #frtoStep(now: Micros, advanced: boolean, ack: number): void {
+    const unsent = this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna)
+    const newData = unsent > 0 && this.#sndWnd > seqSub(this.#sndMax, this.#sndUna)
+    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax)) {
+      case FrtoStep.SendNew:
+        // Step 2b: new data instead of the rest of the flight.
+        this.#sndNxt = this.#sndMax
+        return
+      case FrtoStep.Conventional:
+        // Step 3a: the timeout was real: the flight goes again from SND.UNA.
+        this.#sndNxt = this.#sndUna
+        return
+      case FrtoStep.Spurious:
+        // Step 3b; the response of RFC 4015 §3.2: restore cwnd and ssthresh, keep sending new data.
+        this.stats.spuriousTimeouts++
+        this.congestion.onUndo?.(now)
+        return
+    }
   }
 
   /** Whether our FIN was sent and acknowledged. */
@@ -1056,7 +1010,7 @@ export class TcpConnection {
     measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
     measurement.bytesSacked = newlySacked
     measurement.packetsSacked = Math.ceil(newlySacked / mss)
-    const inFlight = this.#scoreboard !== undefined ? this.#scoreboard.pipe(this.#sndUna, this.#sndMax) : this.bytesInFlight
+    const inFlight = this.#recovery.pipe()
     measurement.bytesInFlight = inFlight
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
     measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
@@ -1069,7 +1023,8 @@ export class TcpConnection {
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
     this.stats.bytesSent += seqSub(end, start)
     if (retransmission) {
-      this.#sentLog.markRetransmitted(start, end)
+      this.#sentLog.markRetransmitted(start, end, now)
+      this.#recovery.onRetransmitted(end)
       return
     }
     this.#delivery.onSent(now, start, end, seqSub(this.#sndMax, this.#sndUna) === 0)
@@ -1079,14 +1034,15 @@ export class TcpConnection {
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(earliest(earliest(this.#rto.at, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), this.#tlp.timeoutAt)
+    return earliest(earliest(earliest(earliest(earliest(earliest(this.#rto.at, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), earliest(this.#tlp.timeoutAt, this.#recovery.timerAt))
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#retransmitHead || this.#probePending !== undefined || this.#tlp.due) return true
+    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#recovery.retransmitHead || this.#probePending !== undefined || this.#tlp.due) return true
     if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
-    if (this.#inRecovery && this.#scoreboard !== undefined) return this.#nextSackSegment() !== undefined
+    if (this.#recovery.sackRecovery) return this.#recovery.next() !== undefined
+    if (this.#recovery.lostAfterTimeout && this.#recovery.next() !== undefined) return true
     return this.#canSendData() && this.#nextSendLength() >= 0
   }
 
@@ -1098,6 +1054,7 @@ export class TcpConnection {
     if (this.#paceAt !== undefined && now >= this.#paceAt) this.#paceAt = undefined
     this.#acks.runTimer(now)
     this.#tlp.runTimer(now)
+    this.#recovery.runTimer(now)
     if (this.#rto.expired(now)) this.#retransmitTimeout(now)
     if (this.#persist.due(now)) this.#probePending = 'window'
     if (this.#config.keepAlive) {
@@ -1128,17 +1085,11 @@ export class TcpConnection {
       return
     }
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
-    // RFC 2018 §8 / RFC 6675 §5.1: the receiver may have reneged; retransmit as if nothing was SACKed.
-    this.#scoreboard?.clearSacked()
-    // RFC 6582 §3.2 step 1 / §4: remember the highest sequence number sent, then go back to SND.UNA.
-    this.#recover = seqAdd(this.#sndMax, -1)
-    this.#inRecovery = false
-    this.#dupAcks = 0
+    // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
+    this.#recovery.onTimeout()
+    // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
+    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax)
     this.#sndNxt = this.#sndUna
-    this.#retransmitHead = false
-    // The recovery's retransmission lists end with it: kept, their sequence numbers would go stale.
-    this.#recoveryRetransmits.length = 0
-    this.#retransmitAgain.length = 0
   }
 
   // ---------------------------------------------------------------- sending
@@ -1176,13 +1127,17 @@ export class TcpConnection {
       this.#sendAck(now, emit)
     }
     let sent = 0
-    if (this.#retransmitHead) {
-      this.#retransmitHead = false
+    if (this.#recovery.retransmitHead) {
+      this.#recovery.retransmitHead = false
       sent += this.#sendRetransmitHead(now, emit)
     }
     this.#newDataSent = false
-    if (this.#inRecovery && this.#scoreboard !== undefined) sent += this.#sendSackRecovery(now, emit)
-    else if (state !== 'TIME-WAIT') sent += this.#sendData(now, emit)
+    if (this.#recovery.sackRecovery) sent += this.#sendSackRecovery(now, emit)
+    else if (state !== 'TIME-WAIT') {
+      // After a timeout (RACK mode), retransmissions found lost again go before go-back-N continues.
+      if (this.#recovery.lostAfterTimeout) sent += this.#sendSackRecovery(now, emit)
+      sent += this.#sendData(now, emit)
+    }
     if (this.#tlp.due) {
       this.#tlp.due = false
       // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.
@@ -1204,7 +1159,7 @@ export class TcpConnection {
    * retransmission, and cwnd has room for more. A pacer holding data back is not the application's doing.
    */
   #checkApplicationLimited(): void {
-    if (!this.#canSendData() || this.#inRecovery || this.#paceAt !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return
+    if (!this.#canSendData() || this.#recovery.inRecovery || this.#paceAt !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return
     const inFlight = this.bytesInFlight
     if (this.sendBuffer.length - inFlight >= this.#payloadMax) return
     if (inFlight >= this.congestion.window) return
@@ -1300,10 +1255,12 @@ export class TcpConnection {
     emit(out)
   }
 
-  /** Usable window: min(cwnd, SND.WND) minus the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
+  /** Usable window: cwnd less the data in the network, and SND.WND less the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
   #usableWindow(): number {
-    const window = Math.min(this.congestion.window, this.#sndWnd)
-    return window - this.bytesInFlight
+    // RFC 5682 §2 step 2b: F-RTO's two new segments go whatever cwnd says (within the peer's window).
+    if (this.#frto.allowance > 0) return Math.min(Math.max(this.congestion.window - this.bytesInFlight, this.#frto.allowance), this.#sndWnd - this.bytesInFlight)
+    // cwnd against the data in the network (rules/loss-recovery/: SACKed data excluded with RACK), the peer's window against all of it.
+    return Math.min(this.congestion.window - this.#recovery.flightForWindow, this.#sndWnd - this.bytesInFlight)
   }
 
   /**
@@ -1445,6 +1402,7 @@ export class TcpConnection {
       this.#undo.onRetransmission(out.tsValue, length)
     } else {
       this.#newDataSent = true
+      this.#frto.onNewDataSent(length)
     }
     if (length > 0) this.#idle.onDataSent(now)
     this.#logSent(now, seq, end, retransmission)
@@ -1455,38 +1413,15 @@ export class TcpConnection {
     emit(out)
   }
 
-  /** What RFC 6675 §5 (C) sends next during SACK recovery, if cwnd − pipe allows a segment. */
-  #nextSackSegment(): (NonNullable<ReturnType<SackScoreboard['nextSegment']>> & { again?: true }) | undefined {
-    const scoreboard = this.#scoreboard!
-    if (this.congestion.window - scoreboard.pipe(this.#sndUna, this.#sndMax) < this.#payloadMax) return undefined
-    while (this.#retransmitAgain.length > 0) {
-      const again = this.#retransmitAgain[0]!
-      const start = seqGt(this.#sndUna, again.seq) ? this.#sndUna : again.seq
-      if (seqLe(again.end, this.#sndUna) || scoreboard.isSacked(start)) {
-        this.#retransmitAgain.shift()
-        continue
-      }
-      return { seq: start, length: Math.min(this.#sendMss(), seqSub(again.end, start)), retransmission: true, rescue: false, again: true }
-    }
-    const dataEnd = seqAdd(this.#sndUna, this.sendBuffer.length)
-    const next = scoreboard.nextSegment(this.#sndUna, this.#sndMax, dataEnd, Math.min(this.#sndWnd, 0x7fffffff))
-    // The scoreboard picks up to one SMSS; while SACK blocks ride along the segment holds less (#sendMss).
-    if (next !== undefined) {
-      const mss = this.#sendMss()
-      if (next.length > mss) {
-        // The rescue retransmission keeps its end, the highest unSACKed octet (RFC 6675 §4 NextSeg rule 4).
-        if (next.rescue) next.seq = seqAdd(next.seq, next.length - mss)
-        next.length = mss
-      }
-    }
-    return next
-  }
-
-  /** RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() picks (holes first, then new data, then the rescue). */
+  /**
+   * Send what SACK recovery picks while it allows (rules/loss-recovery/: RFC 6675 §5 (C) cwnd − pipe, or
+   * PRR's sndcnt in RACK mode): lost ranges first, then NextSeg().
+   */
   #sendSackRecovery(now: Micros, emit: (segment: OutboundSegment) => void): number {
     let sent = 0
     if (this.#paceAt !== undefined) return 0
-    for (let next = this.#nextSackSegment(); next !== undefined; next = this.#nextSackSegment()) {
+    const recovery = this.#recovery
+    for (let next: RecoverySegment | undefined = recovery.next(); next !== undefined; next = recovery.next()) {
       if (!this.#paced(now, next.length)) break
       if (this.#pacer?.paced) this.#pacer.onSend(next.length, now)
       const offset = seqSub(next.seq, this.#sndUna)
@@ -1510,14 +1445,7 @@ export class TcpConnection {
         if (seqGt(end, this.#sndMax)) this.#sndMax = end
       }
       this.#logSent(now, next.seq, end, next.retransmission)
-      if ('again' in next) {
-        // The segment may hold less than the lost retransmission did (#sendMss): keep the rest for next time.
-        const again = this.#retransmitAgain[0]!
-        if (seqGe(end, again.end)) this.#retransmitAgain.shift()
-        else again.seq = end
-      }
-      else this.#scoreboard!.markSent(next.seq, seqSub(end, next.seq), next.retransmission, next.rescue)
-      if (next.retransmission) this.#recoveryRetransmits.push({ seq: next.seq, end, sndMaxAtSend: this.#sndMax })
+      recovery.onSent(next, end)
       this.#rto.startIfStopped(now, this.rtt.rto)
       this.stats.segmentsOut++
       sent++
@@ -1557,11 +1485,11 @@ export class TcpConnection {
       this.#config.tailLossProbe &&
       this.#sackOn &&
       this.#synAcked &&
-      !this.#inRecovery &&
+      !this.#recovery.inRecovery &&
       this.#rto.timeouts === 0 &&
       !seqLt(this.#sndNxt, this.#sndMax) &&
       this.#canSendData() &&
-      !(this.#scoreboard !== undefined && this.#scoreboard.sackedBytes > 0)
+      !(this.#recovery.scoreboard !== undefined && this.#recovery.scoreboard.sackedBytes > 0)
     this.#tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#sndMax, this.#sndUna), this.#payloadMax, this.#rto.at)
   }
 
@@ -1572,7 +1500,7 @@ export class TcpConnection {
    * episode stays open until {@link #tailLossProbeAck} closes it. @returns segments emitted (0 or 1).
    */
   #sendTailLossProbe(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    if (!this.#canSendData() || this.#inRecovery || this.#tlp.endSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
+    if (!this.#canSendData() || this.#recovery.inRecovery || this.#tlp.endSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
     const flight = seqSub(this.#sndMax, this.#sndUna)
     if (flight <= 0) return 0
     const mss = this.#sendMss()
@@ -1610,7 +1538,7 @@ export class TcpConnection {
   #tailLossProbeRepaired(now: Micros): void {
     this.stats.tailLossProbeRecoveries++
     if (this.#measurement !== undefined) this.#measurement.lostPackets++
-    if (!this.#inRecovery) {
+    if (!this.#recovery.inRecovery) {
       const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
       this.congestion.onEnterRecovery(now, inNetwork, true)
       this.congestion.onExitRecovery(now, this.bytesInFlight)

@@ -20,6 +20,10 @@ const MAX_CAPACITY = 8192
 /** Flag bits of an entry. */
 const RETRANSMITTED = 1
 const APP_LIMITED = 2
+/** RACK (rules/loss-recovery/rack.ts): the entry was found delivered (SACKed) already. */
+export const SENT_SACKED = 4
+/** RACK: the entry was marked lost and waits in the lost queue for its retransmission. */
+export const SENT_LOST = 8
 
 /** @internal */
 export class SentLog {
@@ -35,6 +39,11 @@ export class SentLog {
   ackedFirstSentTime: Micros = 0
   /** Whether the newest entry the last {@link acknowledge} removed was sent while application-limited. */
   ackedAppLimited = false
+  /** RACK (RFC 8985 §6.2 step 2): the latest transmission time among the entries the last {@link acknowledge} removed, -1 for none. */
+  ackedNewestTime: Micros = -1
+  /** That entry's end and whether it was retransmitted. */
+  ackedNewestEnd = 0
+  ackedNewestRetransmitted = false
 
   /** @param withDelivery - keep the delivery state per entry (for rate samples); idle connections without it stay smaller. */
   constructor(withDelivery = false) {
@@ -69,13 +78,68 @@ export class SentLog {
     this.#size++
   }
 
-  /** Mark every entry overlapping [start, end) as retransmitted: none of them may give a sample. */
-  markRetransmitted(start: number, end: number): void {
+  /**
+   * Mark every entry overlapping [start, end) as retransmitted at `now`: none of them may give an RTT
+   * sample (Karn), and RACK (RFC 8985 §6.1) takes `now` as their transmission time; a lost mark ends.
+   */
+  markRetransmitted(start: number, end: number, now: Micros): void {
     const slots = this.#slots
-    for (let i = 0; i < this.#size; i++) {
-      const at = ((this.#head + i) % this.#capacity) * this.#fields
-      if (seqLt(slots[at]!, end) && seqGt(slots[at + 1]!, start)) slots[at + 3] = slots[at + 3]! | RETRANSMITTED
+    for (let i = this.indexAt(start); i < this.#size; i++) {
+      const at = this.#slot(i)
+      if (!seqLt(slots[at]!, end)) break
+      if (seqGt(slots[at + 1]!, start)) {
+        slots[at + 2] = now
+        slots[at + 3] = (slots[at + 3]! | RETRANSMITTED) & ~SENT_LOST
+      }
     }
+  }
+
+  /** The index (0 = oldest) of the first entry whose end is after `seq`, by binary search: entries are in sequence order. */
+  indexAt(seq: number): number {
+    let low = 0
+    let high = this.#size
+    const slots = this.#slots
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (seqGt(slots[this.#slot(mid) + 1]!, seq)) high = mid
+      else low = mid + 1
+    }
+    return low
+  }
+
+  /** Entry `i`'s first sequence number. */
+  startOf(i: number): number {
+    return this.#slots[this.#slot(i)]!
+  }
+
+  /** Entry `i`'s end (one past its last sequence number). */
+  endOf(i: number): number {
+    return this.#slots[this.#slot(i) + 1]!
+  }
+
+  /** When entry `i` was last (re)transmitted. */
+  timeOf(i: number): Micros {
+    return this.#slots[this.#slot(i) + 2]!
+  }
+
+  /** Entry `i`'s flag bits ({@link SENT_SACKED}, {@link SENT_LOST}, retransmitted = 1). */
+  flagsOf(i: number): number {
+    return this.#slots[this.#slot(i) + 3]!
+  }
+
+  /** Set flag bits on entry `i`. */
+  setFlags(i: number, flags: number): void {
+    const at = this.#slot(i) + 3
+    this.#slots[at] = this.#slots[at]! | flags
+  }
+
+  /** Whether entry `i` was retransmitted. */
+  retransmitted(i: number): boolean {
+    return (this.flagsOf(i) & RETRANSMITTED) !== 0
+  }
+
+  #slot(i: number): number {
+    return ((this.#head + i) % this.#capacity) * this.#fields
   }
 
   /** Drop entries wholly acknowledged by `ack`; the newest never retransmitted gives the RTT sample. */
@@ -84,10 +148,16 @@ export class SentLog {
     const slots = this.#slots
     this.ackedSentAt = -1
     this.ackedAppLimited = false
+    this.ackedNewestTime = -1
     while (this.#size > 0) {
       const at = this.#head * this.#fields
       if (seqGt(slots[at + 1]!, ack)) break
       const flags = slots[at + 3]!
+      if ((flags & SENT_SACKED) === 0 && slots[at + 2]! >= this.ackedNewestTime) {
+        this.ackedNewestTime = slots[at + 2]!
+        this.ackedNewestEnd = slots[at + 1]!
+        this.ackedNewestRetransmitted = (flags & RETRANSMITTED) !== 0
+      }
       if ((flags & RETRANSMITTED) === 0) sample = now - slots[at + 2]!
       this.ackedAppLimited = (flags & APP_LIMITED) !== 0
       if (this.#fields === DELIVERY_FIELDS) {

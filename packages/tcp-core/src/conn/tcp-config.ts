@@ -4,6 +4,10 @@
  */
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
 
+/** The loss detections a connection can use ({@link TcpConfig.lossDetection}). */
+export type LossDetection = 'rack' | 'rfc6675' | 'newreno'
+const LOSS_DETECTIONS: readonly LossDetection[] = ['rack', 'rfc6675', 'newreno']
+
 /** Settings of one connection. Every field has a default; see {@link resolveTcpConfig}. */
 export interface TcpConfig {
   /** MSS to advertise (what we can receive), bytes, in [88, 65495]. Default 1460. */
@@ -72,6 +76,15 @@ export interface TcpConfig {
    */
   tailLossProbe: boolean
   /**
+   * How losses are detected and repaired (with SACK; without it every mode is NewReno):
+   * - `'rack'` (default): RACK-TLP (RFC 8985), time-based marking with a reordering window that D-SACK
+   *   grows, lost retransmissions found without an RTO, and Proportional Rate Reduction (RFC 6937) for
+   *   the window during recovery, as Linux;
+   * - `'rfc6675'`: SACK-based recovery by DupThresh and the scoreboard (RFC 6675 §5);
+   * - `'newreno'`: duplicate and partial ACKs only (RFC 5681 §3.2, RFC 6582), SACK blocks ignored for recovery.
+   */
+  lossDetection: LossDetection
+  /**
    * Restart from the initial window after an idle period longer than the RTO (RFC 5681 §4.1), as Linux's
    * net.ipv4.tcp_slow_start_after_idle. Default true.
    */
@@ -124,6 +137,7 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   rateLimit: undefined,
   segmentationMax: 0,
   tailLossProbe: true,
+  lossDetection: 'rack',
   slowStartAfterIdle: true,
   timestampOffset: undefined,
 })
@@ -164,6 +178,9 @@ export function resolveTcpConfig(options: Partial<TcpConfig>, congestionControl:
   const offset = config.timestampOffset
   if (offset !== undefined && (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > 0xffffffff)) {
     throw new TcpConfigError(`timestampOffset must be an integer in [0, 4294967295] or undefined, got ${String(offset)}`)
+  }
+  if (!LOSS_DETECTIONS.includes(config.lossDetection)) {
+    throw new TcpConfigError(`lossDetection must be one of ${LOSS_DETECTIONS.map((name) => `'${name}'`).join(', ')}, got ${String(config.lossDetection)}`)
   }
   if (config.minRto > config.maxRto) throw new TcpConfigError(`minRto (${config.minRto}) must not exceed maxRto (${config.maxRto})`)
   return config

@@ -1,0 +1,82 @@
+/**
+ * F-RTO (RFC 5682 §2, the basic algorithm): after a retransmission timeout, tell a spurious timeout (the
+ * ACKs were only late) from a real one by sending new data instead of the rest of the flight.
+ * 1. The timeout retransmits the first unacknowledged segment (the connection's go-back-N starts there).
+ * 2. The first ACK after it: a duplicate, or one acknowledging everything, ends F-RTO (conventional
+ *    recovery goes on); one that advances SND.UNA lets up to two segments of new data go, whatever cwnd.
+ * 3. The second ACK: advancing SND.UNA again, it acknowledges data that was never retransmitted, so the
+ *    timeout was spurious (the response: undo, RFC 4015 via `CongestionControl.onUndo`, and go on with new
+ *    data); a duplicate means loss: back to go-back-N from SND.UNA.
+ * Only the first timeout of a series is checked, and only when the controller can undo. The recovery
+ * point is SND.MAX at the timeout, live only until the second ACK (decision 0010).
+ * @module
+ */
+import { seqGe } from '../../../wire/seq.js'
+
+/** What the connection does after an ACK that F-RTO looked at. */
+export const FrtoStep = {
+  /** Nothing (F-RTO is not running). */
+  None: 0,
+  /** Conventional recovery: go back to SND.UNA and resend the flight (RFC 5682 §2 step 2a / 3a). */
+  Conventional: 1,
+  /** Step 2b: resume at SND.MAX, two segments of new data may go beyond cwnd. */
+  SendNew: 2,
+  /** Step 3b: the timeout was spurious. */
+  Spurious: 3,
+} as const
+
+/** @internal */
+export class Frto {
+  /** 0: off; 1: waiting for the first ACK; 2: waiting for the second. */
+  #state = 0
+  #recover = 0
+  /** Bytes of new data step 2b still lets go beyond cwnd. */
+  allowance = 0
+
+  get active(): boolean {
+    return this.#state !== 0
+  }
+
+  /** A retransmission timeout at SND.MAX `sndMax`; `enabled` for the first of a series with an undoing controller. */
+  onTimeout(enabled: boolean, sndMax: number): void {
+    this.#state = enabled ? 1 : 0
+    this.#recover = sndMax
+    this.allowance = 0
+  }
+
+  /** Stop (another detection decided, e.g. Eifel). */
+  cancel(): void {
+    this.#state = 0
+    this.allowance = 0
+  }
+
+  /**
+   * RFC 5682 §2 steps 2 and 3 for one acceptable ACK.
+   * @param advanced - it advanced SND.UNA to `ack`
+   * @param newData - unsent data exists and the peer's window takes it
+   */
+  onAck(advanced: boolean, ack: number, newData: boolean, mss: number): number {
+    const state = this.#state
+    if (state === 0) return FrtoStep.None
+    if (state === 1) {
+      // Step 2a: a duplicate ACK, or an ACK of everything up to the recovery point: conventional recovery.
+      if (!advanced || seqGe(ack, this.#recover) || !newData) {
+        this.#state = 0
+        return FrtoStep.None
+      }
+      // Step 2b: two new segments, then wait for the next ACK.
+      this.#state = 2
+      this.allowance = 2 * mss
+      return FrtoStep.SendNew
+    }
+    this.#state = 0
+    this.allowance = 0
+    // Step 3a: a duplicate ACK: the timeout was real; step 3b: SND.UNA advanced again: spurious.
+    return advanced ? FrtoStep.Spurious : FrtoStep.Conventional
+  }
+
+  /** New data went (step 2b's two segments). */
+  onNewDataSent(bytes: number): void {
+    if (this.allowance > 0) this.allowance = Math.max(0, this.allowance - bytes)
+  }
+}
