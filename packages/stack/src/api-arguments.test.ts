@@ -4,19 +4,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
-import { acceptWhenReady, runUntil, stackPair } from './testing.js'
+import { connectSockets, runUntil, stackPair } from './testing.js'
 
 function connected() {
   const errors: unknown[] = []
   const pair = stackPair({ stackB: { onCallbackError: (error) => errors.push(error) } })
-  const { a, b, clock } = pair
-  const listener = b.socket()
-  b.bind(listener, '0.0.0.0', 5001)
-  b.listen(listener)
-  const client = a.socket()
-  a.connect(client, '10.0.0.2', 5001)
-  const server = acceptWhenReady(clock, b, listener)
-  runUntil(clock, () => a.state(client) === 'ESTABLISHED')
+  const { listener, client, server } = connectSockets(pair)
   return { ...pair, client, server, listener, errors }
 }
 

@@ -3,7 +3,7 @@
 // window (RFC 5681 §4.1). On the emulated link, on the virtual clock.
 import { describe, expect, it } from 'vitest'
 import { PollEvents } from './socket-record.js'
-import { acceptWhenReady, runUntil, stackPair } from './testing.js'
+import { connectSockets, runUntil, stackPair } from './testing.js'
 import type { CongestionControlChoice } from './config.js'
 
 const MSS = 1448
@@ -12,12 +12,7 @@ const MSS = 1448
 function connected(congestionControl: CongestionControlChoice) {
   const pair = stackPair({ impairments: { rate: 1e9, delay: 5000 }, stack: { congestionControl } })
   const { a, b, clock } = pair
-  const listener = b.socket()
-  b.bind(listener, '0.0.0.0', 5001)
-  b.listen(listener)
-  const client = a.socket()
-  a.connect(client, '10.0.0.2', 5001)
-  const server = acceptWhenReady(clock, b, listener)
+  const { client, server } = connectSockets(pair)
   const sink = new Uint8Array(1 << 20)
   b.watch(server, (_fd, events) => {
     if (events & PollEvents.IN) while (b.readiness(server) & PollEvents.IN && b.read(server, sink) > 0);

@@ -44,23 +44,29 @@ describe('Nagle after 2^31 bytes of full segments (the stall of issue 13)', () =
   }, 120_000)
 })
 
+/** 2^31 + 64 MiB a to b over a clean link, then 64 MiB more with `impairments` added. */
+function cleanThenImpaired(seed: number, impairments: LinkImpairments) {
+  const p = pair({ seed })
+  const clean = TWO_31 + (64 << 20)
+  let lossy = false
+  const result = runStreams(p, {
+    aToB: clean + (64 << 20),
+    bToA: 0,
+    onReceive: (direction, received) => {
+      if (direction === 'aToB' && !lossy && received > clean) {
+        lossy = true
+        p.link.configure('aToB', { ...LINK, ...impairments })
+      }
+    },
+  })
+  return { result, lossy, clean }
+}
+
 describe('fast recovery after 2^31 bytes without loss', () => {
   // The recovery point ("recover", RFC 6582) is set at a loss; after 2^31 lossless bytes it compared as
   // ahead of SND.UNA, so no loss could start fast recovery any more: every loss waited for the RTO.
   it('the first losses after 2^31 + 64 MiB clean bytes are repaired by fast retransmit', () => {
-    const p = pair({ seed: 3 })
-    const clean = TWO_31 + (64 << 20)
-    let lossy = false
-    const result = runStreams(p, {
-      aToB: clean + (64 << 20),
-      bToA: 0,
-      onReceive: (direction, received) => {
-        if (direction === 'aToB' && !lossy && received > clean) {
-          lossy = true
-          p.link.configure('aToB', { ...LINK, loss: 0.01 })
-        }
-      },
-    })
+    const { result, lossy, clean } = cleanThenImpaired(3, { loss: 0.01 })
     expect(lossy).toBe(true)
     expect(result.receivedByB).toBe(clean + (64 << 20))
     expect(result.a.fastRetransmits).toBeGreaterThan(0)
@@ -71,19 +77,7 @@ describe('RACK-TLP after 2^31 bytes without loss', () => {
   // RACK's stored sequence numbers (RACK.end_seq, RACK.fack, the D-SACK round, the highest retransmission,
   // the lost queue) must still compare right once the first reordering and losses come 2^31 bytes later.
   it('the first reordering and losses after 2^31 + 64 MiB clean bytes are repaired by RACK, without a timeout', () => {
-    const p = pair({ seed: 5 })
-    const clean = TWO_31 + (64 << 20)
-    let lossy = false
-    const result = runStreams(p, {
-      aToB: clean + (64 << 20),
-      bToA: 0,
-      onReceive: (direction, received) => {
-        if (direction === 'aToB' && !lossy && received > clean) {
-          lossy = true
-          p.link.configure('aToB', { ...LINK, loss: 0.005, reorder: 0.05, reorderDelay: 10 })
-        }
-      },
-    })
+    const { result, lossy, clean } = cleanThenImpaired(5, { loss: 0.005, reorder: 0.05, reorderDelay: 10 })
     expect(lossy).toBe(true)
     expect(result.receivedByB).toBe(clean + (64 << 20))
     expect(result.a.rackLostSegments).toBeGreaterThan(0)

@@ -78,6 +78,22 @@ export function acceptWhenReady(clock: VirtualClock, stack: Stack, listener: num
   return fd
 }
 
+/**
+ * A connection from a to b on `pair`: b listens on `port`, a connects, b accepts; returns the three
+ * socket ids once a is ESTABLISHED (on the pair's virtual clock).
+ */
+export function connectSockets(pair: StackPair, port = 5001): { listener: number; client: number; server: number } {
+  const { a, b, clock } = pair
+  const listener = b.socket()
+  b.bind(listener, '0.0.0.0', port)
+  b.listen(listener)
+  const client = a.socket()
+  a.connect(client, '10.0.0.2', port)
+  const server = acceptWhenReady(clock, b, listener)
+  runUntil(clock, () => a.state(client) === 'ESTABLISHED')
+  return { listener, client, server }
+}
+
 /** Result of {@link bulkTransfer}. */
 export interface BulkResult {
   bytes: number
