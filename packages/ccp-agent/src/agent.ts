@@ -67,7 +67,7 @@ export interface AgentStats {
   badReports: number
   /** Exceptions thrown by an algorithm's callbacks. */
   algorithmErrors: number
-  /** Sends the transport refused (the datapath gone, or its backlog over {@link MAX_BACKLOG}). */
+  /** Sends the transport refused (the datapath gone, or its backlog over `MAX_BACKLOG`). */
   sendFailures: number
   /**
    * Messages held because the datapath's queue was full (`EAGAIN`) and sent, in order, once it had room:

@@ -337,7 +337,7 @@ export abstract class LossBasedControl implements CongestionControl {
    * The last congestion event was spurious (RFC 3708 D-SACK or RFC 3522 Eifel detection): cwnd and
    * ssthresh go back to at least their values before it (RFC 4015 §3.2's response; as Linux's
    * tcp_undo_cwnd_reduction, never lower than they are now), any recovery ends, and the subclass restores
-   * its own state ({@link onUndoCongestionEvent}). Ignored when there is nothing to undo.
+   * its own state (`onUndoCongestionEvent`). Ignored when there is nothing to undo.
    */
   onUndo(now: Micros): void {
     if (this.#priorCwnd < 0) return
