@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the @mtcp/dpdk-io-dpdk addon at install time, only where libdpdk is found.
+// Builds the @mtcp/dpdk-io-dpdk addon from source, only where libdpdk is found (the workspace's postinstall
+// runs it; a user runs it once after installing: DPDK's libraries are the system's, so no prebuild fits).
 //
 // - Not Linux, or `pkg-config libdpdk` fails: prints one line naming libdpdk-dev and exits 0 (the
 //   DPDK backend is optional; nothing else needs it).
@@ -34,12 +35,12 @@ let gyp
 try {
   gyp = require.resolve('node-gyp/bin/node-gyp.js')
 } catch {
-  unavailable('node-gyp is not installed')
+  unavailable('node-gyp is not installed: npm i -D node-gyp, or npx node-gyp rebuild in this package\'s native/ directory')
 }
 const nodedir = process.env.npm_config_nodedir || findNodeDir()
 const args = [gyp, 'rebuild']
 if (nodedir) args.push(`--nodedir=${nodedir}`)
-const build = spawnSync(process.execPath, args, { cwd: root, stdio: strict ? 'inherit' : 'pipe', encoding: 'utf8' })
+const build = spawnSync(process.execPath, args, { cwd: path.join(root, 'native'), stdio: strict ? 'inherit' : 'pipe', encoding: 'utf8' })
 if (build.status !== 0) {
   if (!strict) process.stdout.write((build.stdout || '') + (build.stderr || ''))
   unavailable(`node-gyp failed with DPDK ${probe.stdout.trim()}`)

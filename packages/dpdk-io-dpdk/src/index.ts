@@ -146,7 +146,7 @@ function load(): DpdkBinding | undefined {
   const require = createRequire(import.meta.url)
   const root = fileURLToPath(new URL('..', import.meta.url))
   try {
-    binding = require(`${root}build/Release/dpdk_port.node`) as DpdkBinding
+    binding = require(`${root}native/build/Release/dpdk_port.node`) as DpdkBinding
   } catch (error) {
     loadError = error as Error
   }
@@ -163,7 +163,7 @@ export function dpdkBinding(): DpdkBinding {
   const loaded = load()
   if (loaded !== undefined) return loaded
   const error = new Error(
-    `the DPDK addon of @mtcp/dpdk-io-dpdk was not built: install libdpdk-dev (Debian/Ubuntu: apt-get install dpdk libdpdk-dev libxdp-dev) and rebuild it with \`pnpm --filter @mtcp/dpdk-io-dpdk build:native\` (${loadError?.message ?? 'not loaded'})`,
+    `the DPDK addon of @mtcp/dpdk-io-dpdk was not built: install libdpdk-dev (Debian/Ubuntu: apt-get install dpdk libdpdk-dev libxdp-dev) then build it from source with \`node node_modules/@mtcp/dpdk-io-dpdk/scripts/install.cjs --strict\` (needs node-gyp, g++, make and python3; in this repository: \`pnpm --filter @mtcp/dpdk-io-dpdk build:native\`) (${loadError?.message ?? 'not loaded'})`,
   ) as Error & { code: string }
   error.code = 'ERR_DPDK_UNAVAILABLE'
   throw error

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "dpdk_port",
-      "sources": ["native/dpdk_port.cc"],
+      "sources": ["dpdk_port.cc"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "<!@(pkg-config --cflags libdpdk)"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
