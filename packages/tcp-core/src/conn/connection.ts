@@ -1474,11 +1474,9 @@ export class TcpConnection {
   }
 
   /**
-   * RFC 8985 §7.2: (re)start the probe timeout, or cancel it when no probe is due. Only with SACK, data
-   * in flight, an RTT sample, nothing SACKed, not in fast recovery nor after an RTO (going back from
-   * SND.UNA), and no probe episode open. PTO = 2·SRTT, plus WCDelAckT with one segment in flight, at
-   * least {@link MIN_PROBE_TIMEOUT}. A PTO that would not expire before the RTO is not armed (the RTO
-   * comes first anyway; RFC 8985 caps the PTO at the RTO's remaining time).
+   * RFC 8985 §7.2 (rules/tail-loss-probe.ts): (re)start the probe timeout, or cancel it, when a probe may
+   * go: with SACK, nothing SACKed, not in recovery nor after an RTO (going back from SND.UNA), the
+   * connection able to send.
    */
   #armProbeTimeout(now: Micros): void {
     const eligible =
@@ -1493,11 +1491,10 @@ export class TcpConnection {
     this.#tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#sndMax, this.#sndUna), this.#payloadMax, this.#rto.at)
   }
 
-
   /**
    * RFC 8985 §7.3 TLP_send_probe(): one segment of new data if there is some and the peer's window takes
    * it, else the last segment sent again; whatever cwnd says. Then the RTO is restarted, and the probe's
-   * episode stays open until {@link #tailLossProbeAck} closes it. @returns segments emitted (0 or 1).
+   * episode stays open until the ACKs close it (rules/tail-loss-probe.ts). @returns segments emitted (0 or 1).
    */
   #sendTailLossProbe(now: Micros, emit: (segment: OutboundSegment) => void): number {
     if (!this.#canSendData() || this.#recovery.inRecovery || this.#tlp.endSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
