@@ -51,3 +51,32 @@ describe('the phased driver', () => {
     runUntil(clock, () => got[0] === 5010)
   })
 })
+
+describe('watching a socket that is already readable', () => {
+  it('an accepted connection whose first data came with the handshake is reported readable to its new watcher', () => {
+    const pair = stackPair({ impairments: { delay: 10 }, stack: { tcp: { noDelay: true } } })
+    const { a, b, clock } = pair
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 6001)
+    b.listen(listener)
+    const client = a.socket()
+    a.connect(client, '10.0.0.2', 6001)
+    let received = 0
+    b.watch(listener, () => {
+      let server: number
+      try {
+        server = b.accept(listener)
+      } catch {
+        return
+      }
+      // Watched only now: the request below may already be in the connection.
+      b.watch(server, (_fd, events) => {
+        if (events & PollEvents.IN) while (b.readiness(server) & PollEvents.IN) received += b.read(server, new Uint8Array(4096))
+      })
+    })
+    runUntil(clock, () => a.state(client) === 'ESTABLISHED')
+    a.write(client, new Uint8Array(64).fill(1))
+    runUntil(clock, () => received === 64)
+    expect(received).toBe(64)
+  })
+})

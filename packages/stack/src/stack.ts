@@ -950,12 +950,23 @@ export class Stack {
   }
 
   /**
-   * Be told of a socket's readiness whenever its state changes (as {@link PollEvents} bits).
+   * Be told of a socket's readiness whenever its state changes (as {@link PollEvents} bits), after the
+   * loop iteration that changed it. A socket that is already readable, failed or closed is reported at the
+   * next delivery too (level-triggered, as epoll).
    * @returns a function that stops watching.
    */
   watch(fd: number, watcher: (fd: number, events: number) => void): () => void {
     const record = this.#record(fd)
     record.watchers.push(watcher)
+    // Level-triggered, as epoll: a socket that is already readable (data that arrived before anyone
+    // watched, as on a connection accepted in the iteration that brought its first data), failed or closed
+    // is reported to its watchers at the next delivery, not only at its next change.
+    const ready = (record.connection !== undefined || record.listen !== undefined ? this.#readiness(record) : 0) & (PollEvents.IN | PollEvents.ERR | PollEvents.HUP | PollEvents.RDHUP)
+    if (ready !== 0) {
+      if (record.pendingEvents === 0) this.#notifyQueue.push(record)
+      record.pendingEvents |= ready | NOTIFY_QUEUED
+      if (!this.#polling) this.#scheduleSoon()
+    }
     return () => {
       const index = record.watchers.indexOf(watcher)
       if (index >= 0) record.watchers.splice(index, 1)
