@@ -18,7 +18,7 @@ import { once } from 'node:events'
 import { loadavg } from 'node:os'
 import { openDpdkPort, openPacketPort } from '@mtcp/dpdk-io'
 import { createStack } from '@mtcp/stack'
-import { requireRoot, withKernelPaths } from './kernel-paths.mjs'
+import { requireRoot, SINK, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
 
 const ID = 'dpdk-vs-afpacket'
@@ -33,19 +33,6 @@ try {
   console.log(`${ID}: skipped (needs @mtcp/dpdk-io-dpdk built against libdpdk-dev: ${error.message})`)
   process.exit(0)
 }
-
-const SINK = `import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', 7200))
-s.listen(8)
-print('ready', flush=True)
-buffer = memoryview(bytearray(4 << 20))
-while True:
-    c, _ = s.accept()
-    while c.recv_into(buffer):
-        pass
-    c.close()`
 
 const KERNEL_SENDER = `
 const net = require('node:net')

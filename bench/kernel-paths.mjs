@@ -79,7 +79,7 @@ export async function withKernelPaths(prefix, subnet, body) {
 
 // The receiver both senders write to: a loop of recv_into over a 4 MB buffer, so that the kernel's TCP
 // receive path, not the receiving program, is what limits (a Node 'data' loop tops out near 10 Gbit/s here).
-const SINK = `import socket
+export const SINK = `import socket
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('0.0.0.0', 7200))

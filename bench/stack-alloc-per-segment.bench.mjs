@@ -17,7 +17,7 @@ if (process.argv[2] !== '--child') {
   process.exit(child.status ?? 1)
 }
 
-const { bulkTransfer, stackPair } = await import('@mtcp/stack/testing')
+const { bulkTransfer, connectSockets, stackPair } = await import('@mtcp/stack/testing')
 const { PollEvents } = await import('@mtcp/stack')
 
 let collections = 0
@@ -50,27 +50,14 @@ const bulkSegments = segmentsSent(bulk) - bulkBefore
 // Request/response: one connection, 64-byte request, 64-byte response, 20,000 times, with the raw API.
 const rr = stackPair({ impairments: { delay: 10 }, stack: { tcp: { noDelay: true } } })
 const { a, b, clock } = rr
-const listener = b.socket()
-b.bind(listener, '0.0.0.0', 6001)
-b.listen(listener)
-const client = a.socket()
-a.connect(client, '10.0.0.2', 6001)
-let server = -1
+const { client, server } = connectSockets(rr, 6001)
 const message = new Uint8Array(64).fill(1)
 const scratch = new Uint8Array(4096)
 let exchanges = 0
 let target = 0
-b.watch(listener, () => {
-  if (server >= 0) return
-  try {
-    server = b.accept(listener)
-  } catch {
-    return
-  }
-  b.watch(server, (_fd, events) => {
-    if (!(events & PollEvents.IN)) return
-    while (b.readiness(server) & PollEvents.IN) if (b.read(server, scratch) > 0) b.write(server, message)
-  })
+b.watch(server, (_fd, events) => {
+  if (!(events & PollEvents.IN)) return
+  while (b.readiness(server) & PollEvents.IN) if (b.read(server, scratch) > 0) b.write(server, message)
 })
 a.watch(client, (_fd, events) => {
   if (!(events & PollEvents.IN)) return
@@ -83,7 +70,6 @@ const run = (count) => {
   a.write(client, message)
   while (exchanges < target) if (!clock.step()) throw new Error('request/response loop stalled')
 }
-while (a.state(client) !== 'ESTABLISHED') clock.step()
 run(2000) // warm-up
 const rrBefore = segmentsSent(rr)
 const rrBytes = await allocatedBy(() => run(20_000))

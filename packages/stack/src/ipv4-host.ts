@@ -6,7 +6,7 @@
  * @module
  */
 import type { BufferPool, Micros, PacketBuffer } from '@mtcp/dpdk-io'
-import { ArpCache, type ArpCacheOptions, type OutboundSegment, parseIpv4Address, RouteTable } from '@mtcp/tcp-core'
+import { ArpCache, type ArpCacheOptions, networkAddress, type OutboundSegment, parseIpv4Address, RouteTable } from '@mtcp/tcp-core'
 import { type FrameReader, FrameWriter } from './frames.js'
 import type { StackHooks } from './stack-hooks.js'
 import type { StackStats } from './stats.js'
@@ -55,7 +55,7 @@ export class Ipv4Host {
     // cache's default 4 per destination while ARP resolves (Linux allows about 100 frames).
     this.arp = new ArpCache<PacketBuffer>({ maxQueuedPerDestination: 256, maxQueuedTotal: 8192, ...options.arp })
     for (const entry of options.staticArp ?? []) this.arp.addStatic(parseIpv4Address(entry.ip), entry.mac)
-    const network = (this.address & prefixMaskOf(options.prefixLength)) >>> 0
+    const network = networkAddress(this.address, options.prefixLength)
     this.routes.add({ destination: network, prefixLength: options.prefixLength })
     if (options.gateway !== undefined) this.routes.add({ destination: 0, prefixLength: 0, gateway: options.gateway })
     this.writer = new FrameWriter(options.mac, this.address, options.checksumOffload)
@@ -152,9 +152,4 @@ export class Ipv4Host {
     this.#stats.tx.resets++
     this.route(now, buffer, remoteIp)
   }
-}
-
-/** The network mask of a prefix length, as a uint32. */
-function prefixMaskOf(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0
 }
