@@ -6,6 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { openPacketPort } from '@mtcp/dpdk-io'
+import { runIperf3Client } from '@mtcp/perf'
 import { createStack } from '@mtcp/stack'
 
 /** Exit 0 with one line when not root (network namespaces need it). */
@@ -95,13 +96,15 @@ const SENDER = `
 const net = require('node:net')
 const [host, total] = [process.argv[1], Number(process.argv[2])]
 const chunk = Buffer.alloc(65536, 0x61)
+let start = 0
 const socket = net.connect(7200, host, () => {
+  start = performance.now()
   let sent = 0
   const write = () => { while (sent < total) { sent += chunk.length; if (!socket.write(chunk)) return socket.once('drain', write) } socket.end() }
   write()
 })
 socket.resume()
-socket.on('close', () => console.log('done'))`
+socket.on('close', () => console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000 })))`
 
 /** Whether iperf3 is on the PATH; when not, say what the benchmark falls back to. */
 export function haveIperf3(id) {
@@ -189,13 +192,92 @@ export async function bulkToKernel(paths, { bytes, offloads, iperf3 = false }) {
     stack.stop()
     port.close()
 
+    // The Node sender times itself from its connection's establishment to its close, as ours is timed
+    // above: process start-up and the handshake stay outside both timers.
     const kernelBefore = paths.txPackets(paths.A, paths.kernelA)
-    const kernelStart = performance.now()
     const sender = paths.node(paths.A, SENDER, paths.kernelPeerIp, String(bytes))
+    let output = ''
+    sender.stdout.on('data', (data) => (output += data))
     await once(sender, 'exit')
-    const kernel = { seconds: (performance.now() - kernelStart) / 1000, packets: paths.txPackets(paths.A, paths.kernelA) - kernelBefore }
+    const kernel = { seconds: JSON.parse(output.trim()).seconds, packets: paths.txPackets(paths.A, paths.kernelA) - kernelBefore }
     return { ours, kernel, iperf3: iperf3 ? await iperf3ToKernel(paths, Math.max(1, Math.round(ours.seconds))) : undefined }
   } finally {
     sink.kill()
   }
+}
+
+/** `iperf3 -s` in B on port 7201, serving test after test on every address of B; resolves once it listens. */
+async function iperf3Server(paths) {
+  // --forceflush: the "Server listening" line reaches the pipe at once, not when iperf3 exits.
+  const server = spawn('ip', ['netns', 'exec', paths.B, 'iperf3', '-s', '--forceflush', '-p', '7201'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let banner = ''
+  await new Promise((resolve, reject) => {
+    server.stdout.on('data', (data) => {
+      banner += data
+      if (banner.includes('Server listening')) resolve()
+    })
+    server.on('exit', (code) => reject(new Error(`iperf3 -s exited ${code}: ${banner}`)))
+  })
+  return server
+}
+
+/**
+ * Bulk sending into one sink, `iperf3 -s` in B, for `seconds` each: our stack (a packet socket on
+ * `ours`, with or without offloads) as an iperf3 client (`runIperf3Client` of @mtcp/perf), and the kernel's
+ * `iperf3 -c` from A, `runs` times each, alternating which goes first. Per run and side: the seconds the
+ * client sent for (from the test's start to the end of sending: handshakes and process start-up outside),
+ * the data packets its interface sent, and the bytes the server counted.
+ */
+export async function iperf3SideBySide(paths, { seconds, offloads, runs = 3 }) {
+  if (!offloads) {
+    paths.noOffloads(undefined, paths.ours)
+    paths.noOffloads(paths.B, paths.oursPeer)
+    paths.noOffloads(paths.A, paths.kernelA)
+    paths.noOffloads(paths.B, paths.kernelB)
+  }
+  const server = await iperf3Server(paths)
+  const ours = async () => {
+    const port = await openPacketPort({ interface: paths.ours, offloads })
+    const stack = createStack({ port, address: `${paths.ourIp}/24`, tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } })
+    try {
+      const before = paths.txPackets(undefined, paths.ours)
+      const result = await runIperf3Client({ connect: () => stack.connect({ host: paths.peerIp, port: 7201 }), seconds })
+      return { seconds: result.seconds, packets: paths.txPackets(undefined, paths.ours) - before, bytes: result.serverBytes }
+    } finally {
+      stack.stop()
+      port.close()
+    }
+  }
+  const kernel = async () => {
+    const before = paths.txPackets(paths.A, paths.kernelA)
+    const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    client.stdout.on('data', (data) => (output += data))
+    const [code] = await once(client, 'exit')
+    let result
+    try {
+      result = JSON.parse(output)
+    } catch {
+      throw new Error(`iperf3 -c exited ${code} without its JSON report: ${output}`)
+    }
+    if (code !== 0 || result.error !== undefined) throw new Error(`iperf3 -c failed (exit ${code}): ${result.error ?? output}`)
+    return { seconds: result.end.sum_sent.seconds, packets: paths.txPackets(paths.A, paths.kernelA) - before, bytes: result.end.sum_received.bytes }
+  }
+  try {
+    const results = []
+    for (let run = 0; run < runs; run++) {
+      const result = {}
+      for (const side of run % 2 === 0 ? ['ours', 'kernel'] : ['kernel', 'ours']) result[side] = await (side === 'ours' ? ours() : kernel())
+      results.push(result)
+    }
+    return results
+  } finally {
+    server.kill()
+  }
+}
+
+/** Min, median and max of `values`. */
+export function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] }
 }

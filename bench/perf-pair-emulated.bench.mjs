@@ -2,7 +2,9 @@
 // (100 Mbit/s, 20 ms one way, 0.1% random loss each way, 1000-packet queue), 10 s on the virtual clock;
 // goodput (the sender's Throughput line: bytes / time to the OK) as a fraction of the link rate.
 // Native Reno and CCP-Reno (the embedded TypeScript agent), side by side with the same seeds; CUBIC,
-// CCP-BBR and loss-free Reno for context, and the Mathis bound that caps any loss-driven sender here.
+// CCP-BBR and loss-free Reno for context. The target is one a loss-driven sender can meet: the Mathis bound
+// (MSS / RTT × 1.22 / √p, about 0.11 of the link at 0.1% loss and 40 ms), not the link rate; the loss-free
+// run has the link rate as its target.
 import { parsePerfArgs, runPerf } from '@mtcp/perf'
 import { report } from './lib.mjs'
 
@@ -31,6 +33,22 @@ report({
   metric: "the demo's goodput (mtcp-perf → mtcp-recv, CCP-Reno with the embedded agent, 100 Mbit/s, 20 ms, 0.1% loss, 10 s virtual) as a fraction of the link rate",
   unit: 'fraction',
   value: ccpReno.fraction,
+  baseline: { name: 'the Mathis bound for this loss rate and RTT', value: mathis / RATE },
+  target: 'ratio ≥ 0.9',
+})
+report({
+  id: 'perf-pair-emulated-native',
+  metric: 'the same with native Reno, as a fraction of the link rate',
+  unit: 'fraction',
+  value: reno.fraction,
+  baseline: { name: 'the Mathis bound for this loss rate and RTT', value: mathis / RATE },
+  target: 'ratio ≥ 0.9',
+})
+report({
+  id: 'perf-pair-emulated-lossless',
+  metric: 'the same with native Reno and no loss, as a fraction of the link rate',
+  unit: 'fraction',
+  value: lossless.fraction,
   baseline: { name: 'the link rate', value: 1 },
-  target: '≥ 0.9',
+  target: 'ratio ≥ 0.9',
 })

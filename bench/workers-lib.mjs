@@ -1,7 +1,7 @@
 // Shared by the workers benchmarks: the load generator run in namespace B, and the servers under test.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,7 +46,39 @@ export async function generate(ns, host, port, { generator = generatorCommand(),
   const transactions = results.reduce((sum, r) => sum + r.transactions, 0)
   const elapsed = Math.max(...results.map((r) => r.seconds))
   const cpuSeconds = results.reduce((sum, r) => sum + r.cpuSeconds, 0)
-  return { rate: transactions / elapsed, errors: results.reduce((sum, r) => sum + r.errors, 0), cpuPerTransaction: cpuSeconds / Math.max(1, transactions), transactions }
+  const allTransactions = results.reduce((sum, r) => sum + (r.allTransactions ?? r.transactions), 0)
+  return { rate: transactions / elapsed, errors: results.reduce((sum, r) => sum + r.errors, 0), cpuPerTransaction: cpuSeconds / Math.max(1, transactions), transactions, allTransactions }
+}
+
+/**
+ * CPU seconds (user + system, every thread) used so far by process `pid` and all its descendants, from
+ * /proc/<pid>/stat (utime, stime: fields 14 and 15, in clock ticks of 1/100 s on Linux).
+ */
+export function treeCpuSeconds(pid) {
+  const parents = new Map()
+  const ticks = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // after "pid (comm) ": field 3 is fields[0]
+    parents.set(Number(entry), Number(fields[1]))
+    ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]))
+  }
+  let total = 0
+  for (const [candidate, used] of ticks) {
+    for (let at = candidate; at > 1; at = parents.get(at) ?? 0) {
+      if (at === pid) {
+        total += used
+        break
+      }
+    }
+  }
+  return total / 100
 }
 
 /** The workers' event-loop busy fraction over a window: `before` and `after` are `cluster.stats()` results. */
@@ -74,9 +106,18 @@ export async function measureCluster(paths, workers, generator) {
   })
   try {
     const before = await cluster.stats()
+    // The server's CPU time: this process, its main thread and every worker thread (the generator runs in
+    // other processes). It includes the warm-up second, as the kernel server's measurement does.
+    const cpuBefore = process.cpuUsage()
     const result = await generate(paths.B, paths.ourIp, 7, { generator })
+    const cpu = process.cpuUsage(cpuBefore)
     const after = await cluster.stats()
-    return { ...result, utilization: loopUtilization(before, after), forwarded: after.workers.reduce((sum, w) => sum + w.steering.forwarded, 0) }
+    return {
+      ...result,
+      serverCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      utilization: loopUtilization(before, after),
+      forwarded: after.workers.reduce((sum, w) => sum + w.steering.forwarded, 0),
+    }
   } finally {
     await cluster.close()
   }
@@ -85,5 +126,6 @@ export async function measureCluster(paths, workers, generator) {
 /** One line about a measurement, for the console. */
 export function describe(name, result) {
   const loops = result.utilization === undefined ? '' : `, worker loops busy ${result.utilization.map((u) => `${Math.round(u * 100)}%`).join('/')}`
-  return `  ${name}: ${Math.round(result.rate)} transactions/s, ${result.errors} errors, generator ${(result.cpuPerTransaction * 1e6).toFixed(1)} CPU-µs per transaction${loops}`
+  const server = result.serverCpuSeconds === undefined ? '' : `, server ${((result.serverCpuSeconds / Math.max(1, result.allTransactions)) * 1e6).toFixed(1)} CPU-µs per transaction`
+  return `  ${name}: ${Math.round(result.rate)} transactions/s, ${result.errors} errors, generator ${(result.cpuPerTransaction * 1e6).toFixed(1)} CPU-µs per transaction${server}${loops}`
 }

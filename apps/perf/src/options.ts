@@ -7,6 +7,7 @@
  */
 import { isIPv4 } from 'node:net'
 import { parseCommandLine } from '@mtcp/recv'
+import { isUnicastMacAddress, parseMacAddress } from '@mtcp/tcp-core'
 import { ccpAlgorithmProblem, ccpClockProblem } from './ccp.js'
 import { checkEal } from './dpdk.js'
 import { PerfError } from './errors.js'
@@ -277,10 +278,13 @@ function parseChoice<T extends string>(flag: string, text: string, choices: read
 
 /** `aa:bb:cc:dd:ee:ff` (or with `-`). */
 export function parseMac(flag: string, text: string): Uint8Array {
-  const match = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(text)
-  if (match === null) throw usage(`${flag} must be a MAC address like 02:00:00:00:00:01, got ${got(text)}`)
-  const mac = Uint8Array.from(match.slice(1).map((octet) => Number.parseInt(octet, 16)))
-  if (mac[0]! & 1) throw usage(`${flag} must be a unicast MAC address (first octet even), got ${got(text)}`)
+  let mac: Uint8Array
+  try {
+    mac = parseMacAddress(text)
+  } catch {
+    throw usage(`${flag} must be a MAC address like 02:00:00:00:00:01, got ${got(text)}`)
+  }
+  if (!isUnicastMacAddress(mac)) throw usage(`${flag} must be a unicast MAC address (first octet even, not all zeros), got ${got(text)}`)
   return mac
 }
 

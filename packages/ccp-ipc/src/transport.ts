@@ -2,6 +2,7 @@
  * The two ends of a CCP connection, as fixed in docs/decisions/0007-ccp-package-interfaces.md.
  * @module
  */
+import type { CcpTransport } from '@mtcp/libccp'
 import type { TransportStats } from './stats.js'
 
 /** The agent's name: portus binds `/tmp/ccp/portus`; an {@link InProcessHub}'s agent is `'portus'` too unless named. */
@@ -18,8 +19,9 @@ export type AgentMessageHandler = (bytes: Uint8Array, from: string) => void
 
 /**
  * The datapath's end: one per datapath (one per stack instance). Sends to one agent, receives from it.
+ * It is the `CcpTransport` of `@mtcp/libccp` (what a datapath and `@mtcp/stack` take) with an address and counters.
  */
-export interface DatapathTransport {
+export interface DatapathTransport extends CcpTransport {
   /** This datapath's own address: the bound socket path (unix) or the name (in-process). The agent sees it as `from`. */
   readonly address: string
   /**

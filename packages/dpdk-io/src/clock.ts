@@ -6,8 +6,9 @@
  * @module
  */
 
-/** Microseconds, possibly fractional. */
-export type Micros = number
+import type { Micros } from '@mtcp/primitives'
+
+export type { Micros }
 
 /** A reusable one-shot timer owned by a {@link Clock}. Arming it again moves it; nothing is allocated per arm on a virtual clock. */
 export interface Timer {

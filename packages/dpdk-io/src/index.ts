@@ -12,14 +12,7 @@ export {
   type MemoryOffloadOptions,
   MemoryPort,
 } from './memory/memory-link.js'
-export {
-  completeChecksums,
-  foldSum,
-  internetChecksum,
-  ipv4PseudoHeaderSum,
-  segmentTcp4,
-  sumWords,
-} from './offload/software-offload.js'
+export { completeChecksums, segmentTcp4 } from './offload/software-offload.js'
 export { type NativePortOptions, openPacketPort, openTapPort, type PacketPortOptions, portsFanoutHash, type TapPortOptions } from './linux/native-port.js'
 export { PcapWriter, type PcapWriterOptions, type PcapWriterStats } from './pcap.js'
 export {

@@ -17,6 +17,7 @@ export {
 } from './datapath.js'
 export { CcpError, type CcpErrorCode } from './errors.js'
 export { createMeasurements, type Measurements } from './measurements.js'
+export type { CcpTransport } from './transport.js'
 export {
   compileProgram,
   interpretProgram,

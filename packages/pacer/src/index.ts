@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { PacerError, type PacerErrorCode } from './errors.js'
-export { MICROS_PER_SECOND, type Micros } from './micros.js'
+export { MICROS_PER_SECOND, type Micros } from '@mtcp/primitives'
 export {
   DEFAULT_CONGESTION_AVOIDANCE_PACING_GAIN,
   DEFAULT_SLOW_START_PACING_GAIN,

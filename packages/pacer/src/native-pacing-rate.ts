@@ -6,7 +6,7 @@
  * @module
  */
 import { PacerError } from './errors.js'
-import { MICROS_PER_SECOND, type Micros } from './micros.js'
+import { MICROS_PER_SECOND, type Micros } from '@mtcp/primitives'
 
 /** Linux's default slow-start pacing gain: `tcp_pacing_ss_ratio` = 200 (%). */
 export const DEFAULT_SLOW_START_PACING_GAIN = 2

@@ -33,7 +33,7 @@
  * @module
  */
 import { checkBytes, checkRate, checkSizeSetting, checkTime } from './errors.js'
-import { MICROS_PER_SECOND, type Micros } from './micros.js'
+import { MICROS_PER_SECOND, type Micros } from '@mtcp/primitives'
 
 /**
  * The default burst quantum in bytes: two full-size Ethernet frames (2 × 1514), the default `quantum` of

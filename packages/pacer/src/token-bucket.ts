@@ -25,7 +25,7 @@
  * @module
  */
 import { checkBytes, checkRate, checkSizeSetting, checkTime } from './errors.js'
-import { MICROS_PER_SECOND, type Micros } from './micros.js'
+import { MICROS_PER_SECOND, type Micros } from '@mtcp/primitives'
 
 /** Above this many bytes consumed since the anchor, the anchor moves forward, keeping the byte sum exact. */
 const REBASE_BYTES = 2 ** 52

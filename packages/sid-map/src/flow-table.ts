@@ -10,13 +10,13 @@
  * top bit set (0 marks an empty slot), so most mismatches are rejected on one integer compare and growth
  * never rehashes. Lookups allocate nothing and never build string keys.
  *
- * The hash is HalfSipHash-1-3 under a random per-table key (see `flow-hash.ts`), so remote peers cannot
+ * The hash is HalfSipHash-1-3 under a random per-table key (`halfSipHash13` of `@mtcp/primitives`), so remote peers cannot
  * choose tuples that collide.
  * @module
  */
 import type { SocketId } from './socket-table.js'
 import { checkIntegerOption, checkIpv4, checkNumberOption, checkPort, formatIpv4, SidMapError } from './errors.js'
-import { flowHash, randomHashKey } from './flow-hash.js'
+import { halfSipHash13, randomHalfSipHashKey } from '@mtcp/primitives'
 
 /** Sizing and hashing of a {@link FlowTable}. */
 export interface FlowTableOptions {
@@ -89,7 +89,7 @@ export class FlowTable<T = SocketId> {
   constructor(options: FlowTableOptions = {}) {
     const initialCapacity = checkIntegerOption('initialCapacity', options.initialCapacity ?? 1024, 0, MAX_SLOTS / 4)
     this.maxLoadFactor = checkNumberOption('maxLoadFactor', options.maxLoadFactor ?? 0.5, 0.25, 0.9)
-    const key = options.hashKey ?? randomHashKey()
+    const key = options.hashKey ?? randomHalfSipHashKey()
     if (!Array.isArray(key) || key.length !== 2) {
       throw new SidMapError('ERR_INVALID_CONFIG', 'hashKey must be two uint32 words [key0, key1]')
     }
@@ -128,7 +128,7 @@ export class FlowTable<T = SocketId> {
   insert(localIp: number, localPort: number, remoteIp: number, remotePort: number, value: T): void {
     checkTuple(localIp, localPort, remoteIp, remotePort)
     const ports = (localPort << 16) | remotePort
-    const tag = flowHash(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
+    const tag = halfSipHash13(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
     let slot = this.#find(localIp | 0, remoteIp | 0, ports, tag)
     if (slot >= 0) {
       throw new SidMapError(
@@ -155,7 +155,7 @@ export class FlowTable<T = SocketId> {
   get(localIp: number, localPort: number, remoteIp: number, remotePort: number): T | undefined {
     checkTuple(localIp, localPort, remoteIp, remotePort)
     const ports = (localPort << 16) | remotePort
-    const tag = flowHash(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
+    const tag = halfSipHash13(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
     const slot = this.#find(localIp | 0, remoteIp | 0, ports, tag)
     return slot >= 0 ? this.#values[slot] : undefined
   }
@@ -164,7 +164,7 @@ export class FlowTable<T = SocketId> {
   has(localIp: number, localPort: number, remoteIp: number, remotePort: number): boolean {
     checkTuple(localIp, localPort, remoteIp, remotePort)
     const ports = (localPort << 16) | remotePort
-    const tag = flowHash(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
+    const tag = halfSipHash13(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
     return this.#find(localIp | 0, remoteIp | 0, ports, tag) >= 0
   }
 
@@ -172,7 +172,7 @@ export class FlowTable<T = SocketId> {
   delete(localIp: number, localPort: number, remoteIp: number, remotePort: number): boolean {
     checkTuple(localIp, localPort, remoteIp, remotePort)
     const ports = (localPort << 16) | remotePort
-    const tag = flowHash(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
+    const tag = halfSipHash13(this.#key0, this.#key1, localIp, remoteIp, ports) | TAG_BIT
     const slot = this.#find(localIp | 0, remoteIp | 0, ports, tag)
     if (slot < 0) return false
     this.#removeAt(slot)

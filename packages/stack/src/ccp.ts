@@ -7,21 +7,10 @@
  * @module
  */
 import type { Clock, Micros, Timer } from '@mtcp/dpdk-io'
-import { type Connection as CcpConnection, createMeasurements, Datapath, type Measurements } from '@mtcp/libccp'
+import { type CcpTransport, type Connection as CcpConnection, createMeasurements, Datapath, type Measurements } from '@mtcp/libccp'
 import type { AckMeasurement, AckSample, CongestionControl } from '@mtcp/tcp-core'
 
-/**
- * What the stack needs from a CCP transport. A `DatapathTransport` from `@mtcp/ccp-ipc` (unix datagram
- * sockets on portus's paths, or the in-process channel) fits.
- */
-export interface CcpTransport {
-  /** Send one message to the agent: 0 when sent, anything else when the agent is not there. */
-  send(bytes: Uint8Array): number
-  /** Register the handler of the agent's messages. */
-  onMessage(handler: (bytes: Uint8Array) => void): void
-  /** Close the transport. */
-  close(): void
-}
+export type { CcpTransport }
 
 /** `StackOptions.ccp`: CCP for the connections that choose it. */
 export interface CcpOptions {

@@ -17,8 +17,9 @@ import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { type DpdkPort, openDpdkPort } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatMacAddress } from '@mtcp/tcp-core'
 import { createStack, type Stack } from './stack.js'
-import { formatMac, has, inCI, inNamespace, ip, isRoot, patternHash, peer as peerIn, ping, quiet, receiveOne, sendPattern } from './test-support/kernel-peer.js'
+import { has, inCI, inNamespace, ip, isRoot, patternHash, peer as peerIn, ping, quiet, receiveOne, sendPattern } from './test-support/kernel-peer.js'
 
 async function dpdkReady(): Promise<boolean> {
   try {
@@ -130,7 +131,7 @@ describe.runIf(enabled)('the stack on DPDK virtual devices against the Linux ker
       expect(await ping(NS, ourIp, 3)).toMatch(/3 received/)
       expect(stack.stats.rx.arp).toBeGreaterThan(0)
       expect(stack.stats.tx.icmp).toBeGreaterThanOrEqual(3)
-      expect(inNamespace(NS, 'ip', 'neigh', 'show', ourIp)).toContain(formatMac(ports.get(kind)!.link.mac))
+      expect(inNamespace(NS, 'ip', 'neigh', 'show', ourIp)).toContain(formatMacAddress(ports.get(kind)!.link.mac))
     }, 30_000)
 
     // Not on net_af_xdp: with DPDK 22.11 on this kernel (6.18), AF_XDP transmit on a veth in copy mode stops for

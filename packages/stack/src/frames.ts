@@ -13,9 +13,11 @@ import {
   emitIcmp,
   emitIpv4,
   emptyInboundSegment,
+  type EthernetRepr,
   EtherType,
   EthernetView,
   type InboundSegment,
+  type MacAddress,
   IcmpView,
   IpProtocol,
   ipv4HeaderProblem,
@@ -29,6 +31,9 @@ import {
   writeTcpSegment,
 } from '@mtcp/tcp-core'
 import type { RxDrops } from './stats.js'
+
+/** All zeros: an Ethernet destination not resolved yet (ARP fills it in), or ARP's unknown target. */
+const UNRESOLVED_MAC = new Uint8Array(6)
 
 /** What a received frame turned out to be. */
 export const FrameKind = {
@@ -56,10 +61,6 @@ function addressedToUs(data: Uint8Array, start: number, ourMac: Uint8Array): boo
     if (byte !== 0xff) broadcast = false
   }
   return ours || broadcast
-}
-
-function macToNumber(mac: Uint8Array): number {
-  return mac[0]! * 2 ** 40 + mac[1]! * 2 ** 32 + ((mac[2]! << 24) >>> 0) + (mac[3]! << 16) + (mac[4]! << 8) + mac[5]!
 }
 
 /**
@@ -164,11 +165,7 @@ export class FrameReader {
     }
     const arp = this.arp
     arp.operation = repr.operation === 'request' ? 1 : 2
-    const mac = repr.senderHardwareAddress
-    for (let i = 5, rest = mac; i >= 0; i--) {
-      arp.senderMac[i] = rest % 256
-      rest = Math.floor(rest / 256)
-    }
+    arp.senderMac.set(repr.senderHardwareAddress)
     arp.senderIp = repr.senderProtocolAddress
     arp.targetIp = repr.targetProtocolAddress
     return FrameKind.Arp
@@ -191,9 +188,10 @@ export class FrameReader {
 
 /** @internal Writes the stack's frames into pool buffers. */
 export class FrameWriter {
-  readonly #mac: number
+  readonly #mac: MacAddress
   readonly #ipRepr = { src: 0, dst: 0, protocol: IpProtocol.TCP as number, ttl: 64, identification: 0, dontFragment: true, payloadLength: 0 }
-  readonly #ethRepr = { dst: 0, src: 0, etherType: EtherType.IPV4 as number }
+  /** The Ethernet header's destination is filled in after ARP (the transmit queue), so it is written as zeros here. */
+  readonly #ethRepr: EthernetRepr = { dst: UNRESOLVED_MAC, src: UNRESOLVED_MAC, etherType: EtherType.IPV4 }
   /** The segment a bare reset is written from. */
   readonly #reset = new OutboundSegment()
 
@@ -202,7 +200,7 @@ export class FrameWriter {
     readonly address: number,
     readonly checksumOffload: boolean,
   ) {
-    this.#mac = macToNumber(mac)
+    this.#mac = Uint8Array.from(mac)
     this.#ethRepr.src = this.#mac
   }
 
@@ -215,7 +213,7 @@ export class FrameWriter {
     const start = buffer.offset
     const eth = this.#ethRepr
     eth.etherType = EtherType.IPV4
-    eth.dst = 0
+    eth.dst = UNRESOLVED_MAC
     emitEthernet(eth, data, start)
     const checksum = this.checksumOffload ? 'offload' : 'compute'
     const tcpLength = writeTcpSegment(segment, localPort, remotePort, this.address, remoteIp, data, start + ETHERNET + IPV4, checksum)
@@ -254,7 +252,7 @@ export class FrameWriter {
   arp(buffer: PacketBuffer, operation: 1 | 2, targetIp: number, targetMac: Uint8Array | undefined): void {
     const data = buffer.data
     const start = buffer.offset
-    const target = targetMac === undefined ? 0 : macToNumber(targetMac)
+    const target = targetMac ?? UNRESOLVED_MAC
     const eth = this.#ethRepr
     eth.dst = operation === 1 && targetMac === undefined ? BROADCAST_MAC : target
     eth.etherType = EtherType.ARP
@@ -279,7 +277,7 @@ export class FrameWriter {
     const data = buffer.data
     const start = buffer.offset
     const eth = this.#ethRepr
-    eth.dst = 0
+    eth.dst = UNRESOLVED_MAC
     eth.etherType = EtherType.IPV4
     emitEthernet(eth, data, start)
     const icmpLength = emitIcmp(

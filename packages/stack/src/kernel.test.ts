@@ -26,13 +26,13 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openPacketPort, type Port } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatMacAddress } from '@mtcp/tcp-core'
 import { skipReason, suiteTitle } from '../../../test/support/environment.js'
 import { createStack, type Stack } from './stack.js'
 import {
   counterDelta,
   echoFlows,
   expectSpread,
-  formatMac,
   has,
   inCI,
   inNamespace,
@@ -207,7 +207,7 @@ describe.runIf(enabled)(suiteTitle('interoperability with the Linux kernel', ski
     expect(await ping(NS, OUR_IP, 3)).toMatch(/3 received/)
     expect(stack.stats.rx.arp).toBeGreaterThan(0)
     expect(stack.stats.tx.icmp).toBeGreaterThanOrEqual(3)
-    expect(inKernel('ip', 'neigh', 'show', OUR_IP)).toContain(formatMac(port.link.mac))
+    expect(inKernel('ip', 'neigh', 'show', OUR_IP)).toContain(formatMacAddress(port.link.mac))
   })
 
   it('our client sends 1 GB to a kernel server, SHA-256 equal, with window scaling, timestamps and SACK', async () => {

@@ -80,7 +80,7 @@ describe('pacing', () => {
     for (const frame of frames) perInstant.set(frame.at, (perInstant.get(frame.at) ?? 0) + frame.bytes)
     expect(Math.max(...perInstant.values())).toBeLessThanOrEqual(3028)
     expect(pair.a.getsockopt(flow.client, 'maxPacingRate')).toBe(rate)
-  })
+  }, 60_000) // 10 s of a paced flow on the virtual clock: seconds of wall time on a busy machine
 
   it('native pacing (gain × cwnd / srtt) spreads a window over the RTT instead of sending it in one burst', () => {
     const pair = stackPair({ impairments: { rate: 10e9, delay: 10_000 }, stack: { tcp: { pacing: true } } })

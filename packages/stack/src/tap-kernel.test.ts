@@ -15,13 +15,13 @@ import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { openTapPort, type Port } from '@mtcp/dpdk-io'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatMacAddress } from '@mtcp/tcp-core'
 import { skipReason, suiteTitle } from '../../../test/support/environment.js'
 import { createStack, type Stack } from './stack.js'
 import {
   counterDelta,
   echoFlows,
   expectSpread,
-  formatMac,
   inNamespace,
   ip,
   kernelCounters,
@@ -92,7 +92,7 @@ describe.runIf(enabled)(suiteTitle('a TAP device whose kernel side is in another
       expect(await ping(NS, ourIp, 3)).toMatch(/3 received/)
       expect(stack.stats.rx.arp).toBeGreaterThan(0)
       expect(stack.stats.tx.icmp).toBeGreaterThanOrEqual(3)
-      expect(inNamespace(NS, 'ip', 'neigh', 'show', ourIp)).toContain(formatMac(port.link.mac))
+      expect(inNamespace(NS, 'ip', 'neigh', 'show', ourIp)).toContain(formatMacAddress(port.link.mac))
     })
 
     it('sends 100 MB to a kernel server, SHA-256 equal, and the kernel finds no bad checksum', async () => {

@@ -17,17 +17,13 @@ export {
 } from './wire/checksum.js'
 export { WireEmitError, type WireEmitErrorCode, WireError, type WireErrorCode, type WireProtocol } from './wire/errors.js'
 export {
-  BROADCAST_MAC,
   emitEthernet,
   ETHERNET_HEADER_LENGTH,
   ethernetHeaderLength,
   type EthernetRepr,
   EthernetView,
   EtherType,
-  formatMac,
-  type MacAddress,
   parseEthernet,
-  parseMac,
   VLAN_TAG_LENGTH,
   type VlanTag,
 } from './wire/ethernet.js'
@@ -84,7 +80,18 @@ export {
   type ResolvedArpCacheOptions,
 } from './arp/arp-cache.js'
 export { ArpError, type ArpErrorCode } from './arp/arp-error.js'
-export { formatMacAddress, isMacAddress, isUnicastMacAddress, macAddressEquals, parseMacAddress } from './arp/mac-address.js'
+// The shared vocabulary, owned by @mtcp/primitives (docs/decisions/0012-one-vocabulary.md), re-exported for
+// those who compose with tcp-core alone.
+export {
+  BROADCAST_MAC,
+  formatMacAddress,
+  isMacAddress,
+  isUnicastMacAddress,
+  type MacAddress,
+  macAddressEquals,
+  type Micros,
+  parseMacAddress,
+} from '@mtcp/primitives'
 export {
   type AckMeasurement,
   type AckSample,
@@ -99,7 +106,6 @@ export {
   CubicControl,
   type CubicControlOptions,
   initialWindow,
-  type Micros,
   NATIVE_CONGESTION_CONTROL_NAMES,
   type NativeCongestionControlName,
   RenoControl,

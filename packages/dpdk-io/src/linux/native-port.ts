@@ -8,7 +8,7 @@
 import { BufferPool, OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
 import { type Clock, realClock } from '../clock.js'
 import { checkInteger, DpdkIoError } from '../errors.js'
-import { internetChecksum } from '../offload/software-offload.js'
+import { internetChecksum } from '@mtcp/primitives'
 import { type CaptureSink, createPortStats, type LinkInfo, type OffloadCapabilities, type Port, type PortStats } from '../port.js'
 
 /** The calls this backend needs from `@mtcp/dpdk-io-native`. @internal */

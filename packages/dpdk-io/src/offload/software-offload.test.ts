@@ -7,7 +7,8 @@ import { BufferPool, OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
 import { VirtualClock } from '../clock.js'
 import { createMemoryLink } from '../memory/memory-link.js'
 import { PcapWriter } from '../pcap.js'
-import { completeChecksums, internetChecksum, ipv4PseudoHeaderSum, segmentTcp4, sumWords } from './software-offload.js'
+import { foldChecksum, onesComplementSum } from '@mtcp/primitives'
+import { completeChecksums, segmentTcp4 } from './software-offload.js'
 
 /** Reference checksum, written independently of the module: byte pairs, 32-bit accumulate, fold. */
 function referenceChecksum(bytes: Uint8Array, pseudo: number[] = []): number {
@@ -52,7 +53,7 @@ function superSegment(pool: BufferPool, payload: number, flags: number, mss: num
   buffer.l4Length = l4Length
   buffer.segmentSize = mss
   buffer.offloadFlags = OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM | OffloadFlags.TX_TCP_SEGMENTATION
-  v.setUint16(tcp + 16, ipv4PseudoHeaderSum(b, ip, 6, l4Length + payload))
+  v.setUint16(tcp + 16, foldChecksum(onesComplementSum(b, ip + 12, 8, 6 + l4Length + payload))) // the pseudo-header sum, as a stack leaves it
   return buffer
 }
 
@@ -70,21 +71,6 @@ function verifyTcpFrame(frame: Uint8Array): { seq: number; id: number; flags: nu
 }
 
 describe('checksums', () => {
-  it('agrees with a reference on odd and even lengths and large inputs', () => {
-    for (const length of [0, 1, 2, 3, 7, 8, 9, 1500, 65_535]) {
-      const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 17) & 0xff)
-      expect(internetChecksum(bytes, 0, length)).toBe(referenceChecksum(bytes))
-    }
-    const all = new Uint8Array(70_000).fill(0xff)
-    expect(internetChecksum(all, 0, all.length)).toBe(referenceChecksum(all))
-  })
-
-  it('reads from an offset', () => {
-    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i)
-    expect(internetChecksum(bytes, 13, 51)).toBe(referenceChecksum(bytes.subarray(13, 64)))
-    expect(sumWords(bytes, 0, 0, 5)).toBe(5)
-  })
-
   it('completes IPv4 and TCP checksums from the pseudo-header sum, and clears the flags', () => {
     const pool = new BufferPool({ count: 4 })
     const buffer = superSegment(pool, 100, 0x18, 1460)

@@ -4,13 +4,14 @@
  * DPDK's GSO library does; the memory backend uses them to emulate a NIC.
  *
  * - Checksums: RFC 1071 (the Internet checksum), RFC 791 §3.1 (IPv4 header), RFC 9293 §3.1 and
- *   RFC 768 (TCP and UDP with the IPv4 pseudo-header). As with DPDK and Linux `CHECKSUM_PARTIAL`, a
+ *   RFC 768 (TCP and UDP with the IPv4 pseudo-header), with the arithmetic of `@mtcp/primitives`. As with DPDK and Linux `CHECKSUM_PARTIAL`, a
  *   buffer asking for an L4 checksum holds the folded pseudo-header sum in the checksum field.
  * - TCP segmentation (TSO): a super segment is cut into `segmentSize`-byte segments with IPv4 ids
  *   counting up, sequence numbers advanced, FIN and PSH only on the last segment and CWR only on the
  *   first (RFC 3168 §6.1.2's rule for TSO), every checksum complete.
  * @module
  */
+import { foldChecksum, internetChecksum, onesComplementSum } from '@mtcp/primitives'
 import { OffloadFlags, type PacketBuffer } from '../buffer-pool.js'
 
 const IPV4_CHECKSUM = 10
@@ -24,41 +25,9 @@ const FIN = 0x01
 const PSH = 0x08
 const CWR = 0x80
 
-/**
- * Add the 16-bit big-endian words of `bytes[offset .. offset + length)` to `initial`, unfolded.
- * An odd last byte is padded with zero (RFC 1071 §4.1).
- */
-export function sumWords(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  let sum = initial
-  const end = offset + (length & ~1)
-  let i = offset
-  // Four words per turn; the sum stays far below 2^53.
-  for (; i + 8 <= end; i += 8) {
-    sum +=
-      ((bytes[i]! << 8) | bytes[i + 1]!) +
-      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
-      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
-      ((bytes[i + 6]! << 8) | bytes[i + 7]!)
-  }
-  for (; i < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!
-  if (length & 1) sum += bytes[offset + length - 1]! << 8
-  return sum
-}
-
-/** Fold a sum of 16-bit words to 16 bits with end-around carry (RFC 1071 §4.1). */
-export function foldSum(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000)
-  return sum
-}
-
-/** The Internet checksum of a byte range: the complement of the folded sum. */
-export function internetChecksum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  return ~foldSum(sumWords(bytes, offset, length, initial)) & 0xffff
-}
-
-/** The IPv4 pseudo-header sum (folded, not complemented) for an L4 segment of `l4Length` bytes, read from the IPv4 header at `ipOffset`. */
-export function ipv4PseudoHeaderSum(bytes: Uint8Array, ipOffset: number, protocol: number, l4Length: number): number {
-  return foldSum(sumWords(bytes, ipOffset + 12, 8, protocol + l4Length))
+/** The folded IPv4 pseudo-header sum (RFC 9293 §3.1) for an L4 segment of `l4Length` bytes, addresses read from the IPv4 header at `ip`. */
+function pseudoHeaderSum(bytes: Uint8Array, ip: number, protocol: number, l4Length: number): number {
+  return foldChecksum(onesComplementSum(bytes, ip + 12, 8, protocol + l4Length))
 }
 
 /**
@@ -128,7 +97,7 @@ export function segmentTcp4(buffer: PacketBuffer, out: PacketBuffer[]): number {
     segment.data[tcp + TCP_FLAGS] = segmentFlags
     const l4Length = buffer.l4Length + size
     v.setUint16(tcp + TCP_CHECKSUM, 0)
-    v.setUint16(tcp + TCP_CHECKSUM, internetChecksum(segment.data, tcp, l4Length, ipv4PseudoHeaderSum(segment.data, ip, 6, l4Length)))
+    v.setUint16(tcp + TCP_CHECKSUM, internetChecksum(segment.data, tcp, l4Length, pseudoHeaderSum(segment.data, ip, 6, l4Length)))
   }
   return count
 }

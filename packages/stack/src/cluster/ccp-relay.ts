@@ -12,23 +12,18 @@
  * @module
  */
 import type { MessagePort } from 'node:worker_threads'
+import type { CcpTransport } from '@mtcp/libccp'
 import { ClusterError } from './errors.js'
 import type { ClusterCcpOptions } from './options.js'
 import { workerCcpName } from './options.js'
 
-/** The transport shape `StackOptions.ccp` takes (`CcpTransport`). */
-export interface CcpTransportLike {
-  send(bytes: Uint8Array): number
-  onMessage(handler: (bytes: Uint8Array) => void): void
-  close(): void
-}
 
 /** main → worker on the relay port. */
 type RelayMessage = { type: 'message'; bytes: Uint8Array } | { type: 'status'; code: number }
 
 /** @internal Main thread: open worker `index`'s unix datapath socket and relay it over `port`. */
 export async function openCcpRelay(options: ClusterCcpOptions, index: number, port: MessagePort): Promise<() => void> {
-  let ipc: { openUnixDatapath(options: { dir?: string; name: string; agent?: string }): CcpTransportLike; isPeerAbsent(result: number): boolean }
+  let ipc: { openUnixDatapath(options: { dir?: string; name: string; agent?: string }): CcpTransport; isPeerAbsent(result: number): boolean }
   try {
     const name = '@mtcp/ccp-ipc' // a variable: an optional package, left to run time
     ipc = (await import(name)) as typeof ipc
@@ -60,7 +55,7 @@ export async function openCcpRelay(options: ClusterCcpOptions, index: number, po
 }
 
 /** @internal Worker: the datapath's end of the relay. */
-export class RelayedCcpTransport implements CcpTransportLike {
+export class RelayedCcpTransport implements CcpTransport {
   readonly #port: MessagePort
   #status = 0
   #handler: ((bytes: Uint8Array) => void) | undefined = undefined
@@ -79,7 +74,7 @@ export class RelayedCcpTransport implements CcpTransportLike {
     return this.#status
   }
 
-  onMessage(handler: (bytes: Uint8Array) => void): void {
+  onMessage(handler: ((bytes: Uint8Array) => void) | undefined): void {
     this.#handler = handler
   }
 

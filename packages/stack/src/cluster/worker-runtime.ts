@@ -15,7 +15,8 @@ import { parseIpv4Address } from '@mtcp/tcp-core'
 import type { StackOptions } from '../config.js'
 import type { StackHooks } from '../stack-hooks.js'
 import { createStack, type Stack } from '../stack.js'
-import { type CcpTransportLike, RelayedCcpTransport } from './ccp-relay.js'
+import type { CcpTransport } from '@mtcp/libccp'
+import { RelayedCcpTransport } from './ccp-relay.js'
 import { ClusterError } from './errors.js'
 import { FlowSteering } from './flow-hash.js'
 import { openQueuePort } from './multi-queue-link.js'
@@ -135,7 +136,7 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
   })
 
   const start = async (): Promise<void> => {
-    const module = (await import(init.workerUrl)) as { default?: unknown; ccpTransport?: (context: WorkerContext) => CcpTransportLike | Promise<CcpTransportLike> }
+    const module = (await import(init.workerUrl)) as { default?: unknown; ccpTransport?: (context: WorkerContext) => CcpTransport | Promise<CcpTransport> }
     const app = module.default
     if (typeof app !== 'function') throw new ClusterError('ERR_INVALID_CONFIG', `the worker module ${init.workerUrl.slice(0, 200)} must export a function as its default export`)
     let ccp: StackOptions['ccp']

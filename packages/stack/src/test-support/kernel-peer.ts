@@ -152,11 +152,6 @@ export function counterDelta(before: Map<string, number>, after: Map<string, num
   return after.get(name)! - (before.get(name) ?? 0)
 }
 
-/** A MAC address as the kernel prints it, `02:00:…`. */
-export function formatMac(mac: Uint8Array): string {
-  return Buffer.from(mac).toString('hex').replace(/(..)(?!$)/g, '$1:')
-}
-
 /** The MAC address of `dev` in namespace `ns`. */
 export function macOf(ns: string, dev: string): Uint8Array {
   return Uint8Array.from(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parseIpv4Address as ip } from '../route/ipv4-address.js'
 import { ArpCache, type ArpCacheOptions, ArpOpcode, type ArpPacketInfo } from './arp-cache.js'
 import { ArpError } from './arp-error.js'
-import { parseMacAddress as mac } from './mac-address.js'
+import { parseMacAddress as mac } from '@mtcp/primitives'
 
 const OUR_IP = ip('10.0.0.1')
 const PEER_IP = ip('10.0.0.2')

@@ -29,12 +29,9 @@
  * {@link ArpCache.clear}) for the caller to free, and counted.
  * @module
  */
+import { describeMacArgument, isMacAddress, isUnicastMacAddress, macAddressEquals, type Micros } from '@mtcp/primitives'
 import { isIpv4Address, type Ipv4Address } from '../route/ipv4-address.js'
 import { ArpError } from './arp-error.js'
-import { describeMacArgument, isMacAddress, isUnicastMacAddress, macAddressEquals } from './mac-address.js'
-
-/** Microseconds. */
-type Micros = number
 
 /** ARP operation codes (RFC 826 `ar$op`). */
 export const ArpOpcode = {

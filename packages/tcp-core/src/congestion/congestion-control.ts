@@ -10,8 +10,9 @@
  * @module
  */
 
-/** Microseconds. */
-export type Micros = number
+// Time is `Micros` from @mtcp/primitives, re-exported for the modules of this package.
+export type { Micros } from '@mtcp/primitives'
+import type { Micros } from '@mtcp/primitives'
 
 /** What one acknowledgment told the sender, handed to {@link CongestionControl.onAck}. */
 export interface AckSample {

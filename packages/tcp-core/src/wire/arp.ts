@@ -7,9 +7,10 @@
  * Other hardware or protocol spaces, and other operations (RARP, InARP), are `UNSUPPORTED`.
  * @module
  */
-import { readMac, readUint16, readUint32, writeMac, writeUint16, writeUint32 } from './bytes.js'
+import { type MacAddress, writeMacAddress } from '@mtcp/primitives'
+import { readMac, readUint16, readUint32, writeUint16, writeUint32 } from './bytes.js'
 import { checkRoom, WireError } from './errors.js'
-import { EtherType, type MacAddress } from './ethernet.js'
+import { EtherType } from './ethernet.js'
 import type { Ipv4Address } from './ipv4.js'
 
 /** Length of an ARP packet for IPv4 over Ethernet. */
@@ -128,9 +129,9 @@ export function emitArp(repr: ArpRepr, buffer: Uint8Array, offset = 0): number {
   buffer[offset + 4] = 6
   buffer[offset + 5] = 4
   writeUint16(buffer, offset + 6, repr.operation === 'request' ? OPERATION_REQUEST : OPERATION_REPLY)
-  writeMac(buffer, offset + 8, repr.senderHardwareAddress)
+  writeMacAddress(buffer, offset + 8, repr.senderHardwareAddress)
   writeUint32(buffer, offset + 14, repr.senderProtocolAddress)
-  writeMac(buffer, offset + 18, repr.targetHardwareAddress)
+  writeMacAddress(buffer, offset + 18, repr.targetHardwareAddress)
   writeUint32(buffer, offset + 24, repr.targetProtocolAddress)
   return ARP_LENGTH
 }

@@ -4,6 +4,7 @@
  * @internal
  * @module
  */
+import { MAC_ADDRESS_LENGTH, type MacAddress } from '@mtcp/primitives'
 
 /** @internal */
 export function writeUint16(bytes: Uint8Array, at: number, value: number): void {
@@ -29,15 +30,9 @@ export function readUint32(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
 }
 
-/** A 48-bit MAC address held in a number (exact: 2^48 < 2^53). @internal */
-export function writeMac(bytes: Uint8Array, at: number, mac: number): void {
-  writeUint16(bytes, at, Math.floor(mac / 0x1_0000_0000))
-  writeUint32(bytes, at + 2, mac >>> 0)
-}
-
-/** @internal */
-export function readMac(bytes: Uint8Array, at: number): number {
-  return readUint16(bytes, at) * 0x1_0000_0000 + readUint32(bytes, at + 2)
+/** The 6 bytes of a MAC address at `bytes[at]`, as a view onto `bytes` (not a copy). @internal */
+export function readMac(bytes: Uint8Array, at: number): MacAddress {
+  return bytes.subarray(at, at + MAC_ADDRESS_LENGTH)
 }
 
 /**

@@ -12,17 +12,13 @@
  * is `UNSUPPORTED`. A frame may carry padding after its payload (the 60-byte minimum); the layer
  * above trims it (IPv4 by its total length).
  *
- * MAC addresses are 48-bit numbers (exact in a double, comparable with `===`, no allocation).
+ * MAC addresses are 6 bytes (`MacAddress` of `@mtcp/primitives`); a view's `dst` and `src` are windows
+ * onto the frame, not copies.
  * @module
  */
-import { readMac, readUint16, writeMac, writeUint16 } from './bytes.js'
+import { BROADCAST_MAC, type MacAddress, writeMacAddress } from '@mtcp/primitives'
+import { readMac, readUint16, writeUint16 } from './bytes.js'
 import { checkRoom, WireError } from './errors.js'
-
-/** A MAC address as a 48-bit unsigned integer, first octet most significant: `02:00:00:99:00:01` is `0x020000990001`. */
-export type MacAddress = number
-
-/** The broadcast address `ff:ff:ff:ff:ff:ff`. */
-export const BROADCAST_MAC: MacAddress = 0xffff_ffff_ffff
 
 /** EtherType values used by this stack (IEEE registry; RFC 894 for IPv4, RFC 826 for ARP). */
 export const EtherType = {
@@ -98,12 +94,12 @@ export class EthernetView {
     return new EthernetView(bytes)
   }
 
-  /** Destination MAC address. */
+  /** Destination MAC address: a view onto the frame's bytes. */
   get dst(): MacAddress {
     return readMac(this.bytes, 0)
   }
 
-  /** Source MAC address. */
+  /** Source MAC address: a view onto the frame's bytes. */
   get src(): MacAddress {
     return readMac(this.bytes, 6)
   }
@@ -163,8 +159,8 @@ export function ethernetHeaderLength(repr: EthernetRepr): number {
 export function emitEthernet(repr: EthernetRepr, buffer: Uint8Array, offset = 0): number {
   const length = ethernetHeaderLength(repr)
   checkRoom('Ethernet header', buffer, offset, length)
-  writeMac(buffer, offset, repr.dst)
-  writeMac(buffer, offset + 6, repr.src)
+  writeMacAddress(buffer, offset, repr.dst)
+  writeMacAddress(buffer, offset + 6, repr.src)
   let at = offset + 12
   const vlan = repr.vlan
   if (vlan !== undefined) {
@@ -174,26 +170,4 @@ export function emitEthernet(repr: EthernetRepr, buffer: Uint8Array, offset = 0)
   }
   writeUint16(buffer, at, repr.etherType)
   return length
-}
-
-/** Parse `"aa:bb:cc:dd:ee:ff"` (or with `-`), case-insensitive; undefined when malformed. */
-export function parseMac(text: string): MacAddress | undefined {
-  const parts = text.split(/[:-]/)
-  if (parts.length !== 6) return undefined
-  let mac = 0
-  for (const part of parts) {
-    if (!/^[0-9a-fA-F]{2}$/.test(part)) return undefined
-    mac = mac * 256 + Number.parseInt(part, 16)
-  }
-  return mac
-}
-
-/** Format as lower-case `"aa:bb:cc:dd:ee:ff"`. */
-export function formatMac(mac: MacAddress): string {
-  let text = ''
-  for (let shift = 40; shift >= 0; shift -= 8) {
-    const octet = Math.floor(mac / 2 ** shift) % 256
-    text += (shift === 40 ? '' : ':') + octet.toString(16).padStart(2, '0')
-  }
-  return text
 }

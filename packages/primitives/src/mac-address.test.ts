@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { formatMacAddress, isMacAddress, isUnicastMacAddress, macAddressEquals, parseMacAddress } from './mac-address.js'
+import { BROADCAST_MAC, formatMacAddress, isMacAddress, isUnicastMacAddress, macAddressAt, macAddressEquals, parseMacAddress, writeMacAddress } from './mac-address.js'
 
 describe('MAC addresses', () => {
   it('parses colon and dash forms and formats lowercase with colons', () => {
@@ -36,5 +36,15 @@ describe('MAC addresses', () => {
     expect(macAddressEquals(parseMacAddress('02:00:00:00:00:01'), new Uint8Array([2, 0, 0, 0, 0, 1]))).toBe(true)
     expect(macAddressEquals(parseMacAddress('02:00:00:00:00:01'), parseMacAddress('02:00:00:00:00:02'))).toBe(false)
     expect(() => formatMacAddress(new Uint8Array(4))).toThrowError(/6-byte Uint8Array, got a Uint8Array of 4 bytes/)
+  })
+
+  it('compares and writes addresses inside a frame in place', () => {
+    const frame = new Uint8Array(14)
+    writeMacAddress(frame, 0, BROADCAST_MAC)
+    writeMacAddress(frame, 6, parseMacAddress('02:00:00:00:00:07'))
+    expect(macAddressAt(frame, 0, BROADCAST_MAC)).toBe(true)
+    expect(macAddressAt(frame, 6, parseMacAddress('02:00:00:00:00:07'))).toBe(true)
+    expect(macAddressAt(frame, 6, parseMacAddress('02:00:00:00:00:08'))).toBe(false)
+    expect(formatMacAddress(frame.subarray(6, 12))).toBe('02:00:00:00:00:07')
   })
 })
