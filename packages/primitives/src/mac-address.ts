@@ -54,7 +54,7 @@ export function writeMacAddress(bytes: Uint8Array, offset: number, mac: MacAddre
 
 /**
  * Parse `'02:00:00:00:00:01'` (or with `-` separators, as Windows writes them), case-insensitive, into 6 new bytes.
- * @throws {@link PrimitiveError} `ERR_INVALID_ARG` naming the text when it is not six two-digit hex octets.
+ * @throws `PrimitiveError` with code `ERR_INVALID_ARG` naming the text when it is not six two-digit hex octets.
  */
 export function parseMacAddress(text: string): MacAddress {
   if (typeof text !== 'string' || !/^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/.test(text)) {
@@ -67,7 +67,7 @@ export function parseMacAddress(text: string): MacAddress {
 
 /**
  * Format 6 bytes as lowercase colon-separated hex (`'02:00:00:00:00:01'`).
- * @throws {@link PrimitiveError} `ERR_INVALID_ARG` when `mac` is not a 6-byte `Uint8Array`.
+ * @throws `PrimitiveError` with code `ERR_INVALID_ARG` when `mac` is not a 6-byte `Uint8Array`.
  */
 export function formatMacAddress(mac: MacAddress): string {
   if (!isMacAddress(mac)) throw new PrimitiveError('ERR_INVALID_ARG', `a MAC address must be a 6-byte Uint8Array, got ${describeMacArgument(mac)}`)
