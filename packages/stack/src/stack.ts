@@ -31,6 +31,7 @@ import { Ipv4Host } from './ipv4-host.js'
 import { TransmitQueue } from './transmit-queue.js'
 import { FrameKind, FrameReader } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
+import { ReusedList } from './reused-list.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
 import type { StackHooks } from './stack-hooks.js'
 import { createStackStats, type StackStats } from './stats.js'
@@ -98,13 +99,13 @@ export class Stack {
   readonly #rx: PacketBuffer[] = []
   /** Frames waiting for the port (transmit-queue.ts). */
   readonly #txQueue: TransmitQueue
-  #dirty: number[] = []
+  #dirty = new ReusedList<number>()
   /** Connections in the flow table per local port. */
   readonly #flowsOnPort = new Uint32Array(65536)
   /** Sockets with readiness to deliver once the iteration is over (see #notify). */
-  readonly #notifyQueue: SocketRecord[] = []
+  readonly #notifyQueue = new ReusedList<SocketRecord>()
   /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
-  #dirtySpare: number[] = []
+  #dirtySpare = new ReusedList<number>()
   /** The connection being dispatched, for {@link #emitSegment} (one callback for every connection). */
   #emitting: SocketRecord | undefined = undefined
   #emitNow: Micros = 0
@@ -398,7 +399,7 @@ export class Stack {
   #deliverEvents(): void {
     const queue = this.#notifyQueue
     for (let i = 0; i < queue.length; i++) {
-      const record = queue[i]!
+      const record = queue.get(i)
       const events = record.pendingEvents & ~NOTIFY_QUEUED
       record.pendingEvents = 0
       this.#callWatchers(record, events)
@@ -407,7 +408,7 @@ export class Stack {
         record.watchers.length = 0
       }
     }
-    queue.length = 0
+    queue.clear()
   }
 
   /**
@@ -445,14 +446,14 @@ export class Stack {
       this.#dirty = this.#dirtySpare
       this.#dirtySpare = ids
       for (let i = 0; i < ids.length; i++) {
-        const id = ids[i]!
+        const id = ids.get(i)
         // Backpressure, not drops: with a full backlog the port gets what is queued first, and when it
         // cannot take more, the connections not yet served wait for the next iteration, in order.
         if (this.#txQueue.length >= TX_SOFT_LIMIT) {
           this.#flush()
           if (this.#txQueue.length >= TX_SOFT_LIMIT) {
-            for (let j = i; j < ids.length; j++) this.#dirty.push(ids[j]!)
-            ids.length = 0
+            for (let j = i; j < ids.length; j++) this.#dirty.push(ids.get(j))
+            ids.clear()
             this.#wakeRequested = true
             return
           }
@@ -479,7 +480,7 @@ export class Stack {
         }
         if (connection.hasPendingOutput) this.#wakeRequested = true
       }
-      ids.length = 0
+      ids.clear()
     }
   }
 
