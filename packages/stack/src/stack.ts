@@ -18,6 +18,8 @@ import {
   type IsnSecret,
   parseIpv4Address,
   resolveTcpConfig,
+  RingStoragePool,
+  type RingStoragePoolStats,
   type TcpConfig,
   TcpConnection,
   TcpEvents,
@@ -79,6 +81,14 @@ const NOTIFY_QUEUED = 1 << 30
  */
 export class Stack {
   readonly stats: StackStats = createStackStats()
+
+  /**
+   * Counters of the pool that recycles the send and receive rings of finished connections (the stack's
+   * own, or the `tcp.ringStorage` it was given): how much storage was reused, allocated, and held now.
+   */
+  get ringStorage(): RingStoragePoolStats | undefined {
+    return this.#tcpConfig.ringStorage?.stats
+  }
   readonly port: Port
   readonly clock: Clock
   readonly pool: BufferPool
@@ -150,6 +160,8 @@ export class Stack {
         // With segmentation offload, new data leaves in super segments up to the port's limit (IP header
         // and the largest TCP header deducted).
         segmentationMax: segmentation.tcp4 && this.port.offloads.txChecksum.tcp ? Math.min(65_000, segmentation.maxSize - 20 - 60) : 0,
+        // The rings of finished connections go back to one pool per stack for the next ones.
+        ringStorage: new RingStoragePool(),
         ...this.options.tcp,
       },
       (mss) => createCongestionControl(nativeFallback(this.options.congestionControl), { mss }),
@@ -605,6 +617,7 @@ export class Stack {
     if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
     if (record.pendingEvents !== 0) record.releasedWithPending = true
     else record.watchers.length = 0
+    connection?.releaseBuffers()
     this.#sockets.release(record.id)
   }
 

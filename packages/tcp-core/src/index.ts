@@ -121,6 +121,7 @@ export {
 } from './conn/connection.js'
 export { initialSequenceNumber, type IsnSecret, isnOffset } from './conn/initial-sequence.js'
 export { ReceiveBuffer } from './conn/receive-buffer.js'
+export { RingStoragePool, type RingStoragePoolOptions, type RingStoragePoolStats } from './conn/ring.js'
 export { RttEstimator, type RttOptions } from './conn/rtt-estimator.js'
 export { emptyInboundSegment, type InboundSegment, OutboundSegment } from './conn/segment.js'
 export { TcpReadStatus, TcpSegmentReader, tcpSegmentHeaderLength, writeTcpSegment } from './conn/segment-codec.js'

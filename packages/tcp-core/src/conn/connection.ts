@@ -282,8 +282,8 @@ export class TcpConnection {
     this.#sndMax = this.iss
     this.#nagle = new Nagle(this.iss)
     this.#ts = new Timestamps(config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
-    this.sendBuffer = new SendBuffer(config.sendBufferSize)
-    this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize)
+    this.sendBuffer = new SendBuffer(config.sendBufferSize, config.ringStorage)
+    this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize, config.ringStorage)
     this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
@@ -506,6 +506,19 @@ export class TcpConnection {
     }
     if (this.#state !== 'SYN-SENT') this.#resetToSend = { seq: this.#sndNxt, ack: 0, flags: TcpFlags.RST }
     this.#enterClosed(undefined)
+  }
+
+  /**
+   * Give the send and receive rings' storage back to {@link TcpConfig.ringStorage} (without a pool the
+   * rings just let it go). Only once the connection is finished with its data, CLOSED or in TIME-WAIT:
+   * in any other state this does nothing. Data still buffered (unread by the application) is discarded.
+   * @returns whether the storage was released
+   */
+  releaseBuffers(): boolean {
+    if (this.#state !== 'CLOSED' && this.#state !== 'TIME-WAIT') return false
+    this.sendBuffer.release()
+    this.receiveBuffer.release()
+    return true
   }
 
   // ---------------------------------------------------------------- arriving segments

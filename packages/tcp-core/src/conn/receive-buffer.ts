@@ -8,14 +8,17 @@
  * @module
  */
 import { copyBytes } from '../wire/bytes.js'
-import { growRing } from './ring.js'
+import { growRing, type RingStoragePool } from './ring.js'
 
 /** The most out-of-order ranges kept; a segment that would need more is dropped (and retransmitted by the peer). */
 const MAX_RANGES = 64
 
+/** No storage yet (shared: nothing is ever written into zero bytes). */
+const EMPTY = new Uint8Array(0)
+
 /** A fixed-capacity receive ring with reassembly. */
 export class ReceiveBuffer {
-  #bytes: Uint8Array = new Uint8Array(0)
+  #bytes: Uint8Array = EMPTY
   #head = 0
   /** In-order bytes ready for the application. */
   #readable = 0
@@ -23,7 +26,24 @@ export class ReceiveBuffer {
   readonly #starts: number[] = []
   readonly #ends: number[] = []
 
-  constructor(readonly capacity: number) {}
+  /**
+   * @param capacity - bytes; the connection's receive buffer size.
+   * @param pool - where storage comes from and goes back to; without one it is allocated and collected.
+   */
+  constructor(
+    readonly capacity: number,
+    readonly pool?: RingStoragePool,
+  ) {}
+
+  /** Give the storage back to the pool and empty the buffer (the connection is finished with it). */
+  release(): void {
+    this.pool?.give(this.#bytes)
+    this.#bytes = EMPTY
+    this.#head = 0
+    this.#readable = 0
+    this.#starts.length = 0
+    this.#ends.length = 0
+  }
 
   /** Bytes of storage allocated now (at most the capacity). */
   get allocated(): number {
@@ -111,7 +131,7 @@ export class ReceiveBuffer {
     const needed = position + length
     if (needed > this.#bytes.byteLength) {
       const used = this.#starts.length > 0 ? this.#readable + this.#ends[this.#ends.length - 1]! : this.#readable
-      this.#bytes = growRing(this.#bytes, this.#head, used, needed, this.capacity)
+      this.#bytes = growRing(this.#bytes, this.#head, used, needed, this.capacity, this.pool)
       this.#head = 0
     }
     const size = this.#bytes.byteLength

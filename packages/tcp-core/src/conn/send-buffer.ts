@@ -7,16 +7,25 @@
  * @module
  */
 import { copyBytes } from '../wire/bytes.js'
-import { growRing } from './ring.js'
+import { growRing, type RingStoragePool } from './ring.js'
+
+/** No storage yet (shared: nothing is ever written into zero bytes). */
+const EMPTY = new Uint8Array(0)
 
 /** A fixed-capacity byte ring holding unacknowledged and unsent data. */
 export class SendBuffer {
-  #bytes: Uint8Array = new Uint8Array(0)
+  #bytes: Uint8Array = EMPTY
   #head = 0
   #length = 0
 
-  /** @param capacity - bytes; the connection's send buffer size. */
-  constructor(readonly capacity: number) {}
+  /**
+   * @param capacity - bytes; the connection's send buffer size.
+   * @param pool - where storage comes from and goes back to; without one it is allocated and collected.
+   */
+  constructor(
+    readonly capacity: number,
+    readonly pool?: RingStoragePool,
+  ) {}
 
   /** Bytes of storage allocated now (at most the capacity). */
   get allocated(): number {
@@ -41,7 +50,7 @@ export class SendBuffer {
     const count = Math.min(length, this.capacity - this.#length)
     if (count <= 0) return 0
     if (this.#length + count > this.#bytes.byteLength) {
-      this.#bytes = growRing(this.#bytes, this.#head, this.#length, this.#length + count, this.capacity)
+      this.#bytes = growRing(this.#bytes, this.#head, this.#length, this.#length + count, this.capacity, this.pool)
       this.#head = 0
     }
     const size = this.#bytes.byteLength
@@ -51,6 +60,14 @@ export class SendBuffer {
     if (first < count) copyBytes(data, offset + first, this.#bytes, 0, count - first)
     this.#length += count
     return count
+  }
+
+  /** Give the storage back to the pool and empty the buffer (the connection is finished with it). */
+  release(): void {
+    this.pool?.give(this.#bytes)
+    this.#bytes = EMPTY
+    this.#head = 0
+    this.#length = 0
   }
 
   /** Drop `count` bytes from the front (they were acknowledged). */

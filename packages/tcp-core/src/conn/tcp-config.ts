@@ -3,6 +3,8 @@
  * @module
  */
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
+import type { TcpConnection } from './connection.js'
+import { RingStoragePool } from './ring.js'
 
 /** The loss detections a connection can use ({@link TcpConfig.lossDetection}). */
 export type LossDetection = 'rack' | 'rfc6675' | 'newreno'
@@ -99,6 +101,12 @@ export interface TcpConfig {
   rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
   congestionControl: (mss: number) => CongestionControl
+  /**
+   * Where the send and receive rings take their storage from and give it back to when the connection
+   * {@link TcpConnection.releaseBuffers | releases} it: one pool shared by many connections recycles it.
+   * Default none (storage is allocated and left to the collector).
+   */
+  ringStorage: RingStoragePool | undefined
 }
 
 /** Thrown for a setting outside its range. */
@@ -140,6 +148,7 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   lossDetection: 'rack',
   slowStartAfterIdle: true,
   timestampOffset: undefined,
+  ringStorage: undefined,
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
@@ -181,6 +190,9 @@ export function resolveTcpConfig(options: Partial<TcpConfig>, congestionControl:
   }
   if (!LOSS_DETECTIONS.includes(config.lossDetection)) {
     throw new TcpConfigError(`lossDetection must be one of ${LOSS_DETECTIONS.map((name) => `'${name}'`).join(', ')}, got ${String(config.lossDetection)}`)
+  }
+  if (config.ringStorage !== undefined && !(config.ringStorage instanceof RingStoragePool)) {
+    throw new TcpConfigError(`ringStorage must be a RingStoragePool or undefined, got ${typeof config.ringStorage}`)
   }
   if (config.minRto > config.maxRto) throw new TcpConfigError(`minRto (${config.minRto}) must not exceed maxRto (${config.maxRto})`)
   return config
