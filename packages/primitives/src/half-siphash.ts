@@ -1,7 +1,7 @@
 /**
  * HalfSipHash (Aumasson and Bernstein's SipHash on 32-bit words, 64-bit key, 32-bit output) over a
- * 12-byte message given as three 32-bit words, each taken as 4 little-endian bytes: exactly the
- * reference function of those 12 bytes. The one keyed hash of the mtcp packages: the flow table's
+ * message of three or four 32-bit words, each taken as 4 little-endian bytes: exactly the reference
+ * function of those 12 or 16 bytes. The one keyed hash of the mtcp packages: the flow table's
  * bucket hash (`@mtcp/sid-map`, HalfSipHash-1-3, the variant Linux uses as `hsiphash` for tables) and
  * the secret functions of RFC 6528 (initial sequence numbers), RFC 6056 (ephemeral ports) and SYN
  * cookies (`@mtcp/tcp-core`, `@mtcp/stack`, HalfSipHash-2-4, the reference parameters).
@@ -11,11 +11,9 @@
  * @module
  */
 
-/** HalfSipHash's final block for a 12-byte message: the length in the top byte, no tail bytes. */
-const LENGTH_BLOCK = 12 << 24
-
 /**
- * HalfSipHash-c-d of the three words under the key `(key0, key1)`, as a uint32. Allocates nothing.
+ * HalfSipHash-c-d of the three words under the key `(key0, key1)`, as a uint32: a 12-byte message.
+ * Allocates nothing.
  * @param compressionRounds - c: SipRounds per message word (1 for hash tables, 2 for secrets)
  * @param finalizationRounds - d: SipRounds at the end (3 for hash tables, 4 for secrets)
  */
@@ -28,17 +26,26 @@ export function halfSipHash(
   compressionRounds: number,
   finalizationRounds: number,
 ): number {
+  return sipWords(key0, key1, word0, word1, word2, 0, 3, compressionRounds, finalizationRounds)
+}
+
+/**
+ * HalfSipHash-c-d of `count` (3 or 4) message words and the length block (the byte length in the top
+ * byte, no tail bytes: messages here are whole words).
+ */
+function sipWords(key0: number, key1: number, word0: number, word1: number, word2: number, word3: number, count: number, compressionRounds: number, finalizationRounds: number): number {
   let v0 = key0 | 0
   let v1 = key1 | 0
   let v2 = 0x6c796765 ^ key0
   let v3 = 0x74656462 ^ key1
-  // Four blocks (word0, word1, word2, the length block), each xored into v3, put through c SipRounds and
-  // xored into v0; then 0xff into v2 and d SipRounds.
+  const blocks = count + 1 // the words, then the length block
+  const lengthBlock = (count * 4) << 24
+  // Each block is xored into v3, put through c SipRounds and xored into v0; then 0xff into v2 and d SipRounds.
   let block = 0
   let roundsInBlock = 0
   let message = word0
   v3 ^= message
-  const total = 4 * compressionRounds + finalizationRounds
+  const total = blocks * compressionRounds + finalizationRounds
   for (let round = 0; round < total; round++) {
     // SipRound on 32-bit words: rotations 5, 16, 8, 7, 13, 16.
     v0 = (v0 + v1) | 0
@@ -55,12 +62,12 @@ export function halfSipHash(
     v1 = (v1 << 13) | (v1 >>> 19)
     v1 ^= v2
     v2 = (v2 << 16) | (v2 >>> 16)
-    if (block < 4 && ++roundsInBlock === compressionRounds) {
+    if (block < blocks && ++roundsInBlock === compressionRounds) {
       v0 ^= message
       roundsInBlock = 0
       block++
-      if (block < 4) {
-        message = block === 1 ? word1 : block === 2 ? word2 : LENGTH_BLOCK
+      if (block < blocks) {
+        message = block === count ? lengthBlock : block === 1 ? word1 : block === 2 ? word2 : word3
         v3 ^= message
       } else {
         v2 ^= 0xff // finalization starts
@@ -78,6 +85,14 @@ export function halfSipHash13(key0: number, key1: number, word0: number, word1: 
 /** HalfSipHash-2-4 of three words: the reference parameters, for secrets a peer must not predict. */
 export function halfSipHash24(key0: number, key1: number, word0: number, word1: number, word2: number): number {
   return halfSipHash(key0, key1, word0, word1, word2, 2, 4)
+}
+
+/**
+ * HalfSipHash-2-4 of four words (a 16-byte message): for a secret function of a 4-tuple and one more word
+ * that separates its uses (a SYN cookie's counter, a timestamp offset's label).
+ */
+export function halfSipHash24x4(key0: number, key1: number, word0: number, word1: number, word2: number, word3: number): number {
+  return sipWords(key0, key1, word0, word1, word2, word3, 4, 2, 4)
 }
 
 /** A 64-bit HalfSipHash key as two uint32 words. */
