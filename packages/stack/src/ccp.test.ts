@@ -212,4 +212,29 @@ describe('CCP congestion control in the stack', () => {
     withCcp.a.setsockopt(fd2, 'congestionControl', 'ccp:bbr')
     expect(withCcp.a.getsockopt(fd2, 'congestionControl')).toBe('ccp:bbr')
   })
+
+  it("holds the agent's messages that arrive during a burst and applies them after it (a synchronous transport answers inside send)", () => {
+    const hub = new InProcessHub({ synchronous: true })
+    stubAgent(hub, 20 * 1448)
+    const pair = stackPair({ impairments: { delay: 1000 }, stackA: { congestionControl: 'ccp:reno', ccp: { transport: hub.datapath('mtcp-a') } } })
+    const { a, b, clock } = pair
+    const datapath = a.ccpDatapath!
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 5001)
+    b.listen(listener)
+    const client = a.socket()
+    // The CREATE leaves while stack a processes the SYN-ACK, and the stub answers it inside that send.
+    let seenByWatcher: number | undefined
+    a.watch(client, (_fd, events) => {
+      if (events & PollEvents.OUT && seenByWatcher === undefined) seenByWatcher = datapath.stats.received
+    })
+    runUntil(clock, () => datapath.stats.received >= 1) // the program install answering READY
+    const before = datapath.stats.received
+    a.connect(client, '10.0.0.2', 5001)
+    runUntil(clock, () => seenByWatcher !== undefined)
+    // The application heard of the connection before the agent's answer to its CREATE was applied ...
+    expect(seenByWatcher).toBe(before)
+    // ... and the answer was applied when that iteration ended.
+    expect(datapath.stats.received).toBeGreaterThan(before)
+  })
 })

@@ -9,6 +9,7 @@
 import type { Clock, Micros, Timer } from '@mtcp/dpdk-io'
 import { type CcpTransport, type Connection as CcpConnection, createMeasurements, Datapath, type Measurements } from '@mtcp/libccp'
 import type { AckMeasurement, AckSample, CongestionControl } from '@mtcp/tcp-core'
+import { ReusedList } from './reused-list.js'
 
 export type { CcpTransport }
 
@@ -114,6 +115,8 @@ export class StackCcp {
   /** @internal */ readonly _onControlChange: ((event: CcpControlEvent) => void) | undefined
   readonly #controls = new Set<CcpControl>()
   readonly #transport: CcpTransport
+  readonly #held = new ReusedList<Uint8Array>()
+  #holding = false
   readonly #timer: Timer
   readonly #clock: Clock
   readonly #closeTransport: boolean
@@ -140,9 +143,31 @@ export class StackCcp {
       },
       { id: options.id ?? 0, compile: !options.interpret, ...(options.resyncIntervalUs === undefined ? {} : { resyncIntervalUs: options.resyncIntervalUs }) },
     )
-    this.#transport.onMessage((bytes) => this.datapath.receive(bytes))
+    this.#transport.onMessage((bytes) => {
+      if (this.#holding) this.#held.push(bytes)
+      else this.datapath.receive(bytes)
+    })
     this.#timer = clock.createTimer(() => this.#tick())
     this.datapath.start()
+  }
+
+  /**
+   * Hold the agent's messages that arrive from now on (a synchronous transport delivers them inside a
+   * `send`, which the datapath makes while the stack processes a burst) until {@link applyHeld}: the
+   * driver applies them after its iteration, so no agent decision lands in the middle of one (decision 0011).
+   */
+  hold(): void {
+    this.#holding = true
+  }
+
+  /** Apply the messages held since {@link hold}, in arrival order, and stop holding. @returns how many. */
+  applyHeld(): number {
+    this.#holding = false
+    const held = this.#held
+    const count = held.length
+    for (let i = 0; i < held.length; i++) this.datapath.receive(held.get(i))
+    held.clear()
+    return count
   }
 
   /** A flow started: keep the retry timer running while any flow lives. */

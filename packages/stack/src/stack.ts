@@ -201,11 +201,14 @@ export class Stack {
     this.#wakeRequested = false
     this.#txQueue.portBusy = false
     const now = this.clock.now()
+    this.#ccp?.hold()
     this.#phase(now, true)
     // What the applications wrote or read when told goes out in the same iteration: one more dispatch
     // and transmit phase, and the events it raises (a bounded number of rounds; the rest waits for the
     // next iteration, which #scheduleSoon asks for).
     for (let round = 0; round < APPLICATION_ROUNDS && this.#dirty.length > 0 && !this.#closed; round++) this.#phase(now, false)
+    // Last, what the CCP agent decided during the iteration (decision 0011's order).
+    this.#ccp?.applyHeld()
     if (this.#wakeRequested || this.#dirty.length > 0) this.#scheduleSoon()
   }
 
