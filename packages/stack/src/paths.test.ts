@@ -197,7 +197,7 @@ describe('malformed frames', () => {
     expect(drops.unsupportedEtherType).toBe(1)
     expect(drops.malformedIpv4).toBe(1)
     expect(drops.badIpv4Checksum).toBe(1)
-    expect(drops.fragments).toBe(1)
+    expect(drops.fragmentMalformed).toBe(1) // More Fragments with no payload (RFC 791 §3.1)
     expect(drops.malformedArp).toBe(1)
     expect(pool.inUse).toBe(0)
   })
