@@ -25,6 +25,8 @@ export interface Ipv4HostOptions {
   pool: BufferPool
   /** Queue a frame whose destination MAC is filled in (the stack's transmit queue). */
   transmit: (buffer: PacketBuffer) => void
+  /** Hand the transmit queue to the port now (between the bursts of frames an ARP reply releases). */
+  flush: () => void
   stats: StackStats
   hooks: StackHooks
   /** The interface MTU: larger echo replies are sent in fragments. */
@@ -41,6 +43,8 @@ export interface Ipv4HostOptions {
 export const ARP_QUEUE_PER_DESTINATION = 65_536
 /** Frames that may wait for ARP replies in all. */
 export const ARP_QUEUE_TOTAL = 262_144
+/** Frames released by an ARP reply between two hand-overs of the transmit queue to the port. */
+const RELEASE_CHUNK = 1024
 
 /** @internal */
 export class Ipv4Host {
@@ -50,6 +54,7 @@ export class Ipv4Host {
   readonly writer: FrameWriter
   readonly #pool: BufferPool
   readonly #transmit: (buffer: PacketBuffer) => void
+  readonly #flush: () => void
   readonly #stats: StackStats
   readonly #hooks: StackHooks
   #ipId = 0
@@ -69,6 +74,7 @@ export class Ipv4Host {
     this.address = options.address
     this.#pool = options.pool
     this.#transmit = options.transmit
+    this.#flush = options.flush
     this.#stats = options.stats
     this.#hooks = options.hooks
     this.#mtu = options.mtu
@@ -145,7 +151,24 @@ export class Ipv4Host {
     const result = this.arp.onArpPacket(now, arp, this.address)
     if (result.replyOwed) this.sendArp(2, arp.senderIp, arp.senderMac)
     if (result.learned) this.#hooks.arpLearned?.(arp.senderIp, result.mac!)
-    for (const buffer of result.ready) this.transmitResolved(buffer, result.mac!)
+    this.#release(result.ready, result.mac!)
+  }
+
+  /**
+   * Send the frames that waited for `mac`: thousands after a burst of connections to one next hop, more
+   * than the transmit queue holds (TX_BACKLOG_LIMIT), so the queue goes to the port every
+   * {@link RELEASE_CHUNK} frames.
+   */
+  #release(ready: readonly PacketBuffer[], mac: Uint8Array): void {
+    for (let i = 0; i < ready.length; i++) {
+      this.transmitResolved(ready[i]!, mac)
+      if (i % RELEASE_CHUNK === RELEASE_CHUNK - 1) this.#flush()
+    }
+  }
+
+  /** Frames an ARP reply releases: the ARP input of the stack and addArpEntry. */
+  releaseResolved(ready: readonly PacketBuffer[], mac: Uint8Array): void {
+    this.#release(ready, mac)
   }
 
   /** Answer the echo request just parsed (RFC 792). */

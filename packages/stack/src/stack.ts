@@ -172,6 +172,7 @@ export class Stack {
       staticArp: options.staticArp,
       pool: this.pool,
       transmit: (buffer) => this.#queueTx(buffer),
+      flush: () => this.#flush(),
       stats: this.stats,
       hooks: this.#hooks,
       mtu: this.options.mtu,
@@ -321,7 +322,10 @@ export class Stack {
     }
     // A cluster worker hands a segment of another worker's flow over to it (stack-hooks.ts).
     if (!this.#reassembled && this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
-    if (flags & TcpFlags.RST) return
+    if (flags & TcpFlags.RST) {
+      this.stats.rx.drops.resetNoSocket++ // RFC 9293 §3.10.7.1: discarded
+      return
+    }
     this.stats.rx.drops.noSocket++
     // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
     const length = segment.payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
@@ -1021,7 +1025,7 @@ export class Stack {
     if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) throw new StackError('EINVAL', 'mac must be a 6-byte Uint8Array')
     if (this.#closed) return
     const result = this.#host.arp.onArpPacket(this.clock.now(), { operation: 2, senderMac: mac, senderIp: address, targetIp: this.address }, this.address)
-    for (const buffer of result.ready) this.#host.transmitResolved(buffer, result.mac!)
+    this.#host.releaseResolved(result.ready, result.mac!)
     if (result.ready.length > 0) this.#scheduleSoon()
   }
 

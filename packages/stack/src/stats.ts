@@ -47,6 +47,8 @@ export interface RxDrops {
   badTcpChecksum: number
   /** A TCP segment for no connection and no listener (answered with RST). */
   noSocket: number
+  /** A reset for no connection: discarded (RFC 9293 §3.10.7.1). */
+  resetNoSocket: number
   /** A SYN for a listener whose SYN and accept queues were full. */
   listenOverflow: number
   /** A SYN that could not get a socket id (maximum connections). */
@@ -189,6 +191,7 @@ export function createStackStats(): StackStats {
         malformedTcp: 0,
         badTcpChecksum: 0,
         noSocket: 0,
+        resetNoSocket: 0,
         listenOverflow: 0,
         tooManyConnections: 0,
         outOfWindow: 0,
@@ -234,7 +237,7 @@ export function rxFramesAccounted(stats: StackStats): number {
  * @internal
  */
 export function tcpLevelDrops(drops: RxDrops): number {
-  return drops.noSocket + drops.listenOverflow + drops.tooManyConnections + drops.outOfWindow + drops.paws + drops.missingTimestamps + drops.timeWaitReset
+  return drops.noSocket + drops.resetNoSocket + drops.listenOverflow + drops.tooManyConnections + drops.outOfWindow + drops.paws + drops.missingTimestamps + drops.timeWaitReset
 }
 
 /**
