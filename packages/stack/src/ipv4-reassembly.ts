@@ -80,6 +80,8 @@ export class Ipv4Reassembly {
   readonly maxPerSource: number
   readonly #slots: Slot[]
   readonly #stats: StackStats
+  /** No slot's deadline is before this (Infinity when none is in use): {@link expire} has nothing to do until then. */
+  #nextDeadline = Number.POSITIVE_INFINITY
 
   constructor(options: ReassemblyOptions | undefined, stats: StackStats) {
     this.timeout = options?.timeout ?? REASSEMBLY_DEFAULTS.timeout
@@ -105,12 +107,19 @@ export class Ipv4Reassembly {
 
   /** Give up datagrams whose time is over (RFC 1122 §3.3.2). */
   expire(now: Micros): void {
-    for (const slot of this.#slots) {
-      if (slot.inUse && now >= slot.deadline) {
+    // Called every receive phase: nothing to do (and nothing allocated) until a slot's deadline passed.
+    if (now < this.#nextDeadline) return
+    let next = Number.POSITIVE_INFINITY
+    const slots = this.#slots
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!
+      if (!slot.inUse) continue
+      if (now >= slot.deadline) {
         slot.inUse = false
         this.#stats.reassembly.timeouts++
-      }
+      } else if (slot.deadline < next) next = slot.deadline
     }
+    this.#nextDeadline = next
   }
 
   /** Forget everything held. */
@@ -177,6 +186,7 @@ export class Ipv4Reassembly {
       slot.protocol = protocol
       slot.identification = identification
       slot.deadline = now + this.timeout
+      if (slot.deadline < this.#nextDeadline) this.#nextDeadline = slot.deadline
       slot.end = -1
       slot.received = 0
       slot.headerLength = 0
