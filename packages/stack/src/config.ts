@@ -13,6 +13,7 @@ import {
 } from '@mtcp/tcp-core'
 import { type CcpOptions, ccpLimitsProblem } from './ccp.js'
 import { StackError } from './errors.js'
+import type { ReassemblyOptions } from './ipv4-reassembly.js'
 import type { StackHooks } from './stack-hooks.js'
 
 /**
@@ -61,8 +62,13 @@ export interface StackOptions {
   maxConnections?: number
   /** Static ARP entries: `{ ip: '10.0.0.2', mac: Uint8Array }`. */
   staticArp?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
-  /** ARP cache settings (entry lifetime, retries, queue bounds). Default: the cache's, with 256 frames queued per unresolved next hop. */
+  /**
+   * ARP cache settings (entry lifetime, retries, queue bounds). Default: the cache's, with frames queued
+   * per unresolved next hop up to the pool's size (a burst of SYNs to one next hop waits, none is dropped).
+   */
   arp?: ArpCacheOptions
+  /** IPv4 reassembly limits: timeout (default 30 s), datagrams at once (64) and per source (16). */
+  reassembly?: ReassemblyOptions
   /** A token-bucket rate limit on everything the port sends: rate in bytes/s, burst in bytes. Default none. */
   rateLimit?: { rate: number; burst: number }
   /** Frames per receive burst, in [1, 512]. Default 32. */
@@ -159,6 +165,13 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   integerIn('ephemeralPorts[1]', ephemeralPorts[1], ephemeralPorts[0], 65535)
   if (options.onCallbackError !== undefined && typeof options.onCallbackError !== 'function') {
     fail(`onCallbackError must be a function (error) => void, got ${typeof options.onCallbackError}`)
+  }
+  const reassembly = options.reassembly
+  if (reassembly !== undefined) {
+    if (reassembly === null || typeof reassembly !== 'object') fail('reassembly must be an object { timeout?, maxDatagrams?, maxPerSource? }')
+    if (reassembly.timeout !== undefined) integerIn('reassembly.timeout', reassembly.timeout, 1_000_000, 600_000_000)
+    if (reassembly.maxDatagrams !== undefined) integerIn('reassembly.maxDatagrams', reassembly.maxDatagrams, 1, 4096)
+    if (reassembly.maxPerSource !== undefined) integerIn('reassembly.maxPerSource', reassembly.maxPerSource, 1, 4096)
   }
   if (options.initialSequenceNumber !== undefined && typeof options.initialSequenceNumber !== 'function') {
     fail(`initialSequenceNumber must be a function (now, localIp, localPort, remoteIp, remotePort) => number, got ${typeof options.initialSequenceNumber}`)

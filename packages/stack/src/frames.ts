@@ -17,6 +17,9 @@ import {
   EtherType,
   EthernetView,
   type InboundSegment,
+  type IcmpOtherRepr,
+  type IcmpRepr,
+  IcmpType,
   type MacAddress,
   IcmpView,
   IpProtocol,
@@ -30,10 +33,10 @@ import {
   WireError,
   writeTcpSegment,
 } from '@mtcp/tcp-core'
-import type { RxDrops } from './stats.js'
+import type { IcmpInCounters, RxDrops } from './stats.js'
 
-/** All zeros: an Ethernet destination not resolved yet (ARP fills it in), or ARP's unknown target. */
-const UNRESOLVED_MAC = new Uint8Array(6)
+/** @internal All zeros: an Ethernet destination not resolved yet (ARP fills it in), or ARP's unknown target. */
+export const UNRESOLVED_MAC = new Uint8Array(6)
 
 /** What a received frame turned out to be. */
 export const FrameKind = {
@@ -41,6 +44,12 @@ export const FrameKind = {
   Arp: 1,
   IcmpEcho: 2,
   Tcp: 3,
+  /** An IPv4 fragment addressed to us: for reassembly ({@link FrameReader.fragmentData}). */
+  Fragment: 4,
+  /** An ICMP error quoting a TCP segment we sent ({@link FrameReader.quoted}). */
+  IcmpError: 5,
+  /** Any other ICMP message: counted by type, nothing to do. */
+  IcmpOther: 6,
 } as const
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
 
@@ -79,9 +88,21 @@ export class FrameReader {
   echoIdentifier = 0
   echoSequence = 0
   echoData: Uint8Array = new Uint8Array(0)
+  /** The fragment of the last frame (when {@link FrameKind.Fragment}): its IPv4 header is at `fragmentData[fragmentAt]`. */
+  fragmentData: Uint8Array = new Uint8Array(0)
+  fragmentAt = 0
+  /**
+   * The ICMP error of the last frame (when {@link FrameKind.IcmpError}): its type and code, the
+   * next-hop MTU field (RFC 1191 §4), and the quoted TCP segment's ports (ours first), sequence number
+   * and the quoted datagram's total length.
+   */
+  readonly quoted = { type: 0, code: 0, nextHopMtu: 0, localPort: 0, remotePort: 0, remoteIp: 0, seq: 0, totalLength: 0 }
   readonly #tcp = new TcpSegmentReader(emptyInboundSegment())
 
-  constructor() {
+  constructor(
+    /** Where ICMP messages are counted by type (the stack's `rx.icmpIn`). */
+    readonly icmpIn: IcmpInCounters,
+  ) {
     this.segment = this.#tcp.segment
   }
 
@@ -120,9 +141,8 @@ export class FrameReader {
   #ipv4(buffer: PacketBuffer, data: Uint8Array, ip: number, length: number, ourIp: number, drops: RxDrops): FrameKind {
     const checksumDone = (buffer.offloadFlags & OffloadFlags.RX_IP_CHECKSUM_GOOD) !== 0
     const problem = ipv4HeaderProblem(data, ip, length, checksumDone ? 'skip' : 'verify')
-    if (problem !== undefined) {
+    if (problem !== undefined && problem !== 'FRAGMENT') {
       if (problem === 'BAD_CHECKSUM') drops.badIpv4Checksum++
-      else if (problem === 'FRAGMENT') drops.fragments++
       else drops.malformedIpv4++
       return FrameKind.Drop
     }
@@ -131,19 +151,37 @@ export class FrameReader {
       drops.notOurAddress++
       return FrameKind.Drop
     }
+    if (problem === 'FRAGMENT') {
+      // RFC 1122 §3.3.2: reassembled (ipv4-reassembly.ts), then read again by parseDatagram.
+      this.fragmentData = data
+      this.fragmentAt = ip
+      return FrameKind.Fragment
+    }
+    return this.#datagram(buffer, data, ip, dst, drops)
+  }
+
+  /**
+   * A datagram that reassembly put back together (a checked header, addressed to us). The checksums of
+   * its TCP segment or ICMP message are verified here: offload flags of the last fragment say nothing of them.
+   */
+  parseDatagram(datagram: Uint8Array, ourIp: number, drops: RxDrops): FrameKind {
+    return this.#datagram(undefined, datagram, 0, ourIp, drops)
+  }
+
+  #datagram(buffer: PacketBuffer | undefined, data: Uint8Array, ip: number, dst: number, drops: RxDrops): FrameKind {
     const headerLength = (data[ip]! & 0x0f) * 4
     const totalLength = (data[ip + 2]! << 8) | data[ip + 3]!
     this.srcIp = readUint32(data, ip + 12)
     this.dstIp = dst
     const protocol = data[ip + 9]!
     if (protocol === IpProtocol.TCP) return this.#tcpSegment(buffer, data, ip + headerLength, totalLength - headerLength, drops)
-    if (protocol === IpProtocol.ICMP) return this.#icmp(data.subarray(ip + headerLength, ip + totalLength), drops)
+    if (protocol === IpProtocol.ICMP) return this.#icmp(data.subarray(ip + headerLength, ip + totalLength), this.icmpIn, drops)
     drops.unsupportedProtocol++
     return FrameKind.Drop
   }
 
-  #tcpSegment(buffer: PacketBuffer, data: Uint8Array, at: number, length: number, drops: RxDrops): FrameKind {
-    const verified = (buffer.offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
+  #tcpSegment(buffer: PacketBuffer | undefined, data: Uint8Array, at: number, length: number, drops: RxDrops): FrameKind {
+    const verified = buffer !== undefined && (buffer.offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
     const reader = this.#tcp
     const status = reader.read(data, at, length, this.srcIp, this.dstIp, verified ? 'skip' : 'verify')
     if (status !== TcpReadStatus.OK) {
@@ -171,14 +209,66 @@ export class FrameReader {
     return FrameKind.Arp
   }
 
-  #icmp(bytes: Uint8Array, drops: RxDrops): FrameKind {
+  /**
+   * An ICMP message other than an echo request: counted by type; an error that quotes a TCP segment we
+   * sent (RFC 792: the quoted IP header and at least 8 bytes of its payload, RFC 1122 §3.2.2) is
+   * {@link FrameKind.IcmpError}, for the connection it names.
+   */
+  #icmpOther(repr: IcmpRepr, icmpIn: IcmpInCounters, drops: RxDrops): FrameKind {
+    if (repr.kind === 'echoReply') {
+      icmpIn.echoReply++
+      return FrameKind.IcmpOther
+    }
+    const { type, code } = repr as IcmpOtherRepr
+    switch (type) {
+      case IcmpType.DESTINATION_UNREACHABLE:
+        if (code === 4) icmpIn.fragmentationNeeded++
+        else icmpIn.destinationUnreachable++
+        break
+      case IcmpType.TIME_EXCEEDED:
+        icmpIn.timeExceeded++
+        break
+      case 12:
+        icmpIn.parameterProblem++
+        break
+      case 4:
+        icmpIn.sourceQuench++ // RFC 6633 §3: ignored
+        return FrameKind.IcmpOther
+      case 5:
+        icmpIn.redirect++
+        return FrameKind.IcmpOther
+      default:
+        icmpIn.other++
+        return FrameKind.IcmpOther
+    }
+    // The quoted datagram: an IPv4 header from us, carrying TCP, and the first 8 bytes of the segment.
+    const quoted = (repr as IcmpOtherRepr).data
+    const headerLength = quoted.byteLength >= 20 ? (quoted[0]! & 0x0f) * 4 : 0
+    if (headerLength < 20 || quoted[0]! >>> 4 !== 4 || quoted.byteLength < headerLength + 8 || quoted[9] !== IpProtocol.TCP || readUint32(quoted, 12) !== this.dstIp) {
+      drops.icmpUnusable++
+      return FrameKind.Drop
+    }
+    const q = this.quoted
+    q.type = type
+    q.code = code
+    q.nextHopMtu = (repr as IcmpOtherRepr).restOfHeader & 0xffff
+    q.totalLength = (quoted[2]! << 8) | quoted[3]!
+    q.remoteIp = readUint32(quoted, 16)
+    q.localPort = (quoted[headerLength]! << 8) | quoted[headerLength + 1]!
+    q.remotePort = (quoted[headerLength + 2]! << 8) | quoted[headerLength + 3]!
+    q.seq = readUint32(quoted, headerLength + 4)
+    return FrameKind.IcmpError
+  }
+
+  #icmp(bytes: Uint8Array, icmpIn: IcmpInCounters, drops: RxDrops): FrameKind {
     const view = IcmpView.checked(bytes)
     const repr = view instanceof WireError ? view : parseIcmp(view)
     if (repr instanceof WireError) {
       drops.malformedIcmp++
       return FrameKind.Drop
     }
-    if (repr.kind !== 'echoRequest') return FrameKind.Drop // replies and errors are not ours to answer
+    if (repr.kind !== 'echoRequest') return this.#icmpOther(repr, icmpIn, drops)
+    icmpIn.echoRequest++
     this.echoIdentifier = repr.identifier
     this.echoSequence = repr.sequenceNumber
     this.echoData = repr.data
@@ -270,6 +360,33 @@ export class FrameWriter {
     )
     buffer.length = Math.max(ETHERNET + length, 60) // pad to the Ethernet minimum
     data.fill(0, start + ETHERNET + length, start + buffer.length)
+  }
+
+  /** This host's MAC address. */
+  get mac(): MacAddress {
+    return this.#mac
+  }
+
+  /**
+   * The whole IPv4 datagram of an echo reply to the request just parsed, without Don't Fragment (it is
+   * to be cut into fragments), at `out[0]`. @returns its length, or undefined when it cannot be IPv4.
+   */
+  echoReplyDatagram(out: Uint8Array, reader: FrameReader, ipId: number): number | undefined {
+    if (IPV4 + 8 + reader.echoData.byteLength > Math.min(out.byteLength, 65_535)) return undefined
+    const icmpLength = emitIcmp({ kind: 'echoReply', identifier: reader.echoIdentifier, sequenceNumber: reader.echoSequence, data: reader.echoData }, out, IPV4)
+    const ip = this.#ipRepr
+    ip.protocol = IpProtocol.ICMP
+    ip.src = this.address
+    ip.dst = reader.srcIp
+    ip.identification = ipId
+    ip.payloadLength = icmpLength
+    ip.dontFragment = false
+    try {
+      emitIpv4(ip, out, 0)
+    } finally {
+      ip.dontFragment = true
+    }
+    return IPV4 + icmpLength
   }
 
   /** An echo reply to the request just parsed (RFC 792: same identifier, sequence number and data). */

@@ -36,7 +36,8 @@ import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } f
 import { ReusedList } from './reused-list.js'
 import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
 import type { StackHooks } from './stack-hooks.js'
-import { createStackStats, type StackStats } from './stats.js'
+import { ConnectionDrops, createStackStats, type StackStats, tcpLevelDrops } from './stats.js'
+import { icmpErrorInput } from './icmp-errors.js'
 import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
 
@@ -98,7 +99,11 @@ export class Stack {
   readonly #flows = new FlowTable<number>()
   readonly #listeners = new ListenerTable<number>()
   readonly #timers = new TimerQueue()
-  readonly #reader = new FrameReader()
+  readonly #reader = new FrameReader(this.stats.rx.icmpIn)
+  /** Counts what a connection refused of a segment, by reason (stats.ts). */
+  readonly #connectionDrops = new ConnectionDrops()
+  /** Whether the segment being processed came in fragments (then no cluster hand-over: the frame is not the datagram). */
+  #reassembled = false
   /** Routing, ARP, ICMP echo, resets (ipv4-host.ts). */
   readonly #host: Ipv4Host
   readonly #isnSecret: IsnSecret
@@ -180,8 +185,11 @@ export class Stack {
       staticArp: options.staticArp,
       pool: this.pool,
       transmit: (buffer) => this.#queueTx(buffer),
+      flush: () => this.#flush(),
       stats: this.stats,
       hooks: this.#hooks,
+      mtu: this.options.mtu,
+      reassembly: options.reassembly,
     })
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
@@ -260,7 +268,15 @@ export class Stack {
     stats.rx.frames++
     stats.rx.bytes += buffer.length
     const reader = this.#reader
-    const kind = reader.parse(buffer, this.options.mac, this.address, stats.rx.drops)
+    let kind = reader.parse(buffer, this.options.mac, this.address, stats.rx.drops)
+    this.#reassembled = kind === FrameKind.Fragment
+    if (kind === FrameKind.Fragment) {
+      // RFC 1122 §3.3.2 (ipv4-reassembly.ts): held, dropped (both counted), or the datagram it completed.
+      const datagram = this.#host.reassembly.insert(now, reader.fragmentData, reader.fragmentAt)
+      if (datagram === undefined) return
+      kind = reader.parseDatagram(datagram, this.address, stats.rx.drops)
+    }
+    // Each frame is counted once by what became of it (stats.ts: rx.frames = arp + ipv4 + fragments + drops).
     switch (kind) {
       case FrameKind.Arp:
         stats.rx.arp++
@@ -271,11 +287,30 @@ export class Stack {
         stats.rx.icmp++
         this.#host.echoReply(now, buffer, this.#reader)
         return
-      case FrameKind.Tcp:
+      case FrameKind.IcmpOther:
         stats.rx.ipv4++
-        stats.rx.tcp++
-        this.#tcpInput(now, buffer)
+        stats.rx.icmp++
         return
+      case FrameKind.IcmpError: {
+        const quoted = reader.quoted
+        const id = this.#flows.get(this.address, quoted.localPort, quoted.remoteIp, quoted.remotePort)
+        const record = id === undefined ? undefined : this.#sockets.get(id)
+        if (icmpErrorInput(quoted, record?.connection, stats)) {
+          stats.rx.ipv4++
+          stats.rx.icmp++
+          if (record !== undefined) this.#afterConnectionWork(record) // resend at the new size now
+        }
+        return
+      }
+      case FrameKind.Tcp: {
+        const dropsBefore = tcpLevelDrops(stats.rx.drops)
+        this.#tcpInput(now, buffer)
+        if (tcpLevelDrops(stats.rx.drops) === dropsBefore) {
+          stats.rx.ipv4++
+          stats.rx.tcp++
+        }
+        return
+      }
       default:
         return
     }
@@ -288,7 +323,10 @@ export class Stack {
     const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
     if (id !== undefined) {
       const record = this.#sockets.get(id)!
-      record.connection!.process(now, segment)
+      const connection = record.connection!
+      this.#connectionDrops.before(connection.stats)
+      connection.process(now, segment)
+      this.#connectionDrops.after(connection.stats, this.stats.rx.drops)
       this.#afterConnectionWork(record)
       return
     }
@@ -299,8 +337,11 @@ export class Stack {
       return
     }
     // A cluster worker hands a segment of another worker's flow over to it (stack-hooks.ts).
-    if (this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
-    if (flags & TcpFlags.RST) return
+    if (!this.#reassembled && this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
+    if (flags & TcpFlags.RST) {
+      this.stats.rx.drops.resetNoSocket++ // RFC 9293 §3.10.7.1: discarded
+      return
+    }
     this.stats.rx.drops.noSocket++
     // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
     const length = segment.payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
@@ -1001,7 +1042,7 @@ export class Stack {
     if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) throw new StackError('EINVAL', 'mac must be a 6-byte Uint8Array')
     if (this.#closed) return
     const result = this.#host.arp.onArpPacket(this.clock.now(), { operation: 2, senderMac: mac, senderIp: address, targetIp: this.address }, this.address)
-    for (const buffer of result.ready) this.#host.transmitResolved(buffer, result.mac!)
+    this.#host.releaseResolved(result.ready, result.mac!)
     if (result.ready.length > 0) this.#scheduleSoon()
   }
 
@@ -1029,6 +1070,7 @@ export class Stack {
     this.port.onWritable(undefined)
     this.#txQueue.clear()
     this.#host.arp.clear((buffer) => buffer.release())
+    this.#host.reassembly.clear()
     if (this.#ccp !== undefined) {
       this.#sockets.forEach((record) => {
         if (record.connection?.congestion instanceof CcpControl) record.connection.congestion.free()

@@ -1,8 +1,15 @@
 /**
  * The stack's counters: every frame in, every frame out, and every drop by its reason (as gVisor's
  * netstack counts them).
+ *
+ * Every received frame is counted once by what became of it, so that
+ * `rx.frames = rx.arp + rx.ipv4 + rx.fragments + Σ rx.drops` (see {@link rxFramesAccounted}):
+ * `rx.ipv4` counts datagrams delivered (ICMP handled, TCP segments a connection or listener took),
+ * `rx.fragments` fragments held for reassembly (the fragment that completes a datagram counts as
+ * the datagram), and a segment a connection refused counts as a drop by its reason, not in `rx.tcp`.
  * @module
  */
+import type { TcpConnectionStats } from '@mtcp/tcp-core'
 
 /** Why an arriving frame was dropped. */
 export interface RxDrops {
@@ -15,21 +22,85 @@ export interface RxDrops {
   malformedArp: number
   malformedIpv4: number
   badIpv4Checksum: number
-  /** IPv4 fragments: not reassembled, counted and dropped. */
-  fragments: number
+  /** A fragment that overlaps one held: its whole datagram is dropped (RFC 5722 §4 policy; ipv4-reassembly.ts). */
+  fragmentOverlap: number
+  /** An exact duplicate of a fragment held (RFC 8200 §4.5). */
+  fragmentDuplicate: number
+  /** A malformed fragment (not a multiple of 8 before the last, past 65,535 bytes, ends that disagree); its datagram is dropped when one was held. */
+  fragmentMalformed: number
+  /** A datagram in more pieces than reassembly takes (MAX_FRAGMENTS_PER_DATAGRAM); it is dropped. */
+  fragmentTooMany: number
+  /** A fragment of a new datagram from a source that has `reassembly.maxPerSource` datagrams in reassembly. */
+  fragmentSourceLimit: number
   /** IPv4 to an address that is not the stack's. */
   notOurAddress: number
   /** An IP protocol other than ICMP and TCP. */
   unsupportedProtocol: number
   malformedIcmp: number
+  /** An ICMP error quoting something other than a TCP segment we sent (too short, another protocol, not from us). */
+  icmpUnusable: number
+  /** An ICMP error quoting a TCP segment of no connection. */
+  icmpNoConnection: number
+  /** An ICMP error whose quoted sequence number is not in flight (RFC 5927 §4.1): forged or stale, ignored. */
+  icmpOutOfWindow: number
   malformedTcp: number
   badTcpChecksum: number
   /** A TCP segment for no connection and no listener (answered with RST). */
   noSocket: number
+  /** A reset for no connection: discarded (RFC 9293 §3.10.7.1). */
+  resetNoSocket: number
   /** A SYN for a listener whose SYN and accept queues were full. */
   listenOverflow: number
   /** A SYN that could not get a socket id (maximum connections). */
   tooManyConnections: number
+  /** A segment a connection refused by the acceptability test (RFC 9293 §3.10.7.4): out of window or a duplicate. */
+  outOfWindow: number
+  /** A segment a connection refused by PAWS (RFC 7323 §5). */
+  paws: number
+  /** A segment without timestamps after they were negotiated (RFC 7323 §3.2). */
+  missingTimestamps: number
+  /** A reset ignored in TIME-WAIT (RFC 1337). */
+  timeWaitReset: number
+}
+
+/** ICMP messages received, by type (RFC 792; IANA "ICMP Type Numbers"). */
+export interface IcmpInCounters {
+  echoRequest: number
+  echoReply: number
+  /** Type 3, every code but 4. */
+  destinationUnreachable: number
+  /** Type 3 code 4, "fragmentation needed and DF set" (RFC 1191). */
+  fragmentationNeeded: number
+  /** Type 4, ignored (RFC 6633 §3). */
+  sourceQuench: number
+  /** Type 5, ignored (a host on a route table of its own). */
+  redirect: number
+  timeExceeded: number
+  parameterProblem: number
+  /** Any other type (timestamp, information, router advertisement, …), counted and ignored. */
+  other: number
+}
+
+/** What ICMP errors for our connections did (RFC 1122 §4.2.3.9, RFC 1191). */
+export interface IcmpErrorCounters {
+  /** Fragmentation needed lowered a connection's segment size. */
+  pathMtuLowered: number
+  /** Fragmentation needed that would not lower the segment size (RFC 1191 §3: never raised). */
+  pathMtuNotLower: number
+  /** Other errors reported to a connection as a soft error (tcpInfo's `softError`). */
+  softErrors: number
+}
+
+/** IPv4 reassembly's datagram counters (the frames are in rx.fragments and rx.drops). */
+export interface ReassemblyCounters {
+  /** Datagrams put back together. */
+  reassembled: number
+  /** Datagrams given up after the timeout (RFC 1122 §3.3.2). */
+  timeouts: number
+  /** Datagrams given up to make room for a new one (all slots taken). */
+  evicted: number
+  /** Datagrams dropped for an overlap or a malformed fragment. */
+  discarded: number
 }
 
 /** Why a frame could not be sent. */
@@ -53,8 +124,16 @@ export interface StackStats {
     ipv4: number
     icmp: number
     tcp: number
+    /** Fragments held for reassembly (the one completing a datagram counts as the datagram). */
+    fragments: number
+    /** ICMP messages by type. */
+    icmpIn: IcmpInCounters
+    /** ICMP errors acted on. */
+    icmpErrors: IcmpErrorCounters
     drops: RxDrops
   }
+  /** IPv4 reassembly. */
+  reassembly: ReassemblyCounters
   tx: {
     frames: number
     bytes: number
@@ -88,6 +167,9 @@ export function createStackStats(): StackStats {
       ipv4: 0,
       icmp: 0,
       tcp: 0,
+      fragments: 0,
+      icmpIn: { echoRequest: 0, echoReply: 0, destinationUnreachable: 0, fragmentationNeeded: 0, sourceQuench: 0, redirect: 0, timeExceeded: 0, parameterProblem: 0, other: 0 },
+      icmpErrors: { pathMtuLowered: 0, pathMtuNotLower: 0, softErrors: 0 },
       drops: {
         malformedEthernet: 0,
         notForUs: 0,
@@ -95,17 +177,30 @@ export function createStackStats(): StackStats {
         malformedArp: 0,
         malformedIpv4: 0,
         badIpv4Checksum: 0,
-        fragments: 0,
+        fragmentOverlap: 0,
+        fragmentDuplicate: 0,
+        fragmentMalformed: 0,
+        fragmentTooMany: 0,
+        fragmentSourceLimit: 0,
         notOurAddress: 0,
         unsupportedProtocol: 0,
         malformedIcmp: 0,
+        icmpUnusable: 0,
+        icmpNoConnection: 0,
+        icmpOutOfWindow: 0,
         malformedTcp: 0,
         badTcpChecksum: 0,
         noSocket: 0,
+        resetNoSocket: 0,
         listenOverflow: 0,
         tooManyConnections: 0,
+        outOfWindow: 0,
+        paws: 0,
+        missingTimestamps: 0,
+        timeWaitReset: 0,
       },
     },
+    reassembly: { reassembled: 0, timeouts: 0, evicted: 0, discarded: 0 },
     tx: {
       frames: 0,
       bytes: 0,
@@ -117,5 +212,55 @@ export function createStackStats(): StackStats {
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
     callbackErrors: 0,
+  }
+}
+
+/** The sum of every receive drop reason. */
+export function rxDropTotal(drops: RxDrops): number {
+  let total = 0
+  for (const reason in drops) total += drops[reason as keyof RxDrops]
+  return total
+}
+
+/**
+ * `rx.arp + rx.ipv4 + rx.fragments + Σ rx.drops`: equal to `rx.frames` when every frame is accounted
+ * for (each counted once, by what became of it).
+ */
+export function rxFramesAccounted(stats: StackStats): number {
+  return stats.rx.arp + stats.rx.ipv4 + stats.rx.fragments + rxDropTotal(stats.rx.drops)
+}
+
+/**
+ * The drops counted after a TCP segment left the IP layer (demultiplexing and the connection's own
+ * checks): a segment counts in `rx.ipv4`/`rx.tcp` only when none of these moved while it was processed.
+ * Every reason counted in the stack's TCP input belongs here.
+ * @internal
+ */
+export function tcpLevelDrops(drops: RxDrops): number {
+  return drops.noSocket + drops.resetNoSocket + drops.listenOverflow + drops.tooManyConnections + drops.outOfWindow + drops.paws + drops.missingTimestamps + drops.timeWaitReset
+}
+
+/**
+ * @internal Counts what one connection refused of one segment, by reason: the connection's own counters
+ * are read before and after `process` (no allocation).
+ */
+export class ConnectionDrops {
+  #unacceptable = 0
+  #paws = 0
+  #missingTimestamps = 0
+  #timeWaitResets = 0
+
+  before(stats: TcpConnectionStats): void {
+    this.#unacceptable = stats.unacceptableSegments
+    this.#paws = stats.pawsRejected
+    this.#missingTimestamps = stats.missingTimestamps
+    this.#timeWaitResets = stats.timeWaitResetsIgnored
+  }
+
+  after(stats: TcpConnectionStats, drops: RxDrops): void {
+    drops.outOfWindow += stats.unacceptableSegments - this.#unacceptable
+    drops.paws += stats.pawsRejected - this.#paws
+    drops.missingTimestamps += stats.missingTimestamps - this.#missingTimestamps
+    drops.timeWaitReset += stats.timeWaitResetsIgnored - this.#timeWaitResets
   }
 }

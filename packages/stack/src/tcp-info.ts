@@ -43,6 +43,12 @@ export interface TcpInfo {
   inRecovery: boolean
   /** The congestion controller's name (`'reno'`, `'cubic'`, `'ccp'`). */
   congestionControl: string
+  /**
+   * The last ICMP error reported for the connection, as a soft error that did not abort it (RFC 1122
+   * §4.2.3.9, as Linux's `sk_err_soft`): `'EHOSTUNREACH'`, `'ENETUNREACH'`, `'ECONNREFUSED'` (port or
+   * protocol unreachable), `'EHOSTDOWN'` (time exceeded), `'EPROTO'` (parameter problem); undefined when none.
+   */
+  softError: string | undefined
 }
 
 /** @internal Read a {@link TcpInfo} from a connection. */
@@ -71,5 +77,6 @@ export function readTcpInfo(connection: TcpConnection): TcpInfo {
     pacingRate: connection.pacingRate ?? 0,
     inRecovery: connection.inRecovery,
     congestionControl: congestion.name,
+    softError: connection.softError,
   }
 }

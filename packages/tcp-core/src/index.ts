@@ -40,6 +40,7 @@ export {
 } from './wire/icmp.js'
 export { emitIpv4, IPV4_HEADER_LENGTH, ipv4HeaderProblem, IpProtocol, type Ipv4Address, type Ipv4Repr, Ipv4View, parseIpv4 } from './wire/ipv4.js'
 export { formatIpv4Address, parseIpv4Address } from './route/ipv4-address.js'
+export { emitIpv4Fragment, fragmentIpv4, IPV4_MIN_FRAGMENT_MTU, ipv4FragmentPayloadLength } from './wire/ipv4-fragment.js'
 export { inWindow, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from './wire/seq.js'
 export {
   completeTcpChecksum,
@@ -119,6 +120,7 @@ export {
   type TcpState,
   windowShiftFor,
 } from './conn/connection.js'
+export { icmpSequenceAcceptable, loweredPayload, MIN_PATH_MTU, reportedNextHopMtu } from './conn/rules/path-mtu.js'
 export { initialSequenceNumber, type IsnSecret, isnOffset } from './conn/initial-sequence.js'
 export { ReceiveBuffer } from './conn/receive-buffer.js'
 export { RingStoragePool, type RingStoragePoolOptions, type RingStoragePoolStats } from './conn/ring.js'

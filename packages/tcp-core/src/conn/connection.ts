@@ -35,6 +35,7 @@ import { RetransmissionTimer } from './rules/retransmission-timer.js'
 import { SpuriousUndo } from './rules/spurious-undo.js'
 import { TailLossProbe } from './rules/tail-loss-probe.js'
 import { Nagle } from './rules/nagle.js'
+import { icmpSequenceAcceptable, loweredPayload } from './rules/path-mtu.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
@@ -411,6 +412,42 @@ export class TcpConnection {
   /** What was negotiated in the handshake. */
   get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean } {
     return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn }
+  }
+
+  /**
+   * The last ICMP error reported for this connection, as a soft error (RFC 1122 §4.2.3.9: destination
+   * unreachable, time exceeded and the like never abort a connection; the stack sets it, e.g.
+   * `'EHOSTUNREACH'`). Kept until the next one; the connection goes on as if nothing happened.
+   */
+  softError: string | undefined = undefined
+
+  /**
+   * Whether an ICMP error quoting sequence number `seq` of ours names data in flight (RFC 5927 §4.1;
+   * rules/path-mtu.ts). Errors that fail this are forged or stale and must be ignored.
+   */
+  icmpSequenceAcceptable(seq: number): boolean {
+    return icmpSequenceAcceptable(seq, this.#sndUna, this.#sndMax)
+  }
+
+  /**
+   * Path MTU discovery (RFC 1191 §3, rules/path-mtu.ts): the path carries datagrams of at most `mtu`
+   * bytes. When that lowers the segment size, the MSS goes down (never below what
+   * `MIN_PATH_MTU` allows) and everything in flight — cut for the old size and dropped on the way —
+   * is sent again from SND.UNA in segments of the new size at once, without a congestion response (as
+   * Linux's tcp_simple_retransmit: a lost datagram too big is no sign of congestion).
+   * @returns whether the segment size went down
+   */
+  pathMtuChanged(mtu: number): boolean {
+    if (this.#state === 'CLOSED' || this.#state === 'LISTEN' || this.#state === 'SYN-SENT') return false
+    const payload = loweredPayload(mtu, this.#payloadMax, this.#ts.on ? TIMESTAMPS_OPTION_LENGTH : 0)
+    if (payload === undefined) return false
+    this.#payloadMax = payload
+    this.congestion.setMss(payload)
+    if (seqLt(this.#sndUna, this.#sndNxt)) {
+      this.#recovery.onTimeout() // the recovery's lists name segments of the old size: start again from SND.UNA
+      this.#sndNxt = this.#sndUna
+    }
+    return true
   }
 
   /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */

@@ -7,8 +7,8 @@
  *   verified on every datagram), §3.2.1.8 (options: this layer skips them, they stay readable
  *   through {@link Ipv4View.options}).
  * - RFC 2474 §3 and RFC 3168 §5: the old type of service byte is DSCP (6 bits) and ECN (2 bits).
- * - Fragments (RFC 791 §3.2, reassembly) are not reassembled: {@link parseIpv4} reports them as
- *   `FRAGMENT` so a stack can count and drop them.
+ * - Fragments (RFC 791 §3.2): {@link parseIpv4} reports them as `FRAGMENT`; reassembly is the
+ *   stack's (`@mtcp/stack`'s ipv4-reassembly.ts); ipv4-fragment.ts cuts datagrams into fragments.
  *
  * Addresses are uint32 numbers, first octet most significant: 10.99.0.1 is 0x0a630001.
  * @module
