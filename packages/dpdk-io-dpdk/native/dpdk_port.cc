@@ -49,8 +49,9 @@ void ThrowStatus(napi_env env, napi_status status, const char* what) {
     message += info->error_message;
     message += ")";
   }
-  (void)status;
-  napi_throw_error(env, "ERR_NAPI", message.c_str());
+  message += " (status " + std::to_string(static_cast<int>(status)) + ")";
+  // The last resort: if throwing fails too there is nothing left to report with.
+  (void)napi_throw_error(env, "ERR_NAPI", message.c_str());
 }
 
 napi_value Throw(napi_env env, const char* code, const std::string& message) {
@@ -58,11 +59,10 @@ napi_value Throw(napi_env env, const char* code, const std::string& message) {
   if (napi_create_string_utf8(env, message.c_str(), NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
       napi_create_error(env, code_value, msg, &error) != napi_ok ||
-      napi_set_named_property(env, error, "code", code_value) != napi_ok) {
-    napi_throw_error(env, code, message.c_str());
-    return nullptr;
+      napi_set_named_property(env, error, "code", code_value) != napi_ok || napi_throw(env, error) != napi_ok) {
+    // The error object could not be made or thrown: a plain one with the same code and message (the last resort).
+    (void)napi_throw_error(env, code, message.c_str());
   }
-  napi_throw(env, error);
   return nullptr;
 }
 
@@ -263,7 +263,7 @@ bool RequireEal(napi_env env) {
 
 // threadRegister(): register the calling thread (a worker thread) with DPDK, so it gets an lcore id
 // and its own mempool cache. Idempotent per thread.
-napi_value ThreadRegister(napi_env env, napi_callback_info info) {
+napi_value ThreadRegister(napi_env env, napi_callback_info /*info*/) {
   if (!RequireEal(env)) return nullptr;
   if (rte_lcore_id() == LCORE_ID_ANY) {
     if (rte_thread_register() != 0) return ThrowDpdk(env, "rte_thread_register", rte_errno);
@@ -272,7 +272,7 @@ napi_value ThreadRegister(napi_env env, napi_callback_info info) {
 }
 
 // portCount(): the number of ethdev ports.
-napi_value PortCount(napi_env env, napi_callback_info info) {
+napi_value PortCount(napi_env env, napi_callback_info /*info*/) {
   if (!RequireEal(env)) return nullptr;
   return Number(env, rte_eth_dev_count_avail());
 }
@@ -344,11 +344,11 @@ napi_value PortInfo(napi_env env, napi_callback_info info) {
 // ArrayBuffer[], slots: Int32Array (per mbuf: chunk, offset of buf_addr in the chunk, buf_len, data_off) }.
 // poolAttach(id): the same description of an existing pool for the calling thread (a worker thread gets
 // its own ArrayBuffers over the same memory; the mempool itself is process-wide).
-void CollectChunk(rte_mempool* mp, void* opaque, rte_mempool_memhdr* memhdr, unsigned idx) {
+void CollectChunk(rte_mempool* /*mp*/, void* opaque, rte_mempool_memhdr* memhdr, unsigned /*idx*/) {
   static_cast<Pool*>(opaque)->chunks.emplace_back(static_cast<char*>(memhdr->addr), memhdr->len);
 }
 
-void CollectMbuf(rte_mempool* mp, void* opaque, void* obj, unsigned idx) {
+void CollectMbuf(rte_mempool* /*mp*/, void* opaque, void* obj, unsigned /*idx*/) {
   static_cast<Pool*>(opaque)->mbufs.push_back(static_cast<rte_mbuf*>(obj));
 }
 
