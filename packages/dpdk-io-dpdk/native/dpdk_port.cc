@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,8 +49,9 @@ void ThrowStatus(napi_env env, napi_status status, const char* what) {
     message += info->error_message;
     message += ")";
   }
-  (void)status;
-  napi_throw_error(env, "ERR_NAPI", message.c_str());
+  message += " (status " + std::to_string(static_cast<int>(status)) + ")";
+  // The last resort: if throwing fails too there is nothing left to report with.
+  (void)napi_throw_error(env, "ERR_NAPI", message.c_str());
 }
 
 napi_value Throw(napi_env env, const char* code, const std::string& message) {
@@ -56,11 +59,10 @@ napi_value Throw(napi_env env, const char* code, const std::string& message) {
   if (napi_create_string_utf8(env, message.c_str(), NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
       napi_create_error(env, code_value, msg, &error) != napi_ok ||
-      napi_set_named_property(env, error, "code", code_value) != napi_ok) {
-    napi_throw_error(env, code, message.c_str());
-    return nullptr;
+      napi_set_named_property(env, error, "code", code_value) != napi_ok || napi_throw(env, error) != napi_ok) {
+    // The error object could not be made or thrown: a plain one with the same code and message (the last resort).
+    (void)napi_throw_error(env, code, message.c_str());
   }
-  napi_throw(env, error);
   return nullptr;
 }
 
@@ -190,9 +192,15 @@ std::vector<std::string> g_eal_args;
 
 struct Pool {
   rte_mempool* mempool;
-  std::vector<rte_mbuf*> mbufs;  // by index
+  std::vector<rte_mbuf*> mbufs;                   // by index
+  std::vector<std::pair<char*, size_t>> chunks;  // the mempool's memory chunks
 };
-std::vector<Pool*> g_pools;
+// Pools are made in one thread and used from others (a cluster's workers): a fixed table that only grows,
+// so the burst calls read it without a lock (a slot is written before the count that publishes it).
+constexpr uint32_t kMaxPools = 1024;
+Pool* g_pools[kMaxPools];
+std::atomic<uint32_t> g_pool_count{0};
+std::mutex g_pools_lock;  // serialises poolCreate
 
 // The index of an mbuf lives in its private area (priv_size 8).
 inline uint32_t& MbufIndex(rte_mbuf* m) { return *static_cast<uint32_t*>(rte_mbuf_to_priv(m)); }
@@ -255,7 +263,7 @@ bool RequireEal(napi_env env) {
 
 // threadRegister(): register the calling thread (a worker thread) with DPDK, so it gets an lcore id
 // and its own mempool cache. Idempotent per thread.
-napi_value ThreadRegister(napi_env env, napi_callback_info info) {
+napi_value ThreadRegister(napi_env env, napi_callback_info /*info*/) {
   if (!RequireEal(env)) return nullptr;
   if (rte_lcore_id() == LCORE_ID_ANY) {
     if (rte_thread_register() != 0) return ThrowDpdk(env, "rte_thread_register", rte_errno);
@@ -264,7 +272,7 @@ napi_value ThreadRegister(napi_env env, napi_callback_info info) {
 }
 
 // portCount(): the number of ethdev ports.
-napi_value PortCount(napi_env env, napi_callback_info info) {
+napi_value PortCount(napi_env env, napi_callback_info /*info*/) {
   if (!RequireEal(env)) return nullptr;
   return Number(env, rte_eth_dev_count_avail());
 }
@@ -315,6 +323,7 @@ napi_value PortInfo(napi_env env, napi_callback_info info) {
       !SetNumber(env, out, "mtu", mtu) || !SetNumber(env, out, "minMtu", dev.min_mtu) || !SetNumber(env, out, "maxMtu", dev.max_mtu) ||
       !SetNumber(env, out, "maxRxPktLen", dev.max_rx_pktlen) || !SetNumber(env, out, "maxRxQueues", dev.max_rx_queues) ||
       !SetNumber(env, out, "maxTxQueues", dev.max_tx_queues) || !SetNumber(env, out, "retaSize", dev.reta_size) ||
+      !SetNumber(env, out, "hashKeySize", dev.hash_key_size) ||
       !SetNumber(env, out, "rssHashFunctions", static_cast<double>(dev.flow_type_rss_offloads)) ||
       !SetBool(env, out, "txIpv4Checksum", (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0) ||
       !SetBool(env, out, "txTcpChecksum", (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0) ||
@@ -331,18 +340,54 @@ napi_value PortInfo(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// poolCreate(name, count, dataRoom, cache): an mbuf mempool on this socket. Returns { id, chunks:
+// poolCreate(name, count, dataRoom, cache): an mbuf mempool on this socket. Returns { id, count, chunks:
 // ArrayBuffer[], slots: Int32Array (per mbuf: chunk, offset of buf_addr in the chunk, buf_len, data_off) }.
-struct ChunkCollect {
-  std::vector<std::pair<char*, size_t>> chunks;
-};
-
-void CollectChunk(rte_mempool* mp, void* opaque, rte_mempool_memhdr* memhdr, unsigned idx) {
-  static_cast<ChunkCollect*>(opaque)->chunks.emplace_back(static_cast<char*>(memhdr->addr), memhdr->len);
+// poolAttach(id): the same description of an existing pool for the calling thread (a worker thread gets
+// its own ArrayBuffers over the same memory; the mempool itself is process-wide).
+void CollectChunk(rte_mempool* /*mp*/, void* opaque, rte_mempool_memhdr* memhdr, unsigned /*idx*/) {
+  static_cast<Pool*>(opaque)->chunks.emplace_back(static_cast<char*>(memhdr->addr), memhdr->len);
 }
 
-void CollectMbuf(rte_mempool* mp, void* opaque, void* obj, unsigned idx) {
+void CollectMbuf(rte_mempool* /*mp*/, void* opaque, void* obj, unsigned /*idx*/) {
   static_cast<Pool*>(opaque)->mbufs.push_back(static_cast<rte_mbuf*>(obj));
+}
+
+napi_value DescribePool(napi_env env, uint32_t id) {
+  const Pool* pool = g_pools[id];
+  napi_value out = nullptr, chunks = nullptr, slots = nullptr, slots_buffer = nullptr;
+  NAPI_OK(napi_create_object(env, &out));
+  NAPI_OK(napi_create_array_with_length(env, pool->chunks.size(), &chunks));
+  for (size_t i = 0; i < pool->chunks.size(); i++) {
+    napi_value ab = nullptr;
+    // Views onto DPDK memory: the pool lives until the process exits, so no finaliser frees it.
+    NAPI_OK(napi_create_external_arraybuffer(env, pool->chunks[i].first, pool->chunks[i].second, nullptr, nullptr, &ab));
+    NAPI_OK(napi_set_element(env, chunks, static_cast<uint32_t>(i), ab));
+  }
+  void* raw = nullptr;
+  size_t n = pool->mbufs.size();
+  NAPI_OK(napi_create_arraybuffer(env, n * 4 * sizeof(int32_t), &raw, &slots_buffer));
+  NAPI_OK(napi_create_typedarray(env, napi_int32_array, n * 4, slots_buffer, 0, &slots));
+  auto* slot = static_cast<int32_t*>(raw);
+  for (size_t i = 0; i < n; i++) {
+    const rte_mbuf* m = pool->mbufs[i];
+    const char* buf = static_cast<const char*>(m->buf_addr);
+    int32_t chunk = -1;
+    for (size_t c = 0; c < pool->chunks.size(); c++) {
+      if (buf >= pool->chunks[c].first && buf + m->buf_len <= pool->chunks[c].first + pool->chunks[c].second) {
+        chunk = static_cast<int32_t>(c);
+        break;
+      }
+    }
+    if (chunk < 0) return Throw(env, "ERR_DPDK", "an mbuf's data lies outside its mempool's memory chunks");
+    slot[i * 4] = chunk;
+    slot[i * 4 + 1] = static_cast<int32_t>(buf - pool->chunks[chunk].first);
+    slot[i * 4 + 2] = m->buf_len;
+    slot[i * 4 + 3] = RTE_PKTMBUF_HEADROOM;
+  }
+  NAPI_OK(napi_set_named_property(env, out, "chunks", chunks));
+  NAPI_OK(napi_set_named_property(env, out, "slots", slots));
+  if (!SetNumber(env, out, "id", id) || !SetNumber(env, out, "count", static_cast<double>(n))) return nullptr;
+  return out;
 }
 
 napi_value PoolCreate(napi_env env, napi_callback_info info) {
@@ -355,55 +400,38 @@ napi_value PoolCreate(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (data_room < RTE_PKTMBUF_HEADROOM + 64) return Throw(env, "ERR_INVALID_ARG", "dataRoom must be at least " + std::to_string(RTE_PKTMBUF_HEADROOM + 64));
+  if (g_pool_count.load(std::memory_order_acquire) == kMaxPools) return Throw(env, "ERR_DPDK", "too many mempools (" + std::to_string(kMaxPools) + ")");
   rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), count, cache, 8, static_cast<uint16_t>(data_room), static_cast<int>(rte_socket_id()));
   if (mp == nullptr) return ThrowDpdk(env, "rte_pktmbuf_pool_create", rte_errno);
-  auto* pool = new Pool{mp, {}};
+  auto* pool = new Pool{mp, {}, {}};
   pool->mbufs.reserve(count);
   rte_mempool_obj_iter(mp, CollectMbuf, pool);
-  ChunkCollect collect;
-  rte_mempool_mem_iter(mp, CollectChunk, &collect);
-  napi_value out = nullptr, chunks = nullptr, slots = nullptr, slots_buffer = nullptr;
-  NAPI_OK(napi_create_object(env, &out));
-  NAPI_OK(napi_create_array_with_length(env, collect.chunks.size(), &chunks));
-  for (size_t i = 0; i < collect.chunks.size(); i++) {
-    napi_value ab = nullptr;
-    // Views onto DPDK memory: the pool lives until the process exits, so no finaliser frees it.
-    NAPI_OK(napi_create_external_arraybuffer(env, collect.chunks[i].first, collect.chunks[i].second, nullptr, nullptr, &ab));
-    NAPI_OK(napi_set_element(env, chunks, static_cast<uint32_t>(i), ab));
+  rte_mempool_mem_iter(mp, CollectChunk, pool);
+  for (size_t i = 0; i < pool->mbufs.size(); i++) MbufIndex(pool->mbufs[i]) = static_cast<uint32_t>(i);
+  uint32_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_pools_lock);
+    id = g_pool_count.load(std::memory_order_relaxed);
+    if (id == kMaxPools) return Throw(env, "ERR_DPDK", "too many mempools (" + std::to_string(kMaxPools) + ")");
+    g_pools[id] = pool;
+    g_pool_count.store(id + 1, std::memory_order_release);
   }
-  void* raw = nullptr;
-  size_t n = pool->mbufs.size();
-  NAPI_OK(napi_create_arraybuffer(env, n * 4 * sizeof(int32_t), &raw, &slots_buffer));
-  NAPI_OK(napi_create_typedarray(env, napi_int32_array, n * 4, slots_buffer, 0, &slots));
-  auto* slot = static_cast<int32_t*>(raw);
-  for (size_t i = 0; i < n; i++) {
-    rte_mbuf* m = pool->mbufs[i];
-    MbufIndex(m) = static_cast<uint32_t>(i);
-    char* buf = static_cast<char*>(m->buf_addr);
-    int32_t chunk = -1;
-    for (size_t c = 0; c < collect.chunks.size(); c++) {
-      if (buf >= collect.chunks[c].first && buf + m->buf_len <= collect.chunks[c].first + collect.chunks[c].second) {
-        chunk = static_cast<int32_t>(c);
-        break;
-      }
-    }
-    if (chunk < 0) return Throw(env, "ERR_DPDK", "an mbuf's data lies outside its mempool's memory chunks");
-    slot[i * 4] = chunk;
-    slot[i * 4 + 1] = static_cast<int32_t>(buf - collect.chunks[chunk].first);
-    slot[i * 4 + 2] = m->buf_len;
-    slot[i * 4 + 3] = RTE_PKTMBUF_HEADROOM;
-  }
-  g_pools.push_back(pool);
-  NAPI_OK(napi_set_named_property(env, out, "chunks", chunks));
-  NAPI_OK(napi_set_named_property(env, out, "slots", slots));
-  if (!SetNumber(env, out, "id", static_cast<double>(g_pools.size() - 1)) || !SetNumber(env, out, "count", static_cast<double>(n))) return nullptr;
-  return out;
+  return DescribePool(env, id);
+}
+
+napi_value PoolAttach(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv) || !RequireEal(env)) return nullptr;
+  uint32_t id = 0;
+  if (!GetU32(env, argv[0], "pool", UINT16_MAX, &id)) return nullptr;
+  if (id >= g_pool_count.load(std::memory_order_acquire)) return Throw(env, "ERR_INVALID_ARG", "no pool " + std::to_string(id));
+  return DescribePool(env, id);
 }
 
 bool GetPool(napi_env env, napi_value value, Pool** pool) {
   uint32_t id = 0;
   if (!GetU32(env, value, "pool", UINT16_MAX, &id)) return false;
-  if (id >= g_pools.size()) {
+  if (id >= g_pool_count.load(std::memory_order_acquire)) {
     Throw(env, "ERR_INVALID_ARG", "no pool " + std::to_string(id));
     return false;
   }
@@ -519,10 +547,34 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
   if (tso) want |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
   conf.txmode.offloads = want & dev.tx_offload_capa;
   conf.rxmode.offloads = (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM) & dev.rx_offload_capa;
-  if (rss && rxq > 1) {
+  // rssKey: the Toeplitz key (hashKeySize bytes), or absent for the driver's own. With a key, the hash is
+  // the one the cluster's workers compute to choose source ports (the symmetric 0x6d5a key: both
+  // directions of a flow reach one queue).
+  napi_value key_value = nullptr;
+  NAPI_OK(napi_get_named_property(env, argv[1], "rssKey", &key_value));
+  napi_valuetype key_type;
+  NAPI_OK(napi_typeof(env, key_value, &key_type));
+  std::vector<uint8_t> key;
+  if (key_type != napi_undefined && key_type != napi_null) {
+    bool is_typed = false;
+    NAPI_OK(napi_is_typedarray(env, key_value, &is_typed));
+    napi_typedarray_type key_array_type = napi_int8_array;
+    size_t key_length = 0;
+    void* key_data = nullptr;
+    if (is_typed) NAPI_OK(napi_get_typedarray_info(env, key_value, &key_array_type, &key_length, &key_data, nullptr, nullptr));
+    if (!is_typed || key_array_type != napi_uint8_array) return Throw(env, "ERR_INVALID_ARG", "rssKey must be a Uint8Array");
+    if (key_length != dev.hash_key_size) {
+      return Throw(env, "ERR_INVALID_ARG", "rssKey must be " + std::to_string(dev.hash_key_size) + " bytes for this device, got " + std::to_string(key_length));
+    }
+    key.assign(static_cast<uint8_t*>(key_data), static_cast<uint8_t*>(key_data) + key_length);
+  }
+  uint64_t rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & dev.flow_type_rss_offloads;
+  bool rss_on = rss && rxq > 1 && rss_hf != 0;
+  if (rss_on) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = nullptr;
-    conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & dev.flow_type_rss_offloads;
+    conf.rx_adv_conf.rss_conf.rss_key = key.empty() ? nullptr : key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
   }
   if (g_ports[port].started) {
     rc = rte_eth_dev_stop(port);
@@ -570,6 +622,7 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
       !SetBool(env, out, "txUdpChecksum", (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0) ||
       !SetBool(env, out, "tso", (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0) ||
       !SetBool(env, out, "rxChecksum", (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0) ||
+      !SetBool(env, out, "rss", rss_on) || !SetBool(env, out, "rssKey", rss_on && !key.empty()) ||
       !SetNumber(env, out, "rxDescriptors", nb_rxd) || !SetNumber(env, out, "txDescriptors", nb_txd)) {
     return nullptr;
   }
@@ -779,8 +832,10 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// rssReta(port, queues): spread the redirection table evenly (entry i -> queue i % queues). Returns the
-// table size, or 0 where the device has no table.
+// rssReta(port, queues): fill the redirection table as the cluster's FlowSteering fills its own 128
+// entries (entry i -> queue (i mod 128) mod queues), so that with a table of 128 entries or a multiple of
+// 128 the device and the workers agree on every flow's queue. Returns the table size, or 0 where the
+// device has no table.
 napi_value RssReta(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!GetArgs(env, info, 2, argv) || !RequireEal(env)) return nullptr;
@@ -794,7 +849,7 @@ napi_value RssReta(napi_env env, napi_callback_info info) {
   std::vector<rte_eth_rss_reta_entry64> reta(dev.reta_size / RTE_ETH_RETA_GROUP_SIZE + 1);
   for (uint16_t i = 0; i < dev.reta_size; i++) {
     reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
-    reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<uint16_t>(i % queues);
+    reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<uint16_t>((i % 128) % queues);
   }
   rc = rte_eth_dev_rss_reta_update(port, reta.data(), dev.reta_size);
   if (rc != 0) return ThrowDpdk(env, "rte_eth_dev_rss_reta_update", rc);
@@ -809,6 +864,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"portByName", nullptr, PortByName, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"portInfo", nullptr, PortInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"poolCreate", nullptr, PoolCreate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"poolAttach", nullptr, PoolAttach, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"poolAlloc", nullptr, PoolAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"poolFree", nullptr, PoolFree, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"poolAvailable", nullptr, PoolAvailable, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -28,6 +28,8 @@ export interface DpdkPortInfo {
   maxTxQueues: number
   /** Entries of the RSS redirection table, 0 without one. */
   retaSize: number
+  /** Bytes of the RSS (Toeplitz) key the device takes, 0 without RSS. */
+  hashKeySize: number
   /** The RSS hash functions the device offers (`RTE_ETH_RSS_*` bits), 0 without RSS. */
   rssHashFunctions: number
   txIpv4Checksum: boolean
@@ -54,6 +56,8 @@ export interface DpdkStartOptions {
   tso: boolean
   /** Spread flows over the RX queues with RSS (more than one queue). */
   rss: boolean
+  /** The Toeplitz key, {@link DpdkPortInfo.hashKeySize} bytes; absent for the driver's own. */
+  rssKey?: Uint8Array
 }
 
 /** What {@link DpdkBinding.portStart} enabled. */
@@ -63,6 +67,10 @@ export interface DpdkStarted {
   txUdpChecksum: boolean
   tso: boolean
   rxChecksum: boolean
+  /** RSS spreads the flows over the RX queues (asked for, more than one queue, and the device hashes). */
+  rss: boolean
+  /** RSS uses the key given as `rssKey`. */
+  rssKey: boolean
   rxDescriptors: number
   txDescriptors: number
 }
@@ -124,6 +132,8 @@ export interface DpdkBinding {
   portByName(name: string): number
   portInfo(port: number): DpdkPortInfo
   poolCreate(name: string, count: number, dataRoom: number, cache: number): DpdkPool
+  /** The same description of an existing pool for the calling thread (its own `ArrayBuffer`s over the same memory). */
+  poolAttach(pool: number): DpdkPool
   /** Allocate `count` mbufs (all or none) into `out`; returns `count` or 0. */
   poolAlloc(pool: number, count: number, out: Int32Array): number
   poolFree(pool: number, count: number, indices: Int32Array): void
@@ -134,7 +144,7 @@ export interface DpdkBinding {
   txBurst(port: number, queue: number, pool: number, count: number, frames: Int32Array): number
   linkStatus(port: number): DpdkLinkStatus
   stats(port: number): DpdkStats
-  /** Spread the RSS redirection table over `queues` queues; returns its size (0 without one). */
+  /** Fill the RSS redirection table, entry `i` to queue `(i mod 128) mod queues` (as the cluster's flow steering); returns its size (0 without one). */
   rssReta(port: number, queues: number): number
 }
 

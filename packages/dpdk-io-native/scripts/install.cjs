@@ -105,8 +105,13 @@ function main() {
   if (verbose) console.log(`@mtcp/dpdk-io-native: native addon built${nodeDir ? ` (headers from ${nodeDir}/include/node)` : ''}`)
 }
 
-try {
-  main()
-} catch (err) {
-  unavailable(`install script error: ${err && err.message}`)
+if (require.main === module) {
+  try {
+    main()
+  } catch (err) {
+    unavailable(`install script error: ${err && err.message}`)
+  }
 }
+
+// For scripts/asan.cjs, which builds the same addon with AddressSanitizer.
+module.exports = { findNodeDir, findNodeGyp }

@@ -1,7 +1,8 @@
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats, OffloadFlags, PacketBuffer } from './buffer-pool.js'
 export { type Clock, type Micros, RealClock, realClock, type Timer, VirtualClock } from './clock.js'
 export { DpdkIoError, type DpdkIoErrorCode } from './errors.js'
-export { DpdkBufferPool, DpdkPort, type DpdkPortOptions, openDpdkPort, parseEalArgs } from './dpdk/dpdk-port.js'
+export { DpdkBufferPool, DpdkPort, type DpdkPortOptions, type DpdkStartedOffloads, openDpdkPort, parseEalArgs } from './dpdk/dpdk-port.js'
+export { type DpdkQueueOptions, type DpdkQueues, type DpdkQueueSpec, type DpdkQueuesOptions, openDpdkQueue, startDpdkQueues } from './dpdk/dpdk-queues.js'
 export type { GilbertElliott, LinkImpairments, ResolvedImpairments } from './memory/impairments.js'
 export {
   createMemoryLink,

@@ -24,6 +24,7 @@ function fakeNative(count: number) {
     portByName: () => 0,
     portInfo: () => ({ name: 'net_fake0', driver: 'net_fake', mac: new Uint8Array(6), mtu: 1500, maxRxPktLen: 1518, maxRxQueues: 1, maxTxQueues: 1, txTcpTso: false }),
     poolCreate: () => ({ id: 0, count, chunks: [chunk], slots }),
+    poolAttach: () => ({ id: 0, count, chunks: [chunk], slots }),
     poolAlloc(_pool, n, out) {
       if (free.length < n) return 0
       for (let i = 0; i < n; i++) out[i] = free.pop()!

@@ -29,21 +29,40 @@ export interface DpdkNative {
     maxRxQueues: number
     maxTxQueues: number
     txTcpTso: boolean
+    retaSize?: number
+    hashKeySize?: number
   }
   poolCreate(name: string, count: number, dataRoom: number, cache: number): { id: number; count: number; chunks: ArrayBuffer[]; slots: Int32Array }
+  poolAttach(pool: number): { id: number; count: number; chunks: ArrayBuffer[]; slots: Int32Array }
   poolAlloc(pool: number, count: number, out: Int32Array): number
   poolFree(pool: number, count: number, indices: Int32Array): void
   poolAvailable(pool: number): number
   portStart(
     port: number,
-    options: { rxQueues: number; txQueues: number; rxDescriptors: number; txDescriptors: number; mtu: number; pools: number[]; txChecksum: boolean; tso: boolean; rss: boolean },
-  ): { txIpv4Checksum: boolean; txTcpChecksum: boolean; txUdpChecksum: boolean; tso: boolean; rxChecksum: boolean }
+    options: { rxQueues: number; txQueues: number; rxDescriptors: number; txDescriptors: number; mtu: number; pools: number[]; txChecksum: boolean; tso: boolean; rss: boolean; rssKey?: Uint8Array },
+  ): DpdkStartedOffloads
   portStop(port: number): void
   rxBurst(port: number, queue: number, max: number, out: Int32Array): number
   txBurst(port: number, queue: number, pool: number, count: number, frames: Int32Array): number
   linkStatus(port: number): { up: boolean; speed: number; fullDuplex: boolean }
   stats(port: number): { imissed: number; ierrors: number; oerrors: number; rxNoMbuf: number; copies: number; xstats: Record<string, number> } & Record<string, unknown>
   rssReta(port: number, queues: number): number
+}
+
+/** What the device enabled when it was started (the offloads, and RSS). */
+export interface DpdkStartedOffloads {
+  /** Transmit checksum offloads: IPv4 header, TCP, UDP. */
+  txIpv4Checksum: boolean
+  txTcpChecksum: boolean
+  txUdpChecksum: boolean
+  /** TCP segmentation offload. */
+  tso: boolean
+  /** The device checks received checksums. */
+  rxChecksum: boolean
+  /** RSS spreads flows over the queues (older addons leave it out: false). */
+  rss?: boolean
+  /** RSS hashes with the key given. */
+  rssKey?: boolean
 }
 
 /** Options of {@link openDpdkPort}. */
@@ -94,11 +113,13 @@ const MBUF_HEADROOM = 128
 const MBUF_MAX = 65_535
 /** Empty polls in a row before the port stops polling every event-loop turn. */
 const IDLE_TURNS = 256
-const NATIVE_PACKAGE = '@mtcp/dpdk-io-dpdk'
+/** @internal */
+export const NATIVE_PACKAGE = '@mtcp/dpdk-io-dpdk'
 
 let poolSerial = 0
 
-async function loadDpdk(packageName: string): Promise<DpdkNative> {
+/** @internal */
+export async function loadDpdk(packageName: string): Promise<DpdkNative> {
   let module: { dpdkBinding(): DpdkNative }
   try {
     // A variable, so bundlers leave the optional package to run time.
@@ -124,14 +145,41 @@ export function parseEalArgs(eal: string | readonly string[]): string[] {
   return [...eal]
 }
 
-/** Call the addon, turning its errors into `DpdkIoError`s with code `ERR_DPDK` (argument errors stay `ERR_INVALID_CONFIG`). */
-function dpdk<T>(call: () => T): T {
+/** @internal Call the addon, turning its errors into `DpdkIoError`s with code `ERR_DPDK` (argument errors stay `ERR_INVALID_CONFIG`). */
+export function dpdk<T>(call: () => T): T {
   try {
     return call()
   } catch (error) {
     const code = (error as { code?: string }).code
     throw new DpdkIoError(code === 'ERR_INVALID_ARG' ? 'ERR_INVALID_CONFIG' : 'ERR_DPDK', (error as Error).message, { cause: error })
   }
+}
+
+/** @internal The numeric options of {@link openDpdkPort} (and of `startDpdkQueues`), checked, with their defaults. */
+export function checkDpdkOptions(options: DpdkPortOptions) {
+  const mtu = checkInteger('mtu', options.mtu ?? 1500, 68, 9000)
+  const poolSize = checkInteger('poolSize', options.poolSize ?? 4096, 256, 1_048_576)
+  const tsoPoolSize = checkInteger('tsoPoolSize', options.tsoPoolSize ?? 512, 64, 65_536)
+  const rxDescriptors = checkInteger('rxDescriptors', options.rxDescriptors ?? 1024, 32, 65_535)
+  const txDescriptors = checkInteger('txDescriptors', options.txDescriptors ?? 1024, 32, 65_535)
+  const burst = checkInteger('burst', options.burst ?? 64, 1, 512)
+  const idleSleepMs = checkInteger('idleSleepMs', options.idleSleepMs ?? 1, 0, 1000)
+  if (options.mac !== undefined && (!(options.mac instanceof Uint8Array) || options.mac.length !== 6)) throw new DpdkIoError('ERR_INVALID_CONFIG', 'mac must be 6 bytes')
+  const eal = options.eal === undefined ? undefined : parseEalArgs(options.eal)
+  return { mtu, poolSize, tsoPoolSize, rxDescriptors, txDescriptors, burst, idleSleepMs, eal }
+}
+
+/** @internal Receive mbufs hold one MTU-sized frame after DPDK's headroom. */
+export function receiveRoom(mtu: number): number {
+  return MBUF_HEADROOM + Math.max(2048, mtu + ETHERNET_HEADER + 64)
+}
+
+/** @internal Bytes of a transmit mbuf that holds a TSO super segment (`buf_len` is 16 bits). */
+export const TSO_ROOM = MBUF_MAX
+
+/** @internal A mempool name unique in the process. */
+export function poolName(kind: string): string {
+  return `mtcp_${kind}${process.pid % 100000}_${poolSerial++}`
 }
 
 /**
@@ -146,15 +194,7 @@ function dpdk<T>(call: () => T): T {
  * ```
  */
 export async function openDpdkPort(options: DpdkPortOptions = {}): Promise<DpdkPort> {
-  const mtu = checkInteger('mtu', options.mtu ?? 1500, 68, 9000)
-  const poolSize = checkInteger('poolSize', options.poolSize ?? 4096, 256, 1_048_576)
-  const tsoPoolSize = checkInteger('tsoPoolSize', options.tsoPoolSize ?? 512, 64, 65_536)
-  const rxDescriptors = checkInteger('rxDescriptors', options.rxDescriptors ?? 1024, 32, 65_535)
-  const txDescriptors = checkInteger('txDescriptors', options.txDescriptors ?? 1024, 32, 65_535)
-  const burst = checkInteger('burst', options.burst ?? 64, 1, 512)
-  const idleSleepMs = checkInteger('idleSleepMs', options.idleSleepMs ?? 1, 0, 1000)
-  if (options.mac !== undefined && (!(options.mac instanceof Uint8Array) || options.mac.length !== 6)) throw new DpdkIoError('ERR_INVALID_CONFIG', 'mac must be 6 bytes')
-  const eal = options.eal === undefined ? undefined : parseEalArgs(options.eal)
+  const { mtu, poolSize, tsoPoolSize, rxDescriptors, txDescriptors, burst, idleSleepMs, eal } = checkDpdkOptions(options)
   const native = await loadDpdk(options.nativePackage ?? NATIVE_PACKAGE)
   dpdk(() => native.ealInit(eal))
   const portId = resolvePort(native, options.port ?? 0)
@@ -188,7 +228,8 @@ export async function openDpdkPort(options: DpdkPortOptions = {}): Promise<DpdkP
 
 const pools = new Map<string, DpdkBufferPool>()
 
-function reusePool(key: string, create: () => DpdkBufferPool): DpdkBufferPool {
+/** @internal */
+export function reusePool(key: string, create: () => DpdkBufferPool): DpdkBufferPool {
   let pool = pools.get(key)
   if (pool === undefined) {
     pool = create()
@@ -197,7 +238,8 @@ function reusePool(key: string, create: () => DpdkBufferPool): DpdkBufferPool {
   return pool
 }
 
-function resolvePort(native: DpdkNative, port: number | string): number {
+/** @internal */
+export function resolvePort(native: DpdkNative, port: number | string): number {
   if (typeof port === 'string') {
     const id = native.portByName(port)
     if (id < 0) throw new DpdkIoError('ERR_INVALID_CONFIG', `no DPDK port named ${JSON.stringify(port).slice(0, 80)} (${native.portCount()} ports; check the EAL's --vdev or -a arguments)`)
@@ -381,6 +423,8 @@ export class DpdkPort implements Port {
   busyPoll = false
   /** Frame bytes copied on receive or transmit by this port: 0 by construction, counted so tests and benchmarks can check. */
   copies = 0
+  /** The DPDK lcore id of the thread polling this queue when `openDpdkQueue` registered it (`rte_thread_register`), else undefined. */
+  lcore: number | undefined = undefined
   readonly #stats: PortStats = createPortStats()
   readonly #native: DpdkNative
   readonly #burst: number
@@ -392,6 +436,8 @@ export class DpdkPort implements Port {
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined = undefined
   #capture: CaptureSink | undefined = undefined
   #closed = false
+  /** One queue of a device others share (a cluster worker's): closing it leaves the device running. */
+  readonly #sharedDevice: boolean
 
   /** @internal */
   constructor(
@@ -402,10 +448,11 @@ export class DpdkPort implements Port {
     deviceMac: Uint8Array,
     rxPool: DpdkBufferPool,
     txPool: DpdkBufferPool,
-    started: { txIpv4Checksum: boolean; txTcpChecksum: boolean; txUdpChecksum: boolean; tso: boolean; rxChecksum: boolean },
-    options: DpdkPortOptions & { mtu: number; burst: number; idleSleepMs: number },
+    started: DpdkStartedOffloads,
+    options: DpdkPortOptions & { mtu: number; burst: number; idleSleepMs: number; sharedDevice?: boolean },
   ) {
     this.#native = native
+    this.#sharedDevice = options.sharedDevice === true
     this.portId = portId
     this.queue = queue
     this.deviceName = deviceName
@@ -590,7 +637,7 @@ export class DpdkPort implements Port {
     return this.#native.linkStatus(this.portId)
   }
 
-  /** Stop the device and return the cached mbufs. Buffers the application still holds stay valid views (the mempool lives on). */
+  /** Stop the device (unless this is one queue of a shared device, see `openDpdkQueue`) and return the cached mbufs. Buffers the application still holds stay valid views (the mempool lives on). */
   close(): void {
     if (this.#closed) return
     this.#closed = true
@@ -600,7 +647,7 @@ export class DpdkPort implements Port {
       clearTimeout(this.#timer as NodeJS.Timeout)
       this.#timer = undefined
     }
-    this.#native.portStop(this.portId)
+    if (!this.#sharedDevice) this.#native.portStop(this.portId)
     this.devicePool.drain()
     if (this.rxPool !== this.devicePool) this.rxPool.drain()
   }

@@ -215,7 +215,8 @@ describe('createCluster options', () => {
   it.each([
     ['workers 0', { workers: 0 }, /workers must be an integer in \[1, 128\]/],
     ['a fractional worker count', { workers: 1.5 }, /workers/],
-    ['an unknown port type', { port: { type: 'dpdk' } }, /port.type must be 'memory', 'af-packet' or 'tap'/],
+    ['an unknown port type', { port: { type: 'netmap' } }, /port.type must be 'memory', 'af-packet', 'tap' or 'dpdk'/],
+    ['a dpdk RSS key under 16 bytes', { port: { type: 'dpdk', rssKey: new Uint8Array(8) } }, /port.rssKey must be a Uint8Array of at least 16 bytes/],
     ['af-packet without an interface', { port: { type: 'af-packet' } }, /port.interface/],
     ['a fanout group out of range', { port: { type: 'af-packet', interface: 'x', fanoutGroup: 70_000 } }, /fanoutGroup/],
     ['an unknown fanout mode', { port: { type: 'af-packet', interface: 'x', fanoutMode: 'cpu' } }, /port.fanoutMode must be 'hash' or 'ports'/],

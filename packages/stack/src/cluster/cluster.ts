@@ -10,10 +10,11 @@ import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
-import { createPortStats } from '@mtcp/dpdk-io'
+import { createPortStats, type DpdkQueues, startDpdkQueues } from '@mtcp/dpdk-io'
 import { createStackStats, type StackStats } from '../stats.js'
 import { openCcpRelay } from './ccp-relay.js'
 import { ClusterError } from './errors.js'
+import { SYMMETRIC_RSS_KEY } from './flow-hash.js'
 import { createMultiQueueLink, type HostPort, type MultiQueueLink } from './multi-queue-link.js'
 import { type ClusterOptions, resolveClusterOptions } from './options.js'
 import { type ClusterStats, deserializeError, type FromWorker, type ToWorker, type WorkerInit, type WorkerPortInit, type WorkerStats } from './protocol.js'
@@ -53,14 +54,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly #pendingByWorker: Set<number>[]
   /** Main-thread resources to release at close (CCP relays). */
   readonly #closers: (() => void)[]
+  /** The DPDK device the workers' queues belong to (dpdk backend). */
+  readonly #device: DpdkQueues | undefined
   #nextId = 1
   #closing = false
   #closed = false
 
   /** @internal */
-  constructor(workers: number, threads: Worker[], link: MultiQueueLink | undefined, closers: (() => void)[] = []) {
+  constructor(workers: number, threads: Worker[], link: MultiQueueLink | undefined, closers: (() => void)[] = [], device?: DpdkQueues) {
     super()
     this.#closers = closers
+    this.#device = device
     this.workers = workers
     this.#threads = threads
     this.#link = link
@@ -105,6 +109,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
+   * The dpdk backend: the device's extended statistics by name, as its driver names them (per queue:
+   * `rx_q<i>_packets`, `tx_q<i>_packets`, …; queue `i` is worker `i`'s). Undefined on the other backends.
+   */
+  deviceStats(): Record<string, number> | undefined {
+    if (this.#closing) throw new ClusterError('ERR_CLUSTER_CLOSED', 'the cluster is closed')
+    return this.#device?.deviceStats()
+  }
+
+  /**
    * Call `method` of every live worker's application (the object its function returned) with `args`.
    * @returns the results by worker index (`undefined` for a worker that exited).
    * @throws `ERR_NO_SUCH_METHOD`, `ERR_WORKER_METHOD` (the method threw), `ERR_CLUSTER_CLOSED`.
@@ -139,6 +152,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       }),
     )
     this.host?.close()
+    // The workers closed their queues: the device stops now (the EAL and mempools stay for the process).
+    this.#device?.stop()
     for (const close of this.#closers) close()
     this.#closed = true
   }
@@ -305,6 +320,18 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       throw new ClusterError('ERR_INVALID_CONFIG', `port: ${(error as Error).message}`, { cause: error })
     }
   }
+  let device: DpdkQueues | undefined
+  let mac = resolved.mac
+  if (port.type === 'dpdk') {
+    const { type: _type, ...dpdkOptions } = port
+    try {
+      device = await startDpdkQueues({ ...dpdkOptions, queues: workers, rssKey: port.rssKey ?? SYMMETRIC_RSS_KEY, ...(options.mac === undefined ? {} : { mac: resolved.mac }) })
+    } catch (error) {
+      const code = (error as { code?: string }).code === 'ERR_INVALID_CONFIG' ? 'ERR_INVALID_CONFIG' : 'ERR_WORKER_START'
+      throw new ClusterError(code, `port: ${(error as Error).message}`, { cause: error })
+    }
+    if (options.mac === undefined) mac = Uint8Array.from(device.specs[0]!.deviceMac)
+  }
   const fanoutGroup = port.type === 'af-packet' ? (port.fanoutGroup ?? 1 + Math.floor(Math.random() * 0xfffe)) : 0
   // One channel per pair of workers, for forwarded segments and shared ARP entries.
   const peers: (MessagePort | undefined)[][] = Array.from({ length: workers }, () => new Array<MessagePort | undefined>(workers).fill(undefined))
@@ -327,18 +354,26 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       }
     } catch (error) {
       for (const close of closers) close()
+      device?.stop()
       throw error
     }
   }
   const threads: Worker[] = []
   for (let index = 0; index < workers; index++) {
-    const portInit: WorkerPortInit = port.type === 'memory' ? { type: 'memory', endpoint: link!.endpoints[index]! } : port.type === 'af-packet' ? { ...port, fanoutGroup } : { ...port }
+    const portInit: WorkerPortInit =
+      port.type === 'memory'
+        ? { type: 'memory', endpoint: link!.endpoints[index]! }
+        : port.type === 'af-packet'
+          ? { ...port, fanoutGroup }
+          : port.type === 'dpdk'
+            ? { type: 'dpdk', spec: device!.specs[index]! }
+            : { ...port }
     const init: WorkerInit = {
       index,
       workers,
       port: portInit,
       stack: { ...resolved.stack, ...options.perWorker?.(index) },
-      mac: resolved.mac,
+      mac,
       workerUrl: resolved.workerUrl,
       workerData: options.workerData,
       ccp: options.ccp,
@@ -355,7 +390,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       }),
     )
   }
-  const cluster = new Cluster(workers, threads, link, closers)
+  const cluster = new Cluster(workers, threads, link, closers, device)
   try {
     // One at a time: the first TAP queue creates the device, the others attach to it; the AF_PACKET
     // sockets join the fanout group in index order, so worker i is member i of the 'ports' program

@@ -12,6 +12,7 @@ export {
   type ClusterOptions,
   type ClusterPortOptions,
   type ClusterStackOptions,
+  type DpdkClusterPort,
   type MemoryClusterPort,
   type PacketClusterPort,
   type TapClusterPort,

@@ -3,7 +3,7 @@
  * worker's stack gets, and the application that runs in every worker. Validated in the main thread.
  * @module
  */
-import type { PacketPortOptions, TapPortOptions } from '@mtcp/dpdk-io'
+import type { DpdkQueuesOptions, PacketPortOptions, TapPortOptions } from '@mtcp/dpdk-io'
 import { parseCidr, parseIpv4Address } from '@mtcp/tcp-core'
 import type { StackOptions } from '../config.js'
 import type { Stack } from '../stack.js'
@@ -39,8 +39,21 @@ export type PacketClusterPort = { type: 'af-packet'; fanoutGroup?: number } & Om
  */
 export type TapClusterPort = { type: 'tap' } & Omit<TapPortOptions, 'multiQueue' | 'mac' | 'clock' | 'pool'>
 
+/**
+ * A DPDK ethdev port (`@mtcp/dpdk-io-dpdk`): the main thread initialises the EAL once and starts the
+ * device with one RX/TX queue pair and one mempool per worker; each worker registers its thread with
+ * DPDK (its own lcore id and mempool cache) and polls its own queue pair. Where the device's RSS key can
+ * be set (NICs), it hashes with `rssKey` (default the symmetric 0x6d5a key, `SYMMETRIC_RSS_KEY`) and a redirection table the
+ * workers compute too, so a worker's `connect` picks ports whose replies come back to it; on virtual
+ * devices (net_af_packet `qpairs=N`, net_tap `queues=N`, net_af_xdp `queue_count=N`) the device spreads
+ * flows its own way, and replies to the workers' own connections are forwarded between workers as on
+ * AF_PACKET's `'hash'` mode. The other fields are `startDpdkQueues`' (EAL arguments, device, pool sizes, …).
+ * `mac` defaults to the device's.
+ */
+export type DpdkClusterPort = { type: 'dpdk' } & Omit<DpdkQueuesOptions, 'queues' | 'mac'>
+
 /** Where the workers' frames come from. */
-export type ClusterPortOptions = MemoryClusterPort | PacketClusterPort | TapClusterPort
+export type ClusterPortOptions = MemoryClusterPort | PacketClusterPort | TapClusterPort | DpdkClusterPort
 
 /**
  * CCP for the workers: each worker's stack gets its own datapath with its own IPC address,
@@ -105,7 +118,7 @@ export interface ClusterOptions {
   worker: string | URL | WorkerFunction
   /** Passed (cloned) to every worker as `context.workerData`. */
   workerData?: unknown
-  /** The stack's MAC on the link, shared by all workers. Default: a random locally administered one (memory: 02:00:00:00:00:01). */
+  /** The stack's MAC on the link, shared by all workers. Default: a random locally administered one (memory: 02:00:00:00:00:01; dpdk: the device's). */
   mac?: Uint8Array
   /** CCP, one datapath per worker. Default none. */
   ccp?: ClusterCcpOptions
@@ -147,7 +160,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   if (options === null || typeof options !== 'object') fail('options must be an object')
   const { workers, port, stack, worker } = options
   if (!Number.isInteger(workers) || workers < 1 || workers > 128) fail(`workers must be an integer in [1, 128], got ${String(workers)}`)
-  if (port === null || typeof port !== 'object') fail("port is required: { type: 'memory' | 'af-packet' | 'tap', … }")
+  if (port === null || typeof port !== 'object') fail("port is required: { type: 'memory' | 'af-packet' | 'tap' | 'dpdk', … }")
   switch (port.type) {
     case 'memory':
       break
@@ -163,8 +176,12 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     case 'tap':
       if (typeof port.name !== 'string' || port.name === '') fail("port.name must name the TAP device for type 'tap'")
       break
+    case 'dpdk':
+      if (port.rssKey !== undefined && (!(port.rssKey instanceof Uint8Array) || port.rssKey.byteLength < 16)) fail('port.rssKey must be a Uint8Array of at least 16 bytes')
+      if ((port as { clock?: unknown }).clock !== undefined) fail('port.clock cannot cross to a worker')
+      break
     default:
-      fail(`port.type must be 'memory', 'af-packet' or 'tap', got ${JSON.stringify((port as { type?: unknown }).type)}`)
+      fail(`port.type must be 'memory', 'af-packet', 'tap' or 'dpdk', got ${JSON.stringify((port as { type?: unknown }).type)}`)
   }
   if (stack === null || typeof stack !== 'object' || typeof stack.address !== 'string') fail("stack.address is required, e.g. { address: '10.0.0.1/24' }")
   try {

@@ -3,14 +3,14 @@
  * @module
  */
 import type { MessagePort } from 'node:worker_threads'
-import type { PortStats } from '@mtcp/dpdk-io'
+import type { DpdkQueueSpec, PortStats } from '@mtcp/dpdk-io'
 import type { TcpState } from '@mtcp/tcp-core'
 import type { StackStats } from '../stats.js'
 import type { QueueEndpoint } from './multi-queue-link.js'
 import type { ClusterCcpOptions, ClusterStackOptions, PacketClusterPort, TapClusterPort } from './options.js'
 
 /** @internal The port a worker opens. */
-export type WorkerPortInit = { type: 'memory'; endpoint: QueueEndpoint } | (PacketClusterPort & { fanoutGroup: number }) | TapClusterPort
+export type WorkerPortInit = { type: 'memory'; endpoint: QueueEndpoint } | (PacketClusterPort & { fanoutGroup: number }) | TapClusterPort | { type: 'dpdk'; spec: DpdkQueueSpec }
 
 /** @internal `workerData` of a worker thread. */
 export interface WorkerInit {
@@ -100,6 +100,12 @@ export interface WorkerStats {
    * kernel refused `'ports'`), so replies to them are forwarded between workers (`steering.forwarded`).
    */
   fanoutMode?: 'hash' | 'ports'
+  /**
+   * DPDK only: the device queue pair the worker polls, the lcore id its thread got from
+   * `rte_thread_register`, and how flows reach it (`'toeplitz'`: by a hash the workers compute, no
+   * forwarding; `'opaque'`: the device's own spreading, replies to own connections forwarded).
+   */
+  dpdk?: { queue: number; lcore: number | undefined; steering: 'toeplitz' | 'opaque' | 'single' }
   /**
    * The worker thread's event loop since it started (`performance.eventLoopUtilization()`): ms busy, ms
    * idle, and the busy fraction. Diff two snapshots for a window; near 1, the worker is saturated.

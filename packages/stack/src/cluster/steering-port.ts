@@ -42,6 +42,10 @@ export class SteeringPort implements Port {
   get clock() {
     return this.#inner.clock
   }
+  /** The wrapped port's device memory (DPDK mbufs): the stack allocates there, so transmit needs no copy. */
+  get devicePool(): BufferPool | undefined {
+    return this.#inner.devicePool
+  }
   get busyPoll(): boolean {
     return this.#inner.busyPoll
   }

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { MessagePort } from 'node:worker_threads'
-import { openPacketPort, openTapPort, type Port } from '@mtcp/dpdk-io'
+import { type DpdkPort, openDpdkQueue, openPacketPort, openTapPort, type Port } from '@mtcp/dpdk-io'
 import { parseIpv4Address } from '@mtcp/tcp-core'
 import type { StackOptions } from '../config.js'
 import type { StackHooks } from '../stack-hooks.js'
@@ -32,7 +32,13 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
   const counters: WorkerSteeringStats = { forwarded: 0, received: 0, ownerDead: 0, arpShared: 0, arpMerged: 0, malformed: 0 }
   const dead = new Set<number>()
   const peers = init.peers
-  const flowSteering = init.port.type === 'memory' ? new FlowSteering(workers, init.port.endpoint.key) : undefined
+  // The memory link's dispatcher, or a DPDK device hashing with a key we set: a flow's queue is computable.
+  const flowSteering =
+    init.port.type === 'memory'
+      ? new FlowSteering(workers, init.port.endpoint.key)
+      : init.port.type === 'dpdk' && init.port.spec.steering === 'toeplitz'
+        ? new FlowSteering(workers, init.port.spec.rssKey)
+        : undefined
   const address = parseIpv4Address(init.stack.address.split('/')[0]!)
   const closeCallbacks: (() => void | Promise<void>)[] = []
 
@@ -48,6 +54,8 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
 
   /** AF_PACKET: the mode the fanout group accepted this worker's socket in. */
   let fanoutMode: 'hash' | 'ports' | undefined
+  /** DPDK: this worker's queue of the shared device. */
+  let dpdkPort: DpdkPort | undefined
 
   // ------------------------------------------------------------------ cluster hooks (stack-hooks.ts)
   // Made once the port is open: on AF_PACKET they depend on the fanout mode.
@@ -116,6 +124,16 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
       }
       steeringPort = new SteeringPort(inner)
       port = steeringPort
+    } else if (spec.type === 'dpdk') {
+      // Registers this thread with DPDK (its own lcore id, so its own mempool cache) and polls queue `index`.
+      dpdkPort = await openDpdkQueue(spec.spec, { mac: init.mac })
+      if (flowSteering !== undefined) {
+        port = dpdkPort
+      } else {
+        // The device spreads flows its own way: replies to this worker's connections may reach another.
+        steeringPort = new SteeringPort(dpdkPort)
+        port = steeringPort
+      }
     } else {
       const { type: _type, ...options } = spec
       steeringPort = new SteeringPort(await openTapPort({ ...options, multiQueue: true, mac: init.mac }))
@@ -177,6 +195,7 @@ export function runWorker(init: WorkerInit, parent: MessagePort): void {
       port: port!.stats,
       steering: { ...counters },
       ...(fanoutMode === undefined ? {} : { fanoutMode }),
+      ...(dpdkPort === undefined || init.port.type !== 'dpdk' ? {} : { dpdk: { queue: dpdkPort.queue, lcore: dpdkPort.lcore, steering: init.port.spec.steering } }),
       eventLoop: { active: loop.active, idle: loop.idle, utilization: loop.utilization },
     }
   }
