@@ -291,6 +291,8 @@ export class Ipv6HeaderChain {
   nextHeaderPointer = 0
   /** Offset of the Fragment header, or -1 when there is none. */
   fragmentHeaderOffset = -1
+  /** Offset of the Next Header field that names the Fragment header (6, or in the header before it), when there is one. */
+  fragmentNextHeaderPointer = 0
   /** The fragment offset in bytes (the field counts 8-byte units), when there is a Fragment header. */
   fragmentOffset = 0
   /** The M (more fragments) flag, when there is a Fragment header. */
@@ -319,6 +321,7 @@ export class Ipv6HeaderChain {
  */
 export function walkIpv6Headers(bytes: Uint8Array, offset: number, chain: Ipv6HeaderChain): Ipv6ChainStatusValue {
   chain.fragmentHeaderOffset = -1
+  chain.fragmentNextHeaderPointer = 0
   chain.fragmentOffset = 0
   chain.moreFragments = false
   chain.fragmentIdentification = 0
@@ -374,6 +377,7 @@ export function walkIpv6Headers(bytes: Uint8Array, offset: number, chain: Ipv6He
         // RFC 8200 §4.5: Next Header, reserved, Fragment Offset (13 bits, 8-octet units), Res, M, Identification.
         if (at + 8 > end) return (chain.status = Ipv6ChainStatus.TRUNCATED)
         chain.fragmentHeaderOffset = at
+        chain.fragmentNextHeaderPointer = pointer
         const offsetAndFlags = readUint16(bytes, offset + at + 2)
         chain.fragmentOffset = offsetAndFlags & 0xfff8
         chain.moreFragments = (offsetAndFlags & 1) !== 0
