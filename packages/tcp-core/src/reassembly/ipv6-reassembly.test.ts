@@ -113,7 +113,7 @@ describe('IPv6 reassembly (RFC 8200 §4.5)', () => {
           const fragments = fragment(datagram, [16, 48], 7)
           // A fragment overlapping fragment 1 (bytes [16, 48)) without being an exact duplicate of it.
           const alt = fragment(datagram, [8 + (overlapSeed % 2) * 16, 8 + (overlapSeed % 2) * 16 + overlapUnits * 8], 7)[1]!
-          alt[alt.byteLength - 1] ^= 0xff
+          alt[alt.byteLength - 1] = alt[alt.byteLength - 1]! ^ 0xff
           const stream = [...fragments]
           stream.splice(position % stream.length, 0, alt) // before the last original: the datagram cannot be whole yet
           const r = new Ipv6Reassembler()
@@ -156,7 +156,7 @@ describe('IPv6 reassembly (RFC 8200 §4.5)', () => {
     const datagram = original(new Uint8Array(100))
     const [first] = fragment(datagram, [48], 1)
     const odd = first!.slice(0, first!.byteLength - 3)
-    odd[5] -= 3
+    odd[5] = odd[5]! - 3
     const r = new Ipv6Reassembler()
     expect(feed(r, 0, odd)).toEqual({ status: 'parameterProblem', code: 0, pointer: 4 })
     const far = first!.slice()
