@@ -188,7 +188,7 @@ export class NeighborCache<T extends {}> {
     evictions: 0,
   }
 
-  readonly #entries = new Ipv6AddressMap<Neighbor<T>>()
+  readonly #entries = new Ipv6AddressMap<Neighbor<T>>((Math.random() * 0x1_0000_0000) >>> 0) // seeded: peers choose the addresses
   #dynamicCount = 0
   #baseReachableTime: Micros
   #retransTimer: Micros

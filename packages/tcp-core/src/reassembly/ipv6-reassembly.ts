@@ -175,6 +175,8 @@ export class Ipv6Reassembler {
   #newest: Pending | undefined = undefined
   #count = 0
   #bytes = 0
+  /** A random hash seed, so that remote sources cannot aim datagrams at one bucket. */
+  readonly #seed = (Math.random() * 0x1_0000_0000) >>> 0
 
   /** @throws RangeError naming the setting and its accepted range when an option is out of range. */
   constructor(options: Ipv6ReassemblyOptions = {}) {
@@ -227,7 +229,7 @@ export class Ipv6Reassembler {
       return this.#parameterProblem(Icmpv6ParameterProblemCode.INCOMPLETE_HEADER_CHAIN, 0)
     }
 
-    const key = (ipv6AddressHash(datagram, 8) ^ Math.imul(ipv6AddressHash(datagram, 24), 31) ^ Math.imul(chain.fragmentIdentification, 0x9e3779b1)) >>> 0
+    const key = (ipv6AddressHash(datagram, 8, this.#seed) ^ Math.imul(ipv6AddressHash(datagram, 24, this.#seed), 31) ^ Math.imul(chain.fragmentIdentification, 0x9e3779b1)) >>> 0
     let entry = this.#find(key, datagram, chain.fragmentIdentification)
     if (entry?.abandoned) {
       this.stats.afterOverlap++
@@ -236,7 +238,7 @@ export class Ipv6Reassembler {
     // The first fragment also costs its unfragmentable part and the copy kept for a time exceeded message.
     const cost = length + (offset === 0 ? fragmentHeader + end : 0)
     if (cost > this.options.maxBytes) return DROPPED.tooLarge
-    const sourceKey = ipv6AddressHash(datagram, 8)
+    const sourceKey = ipv6AddressHash(datagram, 8, this.#seed)
     if ((this.#bytesBySource.get(sourceKey) ?? 0) + cost > this.options.maxBytesPerSource) {
       this.stats.sourceLimitDrops++
       return DROPPED.sourceLimit
