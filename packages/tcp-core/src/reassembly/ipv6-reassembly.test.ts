@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { internetChecksum } from '../wire/checksum.js'
-import { capturedIpv6Frames, datagramOf } from '../wire/fixtures/ipv6-helpers.js'
+import { capturedIpv6Frames, datagramOf, mutatedIpv6Datagram } from '../wire/fixtures/ipv6-helpers.js'
 import { emitIpv6, IPV6_HEADER_LENGTH, Ipv6ChainStatus, Ipv6HeaderChain, Ipv6NextHeader, walkIpv6Headers } from '../wire/ipv6.js'
 import { parseIpv6Address } from '../wire/ipv6-address.js'
 import { ipv6PseudoHeaderSum } from '../wire/ipv6-checksum.js'
@@ -219,6 +219,37 @@ describe('IPv6 reassembly (RFC 8200 §4.5)', () => {
     for (const tail of tails) feed(big, 0, tail)
     // Each tail holds 32000 bytes: the third pushes the first out.
     expect([big.bytesHeld, big.size, big.stats.evictions]).toEqual([64_000, 2, 1])
+  })
+
+  it('never throws on mutated fragments and stays within its bounds', () => {
+    const fragments = fc.uint8Array({ minLength: 64, maxLength: 1500 }).chain((upper) =>
+      fc.tuple(fc.constant(upper), cutsFor(upper.byteLength), fc.nat({ max: 3 })).map(([u, cuts, id]) => fragment(original(u), cuts, id)),
+    )
+    const mutated = fc.tuple(fragments, fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })).map(([list, writes]) => {
+      for (const [which, at, value] of writes) {
+        const f = list[which % list.length]!
+        f[at % f.byteLength] = value
+      }
+      return list
+    })
+    fc.assert(
+      fc.property(fc.array(fc.oneof(mutated, mutatedIpv6Datagram.map((d) => [d])), { maxLength: 8 }), fc.nat({ max: 120_000_000 }), (batches, step) => {
+        const r = new Ipv6Reassembler({ maxBytes: 65_536, maxBytesPerSource: 65_536, maxDatagrams: 4 })
+        const chain = new Ipv6HeaderChain()
+        let now = 0
+        for (const batch of batches) {
+          for (const f of batch) {
+            if (f.byteLength < 40 || walkIpv6Headers(f, 0, chain) !== Ipv6ChainStatus.FRAGMENT) continue
+            r.onFragment(now, f, chain)
+            expect(r.bytesHeld).toBeLessThanOrEqual(65_536)
+            expect(r.size).toBeLessThanOrEqual(4)
+          }
+          now += step
+          r.poll(now, () => {})
+        }
+      }),
+      { numRuns: 300 },
+    )
   })
 
   it('checks its options', () => {

@@ -329,7 +329,8 @@ export function walkIpv6Headers(bytes: Uint8Array, offset: number, chain: Ipv6He
   chain.routerAlert = -1
   chain.problemCode = 0
   chain.problemPointer = 0
-  const end = IPV6_HEADER_LENGTH + readUint16(bytes, offset + 4)
+  // The payload length bounds the walk (clamped to the bytes, so that even an unchecked datagram is read in bounds).
+  const end = Math.min(IPV6_HEADER_LENGTH + readUint16(bytes, offset + 4), bytes.byteLength - offset)
   const dstMulticast = isMulticastIpv6(bytes, offset + 24)
   let next = bytes[offset + 6]!
   let pointer = 6
