@@ -143,6 +143,16 @@ describe('neighbour cache (RFC 4861 §7.2, §7.3)', () => {
     expect(c.stats.ignoredAdvertisements).toBe(1)
   })
 
+  it('reports a router that advertises itself no longer a router (§7.2.5), for the default router list', () => {
+    const c = cache()
+    c.onLinkLayerAddress(0, PEER, PEER_MAC, true)
+    expect(c.isRouter(PEER)).toBe(true)
+    expect(c.onAdvertisement(1, { ...na(false, false), router: true }).routerLost).toBe(false)
+    expect(c.onAdvertisement(2, na(false, false)).routerLost).toBe(true)
+    expect(c.isRouter(PEER)).toBe(false)
+    expect(c.onAdvertisement(3, na(false, false)).routerLost).toBe(false)
+  })
+
   it('learns from a solicitation\'s source link-layer address, completing an incomplete entry (§7.2.3)', () => {
     const c = cache()
     c.resolve(0, PEER)

@@ -114,6 +114,11 @@ export interface NeighborInput<T> {
   readonly mac: Uint8Array | undefined
   /** Packets that waited for this neighbour, oldest first: send each to {@link NeighborInput.mac}. */
   readonly ready: readonly T[]
+  /**
+   * The neighbour was a router and its advertisement now says it is not (R clear): remove it from the default
+   * router list (`RouterDiscovery.removeRouter`, RFC 4861 §7.2.5).
+   */
+  readonly routerLost: boolean
 }
 
 /** The fields of a validated neighbor advertisement the cache needs (RFC 4861 §7.2.5). */
@@ -138,7 +143,7 @@ const PROBE = 4
 const STATIC = 5
 const STATE_NAMES: readonly NeighborState[] = ['incomplete', 'reachable', 'stale', 'delay', 'probe', 'static']
 const NOTHING: readonly never[] = Object.freeze([])
-const NOTHING_LEARNED: NeighborInput<never> = Object.freeze({ mac: undefined, ready: NOTHING })
+const NOTHING_LEARNED: NeighborInput<never> = Object.freeze({ mac: undefined, ready: NOTHING, routerLost: false })
 
 class Neighbor<T> {
   mac: Uint8Array | undefined = undefined
@@ -330,7 +335,7 @@ export class NeighborCache<T extends {}> {
       entry.isRouter = na.router
       if (na.solicited) this.#makeReachable(now, entry)
       else this.#makeStale(now, entry)
-      return { mac: entry.mac, ready: this.#release(entry) }
+      return { mac: entry.mac, ready: this.#release(entry), routerLost: false }
     }
     const differs = mac !== undefined && !macAddressEquals(mac, entry.mac!)
     if (!na.override && differs) {
@@ -342,8 +347,10 @@ export class NeighborCache<T extends {}> {
     if (differs) entry.mac = mac.slice()
     if (na.solicited) this.#makeReachable(now, entry)
     else if (differs) this.#makeStale(now, entry)
-    entry.isRouter = na.router // §7.2.5: the IsRouter flag follows R
-    return { mac: entry.mac, ready: NOTHING }
+    // §7.2.5: the IsRouter flag follows R; a router that stops being one leaves the default router list.
+    const routerLost = entry.isRouter && !na.router
+    entry.isRouter = na.router
+    return { mac: entry.mac, ready: NOTHING, routerLost }
   }
 
   /**
@@ -363,20 +370,20 @@ export class NeighborCache<T extends {}> {
       entry.mac = mac.slice()
       if (isRouter !== undefined) entry.isRouter = isRouter
       this.#makeStale(now, entry)
-      return { mac: entry.mac, ready: NOTHING }
+      return { mac: entry.mac, ready: NOTHING, routerLost: false }
     }
     if (entry.state === STATIC) return NOTHING_LEARNED
     if (isRouter !== undefined) entry.isRouter = isRouter
     if (entry.state === INCOMPLETE) {
       entry.mac = mac.slice()
       this.#makeStale(now, entry)
-      return { mac: entry.mac, ready: this.#release(entry) }
+      return { mac: entry.mac, ready: this.#release(entry), routerLost: false }
     }
     if (!macAddressEquals(entry.mac!, mac)) {
       entry.mac = mac.slice()
       this.#makeStale(now, entry)
     }
-    return { mac: entry.mac, ready: NOTHING }
+    return { mac: entry.mac, ready: NOTHING, routerLost: false }
   }
 
   /**

@@ -112,6 +112,15 @@ describe('router discovery (RFC 4861 §6.3) and SLAAC (RFC 4862 §5.5)', () => {
     expect(rd.pollAt()).toBeUndefined()
   })
 
+  it('removes a router whose neighbour entry lost its IsRouter flag (RFC 4861 §7.2.5)', () => {
+    const rd = new RouterDiscovery()
+    const { source, ra: advert } = capturedRa()
+    rd.onAdvertisement(0, source, advert)
+    expect(rd.removeRouter(source)).toEqual({ kind: 'routerRemoved', router: source })
+    expect(rd.defaultRouter(0)).toBeUndefined()
+    expect(rd.removeRouter(source)).toBeUndefined()
+  })
+
   it('checks its options', () => {
     expect(() => new RouterDiscovery({ linkMtu: 1000 })).toThrow(/linkMtu/)
     expect(() => new RouterDiscovery({ interfaceMac: new Uint8Array(3) })).toThrow(/interfaceMac/)

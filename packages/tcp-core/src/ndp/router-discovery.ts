@@ -169,6 +169,17 @@ export class RouterDiscovery {
     }
   }
 
+  /**
+   * Remove `router` from the default router list: its neighbour entry's IsRouter flag went from true to false
+   * (RFC 4861 §7.2.5, `NeighborInput.routerLost`). @returns the removal event, or undefined when it was not listed.
+   */
+  removeRouter(router: Ipv6Address): RouterDiscoveryEvent | undefined {
+    const index = this.#routers.findIndex((r) => ipv6AddressEquals(r.address, router))
+    if (index < 0) return undefined
+    const [removed] = this.#routers.splice(index, 1)
+    return { kind: 'routerRemoved', router: removed!.address }
+  }
+
   /** Whether `address` is on-link: link-local, or inside an on-link prefix that has not expired (RFC 4861 §5.2). */
   isOnLink(now: Micros, address: Ipv6Address): boolean {
     if (isLinkLocalIpv6(address)) return true
