@@ -93,6 +93,105 @@ export {
   type Micros,
   parseMacAddress,
 } from '@mtcp/primitives'
+// IPv6 (issue 20, part 1: wire and host layer; decision 0070).
+export { Ipv6WireError, type Ipv6WireErrorCode, type Ipv6WireProtocol } from './wire/ipv6-errors.js'
+export {
+  formatIpv6Address,
+  IPV6_ADDRESS_LENGTH,
+  type Ipv6Address,
+  ipv6AddressEquals,
+  ipv6AddressFromMac,
+  ipv6AddressHash,
+  ipv6AddressWord,
+  ipv6MulticastMac,
+  ipv6PrefixMatches,
+  isIpv6Address,
+  isLinkLocalIpv6,
+  isMulticastIpv6,
+  isUnspecifiedIpv6,
+  parseIpv6Address,
+  solicitedNodeAddress,
+} from './wire/ipv6-address.js'
+export {
+  emitIpv6,
+  Icmpv6ParameterProblemCode,
+  IPV6_HEADER_LENGTH,
+  IPV6_MIN_MTU,
+  Ipv6ChainStatus,
+  type Ipv6ChainStatusValue,
+  Ipv6HeaderChain,
+  ipv6HeaderProblem,
+  Ipv6NextHeader,
+  type Ipv6Repr,
+  Ipv6View,
+  parseIpv6,
+  walkIpv6Headers,
+} from './wire/ipv6.js'
+export { ipv6PseudoHeaderSum, ipv6PseudoHeaderSumOf, ipv6UpperLayerChecksum } from './wire/ipv6-checksum.js'
+export {
+  emitIcmpv6,
+  ICMPV6_ERROR_MAX_INVOKING,
+  ICMPV6_HEADER_LENGTH,
+  type Icmpv6EchoRepr,
+  icmpv6ErrorAllowed,
+  type Icmpv6ErrorRepr,
+  icmpv6Length,
+  type Icmpv6OtherRepr,
+  icmpv6Problem,
+  Icmpv6RateLimiter,
+  type Icmpv6Repr,
+  Icmpv6TimeExceededCode,
+  Icmpv6Type,
+  Icmpv6UnreachableCode,
+  Icmpv6View,
+  parseIcmpv6,
+} from './wire/icmpv6.js'
+export {
+  emitNdp,
+  emitNdpFrame,
+  NDP_HOP_LIMIT,
+  type NdpFrameAddressing,
+  ndpLength,
+  type NdpOptions,
+  NdpOptionType,
+  type NdpPrefixInformation,
+  type NdpRepr,
+  type NeighborAdvertisementRepr,
+  type NeighborSolicitationRepr,
+  parseNdp,
+  type RouterAdvertisementRepr,
+  type RouterSolicitationRepr,
+} from './wire/ndp.js'
+export { Ipv6AddressMap } from './ndp/ipv6-address-map.js'
+export { NdpError, type NdpErrorCode } from './ndp/ndp-error.js'
+export {
+  type NeighborAdvertisementInfo,
+  NeighborCache,
+  type NeighborCacheOptions,
+  type NeighborCacheStats,
+  type NeighborInput,
+  type NeighborSolicitationRequest,
+  type NeighborState,
+  type ResolvedNeighborCacheOptions,
+} from './ndp/neighbor-cache.js'
+export { type DadOptions, type DadProbe, type DadResult, type DadState, DuplicateAddressDetection } from './ndp/duplicate-address-detection.js'
+export {
+  type DefaultRouter,
+  type OnLinkPrefix,
+  type RouterAdvertisementUpdate,
+  RouterDiscovery,
+  type RouterDiscoveryEvent,
+  type RouterDiscoveryOptions,
+} from './ndp/router-discovery.js'
+export {
+  IPV6_REASSEMBLY_DEFAULTS,
+  Ipv6Reassembler,
+  type Ipv6ReassemblyDropReason,
+  type Ipv6ReassemblyOptions,
+  type Ipv6ReassemblyResult,
+  type Ipv6ReassemblyStats,
+  type ResolvedIpv6ReassemblyOptions,
+} from './reassembly/ipv6-reassembly.js'
 export {
   type AckMeasurement,
   type AckSample,
