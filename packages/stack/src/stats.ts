@@ -3,6 +3,7 @@
  * netstack counts them).
  * @module
  */
+import { createTimeWaitStats, type TimeWaitStats } from './time-wait-table.js'
 
 /** Why an arriving frame was dropped. */
 export interface RxDrops {
@@ -26,8 +27,10 @@ export interface RxDrops {
   badTcpChecksum: number
   /** A TCP segment for no connection and no listener (answered with RST). */
   noSocket: number
-  /** A SYN for a listener whose SYN and accept queues were full. */
+  /** A SYN (or a cookie's ACK) for a listener whose accept queue was full. */
   listenOverflow: number
+  /** A SYN for a listener whose SYN queue was full, with SYN cookies off (`synCookies: 'never'`). */
+  synQueueOverflow: number
   /** A SYN that could not get a socket id (maximum connections). */
   tooManyConnections: number
 }
@@ -42,6 +45,16 @@ export interface TxDrops {
   arpUnresolved: number
   /** The transmit backlog overflowed while the port refused frames. */
   backlogOverflow: number
+}
+
+/** SYN cookies (RFC 4987 §3.6): answers made, ACKs that brought a valid cookie back, ACKs whose cookie was not. */
+export interface SynCookieStats {
+  /** SYN-ACKs sent with a cookie instead of a SYN queue entry. */
+  sent: number
+  /** ACKs whose cookie was valid: connections established from a cookie. */
+  validated: number
+  /** ACKs checked as cookies that were not valid (forged, or older than two cookie periods); answered with RST. */
+  failed: number
 }
 
 /** All counters of a stack. Plain numbers, read any time. */
@@ -76,6 +89,10 @@ export interface StackStats {
   }
   /** Application callbacks (watchers, socket event handlers) that threw; each error is rethrown from a microtask. */
   callbackErrors: number
+  /** SYN cookies sent and checked (syn-queue.ts). */
+  synCookies: SynCookieStats
+  /** The TIME-WAIT table (time-wait-table.ts). */
+  timeWait: TimeWaitStats
 }
 
 /** A zeroed {@link StackStats}. */
@@ -103,6 +120,7 @@ export function createStackStats(): StackStats {
         badTcpChecksum: 0,
         noSocket: 0,
         listenOverflow: 0,
+        synQueueOverflow: 0,
         tooManyConnections: 0,
       },
     },
@@ -117,5 +135,7 @@ export function createStackStats(): StackStats {
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
     callbackErrors: 0,
+    synCookies: { sent: 0, validated: 0, failed: 0 },
+    timeWait: createTimeWaitStats(),
   }
 }

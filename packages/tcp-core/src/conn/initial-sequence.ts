@@ -15,6 +15,16 @@ function rotl(x: number, b: number): number {
 
 /** The keyed function F of RFC 6528 over the connection's 4-tuple (IPv4 addresses as uint32). */
 export function isnOffset(secret: IsnSecret, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+  return keyedTupleHash(secret, localIp, localPort, remoteIp, remotePort, 12 << 24)
+}
+
+/**
+ * The keyed 32-bit function behind {@link isnOffset}, with its last absorbed word free: `tweak` separates
+ * the uses of one construction (the ISN's F uses `12 << 24`, its length block; the SYN cookie's hashes
+ * and the timestamp offset use other words and other keys). Words in order: localIp, remoteIp,
+ * localPort << 16 | remotePort, tweak; two compression rounds per word, four finalisation rounds.
+ */
+export function keyedTupleHash(secret: IsnSecret, localIp: number, localPort: number, remoteIp: number, remotePort: number, tweak: number): number {
   let v0 = secret[0] | 0
   let v1 = secret[1] | 0
   let v2 = 0x6c796765 ^ v0
@@ -40,7 +50,7 @@ export function isnOffset(secret: IsnSecret, localIp: number, localPort: number,
   absorb(localIp | 0)
   absorb(remoteIp | 0)
   absorb(((localPort & 0xffff) << 16) | (remotePort & 0xffff))
-  absorb(12 << 24) // length byte, as SipHash's final block
+  absorb(tweak | 0) // for the ISN: the length byte, as SipHash's final block
   v2 ^= 0xff
   round()
   round()
