@@ -288,6 +288,12 @@ export class Stack {
     const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
     if (id !== undefined) {
       const record = this.#sockets.get(id)!
+      // The ACK that would complete a handshake while the listener's accept queue is full is dropped (as
+      // Linux does); the connection stays in the SYN queue and the handshake completes on a retransmission.
+      if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
+        this.stats.rx.drops.listenOverflow++
+        return
+      }
       record.connection!.process(now, segment)
       this.#afterConnectionWork(record)
       return
@@ -388,6 +394,12 @@ export class Stack {
     record.connection.process(now, segment)
     this.#afterConnectionWork(record)
     return true
+  }
+
+  /** Whether the listener `id`'s accept queue is full. */
+  #acceptQueueFull(id: number): boolean {
+    const listen = this.#sockets.get(id)?.listen
+    return listen !== undefined && listen.accepted.length >= listen.backlog
   }
 
   /** A socket for a connection of `listener`'s, with its addresses and the listener's options; undefined (counted) when no id is free. */
