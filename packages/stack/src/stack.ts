@@ -379,19 +379,24 @@ export class Stack {
       return false
     }
     this.stats.synCookies.validated++
-    if (listen.accepted.length >= listen.backlog) {
+    // The accept queue full: the ACK is dropped, as Linux does. But the peer believes in the connection and
+    // may have nothing to send, so, if the SYN queue has room, the connection is kept half-open there (the
+    // peer proved its address by echoing the cookie: no spoofed flood can fill the queue this way), its
+    // SYN-ACK sent again so that the peer's answer completes it once accept makes room.
+    const acceptFull = listen.accepted.length >= listen.backlog
+    if (acceptFull) {
       this.stats.rx.drops.listenOverflow++
-      return true
+      if (listen.synQueue.full) return true
     }
     const record = this.#childOf(listener)
     if (record === undefined) return true
     const iss = (segment.ack - 1) >>> 0
-    record.connection = TcpConnection.acceptCookie(this.#configFor(record), now, iss, syn, this.#timestampOffset(localPort, reader.srcIp, reader.srcPort))
+    record.connection = TcpConnection.acceptCookie(this.#configFor(record), now, iss, syn, this.#timestampOffset(localPort, reader.srcIp, reader.srcPort), acceptFull)
     this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
     this.#flowsOnPort[record.localPort]!++
-    listen.synQueue.length++ // for the moment the ACK takes to establish it (the CONNECTED event counts it out)
+    listen.synQueue.length++ // until established (the CONNECTED event counts it out): at once, unless the accept queue is full
     this.stats.tcp.passiveOpens++
-    record.connection.process(now, segment)
+    if (!acceptFull) record.connection.process(now, segment)
     this.#afterConnectionWork(record)
     return true
   }

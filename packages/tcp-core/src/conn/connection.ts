@@ -367,10 +367,12 @@ export class TcpConnection {
    * SYN-ACK of sequence number `iss` and kept nothing; `syn` is rebuilt from the ACK and the cookie (its
    * sequence number, MSS, window scale, SACK-permitted and, as TSval, the ACK's). The connection starts in
    * SYN-RECEIVED with its SYN-ACK already sent; give it the ACK next ({@link process}).
+   * @param resend - send the SYN-ACK again (as a retransmission, with its timer) instead: for a listener
+   *   that cannot take the connection yet and drops the ACK, so that the handshake completes later.
    */
-  static acceptCookie(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number): TcpConnection {
+  static acceptCookie(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number, resend = false): TcpConnection {
     const connection = TcpConnection.accept(config, now, iss, syn, tsOffset)
-    connection.#synPending = false
+    connection.#synPending = resend
     connection.#sndNxt = seqAdd(connection.iss, 1)
     connection.#sndMax = connection.#sndNxt
     return connection
