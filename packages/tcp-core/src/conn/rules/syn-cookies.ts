@@ -7,7 +7,9 @@
  * - cookie = H1(4-tuple) + peer ISN + (counter << 24) + ((H2(4-tuple, counter) + data) mod 2^24), mod 2^32,
  *   where `counter` ticks once a {@link SYN_COOKIE_PERIOD} (RFC 4987's slowly incrementing `t`), H1 and H2
  *   are keyed hashes under two secret keys, and `data` is the index of the MSS in {@link SYN_COOKIE_MSS_TABLE}
- *   (RFC 4987's `m`, 2 bits here). A cookie is valid for {@link SYN_COOKIE_MAX_AGE} counter values.
+ *   (RFC 4987's `m`, 2 bits here). A cookie is valid for {@link SYN_COOKIE_MAX_AGE} counter values. The
+ *   sum is additive, so the MSS index's own 2 bits are not authenticated (a cookie off by one reads as the
+ *   next index); a random guess passes with odds of about 2^-29 (2 counter values of 256, 4 indices of 2^24).
  * - Window scale and SACK-permitted do not fit in the sequence number: as Linux does, they ride in the low
  *   {@link COOKIE_TIMESTAMP_BITS} bits of the SYN-ACK's TSval, which the peer echoes in TSecr (RFC 7323
  *   §3.2). Low 4 bits: the peer's window shift, 0xf for none; bit 4: SACK-permitted; bit 5: ECN (reserved,
