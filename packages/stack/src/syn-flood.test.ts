@@ -104,4 +104,27 @@ describe('SYN flood (issue 16)', () => {
     runUntil(clock, () => (b.connectionsByState()['SYN-RECEIVED'] ?? 0) === 0, 600_000_000)
     expect(b.socketCount).toBe(1 + accepted.length)
   })
+  it('a listener of backlog 1, as `mtcp-perf wait` has: one spoofed SYN sits in the SYN queue and does not block the legitimate connect', () => {
+    const pair = stackPair({ stackB: { gateway: '10.0.0.1' } })
+    const { clock, a, b, link } = pair
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 6001)
+    b.listen(listener, 1)
+    const spoofer = new Spoofer(link.a, SERVER)
+    spoofer.add({ srcIp: SPOOF_BASE + 1, srcPort: 4242, dstPort: 6001, seq: 1, flags: TcpFlags.SYN, synOptions: true, tsValue: 1 })
+    spoofer.flush()
+    clock.advanceBy(1000)
+    expect(b.connectionsByState()['SYN-RECEIVED']).toBe(1)
+    const fd = a.socket()
+    a.connect(fd, '10.0.0.2', 6001)
+    const accepted: number[] = []
+    runUntil(clock, () => {
+      acceptAll(b, listener, accepted)
+      return accepted.length === 1
+    })
+    // At the first try: no SYN dropped, none sent again.
+    expect(b.stats.rx.drops.listenOverflow).toBe(0)
+    expect(a.connectionOf(fd)!.stats.retransmittedSegments).toBe(0)
+    expect(b.getpeername(accepted[0]!).port).toBe(a.getsockname(fd).port)
+  })
 })
