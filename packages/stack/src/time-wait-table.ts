@@ -162,7 +162,7 @@ export class TimeWaitTable {
       this.#remove(slot)
       return TimeWaitAction.Reuse
     }
-    const verdict = timeWaitVerdict({ rcvNxt: this.#rcvNxt[slot]!, timestamps: this.#timestamps[slot] === 1, tsRecent: this.#tsRecent[slot]! }, seq, flags, payloadLength, tsValue)
+    const verdict = timeWaitVerdict(this.#rcvNxt[slot]!, this.#timestamps[slot] === 1, this.#tsRecent[slot]!, seq, flags, payloadLength, tsValue)
     switch (verdict) {
       case TimeWaitAction.IgnoreReset:
         this.stats.resetsIgnored++

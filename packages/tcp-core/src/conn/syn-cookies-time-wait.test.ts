@@ -79,39 +79,42 @@ describe('SYN cookies (RFC 4987 §3.6)', () => {
   })
 })
 
+const verdict = (state: { rcvNxt: number; timestamps: boolean; tsRecent: number }, seq: number, flags: number, length: number, tsValue: number | undefined) =>
+  timeWaitVerdict(state.rcvNxt, state.timestamps, state.tsRecent, seq, flags, length, tsValue)
+
 describe('TIME-WAIT answers (rules/time-wait.ts)', () => {
   const tw = { rcvNxt: 5000, timestamps: true, tsRecent: 1000 }
   it('RFC 1337: a RST is ignored', () => {
-    expect(timeWaitVerdict(tw, 5000, RST, 0, undefined)).toBe(TimeWaitAction.IgnoreReset)
-    expect(timeWaitVerdict(tw, 5000, RST | ACK, 0, 2000)).toBe(TimeWaitAction.IgnoreReset)
+    expect(verdict(tw, 5000, RST, 0, undefined)).toBe(TimeWaitAction.IgnoreReset)
+    expect(verdict(tw, 5000, RST | ACK, 0, 2000)).toBe(TimeWaitAction.IgnoreReset)
   })
   it('the peer FIN again: ACK and restart', () => {
-    expect(timeWaitVerdict(tw, 4999, FIN | ACK, 0, 1001)).toBe(TimeWaitAction.AckAndRestart)
-    expect(timeWaitVerdict(tw, 4989, FIN | ACK | PSH, 10, 1001)).toBe(TimeWaitAction.AckAndRestart)
+    expect(verdict(tw, 4999, FIN | ACK, 0, 1001)).toBe(TimeWaitAction.AckAndRestart)
+    expect(verdict(tw, 4989, FIN | ACK | PSH, 10, 1001)).toBe(TimeWaitAction.AckAndRestart)
   })
   it('RFC 7323: without the option dropped, an old TSval acknowledged', () => {
-    expect(timeWaitVerdict(tw, 4999, FIN | ACK, 0, undefined)).toBe(TimeWaitAction.Drop)
-    expect(timeWaitVerdict(tw, 4999, FIN | ACK, 0, 999)).toBe(TimeWaitAction.Ack)
+    expect(verdict(tw, 4999, FIN | ACK, 0, undefined)).toBe(TimeWaitAction.Drop)
+    expect(verdict(tw, 4999, FIN | ACK, 0, 999)).toBe(TimeWaitAction.Ack)
   })
   it('old duplicates get an ACK; a bare ACK at RCV.NXT nothing', () => {
-    expect(timeWaitVerdict(tw, 4000, ACK, 100, 1001)).toBe(TimeWaitAction.Ack)
-    expect(timeWaitVerdict(tw, 5000, ACK, 0, 1001)).toBe(TimeWaitAction.Drop)
+    expect(verdict(tw, 4000, ACK, 100, 1001)).toBe(TimeWaitAction.Ack)
+    expect(verdict(tw, 5000, ACK, 0, 1001)).toBe(TimeWaitAction.Drop)
   })
   it('RFC 6191 §2 with timestamps: higher TSval reopens; equal TSval needs a higher sequence number; lower never', () => {
-    expect(timeWaitVerdict(tw, 1, SYN, 0, 1001)).toBe(TimeWaitAction.Reuse)
-    expect(timeWaitVerdict(tw, 5000, SYN, 0, 1000)).toBe(TimeWaitAction.Reuse)
-    expect(timeWaitVerdict(tw, 4999, SYN, 0, 1000)).toBe(TimeWaitAction.Drop)
-    expect(timeWaitVerdict(tw, 9000, SYN, 0, 999)).toBe(TimeWaitAction.Drop)
+    expect(verdict(tw, 1, SYN, 0, 1001)).toBe(TimeWaitAction.Reuse)
+    expect(verdict(tw, 5000, SYN, 0, 1000)).toBe(TimeWaitAction.Reuse)
+    expect(verdict(tw, 4999, SYN, 0, 1000)).toBe(TimeWaitAction.Drop)
+    expect(verdict(tw, 9000, SYN, 0, 999)).toBe(TimeWaitAction.Drop)
     // Across the TSval wrap: 5 is after 0xfffffff0.
-    expect(timeWaitVerdict({ ...tw, tsRecent: 0xfffffff0 }, 1, SYN, 0, 5)).toBe(TimeWaitAction.Reuse)
+    expect(verdict({ ...tw, tsRecent: 0xfffffff0 }, 1, SYN, 0, 5)).toBe(TimeWaitAction.Reuse)
     // A SYN without timestamps to a 4-tuple that had them: only the sequence number.
-    expect(timeWaitVerdict(tw, 5001, SYN, 0, undefined)).toBe(TimeWaitAction.Reuse)
-    expect(timeWaitVerdict(tw, 4000, SYN, 0, undefined)).toBe(TimeWaitAction.Drop)
+    expect(verdict(tw, 5001, SYN, 0, undefined)).toBe(TimeWaitAction.Reuse)
+    expect(verdict(tw, 4000, SYN, 0, undefined)).toBe(TimeWaitAction.Drop)
   })
   it('RFC 6191 §2 without timestamps: a higher sequence number, across 2^32', () => {
     const plain = { rcvNxt: 3, timestamps: false, tsRecent: 0 }
-    expect(timeWaitVerdict(plain, 0xfffffff0, SYN, 0, undefined)).toBe(TimeWaitAction.Drop)
-    expect(timeWaitVerdict(plain, 10, SYN, 0, 12345)).toBe(TimeWaitAction.Reuse)
+    expect(verdict(plain, 0xfffffff0, SYN, 0, undefined)).toBe(TimeWaitAction.Drop)
+    expect(verdict(plain, 10, SYN, 0, 12345)).toBe(TimeWaitAction.Reuse)
   })
 })
 

@@ -70,30 +70,31 @@ export type TimeWaitAction = (typeof TimeWaitAction)[keyof typeof TimeWaitAction
  * TSval is answered with an ACK and dropped, §3.2: a non-RST segment without the option is dropped) and
  * RFC 6191 §2 (a SYN with a higher timestamp, or with no timestamps a higher sequence number, may reopen
  * the 4-tuple).
+ * @param rcvNxt - the entry's RCV.NXT; `timestamps` and `tsRecent` its timestamp state (see {@link TimeWaitHandoff}).
  * @param flags - the segment's TCP flags; `tsValue` undefined when it carries no timestamps option.
  */
-export function timeWaitVerdict(state: Pick<TimeWaitHandoff, 'rcvNxt' | 'timestamps' | 'tsRecent'>, seq: number, flags: number, payloadLength: number, tsValue: number | undefined): TimeWaitAction {
+export function timeWaitVerdict(rcvNxt: number, timestamps: boolean, tsRecent: number, seq: number, flags: number, payloadLength: number, tsValue: number | undefined): TimeWaitAction {
   if (flags & TcpFlags.RST) return TimeWaitAction.IgnoreReset
   if (flags & TcpFlags.SYN && !(flags & TcpFlags.ACK)) {
     // RFC 6191 §2: "the last sequence number seen" for that direction is RCV.NXT − 1 (the FIN).
-    const higherSeq = seqGe(seq, state.rcvNxt)
-    if (state.timestamps && tsValue !== undefined) {
-      if (seqGt(tsValue, state.tsRecent)) return TimeWaitAction.Reuse
-      if (tsValue === state.tsRecent && higherSeq) return TimeWaitAction.Reuse
+    const higherSeq = seqGe(seq, rcvNxt)
+    if (timestamps && tsValue !== undefined) {
+      if (seqGt(tsValue, tsRecent)) return TimeWaitAction.Reuse
+      if (tsValue === tsRecent && higherSeq) return TimeWaitAction.Reuse
       return TimeWaitAction.Drop
     }
     // Old incarnation without timestamps, or a SYN without them: only a higher sequence number.
     return higherSeq ? TimeWaitAction.Reuse : TimeWaitAction.Drop
   }
-  if (state.timestamps) {
+  if (timestamps) {
     if (tsValue === undefined) return TimeWaitAction.Drop // RFC 7323 §3.2
-    if (seqLt(tsValue, state.tsRecent)) return TimeWaitAction.Ack // RFC 7323 §5.3 R1
+    if (seqLt(tsValue, tsRecent)) return TimeWaitAction.Ack // RFC 7323 §5.3 R1
   }
   // The peer's FIN again (its last octet is RCV.NXT − 1): acknowledge, restart 2·MSL.
-  if (flags & TcpFlags.FIN && seqAdd(seq, payloadLength + 1) === state.rcvNxt) return TimeWaitAction.AckAndRestart
+  if (flags & TcpFlags.FIN && seqAdd(seq, payloadLength + 1) === rcvNxt) return TimeWaitAction.AckAndRestart
   // Anything else is an old duplicate or out of window: RFC 9293 §3.10.7.4 first, "an acknowledgment
   // should be sent in reply" (unless it is a RST, handled above). A bare ACK at RCV.NXT is our peer's last
   // ACK duplicated: nothing to say.
-  if (payloadLength === 0 && !(flags & TcpFlags.FIN) && seq === state.rcvNxt) return TimeWaitAction.Drop
+  if (payloadLength === 0 && !(flags & TcpFlags.FIN) && seq === rcvNxt) return TimeWaitAction.Drop
   return TimeWaitAction.Ack
 }
