@@ -4,7 +4,9 @@
  * ways, with loss repaired by SACK.
  */
 import { SYN_COOKIE_MSS_TABLE } from '@mtcp/tcp-core'
+import { createMemoryLink } from '@mtcp/dpdk-io'
 import { describe, expect, it } from 'vitest'
+import { createStack } from './stack.js'
 import { runStreams } from './test-support/streams.js'
 import { connectSockets, runUntil, stackPair } from './testing.js'
 
@@ -73,5 +75,20 @@ describe('connections from SYN cookies', () => {
     for (let i = 0; i < 3; i++) a.connect(a.socket(), '10.0.0.2', 80)
     runUntil(clock, () => b.stats.rx.drops.synQueueOverflow >= 2)
     expect(b.stats.synCookies.sent).toBe(0)
+  })
+  it('checks the new options: a clear ERR_INVALID_CONFIG naming the option', () => {
+    const link = createMemoryLink()
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ synCookies: 'sometimes' }, 'synCookies'],
+      [{ synBacklog: 0 }, 'synBacklog'],
+      [{ synBacklog: 1.5 }, 'synBacklog'],
+      [{ timeWaitLimit: -1 }, 'timeWaitLimit'],
+      [{ random: 42 }, 'random'],
+      [{ random: () => { throw new Error('no entropy') } }, 'random source'],
+    ]
+    for (const [options, name] of bad) {
+      expect(() => createStack({ port: link.a, address: '10.0.0.1/24', ...options } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG', message: expect.stringContaining(name) }))
+    }
+    link.close()
   })
 })
