@@ -768,7 +768,10 @@ export class Stack {
     record.bound = true
   }
 
-  /** Listen for connections; `backlog` bounds connections being set up plus those waiting for accept. */
+  /**
+   * Listen for connections; `backlog` bounds the established connections waiting for `accept` (the accept
+   * queue). Connections still being set up are the SYN queue's, bounded by the `synBacklog` option (syn-queue.ts).
+   */
   listen(fd: number, backlog = 511): void {
     const record = this.#record(fd)
     if (!record.bound) throw new StackError('EINVAL', `socket ${fd} must be bound before listen`)
