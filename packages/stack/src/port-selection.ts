@@ -44,7 +44,9 @@ export class PortSelector {
     const table = secrets.portTable
     for (let tries = this.#count; tries > 0; tries--) {
       const port = this.#low + ((offset + table[index]!) % this.#count)
-      table[index] = table[index]! + 1 // a Uint16Array: wraps at 65536, as the RFC's 16-bit entries
+      // 32-bit entries (as Linux's perturbation table): with 16-bit ones the count would wrap every 65,536
+      // ports and, 65,536 not being a multiple of the range, jump back and hand out recent ports again.
+      table[index] = table[index]! + 1
       if (suitable(port)) return port
     }
     return -1

@@ -131,6 +131,27 @@ describe('the random source (issue 16 part 10)', () => {
     }
   })
 
+  it('a table entry at 65,535 counts on to 65,536: the next port follows, no jump back to recently used ones', () => {
+    const source = (bytes: Uint8Array): void => {
+      fixedSource(3)(bytes)
+      bytes.fill(0xff, 48) // every perturbation entry 65,535
+    }
+    const bytes = new Uint8Array(80)
+    source(bytes)
+    const pair = stackPair({ stackA: { random: source } })
+    const listener = pair.b.socket()
+    pair.b.bind(listener, '0.0.0.0', 80)
+    pair.b.listen(listener)
+    const ports: number[] = []
+    for (let n = 0; n < 3; n++) {
+      const fd = pair.a.socket()
+      pair.a.connect(fd, '10.0.0.2', 80)
+      ports.push(pair.a.getsockname(fd).port)
+      expect(ports[n]).toBe(expectedPort(bytes, 80, n))
+    }
+    expect(new Set(ports).size).toBe(3)
+  })
+
   it('a listener port 0 is drawn the same way with no remote end', () => {
     const pair = stackPair({ stackB: { random: fixedSource(7) } })
     const bytes = sourceBytes(7)

@@ -33,7 +33,8 @@ export interface StackSecrets {
   portIndex: IsnSecret
   timestamp: IsnSecret
   cookie: SynCookieSecret
-  portTable: Uint16Array
+  /** RFC 6056 §3.3.4's table: 16-bit random starting values, counted up in 32 bits (no wrap to repeat ports early). */
+  portTable: Uint32Array
 }
 
 /** @internal Draw the stack's secrets from `random` (see the module's table). */
@@ -46,7 +47,7 @@ export function drawSecrets(random: (bytes: Uint8Array) => void): StackSecrets {
   }
   const view = new DataView(bytes.buffer)
   const pair = (offset: number): IsnSecret => [view.getUint32(offset, true), view.getUint32(offset + 4, true)]
-  const portTable = new Uint16Array(PORT_TABLE_LENGTH)
+  const portTable = new Uint32Array(PORT_TABLE_LENGTH)
   for (let i = 0; i < PORT_TABLE_LENGTH; i++) portTable[i] = view.getUint16(48 + 2 * i, true)
   return { isn: pair(0), portOffset: pair(8), portIndex: pair(16), timestamp: pair(24), cookie: [pair(32), pair(40)], portTable }
 }
