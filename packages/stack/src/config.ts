@@ -15,6 +15,7 @@ import { type CcpOptions, ccpLimitsProblem } from './ccp.js'
 import { StackError } from './errors.js'
 import type { ReassemblyOptions } from './ipv4-reassembly.js'
 import type { StackHooks } from './stack-hooks.js'
+import type { SynCookieMode } from './syn-queue.js'
 
 /**
  * A connection's congestion control: a native controller, `'ccp'` (CCP with the stack's default
@@ -93,6 +94,30 @@ export interface StackOptions {
   onCallbackError?: (error: unknown) => void
   /** Hooks for a stack that is one worker of a cluster (`@mtcp/stack/cluster` sets them). Default none. */
   hooks?: StackHooks
+  /**
+   * Half-open connections (SYN-RECEIVED) each listener keeps, in [1, 1,048,576]: its SYN queue (syn-queue.ts).
+   * They do not count against `listen`'s backlog, which bounds only connections waiting for `accept`.
+   * Default 256.
+   */
+  synBacklog?: number
+  /**
+   * SYN cookies (RFC 4987 §3.6): `'whenFull'` (default) answers with a cookie, keeping no state, when the
+   * listener's SYN queue is full; `'always'` for every SYN; `'never'` drops SYNs the queue cannot take.
+   */
+  synCookies?: SynCookieMode
+  /**
+   * Connections in TIME-WAIT kept after their sockets are closed, as compact entries outside the socket
+   * table (time-wait-table.ts), in [0, 16,777,216]. When full, a closing connection skips TIME-WAIT
+   * (counted in `stats.timeWait.dropped`). Default 262,144 (Linux's usual `tcp_max_tw_buckets`).
+   */
+  timeWaitLimit?: number
+  /**
+   * The random source for the stack's secrets: fills the array it is given with random bytes (the
+   * signature of `crypto.getRandomValues`, the default). Called once, at creation, with an array of 80
+   * bytes; their layout (ISN key, RFC 6056 port keys and table, timestamp-offset key, SYN cookie keys) is
+   * in the README. Give a fixed source only for tests and reproducible studies.
+   */
+  random?: (bytes: Uint8Array) => void
 }
 
 /** The options after validation, addresses as uint32 numbers. */
@@ -109,6 +134,10 @@ export interface ResolvedStackOptions {
   burstSize: number
   busyPoll: boolean
   ephemeralPorts: readonly [number, number]
+  synBacklog: number
+  synCookies: SynCookieMode
+  timeWaitLimit: number
+  random: (bytes: Uint8Array) => void
 }
 
 function fail(message: string): never {
@@ -176,6 +205,9 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
   if (options.initialSequenceNumber !== undefined && typeof options.initialSequenceNumber !== 'function') {
     fail(`initialSequenceNumber must be a function (now, localIp, localPort, remoteIp, remotePort) => number, got ${typeof options.initialSequenceNumber}`)
   }
+  const synCookies = options.synCookies ?? 'whenFull'
+  if (synCookies !== 'whenFull' && synCookies !== 'always' && synCookies !== 'never') fail(`synCookies must be 'whenFull', 'always' or 'never', got ${JSON.stringify(synCookies)}`)
+  if (options.random !== undefined && typeof options.random !== 'function') fail(`random must be a function (bytes: Uint8Array) => void, got ${typeof options.random}`)
   return {
     port: options.port,
     address,
@@ -189,5 +221,9 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     burstSize: integerIn('burstSize', options.burstSize ?? 32, 1, 512),
     busyPoll: Boolean(options.busyPoll),
     ephemeralPorts,
+    synBacklog: integerIn('synBacklog', options.synBacklog ?? 256, 1, 1 << 20),
+    synCookies,
+    timeWaitLimit: integerIn('timeWaitLimit', options.timeWaitLimit ?? 262_144, 0, 1 << 24),
+    random: options.random ?? ((bytes) => crypto.getRandomValues(bytes)),
   }
 }

@@ -7,5 +7,18 @@ export { PollEvents } from './socket-record.js'
 export { createStack, type SocketAddress, type SocketOption, Stack } from './stack.js'
 export { type StackHooks } from './stack-hooks.js'
 export { type TcpInfo } from './tcp-info.js'
-export { createStackStats, type IcmpErrorCounters, type IcmpInCounters, type ReassemblyCounters, type RxDrops, rxDropTotal, rxFramesAccounted, type StackStats, type TxDrops } from './stats.js'
+export {
+  createStackStats,
+  type IcmpErrorCounters,
+  type IcmpInCounters,
+  type ReassemblyCounters,
+  type RxDrops,
+  rxDropTotal,
+  rxFramesAccounted,
+  type StackStats,
+  type SynCookieStats,
+  type TxDrops,
+} from './stats.js'
 export { MAX_FRAGMENTS_PER_DATAGRAM, REASSEMBLY_DEFAULTS, type ReassemblyOptions } from './ipv4-reassembly.js'
+export { type SynCookieMode } from './syn-queue.js'
+export { type TimeWaitStats } from './time-wait-table.js'

@@ -72,11 +72,17 @@ describe('connection failures', () => {
     expect(a.connectionOf(client)?.error).toBe('ECONNRESET')
   })
 
-  it('drops SYNs beyond the backlog and counts them', () => {
-    const { clock, a, b } = listening(80, 2)
+  it('holds no more established connections than the backlog: the handshakes beyond it wait in the SYN queue, their ACKs dropped and counted, and complete once accept makes room', () => {
+    const { clock, a, b, listener } = listening(80, 2)
     const fds = Array.from({ length: 5 }, () => a.socket())
     for (const fd of fds) a.connect(fd, '10.0.0.2', 80)
     runUntil(clock, () => b.stats.rx.drops.listenOverflow >= 3 && b.connectionsByState()['ESTABLISHED'] === 2, 500_000)
+    // Half-open connections are the SYN queue's, not the accept backlog's (issue 16).
+    expect(b.connectionsByState()['SYN-RECEIVED']).toBe(3)
+    const accepted = [b.accept(listener), b.accept(listener)]
+    // The SYN-ACKs are sent again (RFC 6298), the clients' ACKs answer them, and the handshakes complete.
+    for (let i = 0; i < 3; i++) accepted.push(acceptWhenReady(clock, b, listener))
+    expect(new Set(accepted).size).toBe(5)
     expect(b.connectionsByState()['SYN-RECEIVED']).toBeUndefined()
   })
 

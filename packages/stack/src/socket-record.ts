@@ -5,6 +5,7 @@
  */
 import type { Micros, TcpConnection } from '@mtcp/tcp-core'
 import type { CongestionControlChoice } from './config.js'
+import type { SynQueue } from './syn-queue.js'
 
 /** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
 export const PollEvents = {
@@ -21,9 +22,10 @@ export const PollEvents = {
 
 /** @internal A listening socket's queues. */
 export interface ListenState {
+  /** Bounds {@link accepted} only (listen's backlog); half-open connections are the SYN queue's. */
   backlog: number
-  /** Connections in SYN-RECEIVED for this listener. */
-  pending: number
+  /** Connections in SYN-RECEIVED for this listener (syn-queue.ts). */
+  synQueue: SynQueue
   /** Established connections waiting for accept, oldest first. */
   accepted: number[]
 }

@@ -15,7 +15,7 @@ import {
   initialSequenceNumber,
   type NativeCongestionControlName,
   type OutboundSegment,
-  type IsnSecret,
+  type InboundSegment,
   parseIpv4Address,
   resolveTcpConfig,
   RingStoragePool,
@@ -25,6 +25,7 @@ import {
   TcpEvents,
   TcpFlags,
   type TcpState,
+  TimeWaitAction,
 } from '@mtcp/tcp-core'
 import { CcpControl, StackCcp } from './ccp.js'
 import { type CongestionControlChoice, congestionControlProblem, type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
@@ -40,6 +41,10 @@ import { ConnectionDrops, createStackStats, type StackStats, tcpLevelDrops } fro
 import { icmpErrorInput } from './icmp-errors.js'
 import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
+import { PortSelector } from './port-selection.js'
+import { drawSecrets, type StackSecrets, timestampOffset } from './secrets.js'
+import { SynCookies, SynQueue } from './syn-queue.js'
+import { TimeWaitTable } from './time-wait-table.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
 export type SocketOption =
@@ -70,6 +75,8 @@ const RX_BURSTS_PER_POLL = 8
 const TX_SOFT_LIMIT = 4096
 /** Dispatch rounds after the applications' callbacks within one loop iteration. */
 const APPLICATION_ROUNDS = 2
+/** A connect may reuse a 4-tuple in TIME-WAIT with timestamps this long after TIME-WAIT began (Linux's tcp_tw_reuse: 1 s). */
+const TIME_WAIT_REUSE_AFTER = 1_000_000
 /** A bit of SocketRecord.pendingEvents above every PollEvents bit: the record is in the notify queue. */
 const NOTIFY_QUEUED = 1 << 30
 
@@ -106,7 +113,17 @@ export class Stack {
   #reassembled = false
   /** Routing, ARP, ICMP echo, resets (ipv4-host.ts). */
   readonly #host: Ipv4Host
-  readonly #isnSecret: IsnSecret
+  /** Keys from the random source (secrets.ts): ISN, ports, timestamp offsets, SYN cookies. */
+  readonly #secrets: StackSecrets
+  /** RFC 6056 §3.3.4 ephemeral ports (port-selection.ts). */
+  readonly #ports: PortSelector
+  /** SYN-ACKs with cookies and their ACKs (syn-queue.ts). */
+  readonly #cookies: SynCookies
+  /** Connections in TIME-WAIT whose sockets are gone (time-wait-table.ts). */
+  readonly #timeWait: TimeWaitTable
+  readonly #sendTimeWaitAck = (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number): void => {
+    this.#host.sendSegment(this.clock.now(), remoteIp, localPort, remotePort, segment)
+  }
   readonly #chooseIsn: StackOptions['initialSequenceNumber']
   readonly #callbackError: (error: unknown) => void
   readonly #tcpConfig: TcpConfig
@@ -133,7 +150,6 @@ export class Stack {
   #polling = false
   #wakeRequested = false
   #closed = false
-  #nextEphemeral: number
   /** Cluster hooks (stack-hooks.ts); empty for a stack alone. */
   readonly #hooks: StackHooks
   /** The CCP datapath, when the stack was given one. */
@@ -149,9 +165,10 @@ export class Stack {
     this.pool = options.pool ?? this.port.devicePool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
     this.address = this.options.address
     this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
-    const secret = new Uint32Array(2)
-    crypto.getRandomValues(secret)
-    this.#isnSecret = [secret[0]!, secret[1]!]
+    this.#secrets = drawSecrets(this.options.random)
+    this.#ports = new PortSelector(this.#secrets, this.options.ephemeralPorts)
+    this.#cookies = new SynCookies(this.#secrets.cookie)
+    this.#timeWait = new TimeWaitTable(this.options.timeWaitLimit, this.stats.timeWait)
     this.#chooseIsn = options.initialSequenceNumber
     this.#callbackError =
       options.onCallbackError ??
@@ -173,7 +190,6 @@ export class Stack {
     )
     this.#ccp = options.ccp === undefined ? undefined : new StackCcp(options.ccp, this.clock)
     this.#hooks = options.hooks ?? {}
-    this.#nextEphemeral = this.options.ephemeralPorts[0] + Math.floor(Math.random() * (this.options.ephemeralPorts[1] - this.options.ephemeralPorts[0] + 1))
     this.#txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
     this.#host = new Ipv4Host({
       address: this.address,
@@ -323,6 +339,12 @@ export class Stack {
     const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
     if (id !== undefined) {
       const record = this.#sockets.get(id)!
+      // The ACK that would complete a handshake while the listener's accept queue is full is dropped (as
+      // Linux does); the connection stays in the SYN queue and the handshake completes on a retransmission.
+      if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
+        this.stats.rx.drops.listenOverflow++
+        return
+      }
       const connection = record.connection!
       this.#connectionDrops.before(connection.stats)
       connection.process(now, segment)
@@ -331,10 +353,21 @@ export class Stack {
       return
     }
     const flags = segment.flags
+    // A 4-tuple in TIME-WAIT whose socket is gone answers from its compact entry (time-wait-table.ts); a
+    // SYN that RFC 6191 lets in, or a segment for an entry just over, goes on as if there were none.
+    if (this.#timeWait.size > 0) {
+      const slot = this.#timeWait.find(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
+      if (slot >= 0 && this.#timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, this.#tcpConfig.timeWaitTimeout, this.#sendTimeWaitAck) !== TimeWaitAction.Reuse) return
+    }
     const listenerId = this.#listeners.lookup(this.address, reader.dstPort)
-    if (listenerId !== undefined && (flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN) {
-      this.#passiveOpen(now, this.#sockets.get(listenerId)!)
-      return
+    if (listenerId !== undefined) {
+      const control = flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
+      if (control === TcpFlags.SYN) {
+        this.#passiveOpen(now, this.#sockets.get(listenerId)!)
+        return
+      }
+      // The third segment of a handshake answered with a SYN cookie (syn-queue.ts).
+      if (control === TcpFlags.ACK && this.#cookieAck(now, this.#sockets.get(listenerId)!)) return
     }
     // A cluster worker hands a segment of another worker's flow over to it (stack-hooks.ts).
     if (!this.#reassembled && this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
@@ -349,17 +382,95 @@ export class Stack {
     else this.#host.sendReset(now, reader.srcIp, reader.dstPort, reader.srcPort, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
   }
 
+  /**
+   * A SYN for a listener (RFC 9293 §3.10.7.2). The accept queue full: dropped (the peer retries). Else a
+   * half-open connection in the listener's SYN queue, or, when the queue is full (or always, per the
+   * `synCookies` option), a SYN-ACK carrying a cookie and no state at all (RFC 4987 §3.6, syn-queue.ts).
+   */
   #passiveOpen(now: Micros, listener: SocketRecord): void {
     const listen = listener.listen!
     const reader = this.#reader
-    if (listen.pending + listen.accepted.length >= listen.backlog) {
+    if (listen.accepted.length >= listen.backlog) {
       this.stats.rx.drops.listenOverflow++
       return
     }
+    const queue = listen.synQueue
+    if (queue.wantsCookie(this.options.synCookies)) {
+      const localPort = reader.dstPort
+      const receiveBufferSize = listener.receiveBufferSize ?? this.#tcpConfig.receiveBufferSize
+      const out = this.#cookies.synAck(now, this.#tcpConfig, receiveBufferSize, this.address, localPort, reader.srcIp, reader.srcPort, reader.segment, this.#timestampOffset(localPort, reader.srcIp, reader.srcPort))
+      queue.lastCookieAt = now
+      this.stats.synCookies.sent++
+      this.#host.sendSegment(now, reader.srcIp, localPort, reader.srcPort, out)
+      return
+    }
+    if (queue.full) {
+      this.stats.rx.drops.synQueueOverflow++
+      return
+    }
+    const record = this.#childOf(listener)
+    if (record === undefined) return
+    const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment, this.#timestampOffset(record.localPort, record.remoteIp, record.remotePort))
+    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
+    this.#flowsOnPort[record.localPort]!++
+    queue.length++
+    this.stats.tcp.passiveOpens++
+    this.#afterConnectionWork(record)
+  }
+
+  /**
+   * An ACK for no connection on a listener's port: if it carries one of our SYN cookies back (checked only
+   * while cookies may be out, syn-queue.ts), the connection is made from the cookie, established by this
+   * ACK. @returns false when it is no cookie's (the caller answers with a reset).
+   */
+  #cookieAck(now: Micros, listener: SocketRecord): boolean {
+    const listen = listener.listen!
+    const reader = this.#reader
+    const segment = reader.segment
+    if (!listen.synQueue.checksCookies(this.options.synCookies, now)) return false
+    const localPort = reader.dstPort
+    const syn = this.#cookies.validate(now, this.#tcpConfig, this.address, localPort, reader.srcIp, reader.srcPort, segment)
+    if (syn === undefined) {
+      this.stats.synCookies.failed++
+      return false
+    }
+    this.stats.synCookies.validated++
+    // The accept queue full: the ACK is dropped, as Linux does. But the peer believes in the connection and
+    // may have nothing to send, so, if the SYN queue has room, the connection is kept half-open there (the
+    // peer proved its address by echoing the cookie: no spoofed flood can fill the queue this way), its
+    // SYN-ACK sent again so that the peer's answer completes it once accept makes room.
+    const acceptFull = listen.accepted.length >= listen.backlog
+    if (acceptFull) {
+      this.stats.rx.drops.listenOverflow++
+      if (listen.synQueue.full) return true
+    }
+    const record = this.#childOf(listener)
+    if (record === undefined) return true
+    const iss = (segment.ack - 1) >>> 0
+    record.connection = TcpConnection.acceptCookie(this.#configFor(record), now, iss, syn, this.#timestampOffset(localPort, reader.srcIp, reader.srcPort), acceptFull)
+    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
+    this.#flowsOnPort[record.localPort]!++
+    listen.synQueue.length++ // until established (the CONNECTED event counts it out): at once, unless the accept queue is full
+    this.stats.tcp.passiveOpens++
+    if (!acceptFull) record.connection.process(now, segment)
+    this.#afterConnectionWork(record)
+    return true
+  }
+
+  /** Whether the listener `id`'s accept queue is full. */
+  #acceptQueueFull(id: number): boolean {
+    const listen = this.#sockets.get(id)?.listen
+    return listen !== undefined && listen.accepted.length >= listen.backlog
+  }
+
+  /** A socket for a connection of `listener`'s, with its addresses and the listener's options; undefined (counted) when no id is free. */
+  #childOf(listener: SocketRecord): SocketRecord | undefined {
+    const reader = this.#reader
     const record = this.#allocRecord()
     if (record === undefined) {
       this.stats.rx.drops.tooManyConnections++
-      return
+      return undefined
     }
     record.localIp = this.address
     record.localPort = reader.dstPort
@@ -375,13 +486,12 @@ export class Stack {
     record.congestionControl = listener.congestionControl
     record.pacing = listener.pacing
     record.maxPacingRate = listener.maxPacingRate
-    const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
-    record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment)
-    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
-    this.#flowsOnPort[record.localPort]!++
-    listen.pending++
-    this.stats.tcp.passiveOpens++
-    this.#afterConnectionWork(record)
+    return record
+  }
+
+  /** A connection's timestamp offset: the configured one, else a keyed hash of the 4-tuple (secrets.ts). */
+  #timestampOffset(localPort: number, remoteIp: number, remotePort: number): number {
+    return this.#tcpConfig.timestampOffset ?? timestampOffset(this.#secrets, this.address, localPort, remoteIp, remotePort)
   }
 
   /** After a connection processed input or an application call: turn its events into notifications and queue it for dispatch. */
@@ -400,7 +510,7 @@ export class Stack {
     if (events & TcpEvents.CONNECTED && record.parent >= 0) {
       const listener = this.#sockets.get(record.parent)
       if (listener?.listen !== undefined) {
-        listener.listen.pending--
+        listener.listen.synQueue.length--
         listener.listen.accepted.push(record.id)
         this.#notify(listener, PollEvents.IN)
       }
@@ -411,7 +521,7 @@ export class Stack {
         const listener = this.#sockets.get(record.parent)
         if (listener?.listen !== undefined) {
           if (listener.listen.accepted.includes(record.id)) listener.listen.accepted.splice(listener.listen.accepted.indexOf(record.id), 1)
-          else listener.listen.pending--
+          else listener.listen.synQueue.length--
         }
         record.appClosed = true
       }
@@ -484,6 +594,7 @@ export class Stack {
   }
 
   #runTimers(now: Micros): void {
+    if (this.#timeWait.size > 0) this.#timeWait.expire(now)
     for (let id = this.#timers.popDue(now); id !== -1; id = this.#timers.popDue(now)) {
       const record = this.#sockets.get(id)
       if (record === undefined || record.timerAt === undefined || record.timerAt > now) continue
@@ -548,6 +659,8 @@ export class Stack {
     let at = this.#timers.peekTime()
     const arpAt = this.#host.arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
+    const timeWaitAt = this.#timeWait.nextExpiry()
+    if (timeWaitAt !== undefined && (at === undefined || timeWaitAt < at)) at = timeWaitAt
     const rateLimitAt = this.#txQueue.rateLimitAt
     if (rateLimitAt !== undefined && (at === undefined || rateLimitAt < at)) at = rateLimitAt
     if (at === undefined) {
@@ -593,7 +706,7 @@ export class Stack {
         // A throwing callback must not break the stack: the default generator takes over.
       }
     }
-    return initialSequenceNumber(this.#isnSecret, now, localIp, localPort, remoteIp, remotePort)
+    return initialSequenceNumber(this.#secrets.isn, now, localIp, localPort, remoteIp, remotePort)
   }
 
   #allocRecord(): SocketRecord | undefined {
@@ -651,12 +764,21 @@ export class Stack {
     return (mss) => new CcpControl(createCongestionControl(nativeFallback(choice), { mss }), ccp, record, algorithm, mss)
   }
 
-  /** Release the id once the application has closed it and the connection is over. */
+  /**
+   * Release the id once the application has closed it and the connection is over, or in TIME-WAIT: that
+   * goes on as a compact entry of the TIME-WAIT table, without the socket (time-wait-table.ts).
+   */
   #maybeRelease(record: SocketRecord): void {
     const connection = record.connection
     if (!record.appClosed) return
     // Not before the last segment (a FIN's ACK, a reset) has been dispatched.
-    if (connection !== undefined && (connection.state !== 'CLOSED' || connection.hasPendingOutput)) return
+    if (connection !== undefined && connection.hasPendingOutput) return
+    if (connection !== undefined && connection.state !== 'CLOSED') {
+      if (connection.state !== 'TIME-WAIT' || !record.bound) return
+      // A full table drops the entry (counted): the connection then ends without TIME-WAIT.
+      this.#timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
+      this.stats.tcp.closedConnections++
+    }
     if (connection !== undefined && record.bound && this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)) this.#flowsOnPort[record.localPort]!--
     if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
     if (record.pendingEvents !== 0) record.releasedWithPending = true
@@ -704,7 +826,10 @@ export class Stack {
     record.bound = true
   }
 
-  /** Listen for connections; `backlog` bounds connections being set up plus those waiting for accept. */
+  /**
+   * Listen for connections; `backlog` bounds the established connections waiting for `accept` (the accept
+   * queue). Connections still being set up are the SYN queue's, bounded by the `synBacklog` option (syn-queue.ts).
+   */
   listen(fd: number, backlog = 511): void {
     const record = this.#record(fd)
     if (!record.bound) throw new StackError('EINVAL', `socket ${fd} must be bound before listen`)
@@ -714,7 +839,7 @@ export class Stack {
       record.listen.backlog = backlog
       return
     }
-    const listen: ListenState = { backlog, pending: 0, accepted: [] }
+    const listen: ListenState = { backlog, synQueue: new SynQueue(this.options.synBacklog), accepted: [] }
     record.listen = listen
     this.#listeners.insert(this.address, record.localPort, record.id)
   }
@@ -781,12 +906,12 @@ export class Stack {
     if (!record.bound) {
       record.localPort = this.#ephemeralPortFor(remoteIp, port)
       record.bound = true
-    } else if (this.#flows.has(record.localIp, record.localPort, remoteIp, port)) {
+    } else if (this.#flows.has(record.localIp, record.localPort, remoteIp, port) || !this.#timeWaitAllows(record.localPort, remoteIp, port)) {
       throw new StackError('EADDRINUSE', `${formatIpv4Address(this.address)}:${record.localPort} is already connected to ${address}:${port}`)
     }
     const now = this.clock.now()
     const iss = this.#initialSequence(now, record.localIp, record.localPort, remoteIp, port)
-    record.connection = TcpConnection.connect(this.#configFor(record), now, iss)
+    record.connection = TcpConnection.connect(this.#configFor(record), now, iss, this.#timestampOffset(record.localPort, remoteIp, port))
     this.#flows.insert(record.localIp, record.localPort, remoteIp, port, record.id)
     this.#flowsOnPort[record.localPort]!++
     this.stats.tcp.activeOpens++
@@ -1053,12 +1178,22 @@ export class Stack {
       const state: TcpState = record.listen !== undefined ? 'LISTEN' : (record.connection?.state ?? 'CLOSED')
       counts[state] = (counts[state] ?? 0) + 1
     })
+    if (this.#timeWait.size > 0) counts['TIME-WAIT'] = (counts['TIME-WAIT'] ?? 0) + this.#timeWait.size
     return counts
   }
 
-  /** Sockets in use (including connections in TIME-WAIT and closing connections the application let go). */
+  /**
+   * Sockets in use (including closing connections the application let go, and connections in TIME-WAIT
+   * the application has not closed; closed ones in TIME-WAIT are entries of the TIME-WAIT table instead,
+   * counted in {@link connectionsByState} and {@link timeWaitCount}).
+   */
   get socketCount(): number {
     return this.#sockets.size
+  }
+
+  /** Connections in TIME-WAIT kept as compact entries after their sockets were closed (at most the `timeWaitLimit` option). */
+  get timeWaitCount(): number {
+    return this.#timeWait.size
   }
 
   /** Stop the stack: cancel the wake-up, stop listening to the port, free queued frames. Connections are abandoned without resets. Idempotent. */
@@ -1105,29 +1240,44 @@ export class Stack {
     return this.#flowsOnPort[port]! > 0
   }
 
+  /** Port 0 for a listener: RFC 6056 §3.3.4 with no remote end (port-selection.ts). */
   #ephemeralListenPort(): number {
-    const [low, high] = this.options.ephemeralPorts
-    for (let i = 0; i <= high - low; i++) {
-      const port = this.#advanceEphemeral()
-      if (!this.#listeners.has(this.address, port) && !this.#listeners.has(0, port)) return port
-    }
-    throw new StackError('EADDRINUSE', 'no free ephemeral port')
-  }
-
-  #ephemeralPortFor(remoteIp: number, remotePort: number): number {
-    const [low, high] = this.options.ephemeralPorts
-    for (let i = 0; i <= high - low; i++) {
-      const port = this.#advanceEphemeral()
-      if (!this.#flows.has(this.address, port, remoteIp, remotePort) && !this.#listeners.has(this.address, port) && !this.#listeners.has(0, port) && (this.#hooks.acceptEphemeralPort?.(port, remoteIp, remotePort) ?? true)) return port
-    }
-    throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
-  }
-
-  #advanceEphemeral(): number {
-    const [low, high] = this.options.ephemeralPorts
-    const port = this.#nextEphemeral
-    this.#nextEphemeral = port >= high ? low : port + 1
+    const port = this.#ports.select(this.address, 0, 0, (candidate) => !this.#listeners.has(this.address, candidate) && !this.#listeners.has(0, candidate))
+    if (port < 0) throw new StackError('EADDRINUSE', 'no free ephemeral port')
     return port
+  }
+
+  /** A local port for a connection to `remoteIp:remotePort`: RFC 6056 §3.3.4 (port-selection.ts). */
+  #ephemeralPortFor(remoteIp: number, remotePort: number): number {
+    const port = this.#ports.select(
+      this.address,
+      remoteIp,
+      remotePort,
+      (candidate) =>
+        !this.#flows.has(this.address, candidate, remoteIp, remotePort) &&
+        !this.#listeners.has(this.address, candidate) &&
+        !this.#listeners.has(0, candidate) &&
+        (this.#hooks.acceptEphemeralPort?.(candidate, remoteIp, remotePort) ?? true) &&
+        this.#timeWaitAllows(candidate, remoteIp, remotePort),
+    )
+    if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
+    return port
+  }
+
+  /**
+   * Whether a connect may use a 4-tuple as far as the TIME-WAIT table goes: no entry, or one that had
+   * timestamps and began at least 1 s ago, which is then ended (as Linux's `tcp_tw_reuse`: our new SYN's
+   * TSval, on the same per-4-tuple offset, is above anything the old incarnation sent, so the peer's
+   * PAWS, RFC 7323 §5, and RFC 6191 tell the incarnations apart).
+   */
+  #timeWaitAllows(localPort: number, remoteIp: number, remotePort: number): boolean {
+    const table = this.#timeWait
+    if (table.size === 0) return true
+    const slot = table.find(this.address, localPort, remoteIp, remotePort)
+    if (slot < 0) return true
+    if (!table.hadTimestamps(slot) || this.clock.now() - table.startedAt(slot, this.#tcpConfig.timeWaitTimeout) < TIME_WAIT_REUSE_AFTER) return false
+    table.reuse(slot)
+    return true
   }
 }
 

@@ -10,6 +10,7 @@
  * @module
  */
 import type { TcpConnectionStats } from '@mtcp/tcp-core'
+import { createTimeWaitStats, type TimeWaitStats } from './time-wait-table.js'
 
 /** Why an arriving frame was dropped. */
 export interface RxDrops {
@@ -49,8 +50,10 @@ export interface RxDrops {
   noSocket: number
   /** A reset for no connection: discarded (RFC 9293 §3.10.7.1). */
   resetNoSocket: number
-  /** A SYN for a listener whose SYN and accept queues were full. */
+  /** A SYN (or a cookie's ACK) for a listener whose accept queue was full. */
   listenOverflow: number
+  /** A SYN for a listener whose SYN queue was full, with SYN cookies off (`synCookies: 'never'`). */
+  synQueueOverflow: number
   /** A SYN that could not get a socket id (maximum connections). */
   tooManyConnections: number
   /** A segment a connection refused by the acceptability test (RFC 9293 §3.10.7.4): out of window or a duplicate. */
@@ -115,6 +118,16 @@ export interface TxDrops {
   backlogOverflow: number
 }
 
+/** SYN cookies (RFC 4987 §3.6): answers made, ACKs that brought a valid cookie back, ACKs whose cookie was not. */
+export interface SynCookieStats {
+  /** SYN-ACKs sent with a cookie instead of a SYN queue entry. */
+  sent: number
+  /** ACKs whose cookie was valid: connections established from a cookie. */
+  validated: number
+  /** ACKs checked as cookies that were not valid (forged, or older than two cookie periods); answered with RST. */
+  failed: number
+}
+
 /** All counters of a stack. Plain numbers, read any time. */
 export interface StackStats {
   rx: {
@@ -155,6 +168,10 @@ export interface StackStats {
   }
   /** Application callbacks (watchers, socket event handlers) that threw; each error is rethrown from a microtask. */
   callbackErrors: number
+  /** SYN cookies sent and checked (syn-queue.ts). */
+  synCookies: SynCookieStats
+  /** The TIME-WAIT table (time-wait-table.ts). */
+  timeWait: TimeWaitStats
 }
 
 /** A zeroed {@link StackStats}. */
@@ -193,6 +210,7 @@ export function createStackStats(): StackStats {
         noSocket: 0,
         resetNoSocket: 0,
         listenOverflow: 0,
+        synQueueOverflow: 0,
         tooManyConnections: 0,
         outOfWindow: 0,
         paws: 0,
@@ -212,6 +230,8 @@ export function createStackStats(): StackStats {
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
     callbackErrors: 0,
+    synCookies: { sent: 0, validated: 0, failed: 0 },
+    timeWait: createTimeWaitStats(),
   }
 }
 

@@ -220,7 +220,22 @@ export {
   windowShiftFor,
 } from './conn/connection.js'
 export { icmpSequenceAcceptable, loweredPayload, MIN_PATH_MTU, reportedNextHopMtu } from './conn/rules/path-mtu.js'
-export { initialSequenceNumber, type IsnSecret, isnOffset } from './conn/initial-sequence.js'
+export { initialSequenceNumber, type IsnSecret, isnOffset, keyedTupleHash } from './conn/initial-sequence.js'
+export {
+  checkSynCookie,
+  COOKIE_TIMESTAMP_BITS,
+  cookieSackPermitted,
+  cookieTimestamp,
+  cookieWindowScale,
+  makeSynCookie,
+  SYN_COOKIE_MAX_AGE,
+  SYN_COOKIE_MSS_TABLE,
+  SYN_COOKIE_PERIOD,
+  synCookieCounter,
+  synCookieMssIndex,
+  type SynCookieSecret,
+} from './conn/rules/syn-cookies.js'
+export { type TimeWaitHandoff, TimeWaitAction, timeWaitVerdict } from './conn/rules/time-wait.js'
 export { ReceiveBuffer } from './conn/receive-buffer.js'
 export { RingStoragePool, type RingStoragePoolOptions, type RingStoragePoolStats } from './conn/ring.js'
 export { RttEstimator, type RttOptions } from './conn/rtt-estimator.js'

@@ -28,7 +28,7 @@ import { DelayedAck } from './rules/delayed-ack.js'
 import { KeepAlive } from './rules/keepalive.js'
 import { PersistTimer } from './rules/persist-timer.js'
 import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, ReceiveWindow, windowShiftFor } from './rules/receive-window.js'
-import { TimeWait } from './rules/time-wait.js'
+import { TimeWait, type TimeWaitHandoff } from './rules/time-wait.js'
 import { DeliveryRate } from './rules/delivery-rate.js'
 import { IdleRestart } from './rules/idle-restart.js'
 import { RetransmissionTimer } from './rules/retransmission-timer.js'
@@ -273,6 +273,7 @@ export class TcpConnection {
     now: Micros,
     iss: number,
     state: TcpState,
+    tsOffset: number | undefined,
   ) {
     this.#config = config
     this.#tokenBucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit)
@@ -282,7 +283,7 @@ export class TcpConnection {
     this.#sndNxt = this.iss
     this.#sndMax = this.iss
     this.#nagle = new Nagle(this.iss)
-    this.#ts = new Timestamps(config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
+    this.#ts = new Timestamps(tsOffset ?? config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
     this.sendBuffer = new SendBuffer(config.sendBufferSize, config.ringStorage)
     this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize, config.ringStorage)
     this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
@@ -338,9 +339,12 @@ export class TcpConnection {
     this.#out.copyFrom = this.#copyFromSendBuffer
   }
 
-  /** Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT and its SYN goes out at the next dispatch. */
-  static connect(config: TcpConfig, now: Micros, iss: number): TcpConnection {
-    const connection = new TcpConnection(config, now, iss, 'SYN-SENT')
+  /**
+   * Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT and its SYN goes out at the next dispatch.
+   * @param tsOffset - our timestamp clock's offset (RFC 7323 §5.4), e.g. a keyed hash of the 4-tuple; default `config.timestampOffset`, else one derived from `iss`.
+   */
+  static connect(config: TcpConfig, now: Micros, iss: number, tsOffset?: number): TcpConnection {
+    const connection = new TcpConnection(config, now, iss, 'SYN-SENT', tsOffset)
     connection.#synPending = true
     return connection
   }
@@ -349,14 +353,47 @@ export class TcpConnection {
    * Passive open: a listener received `syn` (RFC 9293 §3.10.7.2). The connection starts in SYN-RECEIVED
    * and its SYN-ACK goes out at the next dispatch. The caller checked that `syn` carries SYN and no ACK or RST.
    */
-  static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment): TcpConnection {
-    const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED')
+  static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number): TcpConnection {
+    const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED', tsOffset)
     connection.#takeSynOptions(syn, now)
     connection.#sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
     connection.#maxSndWnd = syn.window
     connection.#sndWl1 = syn.seq
     connection.#synPending = true
     return connection
+  }
+
+  /**
+   * Passive open from a SYN cookie (RFC 4987 §3.6, rules/syn-cookies.ts): the listener answered `syn` with a
+   * SYN-ACK of sequence number `iss` and kept nothing; `syn` is rebuilt from the ACK and the cookie (its
+   * sequence number, MSS, window scale, SACK-permitted and, as TSval, the ACK's). The connection starts in
+   * SYN-RECEIVED with its SYN-ACK already sent; give it the ACK next ({@link process}).
+   * @param resend - send the SYN-ACK again (as a retransmission, with its timer) instead: for a listener
+   *   that cannot take the connection yet and drops the ACK, so that the handshake completes later.
+   */
+  static acceptCookie(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number, resend = false): TcpConnection {
+    const connection = TcpConnection.accept(config, now, iss, syn, tsOffset)
+    connection.#synPending = resend
+    connection.#sndNxt = seqAdd(connection.iss, 1)
+    connection.#sndMax = connection.#sndNxt
+    return connection
+  }
+
+  /**
+   * In TIME-WAIT, what the stack's compact TIME-WAIT entry keeps of the connection (rules/time-wait.ts);
+   * undefined in any other state.
+   */
+  timeWaitHandoff(): TimeWaitHandoff | undefined {
+    if (this.#state !== 'TIME-WAIT') return undefined
+    return {
+      sndNxt: this.#sndNxt,
+      rcvNxt: this.#rcvNxt,
+      window: Math.min(this.#rcvWindow.advertised(this.#rcvNxt) >>> this.#rcvWindow.shift, MAX_WINDOW_FIELD),
+      timestamps: this.#ts.on,
+      tsRecent: this.#ts.recent,
+      tsOffset: this.#ts.offset,
+      endsAt: this.#timeWait.at!,
+    }
   }
 
   /** The connection's settings. */

@@ -1,52 +1,29 @@
 /**
  * Initial sequence numbers, RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
- * M a timer ticking every 4 µs, F a keyed pseudo-random function. F here is a 32-bit SipHash-style ARX
- * function (2 compression rounds per word, 4 finalisation rounds) keyed with 64 secret bits.
+ * M a timer ticking every 4 µs, F a keyed pseudo-random function: HalfSipHash-2-4 keyed with 64 secret bits.
  * @module
  */
-import type { Micros } from '../congestion/congestion-control.js'
+import { halfSipHash24, halfSipHash24x4, type Micros } from '@mtcp/primitives'
 
 /** 64 bits of secret key as two uint32s. Generate once per stack with a CSPRNG (`crypto.getRandomValues`). */
 export type IsnSecret = readonly [number, number]
 
-function rotl(x: number, b: number): number {
-  return (x << b) | (x >>> (32 - b))
+/**
+ * The keyed function F of RFC 6528 over the connection's 4-tuple (IPv4 addresses as uint32):
+ * HalfSipHash-2-4 (`@mtcp/primitives`, the one keyed hash of the packages) of the local address, the
+ * remote address, and the local port · 2^16 + the remote port.
+ */
+export function isnOffset(secret: IsnSecret, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+  return halfSipHash24(secret[0], secret[1], localIp | 0, remoteIp | 0, ((localPort & 0xffff) << 16) | (remotePort & 0xffff))
 }
 
-/** The keyed function F of RFC 6528 over the connection's 4-tuple (IPv4 addresses as uint32). */
-export function isnOffset(secret: IsnSecret, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-  let v0 = secret[0] | 0
-  let v1 = secret[1] | 0
-  let v2 = 0x6c796765 ^ v0
-  let v3 = 0x74656462 ^ v1
-  const round = (): void => {
-    v0 = (v0 + v1) | 0
-    v1 = rotl(v1, 5) ^ v0
-    v0 = rotl(v0, 16)
-    v2 = (v2 + v3) | 0
-    v3 = rotl(v3, 8) ^ v2
-    v0 = (v0 + v3) | 0
-    v3 = rotl(v3, 7) ^ v0
-    v2 = (v2 + v1) | 0
-    v1 = rotl(v1, 13) ^ v2
-    v2 = rotl(v2, 16)
-  }
-  const absorb = (m: number): void => {
-    v3 ^= m
-    round()
-    round()
-    v0 ^= m
-  }
-  absorb(localIp | 0)
-  absorb(remoteIp | 0)
-  absorb(((localPort & 0xffff) << 16) | (remotePort & 0xffff))
-  absorb(12 << 24) // length byte, as SipHash's final block
-  v2 ^= 0xff
-  round()
-  round()
-  round()
-  round()
-  return (v1 ^ v3) >>> 0
+/**
+ * A keyed 32-bit function of a 4-tuple and one more word, `tweak`, that separates its uses (the SYN
+ * cookie's hashes, the timestamp offset, RFC 6056's port functions, each also under its own key):
+ * HalfSipHash-2-4 of the 16 bytes local address, remote address, local port · 2^16 + remote port, tweak.
+ */
+export function keyedTupleHash(secret: IsnSecret, localIp: number, localPort: number, remoteIp: number, remotePort: number, tweak: number): number {
+  return halfSipHash24x4(secret[0], secret[1], localIp | 0, remoteIp | 0, ((localPort & 0xffff) << 16) | (remotePort & 0xffff), tweak | 0)
 }
 
 /** RFC 6528 ISN for a connection opened at `now` µs. */

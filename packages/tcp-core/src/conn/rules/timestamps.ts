@@ -35,6 +35,11 @@ export class Timestamps {
     this.#offset = offset
   }
 
+  /** The offset added to the ms clock. */
+  get offset(): number {
+    return this.#offset
+  }
+
   /** The peer's SYN: timestamps are on when we offer them and it sent the option (RFC 7323 §3.2). */
   negotiate(offered: boolean, synValue: number | undefined, now: Micros): void {
     this.on = offered && synValue !== undefined
