@@ -56,15 +56,7 @@ function ours() {
     server.close(fd)
   }
   server.watch(listener, () => {
-    for (;;) {
-      let fd
-      try {
-        fd = server.accept(listener)
-      } catch {
-        return
-      }
-      server.watch(fd, serve)
-    }
+    for (let fd = server.tryAccept(listener); fd !== -1; fd = server.tryAccept(listener)) server.watch(fd, serve)
   })
   let stop = null
   const run = (seconds) =>

@@ -38,13 +38,7 @@ export default function smallTransactions(stack) {
     if (events & (PollEvents.IN | PollEvents.HUP | PollEvents.ERR)) serve(fd)
   }
   stack.watch(listener, () => {
-    for (;;) {
-      let fd
-      try {
-        fd = stack.accept(listener)
-      } catch {
-        return
-      }
+    for (let fd = stack.tryAccept(listener); fd !== -1; fd = stack.tryAccept(listener)) {
       stack.watch(fd, onSocket)
       serve(fd)
     }

@@ -410,13 +410,7 @@ export class TcpServer extends EventEmitter {
 
   #acceptAll(): void {
     const stack = this.#stack
-    for (;;) {
-      let fd: number
-      try {
-        fd = stack.accept(this.#fd!)
-      } catch {
-        return
-      }
+    for (let fd = stack.tryAccept(this.#fd!); fd !== -1; fd = stack.tryAccept(this.#fd!)) {
       const socket = new TcpSocket(stack, fd, { connecting: false, allowHalfOpen: this.#options.allowHalfOpen ?? false })
       this.#sockets.add(socket)
       socket.once('close', () => {

@@ -3,6 +3,22 @@ import { PollEvents } from './socket-record.js'
 import { acceptWhenReady, bulkTransfer, runUntil, stackPair } from './testing.js'
 
 describe('two stacks over the memory link', () => {
+  it('tryAccept: -1 while nothing waits, the connection once established, EINVAL for a socket not listening', () => {
+    const { clock, a, b } = stackPair({ impairments: { delay: 1000 } })
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 80)
+    b.listen(listener, 4)
+    expect(b.tryAccept(listener)).toBe(-1)
+    expect(() => b.accept(listener)).toThrowError(expect.objectContaining({ code: 'EAGAIN' }))
+    const client = a.socket()
+    a.connect(client, '10.0.0.2', 80)
+    runUntil(clock, () => (b.readiness(listener) & PollEvents.IN) !== 0)
+    const server = b.tryAccept(listener)
+    expect(b.state(server)).toBe('ESTABLISHED')
+    expect(b.tryAccept(listener)).toBe(-1)
+    expect(() => b.tryAccept(server)).toThrowError(expect.objectContaining({ code: 'EINVAL' }))
+  })
+
   it('resolve each other with ARP, connect, exchange data and close (mTCP-style API)', () => {
     const { clock, a, b } = stackPair({ impairments: { rate: 1e9, delay: 1000 } })
     const listener = b.socket()

@@ -844,12 +844,23 @@ export class Stack {
     this.#listeners.insert(this.address, record.localPort, record.id)
   }
 
-  /** Take an established connection. @throws `EAGAIN` when none is waiting. */
+  /** Take an established connection. @throws `EAGAIN` when none is waiting, `EINVAL` when `fd` is not listening. */
   accept(fd: number): number {
+    const id = this.tryAccept(fd)
+    if (id === -1) throw WOULD_BLOCK
+    return id
+  }
+
+  /**
+   * Take an established connection, or -1 when none is waiting: {@link accept} without the exception, for
+   * a loop that drains the queue on every readiness event.
+   * @throws `EINVAL` when `fd` is not listening (a bug, not a condition to poll for).
+   */
+  tryAccept(fd: number): number {
     const record = this.#record(fd)
     if (record.listen === undefined) throw new StackError('EINVAL', `socket ${fd} is not listening`)
     const id = record.listen.accepted.shift()
-    if (id === undefined) throw WOULD_BLOCK
+    if (id === undefined) return -1
     const accepted = this.#sockets.get(id)!
     accepted.parent = -1
     return id
