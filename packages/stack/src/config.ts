@@ -95,8 +95,9 @@ export interface StackOptions {
   /** Hooks for a stack that is one worker of a cluster (`@mtcp/stack/cluster` sets them). Default none. */
   hooks?: StackHooks
   /**
-   * Half-open connections (SYN-RECEIVED) each listener keeps, in [1, 1,048,576]: its SYN queue (syn-queue.ts).
-   * They do not count against `listen`'s backlog, which bounds only connections waiting for `accept`.
+   * The fewest half-open connections (SYN-RECEIVED) each listener keeps, in [1, 1,048,576]: its SYN queue
+   * (syn-queue.ts) holds up to this or `listen`'s backlog, whichever is larger (Linux bounds the queue by the
+   * backlog). They do not count against the backlog, which bounds only connections waiting for `accept`.
    * Default 256.
    */
   synBacklog?: number

@@ -7,7 +7,6 @@
  */
 import { BufferPool, type Clock, type Micros, type PacketBuffer, type Port, type Timer } from '@mtcp/dpdk-io'
 import { TokenBucket } from '@mtcp/pacer'
-import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
 import {
   type CongestionControl,
   createCongestionControl,
@@ -35,16 +34,15 @@ import { TransmitQueue } from './transmit-queue.js'
 import { FrameKind, FrameReader } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
 import { ReusedList } from './reused-list.js'
-import { type ListenState, PollEvents, SocketRecord } from './socket-record.js'
+import { type ListenState, PollEvents, type SocketRecord } from './socket-record.js'
+import { StackSocketTable } from './socket-table.js'
 import type { StackHooks } from './stack-hooks.js'
 import { ConnectionDrops, createStackStats, type StackStats, tcpLevelDrops } from './stats.js'
 import { icmpErrorInput } from './icmp-errors.js'
 import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
-import { PortSelector } from './port-selection.js'
 import { drawSecrets, type StackSecrets, timestampOffset } from './secrets.js'
 import { SynCookies, SynQueue } from './syn-queue.js'
-import { TimeWaitTable } from './time-wait-table.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
 export type SocketOption =
@@ -75,8 +73,6 @@ const RX_BURSTS_PER_POLL = 8
 const TX_SOFT_LIMIT = 4096
 /** Dispatch rounds after the applications' callbacks within one loop iteration. */
 const APPLICATION_ROUNDS = 2
-/** A connect may reuse a 4-tuple in TIME-WAIT with timestamps this long after TIME-WAIT began (Linux's tcp_tw_reuse: 1 s). */
-const TIME_WAIT_REUSE_AFTER = 1_000_000
 /** A bit of SocketRecord.pendingEvents above every PollEvents bit: the record is in the notify queue. */
 const NOTIFY_QUEUED = 1 << 30
 
@@ -89,22 +85,13 @@ const NOTIFY_QUEUED = 1 << 30
  */
 export class Stack {
   readonly stats: StackStats = createStackStats()
-
-  /**
-   * Counters of the pool that recycles the send and receive rings of finished connections (the stack's
-   * own, or the `tcp.ringStorage` it was given): how much storage was reused, allocated, and held now.
-   */
-  get ringStorage(): RingStoragePoolStats | undefined {
-    return this.#tcpConfig.ringStorage?.stats
-  }
   readonly port: Port
   readonly clock: Clock
   readonly pool: BufferPool
   readonly address: number
   readonly options: ResolvedStackOptions
-  readonly #sockets: SocketTable<SocketRecord>
-  readonly #flows = new FlowTable<number>()
-  readonly #listeners = new ListenerTable<number>()
+  /** Socket ids, flows, listeners, TIME-WAIT entries and ephemeral ports (socket-table.ts). */
+  readonly #table: StackSocketTable
   readonly #timers = new TimerQueue()
   readonly #reader = new FrameReader(this.stats.rx.icmpIn)
   /** Counts what a connection refused of a segment, by reason (stats.ts). */
@@ -115,12 +102,8 @@ export class Stack {
   readonly #host: Ipv4Host
   /** Keys from the random source (secrets.ts): ISN, ports, timestamp offsets, SYN cookies. */
   readonly #secrets: StackSecrets
-  /** RFC 6056 §3.3.4 ephemeral ports (port-selection.ts). */
-  readonly #ports: PortSelector
   /** SYN-ACKs with cookies and their ACKs (syn-queue.ts). */
   readonly #cookies: SynCookies
-  /** Connections in TIME-WAIT whose sockets are gone (time-wait-table.ts). */
-  readonly #timeWait: TimeWaitTable
   readonly #sendTimeWaitAck = (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number): void => {
     this.#host.sendSegment(this.clock.now(), remoteIp, localPort, remotePort, segment)
   }
@@ -132,8 +115,6 @@ export class Stack {
   /** Frames waiting for the port (transmit-queue.ts). */
   readonly #txQueue: TransmitQueue
   #dirty = new ReusedList<number>()
-  /** Connections in the flow table per local port. */
-  readonly #flowsOnPort = new Uint32Array(65536)
   /** Sockets with readiness to deliver once the iteration is over (see #notify). */
   readonly #notifyQueue = new ReusedList<SocketRecord>()
   /** The other half of the dirty list, swapped in while one is dispatched (no array per iteration). */
@@ -164,11 +145,8 @@ export class Stack {
     // A port whose buffers are device memory (DPDK mbufs) transmits its own pool's buffers without a copy.
     this.pool = options.pool ?? this.port.devicePool ?? new BufferPool({ count: 16_384, dataRoom: segmentation.tcp4 ? 65_536 + 256 : Math.max(2048, this.port.link.maxFrameSize + 64) })
     this.address = this.options.address
-    this.#sockets = new SocketTable<SocketRecord>({ maxSockets: this.options.maxConnections })
     this.#secrets = drawSecrets(this.options.random)
-    this.#ports = new PortSelector(this.#secrets, this.options.ephemeralPorts)
     this.#cookies = new SynCookies(this.#secrets.cookie)
-    this.#timeWait = new TimeWaitTable(this.options.timeWaitLimit, this.stats.timeWait)
     this.#chooseIsn = options.initialSequenceNumber
     this.#callbackError =
       options.onCallbackError ??
@@ -190,6 +168,18 @@ export class Stack {
     )
     this.#ccp = options.ccp === undefined ? undefined : new StackCcp(options.ccp, this.clock)
     this.#hooks = options.hooks ?? {}
+    const hooks = this.#hooks
+    this.#table = new StackSocketTable({
+      address: this.address,
+      maxConnections: this.options.maxConnections,
+      timeWaitLimit: this.options.timeWaitLimit,
+      timeWaitTimeout: this.#tcpConfig.timeWaitTimeout,
+      ephemeralPorts: this.options.ephemeralPorts,
+      secrets: this.#secrets,
+      clock: this.clock,
+      stats: this.stats,
+      acceptEphemeralPort: hooks.acceptEphemeralPort === undefined ? undefined : (port, remoteIp, remotePort) => hooks.acceptEphemeralPort!(port, remoteIp, remotePort),
+    })
     this.#txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
     this.#host = new Ipv4Host({
       address: this.address,
@@ -309,8 +299,8 @@ export class Stack {
         return
       case FrameKind.IcmpError: {
         const quoted = reader.quoted
-        const id = this.#flows.get(this.address, quoted.localPort, quoted.remoteIp, quoted.remotePort)
-        const record = id === undefined ? undefined : this.#sockets.get(id)
+        const id = this.#table.flows.get(this.address, quoted.localPort, quoted.remoteIp, quoted.remotePort)
+        const record = id === undefined ? undefined : this.#table.get(id)
         if (icmpErrorInput(quoted, record?.connection, stats)) {
           stats.rx.ipv4++
           stats.rx.icmp++
@@ -336,9 +326,9 @@ export class Stack {
   #tcpInput(now: Micros, frame: PacketBuffer): void {
     const reader = this.#reader
     const segment = reader.segment
-    const id = this.#flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
+    const id = this.#table.flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
     if (id !== undefined) {
-      const record = this.#sockets.get(id)!
+      const record = this.#table.get(id)!
       // The ACK that would complete a handshake while the listener's accept queue is full is dropped (as
       // Linux does); the connection stays in the SYN queue and the handshake completes on a retransmission.
       if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
@@ -355,19 +345,19 @@ export class Stack {
     const flags = segment.flags
     // A 4-tuple in TIME-WAIT whose socket is gone answers from its compact entry (time-wait-table.ts); a
     // SYN that RFC 6191 lets in, or a segment for an entry just over, goes on as if there were none.
-    if (this.#timeWait.size > 0) {
-      const slot = this.#timeWait.find(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
-      if (slot >= 0 && this.#timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, this.#tcpConfig.timeWaitTimeout, this.#sendTimeWaitAck) !== TimeWaitAction.Reuse) return
+    if (this.#table.timeWait.size > 0) {
+      const slot = this.#table.timeWait.find(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
+      if (slot >= 0 && this.#table.timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, this.#tcpConfig.timeWaitTimeout, this.#sendTimeWaitAck) !== TimeWaitAction.Reuse) return
     }
-    const listenerId = this.#listeners.lookup(this.address, reader.dstPort)
+    const listenerId = this.#table.listeners.lookup(this.address, reader.dstPort)
     if (listenerId !== undefined) {
       const control = flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
       if (control === TcpFlags.SYN) {
-        this.#passiveOpen(now, this.#sockets.get(listenerId)!)
+        this.#passiveOpen(now, this.#table.get(listenerId)!)
         return
       }
       // The third segment of a handshake answered with a SYN cookie (syn-queue.ts).
-      if (control === TcpFlags.ACK && this.#cookieAck(now, this.#sockets.get(listenerId)!)) return
+      if (control === TcpFlags.ACK && this.#cookieAck(now, this.#table.get(listenerId)!)) return
     }
     // A cluster worker hands a segment of another worker's flow over to it (stack-hooks.ts).
     if (!this.#reassembled && this.#hooks.unmatchedSegment?.(frame, reader.dstPort, reader.srcIp, reader.srcPort) === true) return
@@ -412,8 +402,7 @@ export class Stack {
     if (record === undefined) return
     const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
     record.connection = TcpConnection.accept(this.#configFor(record), now, iss, reader.segment, this.#timestampOffset(record.localPort, record.remoteIp, record.remotePort))
-    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
-    this.#flowsOnPort[record.localPort]!++
+    this.#table.addFlow(record)
     queue.length++
     this.stats.tcp.passiveOpens++
     this.#afterConnectionWork(record)
@@ -449,8 +438,7 @@ export class Stack {
     if (record === undefined) return true
     const iss = (segment.ack - 1) >>> 0
     record.connection = TcpConnection.acceptCookie(this.#configFor(record), now, iss, syn, this.#timestampOffset(localPort, reader.srcIp, reader.srcPort), acceptFull)
-    this.#flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
-    this.#flowsOnPort[record.localPort]!++
+    this.#table.addFlow(record)
     listen.synQueue.length++ // until established (the CONNECTED event counts it out): at once, unless the accept queue is full
     this.stats.tcp.passiveOpens++
     if (!acceptFull) record.connection.process(now, segment)
@@ -460,14 +448,14 @@ export class Stack {
 
   /** Whether the listener `id`'s accept queue is full. */
   #acceptQueueFull(id: number): boolean {
-    const listen = this.#sockets.get(id)?.listen
+    const listen = this.#table.get(id)?.listen
     return listen !== undefined && listen.accepted.length >= listen.backlog
   }
 
   /** A socket for a connection of `listener`'s, with its addresses and the listener's options; undefined (counted) when no id is free. */
   #childOf(listener: SocketRecord): SocketRecord | undefined {
     const reader = this.#reader
-    const record = this.#allocRecord()
+    const record = this.#table.allocate()
     if (record === undefined) {
       this.stats.rx.drops.tooManyConnections++
       return undefined
@@ -499,7 +487,7 @@ export class Stack {
     const connection = record.connection!
     const events = connection.takeEvents()
     if (events !== 0) this.#connectionEvents(record, events)
-    if (!record.dirty && this.#sockets.has(record.id)) {
+    if (!record.dirty && this.#table.has(record.id)) {
       record.dirty = true
       this.#dirty.push(record.id)
     }
@@ -508,7 +496,7 @@ export class Stack {
   #connectionEvents(record: SocketRecord, events: number): void {
     const connection = record.connection!
     if (events & TcpEvents.CONNECTED && record.parent >= 0) {
-      const listener = this.#sockets.get(record.parent)
+      const listener = this.#table.get(record.parent)
       if (listener?.listen !== undefined) {
         listener.listen.synQueue.length--
         listener.listen.accepted.push(record.id)
@@ -518,7 +506,7 @@ export class Stack {
     if (events & TcpEvents.CLOSED) {
       if (record.parent >= 0) {
         // Died before accept: forget it quietly (RFC 9293: back to LISTEN).
-        const listener = this.#sockets.get(record.parent)
+        const listener = this.#table.get(record.parent)
         if (listener?.listen !== undefined) {
           if (listener.listen.accepted.includes(record.id)) listener.listen.accepted.splice(listener.listen.accepted.indexOf(record.id), 1)
           else listener.listen.synQueue.length--
@@ -594,9 +582,9 @@ export class Stack {
   }
 
   #runTimers(now: Micros): void {
-    if (this.#timeWait.size > 0) this.#timeWait.expire(now)
+    if (this.#table.timeWait.size > 0) this.#table.timeWait.expire(now)
     for (let id = this.#timers.popDue(now); id !== -1; id = this.#timers.popDue(now)) {
-      const record = this.#sockets.get(id)
+      const record = this.#table.get(id)
       if (record === undefined || record.timerAt === undefined || record.timerAt > now) continue
       record.timerAt = undefined
       if (!record.dirty) {
@@ -625,7 +613,7 @@ export class Stack {
             return
           }
         }
-        const record = this.#sockets.get(id)
+        const record = this.#table.get(id)
         if (record === undefined) continue
         record.dirty = false
         const connection = record.connection
@@ -637,7 +625,7 @@ export class Stack {
         const events = connection.takeEvents()
         if (events !== 0) this.#connectionEvents(record, events)
         if (record.appClosed) this.#maybeRelease(record)
-        if (!this.#sockets.has(id)) continue
+        if (!this.#table.has(id)) continue
         const at = connection.pollAt()
         if (at !== undefined && at !== record.timerAt) {
           record.timerAt = at
@@ -659,7 +647,7 @@ export class Stack {
     let at = this.#timers.peekTime()
     const arpAt = this.#host.arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
-    const timeWaitAt = this.#timeWait.nextExpiry()
+    const timeWaitAt = this.#table.timeWait.nextExpiry()
     if (timeWaitAt !== undefined && (at === undefined || timeWaitAt < at)) at = timeWaitAt
     const rateLimitAt = this.#txQueue.rateLimitAt
     if (rateLimitAt !== undefined && (at === undefined || rateLimitAt < at)) at = rateLimitAt
@@ -709,16 +697,8 @@ export class Stack {
     return initialSequenceNumber(this.#secrets.isn, now, localIp, localPort, remoteIp, remotePort)
   }
 
-  #allocRecord(): SocketRecord | undefined {
-    const id = this.#sockets.allocate(undefined as never)
-    if (id === undefined) return undefined
-    const record = new SocketRecord(id)
-    this.#sockets.set(id, record)
-    return record
-  }
-
   #record(fd: number): SocketRecord {
-    const record = this.#sockets.get(fd)
+    const record = this.#table.get(fd)
     if (record === undefined || (record.appClosed && record.parent < 0)) throw new StackError('EBADF', `socket ${fd} is not open`)
     return record
   }
@@ -776,15 +756,15 @@ export class Stack {
     if (connection !== undefined && connection.state !== 'CLOSED') {
       if (connection.state !== 'TIME-WAIT' || !record.bound) return
       // A full table drops the entry (counted): the connection then ends without TIME-WAIT.
-      this.#timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
+      this.#table.timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
       this.stats.tcp.closedConnections++
     }
-    if (connection !== undefined && record.bound && this.#flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)) this.#flowsOnPort[record.localPort]!--
-    if (record.listen !== undefined) this.#listeners.delete(record.localIp, record.localPort)
+    if (connection !== undefined && record.bound) this.#table.removeFlow(record)
+    if (record.listen !== undefined) this.#table.listeners.delete(record.localIp, record.localPort)
     if (record.pendingEvents !== 0) record.releasedWithPending = true
     else record.watchers.length = 0
     connection?.releaseBuffers()
-    this.#sockets.release(record.id)
+    this.#table.release(record.id)
   }
 
   /** The readiness of a socket as {@link PollEvents} bits. */
@@ -805,7 +785,7 @@ export class Stack {
   /** Create a TCP socket. @returns its id. @throws `EMFILE` when {@link StackOptions.maxConnections} sockets exist. */
   socket(): number {
     this.#checkOpen()
-    const record = this.#allocRecord()
+    const record = this.#table.allocate()
     if (record === undefined) throw new StackError('EMFILE', `no more than ${this.options.maxConnections} sockets (maxConnections)`)
     return record.id
   }
@@ -817,8 +797,8 @@ export class Stack {
     checkPort('port', port)
     const ip = parseAddress(address)
     if (ip !== 0 && ip !== this.address) throw new StackError('EADDRNOTAVAIL', `${address} is not this stack's address (${formatIpv4Address(this.address)})`)
-    const chosen = port === 0 ? this.#ephemeralListenPort() : port
-    if (this.#listeners.has(this.address, chosen) || this.#listeners.has(0, chosen) || this.#portHasFlows(chosen)) {
+    const chosen = port === 0 ? this.#table.ephemeralListenPort() : port
+    if (this.#table.portInUse(chosen)) {
       throw new StackError('EADDRINUSE', `port ${chosen} is in use`)
     }
     record.localIp = this.address
@@ -828,20 +808,23 @@ export class Stack {
 
   /**
    * Listen for connections; `backlog` bounds the established connections waiting for `accept` (the accept
-   * queue). Connections still being set up are the SYN queue's, bounded by the `synBacklog` option (syn-queue.ts).
+   * queue). Connections still being set up are the SYN queue's (syn-queue.ts), bounded by `backlog` too, as
+   * Linux bounds its request queue by the listen backlog, but never below the `synBacklog` option.
    */
   listen(fd: number, backlog = 511): void {
     const record = this.#record(fd)
     if (!record.bound) throw new StackError('EINVAL', `socket ${fd} must be bound before listen`)
     if (record.connection !== undefined) throw new StackError('EISCONN', `socket ${fd} is connected`)
     if (!Number.isInteger(backlog) || backlog < 1) throw new StackError('EINVAL', `backlog must be a positive integer, got ${backlog}`)
+    const synLimit = Math.max(this.options.synBacklog, backlog)
     if (record.listen !== undefined) {
       record.listen.backlog = backlog
+      record.listen.synQueue.limit = synLimit
       return
     }
-    const listen: ListenState = { backlog, synQueue: new SynQueue(this.options.synBacklog), accepted: [] }
+    const listen: ListenState = { backlog, synQueue: new SynQueue(synLimit), accepted: [] }
     record.listen = listen
-    this.#listeners.insert(this.address, record.localPort, record.id)
+    this.#table.listeners.insert(this.address, record.localPort, record.id)
   }
 
   /** Take an established connection. @throws `EAGAIN` when none is waiting, `EINVAL` when `fd` is not listening. */
@@ -861,7 +844,7 @@ export class Stack {
     if (record.listen === undefined) throw new StackError('EINVAL', `socket ${fd} is not listening`)
     const id = record.listen.accepted.shift()
     if (id === undefined) return -1
-    const accepted = this.#sockets.get(id)!
+    const accepted = this.#table.get(id)!
     accepted.parent = -1
     return id
   }
@@ -915,16 +898,15 @@ export class Stack {
     record.remoteIp = remoteIp
     record.remotePort = port
     if (!record.bound) {
-      record.localPort = this.#ephemeralPortFor(remoteIp, port)
+      record.localPort = this.#table.ephemeralPortFor(remoteIp, port)
       record.bound = true
-    } else if (this.#flows.has(record.localIp, record.localPort, remoteIp, port) || !this.#timeWaitAllows(record.localPort, remoteIp, port)) {
+    } else if (this.#table.flows.has(record.localIp, record.localPort, remoteIp, port) || !this.#table.timeWaitAllows(record.localPort, remoteIp, port)) {
       throw new StackError('EADDRINUSE', `${formatIpv4Address(this.address)}:${record.localPort} is already connected to ${address}:${port}`)
     }
     const now = this.clock.now()
     const iss = this.#initialSequence(now, record.localIp, record.localPort, remoteIp, port)
     record.connection = TcpConnection.connect(this.#configFor(record), now, iss, this.#timestampOffset(record.localPort, remoteIp, port))
-    this.#flows.insert(record.localIp, record.localPort, remoteIp, port, record.id)
-    this.#flowsOnPort[record.localPort]!++
+    this.#table.addFlow(record)
     this.stats.tcp.activeOpens++
     this.#touch(record)
   }
@@ -992,7 +974,7 @@ export class Stack {
     record.watchers.length = 0
     if (record.listen !== undefined) {
       for (const id of record.listen.accepted) {
-        const child = this.#sockets.get(id)
+        const child = this.#table.get(id)
         if (child?.connection !== undefined) {
           child.connection.abort()
           child.appClosed = true
@@ -1000,12 +982,12 @@ export class Stack {
         }
       }
       record.listen.accepted.length = 0
-      this.#listeners.delete(record.localIp, record.localPort)
+      this.#table.listeners.delete(record.localIp, record.localPort)
       record.listen = undefined
     }
     const connection = record.connection
     if (connection === undefined) {
-      this.#sockets.release(record.id)
+      this.#table.release(record.id)
       return
     }
     if (connection.readableBytes > 0) connection.abort()
@@ -1185,11 +1167,11 @@ export class Stack {
   /** Connections by TCP state, for monitoring. */
   connectionsByState(): Partial<Record<TcpState, number>> {
     const counts: Partial<Record<TcpState, number>> = {}
-    this.#sockets.forEach((record) => {
+    this.#table.ids.forEach((record) => {
       const state: TcpState = record.listen !== undefined ? 'LISTEN' : (record.connection?.state ?? 'CLOSED')
       counts[state] = (counts[state] ?? 0) + 1
     })
-    if (this.#timeWait.size > 0) counts['TIME-WAIT'] = (counts['TIME-WAIT'] ?? 0) + this.#timeWait.size
+    if (this.#table.timeWait.size > 0) counts['TIME-WAIT'] = (counts['TIME-WAIT'] ?? 0) + this.#table.timeWait.size
     return counts
   }
 
@@ -1199,12 +1181,20 @@ export class Stack {
    * counted in {@link connectionsByState} and {@link timeWaitCount}).
    */
   get socketCount(): number {
-    return this.#sockets.size
+    return this.#table.ids.size
+  }
+
+  /**
+   * Counters of the pool that recycles the send and receive rings of finished connections (the stack's
+   * own, or the `tcp.ringStorage` it was given): how much storage was reused, allocated, and held now.
+   */
+  get ringStorage(): RingStoragePoolStats | undefined {
+    return this.#tcpConfig.ringStorage?.stats
   }
 
   /** Connections in TIME-WAIT kept as compact entries after their sockets were closed (at most the `timeWaitLimit` option). */
   get timeWaitCount(): number {
-    return this.#timeWait.size
+    return this.#table.timeWait.size
   }
 
   /** Stop the stack: cancel the wake-up, stop listening to the port, free queued frames. Connections are abandoned without resets. Idempotent. */
@@ -1218,7 +1208,7 @@ export class Stack {
     this.#host.arp.clear((buffer) => buffer.release())
     this.#host.reassembly.clear()
     if (this.#ccp !== undefined) {
-      this.#sockets.forEach((record) => {
+      this.#table.ids.forEach((record) => {
         if (record.connection?.congestion instanceof CcpControl) record.connection.congestion.free()
       })
       this.#ccp.close()
@@ -1244,51 +1234,6 @@ export class Stack {
 
   #checkOpen(): void {
     if (this.#closed) throw new StackError('ERR_STACK_CLOSED', 'the stack is closed')
-  }
-
-  /** Whether any connection uses local `port`: a count per port, not a walk over every flow (bind is O(1)). */
-  #portHasFlows(port: number): boolean {
-    return this.#flowsOnPort[port]! > 0
-  }
-
-  /** Port 0 for a listener: RFC 6056 §3.3.4 with no remote end (port-selection.ts). */
-  #ephemeralListenPort(): number {
-    const port = this.#ports.select(this.address, 0, 0, (candidate) => !this.#listeners.has(this.address, candidate) && !this.#listeners.has(0, candidate))
-    if (port < 0) throw new StackError('EADDRINUSE', 'no free ephemeral port')
-    return port
-  }
-
-  /** A local port for a connection to `remoteIp:remotePort`: RFC 6056 §3.3.4 (port-selection.ts). */
-  #ephemeralPortFor(remoteIp: number, remotePort: number): number {
-    const port = this.#ports.select(
-      this.address,
-      remoteIp,
-      remotePort,
-      (candidate) =>
-        !this.#flows.has(this.address, candidate, remoteIp, remotePort) &&
-        !this.#listeners.has(this.address, candidate) &&
-        !this.#listeners.has(0, candidate) &&
-        (this.#hooks.acceptEphemeralPort?.(candidate, remoteIp, remotePort) ?? true) &&
-        this.#timeWaitAllows(candidate, remoteIp, remotePort),
-    )
-    if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
-    return port
-  }
-
-  /**
-   * Whether a connect may use a 4-tuple as far as the TIME-WAIT table goes: no entry, or one that had
-   * timestamps and began at least 1 s ago, which is then ended (as Linux's `tcp_tw_reuse`: our new SYN's
-   * TSval, on the same per-4-tuple offset, is above anything the old incarnation sent, so the peer's
-   * PAWS, RFC 7323 §5, and RFC 6191 tell the incarnations apart).
-   */
-  #timeWaitAllows(localPort: number, remoteIp: number, remotePort: number): boolean {
-    const table = this.#timeWait
-    if (table.size === 0) return true
-    const slot = table.find(this.address, localPort, remoteIp, remotePort)
-    if (slot < 0) return true
-    if (!table.hadTimestamps(slot) || this.clock.now() - table.startedAt(slot, this.#tcpConfig.timeWaitTimeout) < TIME_WAIT_REUSE_AFTER) return false
-    table.reuse(slot)
-    return true
   }
 }
 

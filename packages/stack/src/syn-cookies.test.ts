@@ -71,11 +71,28 @@ describe('connections from SYN cookies', () => {
     const { a, b, clock } = pair
     const listener = b.socket()
     b.bind(listener, '0.0.0.0', 80)
-    b.listen(listener, 10)
+    b.listen(listener, 1) // the SYN queue holds max(synBacklog, backlog) = 1
     for (let i = 0; i < 3; i++) a.connect(a.socket(), '10.0.0.2', 80)
     runUntil(clock, () => b.stats.rx.drops.synQueueOverflow >= 2)
     expect(b.stats.synCookies.sent).toBe(0)
   })
+  it("the SYN queue holds as many half-open connections as listen's backlog when that is above synBacklog (as Linux)", () => {
+    const pair = stackPair({ stackB: { synCookies: 'never', synBacklog: 2 }, impairments: { delay: 1000 } })
+    const { a, b, clock } = pair
+    const listener = b.socket()
+    b.bind(listener, '0.0.0.0', 80)
+    b.listen(listener, 8)
+    const clients = Array.from({ length: 8 }, () => a.socket())
+    for (const fd of clients) a.connect(fd, '10.0.0.2', 80)
+    runUntil(clock, () => b.connectionsByState().ESTABLISHED === 8) // all eight half-open at once, then accepted
+    expect(b.stats.rx.drops.synQueueOverflow).toBe(0)
+    for (let i = 0; i < 8; i++) expect(b.tryAccept(listener)).toBeGreaterThan(0)
+    b.listen(listener, 1) // smaller again: the SYN queue follows, down to synBacklog (2)
+    for (let i = 0; i < 4; i++) a.connect(a.socket(), '10.0.0.2', 80)
+    runUntil(clock, () => b.stats.rx.drops.synQueueOverflow >= 2)
+    expect(b.stats.rx.drops.synQueueOverflow).toBe(2)
+  })
+
   it('checks the new options: a clear ERR_INVALID_CONFIG naming the option', () => {
     const link = createMemoryLink()
     const bad: Array<[Record<string, unknown>, string]> = [
