@@ -39,6 +39,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
+import { Ecn, type EcnStats } from './rules/ecn.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
 export type TcpState =
@@ -84,8 +85,8 @@ export const TcpEvents = {
   ERROR: 32,
 } as const
 
-/** Counters of one connection. */
-export interface TcpConnectionStats {
+/** Counters of one connection (with the ECN rule's, {@link EcnStats}). */
+export interface TcpConnectionStats extends EcnStats {
   segmentsIn: number
   segmentsOut: number
   bytesIn: number
@@ -170,6 +171,10 @@ export class TcpConnection {
     keepAliveProbes: 0,
     tailLossProbes: 0,
     tailLossProbeRecoveries: 0,
+    ceReceived: 0,
+    eceReceived: 0,
+    ecnReductions: 0,
+    cwrSent: 0,
   }
 
   // Send sequence space (RFC 9293 §3.3.1)
@@ -252,6 +257,9 @@ export class TcpConnection {
   /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
   readonly #undo = new SpuriousUndo()
 
+  /** Explicit Congestion Notification, RFC 3168 §6.1 (rules/ecn.ts). */
+  readonly #ecn: Ecn
+
   /** Sent segments, for RTT samples. */
   readonly #sentLog: SentLog
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
@@ -287,6 +295,7 @@ export class TcpConnection {
     this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
+    this.#ecn = new Ecn(this.stats)
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
     // Delivery state per sent segment only for controllers that take rate samples: idle connections stay small.
     this.#sentLog = new SentLog(this.congestion.onAckMeasurement !== undefined)
@@ -297,6 +306,8 @@ export class TcpConnection {
         packetsAcked: 0,
         bytesSacked: 0,
         packetsSacked: 0,
+        ecnBytes: 0,
+        ecnPackets: 0,
         lostPackets: 0,
         rttSample: undefined,
         bytesInFlight: 0,
@@ -351,6 +362,7 @@ export class TcpConnection {
   static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment): TcpConnection {
     const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED')
     connection.#takeSynOptions(syn, now)
+    connection.#ecn.onSyn(config.ecn, syn.flags) // RFC 3168 §6.1.1
     connection.#sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
     connection.#maxSndWnd = syn.window
     connection.#sndWl1 = syn.seq
@@ -409,8 +421,8 @@ export class TcpConnection {
   }
 
   /** What was negotiated in the handshake. */
-  get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean } {
-    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn }
+  get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean; ecn: boolean } {
+    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn, ecn: this.#ecn.on }
   }
 
   /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */
@@ -544,6 +556,7 @@ export class TcpConnection {
     this.#takeSynOptions(segment, now)
     this.#lastReceivedAt = now
     if (hasAck) {
+      this.#ecn.onSynAck(flags) // RFC 3168 §6.1.1
       this.#sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
       this.#maxSndWnd = segment.window
       this.#sndWl1 = segment.seq
@@ -622,6 +635,8 @@ export class TcpConnection {
       this.#challengeAck(now)
       return
     }
+    // RFC 3168 §6.1.3 (rules/ecn.ts): a CWR ends our echo, a CE mark on data starts it.
+    if (this.#ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#acks.now = true
     // Fifth, the ACK field.
     if (!(flags & TcpFlags.ACK)) return
     if (!this.#processAck(now, segment)) return
@@ -673,6 +688,7 @@ export class TcpConnection {
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
+    const recoveryBefore = recovery.inRecovery
     if (this.#tlp.onAck(ack, this.#sndUna, segment.payloadLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
     recovery.afterSack(now, sack, segment.sackBlocks)
     const ackedBefore = this.stats.bytesOut
@@ -690,9 +706,14 @@ export class TcpConnection {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
     }
+    if (this.#ecn.on) {
+      // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
+      if (recovery.inRecovery && !recoveryBefore) this.#ecn.onLossReduction(recovery.recover)
+      if (segment.flags & TcpFlags.ECE) this.#ecnEcho(now)
+    }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
     this.#delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
-    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
+    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
     if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
@@ -742,6 +763,7 @@ export class TcpConnection {
     // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
     // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
     this.#nagle.onAck(ack)
+    this.#ecn.onCumulativeAck(ack)
     const recovery = this.#recovery
     recovery.onCumulativeAck(ack)
     this.stats.bytesOut += dataAcked
@@ -1005,11 +1027,14 @@ export class TcpConnection {
   // ---------------------------------------------------------------- RTT samples
 
   /** Finish this ACK's {@link AckMeasurement} and hand it to the controller. */
-  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number): void {
+  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number, ece: boolean): void {
     const mss = this.#payloadMax
     measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
     measurement.bytesSacked = newlySacked
     measurement.packetsSacked = Math.ceil(newlySacked / mss)
+    // RFC 3168 §6.1.2: the data this ECN-Echo acknowledged met congestion marks (CCP's Ack.ecn_bytes/ecn_packets).
+    measurement.ecnBytes = ece ? measurement.bytesAcked + newlySacked : 0
+    measurement.ecnPackets = ece ? Math.max(1, Math.ceil(measurement.ecnBytes / mss)) : 0
     const inFlight = this.#recovery.pipe()
     measurement.bytesInFlight = inFlight
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
@@ -1085,6 +1110,7 @@ export class TcpConnection {
       return
     }
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
+    this.#ecn.onLossReduction(this.#sndMax) // RFC 3168 §6.1.2: CWR answers any echo
     // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
     this.#recovery.onTimeout()
     // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
@@ -1174,6 +1200,9 @@ export class TcpConnection {
     out.seq = this.iss
     out.flags = TcpFlags.SYN
     out.mss = this.#config.mss
+    const retransmission = this.#sndMax !== this.iss
+    // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) or SYN-ACK (ECE); either is Not-ECT.
+    out.flags |= this.#state === 'SYN-SENT' ? this.#ecn.synFlags(this.#config.ecn, retransmission) : this.#ecn.synAckFlags()
     out.sackPermitted = this.#config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
     const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvWindow.shift : -1
     out.windowScale = offerScale
@@ -1191,7 +1220,6 @@ export class TcpConnection {
       out.tsValue = this.#ts.clock(now)
       out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#ts.recent : 0
     }
-    const retransmission = this.#sndMax !== this.iss
     if (!retransmission) {
       this.#sndNxt = seqAdd(this.iss, 1)
       this.#sndMax = this.#sndNxt
@@ -1210,7 +1238,7 @@ export class TcpConnection {
     const out = this.#out
     out.reset()
     out.seq = seq
-    out.flags = TcpFlags.ACK | flags
+    out.flags = TcpFlags.ACK | flags | this.#ecn.ackFlags() // RFC 3168 §6.1.3: ECE until the peer's CWR
     out.ack = this.#rcvNxt
     out.window = this.#rcvWindow.field(this.#rcvNxt)
     if (this.#ts.on) {
@@ -1383,6 +1411,13 @@ export class TcpConnection {
     }
   }
 
+  /** RFC 3168 §6.1.2 and §6.1.5 (rules/ecn.ts): new data goes ECT(0), the first after a reduction with CWR; a retransmission Not-ECT. */
+  #markEct(out: OutboundSegment, retransmission: boolean): void {
+    const marking = this.#ecn.dataSegment(retransmission)
+    out.ecn = marking.ect
+    out.flags |= marking.flags
+  }
+
   #emitData(now: Micros, emit: (segment: OutboundSegment) => void, offset: number, length: number, fin: boolean): void {
     const seq = this.#sndNxt
     const allSent = offset + length >= this.sendBuffer.length
@@ -1396,6 +1431,7 @@ export class TcpConnection {
     this.#nagle.onSent(end, length < mss)
     const retransmission = seqLt(seq, this.#sndMax)
     out.retransmission = retransmission
+    if (length > 0) this.#markEct(out, retransmission)
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
@@ -1434,6 +1470,7 @@ export class TcpConnection {
       out.payloadOffset = offset
       out.payloadLength = length
       out.retransmission = next.retransmission
+      if (length > 0) this.#markEct(out, next.retransmission)
       const end = seqAdd(next.seq, length + (fin ? 1 : 0))
       if (next.retransmission) {
         this.stats.retransmittedSegments++
@@ -1540,6 +1577,24 @@ export class TcpConnection {
       this.congestion.onEnterRecovery(now, inNetwork, true)
       this.congestion.onExitRecovery(now, this.bytesInFlight)
     }
+  }
+
+  /**
+   * RFC 3168 §6.1.2 (rules/ecn.ts): an ACK with ECE. Once per window of data, the window is reduced as
+   * for a loss — ssthresh from the data in the network, cwnd to it — but nothing is retransmitted: the
+   * marked segments arrived. During a loss recovery (whose PRR is already bringing the window down for
+   * the same round trip) or after a timeout, no second reduction; CWR is owed either way. As Linux's
+   * CWR state, the reduction cannot be undone by a later D-SACK or Eifel check: the congestion was real.
+   */
+  #ecnEcho(now: Micros): void {
+    const recovery = this.#recovery
+    const lossReduced = recovery.inRecovery || this.#rto.timeouts > 0
+    const windowEnd = recovery.inRecovery ? recovery.recover : this.#sndMax
+    if (!this.#ecn.onEce(this.#sndUna, windowEnd, !lossReduced)) return
+    this.#undo.onCongestion()
+    const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
+    this.congestion.onEnterRecovery(now, inNetwork, true)
+    this.congestion.onExitRecovery(now, this.bytesInFlight)
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */
