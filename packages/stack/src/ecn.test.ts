@@ -3,6 +3,8 @@
 // (the link's ecnMarkPackets): the sender slows down on the echoes without a single retransmission,
 // also with its sequence numbers across the 2^32 wrap. Without ECN the same queue drops instead.
 import { describe, expect, it } from 'vitest'
+import { Agent, type CongestionAlgorithm, type Flow } from '@mtcp/ccp-agent'
+import { InProcessHub } from '@mtcp/ccp-ipc'
 import type { LinkImpairments } from '@mtcp/dpdk-io'
 import type { EcnMode } from '@mtcp/tcp-core'
 import { bulkTransfer, connectSockets, stackPair } from './testing.js'
@@ -114,5 +116,61 @@ describe('CE marks at a bottleneck (RFC 3168 §6.1.2–§6.1.3)', () => {
     expect(p.link.stats('aToB').aqmDrops).toBeGreaterThan(0)
     expect(result.clientStats.retransmittedSegments).toBeGreaterThan(0)
     expect(result.clientStats.ecnReductions).toBe(0)
+  })
+})
+
+/**
+ * An agent algorithm written for the test: its datapath program sums Ack.ecn_bytes and Ack.ecn_packets
+ * and reports once per RTT; the agent grows the window by what was acknowledged and halves it on a report
+ * with ECN marks (so the queue keeps reaching the marking threshold while the program runs).
+ */
+class EcnWatch implements CongestionAlgorithm<{ cwnd: number }> {
+  readonly name = 'ecnwatch'
+  readonly reports: Array<{ ecnBytes: number; ecnPackets: number; acked: number }> = []
+  readonly programs = {
+    watch: `(def (Report (volatile ecnb 0) (volatile ecnp 0) (volatile acked 0)))
+      (when true
+        (:= Report.ecnb (+ Report.ecnb Ack.ecn_bytes))
+        (:= Report.ecnp (+ Report.ecnp Ack.ecn_packets))
+        (:= Report.acked (+ Report.acked Ack.bytes_acked))
+        (fallthrough))
+      (when (> Micros Flow.rtt_sample_us) (report) (:= Micros 0))`,
+  }
+  onCreate(flow: Flow<{ cwnd: number }>): void {
+    flow.state = { cwnd: flow.initCwnd }
+    flow.changeProgram('watch')
+  }
+  onReport(flow: Flow<{ cwnd: number }>, report: Record<string, number | boolean>): void {
+    const seen = { ecnBytes: Number(report.ecnb), ecnPackets: Number(report.ecnp), acked: Number(report.acked) }
+    this.reports.push(seen)
+    flow.state.cwnd = seen.ecnBytes > 0 ? Math.max(flow.state.cwnd / 2, 4 * flow.mss) : flow.state.cwnd + seen.acked
+    flow.setCwnd(Math.round(flow.state.cwnd))
+  }
+}
+
+describe('CE marks reach a CCP agent (Ack.ecn_bytes, Ack.ecn_packets)', () => {
+  it('the datapath fills the ECN primitives from the echoes; they stay 0 without ECN', () => {
+    for (const ecn of ['on', 'off'] as const) {
+      const hub = new InProcessHub({ synchronous: true })
+      const algorithm = new EcnWatch()
+      const p = pair(ecn, 'passive', { impairments: MARKING, clientExtra: { congestionControl: 'ccp:ecnwatch', ccp: { transport: hub.datapath('mtcp-a') } } })
+      const agent = new Agent({ transport: hub.agent(), algorithms: [algorithm], now: () => p.clock.now() })
+      agent.start()
+      const result = bulkTransfer(p, 8 << 20)
+      agent.close()
+      expect(result.receivedHash).toBe(result.sentHash)
+      expect(algorithm.reports.length).toBeGreaterThan(10)
+      const ecnBytes = algorithm.reports.reduce((sum, r) => sum + r.ecnBytes, 0)
+      const ecnPackets = algorithm.reports.reduce((sum, r) => sum + r.ecnPackets, 0)
+      if (ecn === 'on') {
+        expect(result.clientStats.eceReceived).toBeGreaterThan(0)
+        expect(ecnPackets).toBeGreaterThanOrEqual(result.clientStats.eceReceived - 2) // the last reports may not have gone yet
+        expect(ecnBytes).toBeGreaterThan(0)
+        expect(ecnBytes).toBeLessThan(algorithm.reports.reduce((sum, r) => sum + r.acked, 0) + 1)
+      } else {
+        expect(ecnBytes).toBe(0)
+        expect(ecnPackets).toBe(0)
+      }
+    }
   })
 })
