@@ -43,6 +43,8 @@ export interface TcpInfo {
   inRecovery: boolean
   /** The congestion controller's name (`'reno'`, `'cubic'`, `'ccp'`). */
   congestionControl: string
+  /** Whether ECN was negotiated (RFC 3168 §6.1.1; Linux's TCPI_OPT_ECN). */
+  ecn: boolean
 }
 
 /** @internal Read a {@link TcpInfo} from a connection. */
@@ -71,5 +73,6 @@ export function readTcpInfo(connection: TcpConnection): TcpInfo {
     pacingRate: connection.pacingRate ?? 0,
     inRecovery: connection.inRecovery,
     congestionControl: congestion.name,
+    ecn: connection.negotiated.ecn,
   }
 }
