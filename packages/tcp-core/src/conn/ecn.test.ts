@@ -27,7 +27,7 @@ function config(control: FixedWindowControl, overrides: Partial<TcpConfig> = {})
 }
 
 /** An active open with `iss`; the peer's SYN-ACK carries `synAckFlags` besides SYN and ACK. */
-function opened(control: FixedWindowControl, iss: number, synAckFlags = ECE, overrides: Partial<TcpConfig> = {}) {
+function opened(control: FixedWindowControl, iss: number, synAckFlags: number = ECE, overrides: Partial<TcpConfig> = {}) {
   const h = ConnectionHarness.connect(config(control, overrides), iss)
   const [syn] = h.recv()
   h.now = RTT
