@@ -104,6 +104,8 @@ export interface TcpConnectionStats extends EcnStats {
   /** Retransmissions found lost again and sent again without waiting for the RTO (RACK, or the RFC 6675 mode's check). */
   lostRetransmissions: number
   outOfOrderSegments: number
+  /** Out-of-order segments dropped because the receive buffer's table of out-of-order ranges was full. */
+  outOfOrderDropped: number
   /** Segments that failed the acceptability test (RFC 9293 §3.10.7.4). */
   unacceptableSegments: number
   /** Segments dropped by PAWS (RFC 7323 §5). */
@@ -158,6 +160,7 @@ export class TcpConnection {
     rackLostSegments: 0,
     lostRetransmissions: 0,
     outOfOrderSegments: 0,
+    outOfOrderDropped: 0,
     unacceptableSegments: 0,
     pawsRejected: 0,
     missingTimestamps: 0,
@@ -853,6 +856,7 @@ export class TcpConnection {
           // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
           // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
           if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
+          else this.stats.outOfOrderDropped++
           this.stats.outOfOrderSegments++
           this.#acks.owePure()
         }
@@ -1483,7 +1487,12 @@ export class TcpConnection {
       }
       this.#logSent(now, next.seq, end, next.retransmission)
       recovery.onSent(next, end)
-      this.#rto.startIfStopped(now, this.rtt.rto)
+      // Retransmitting the first unacknowledged segment restarts the timer (as Linux's
+      // tcp_xmit_retransmit_queue rearms it for the head): its ACK cannot come sooner than a round trip
+      // from now, and a timer still counting from the last cumulative ACK, which the hole held back,
+      // fires before the repair can arrive whenever detecting the loss took more than RTO − RTT.
+      if (next.retransmission && next.seq === this.#sndUna) this.#rto.restart(now, this.rtt.rto)
+      else this.#rto.startIfStopped(now, this.rtt.rto)
       this.stats.segmentsOut++
       sent++
       emit(out)
