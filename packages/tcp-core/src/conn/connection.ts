@@ -1001,7 +1001,7 @@ export class TcpConnection {
   #frtoStep(now: Micros, advanced: boolean, ack: number): void {
     const unsent = this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna)
     const newData = unsent > 0 && this.#sndWnd > seqSub(this.#sndMax, this.#sndUna)
-    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax)) {
+    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax, this.#frto.sack ? this.#sackedBelow(this.#frto.recover) : 0)) {
       case FrtoStep.SendNew:
         // Step 2b: new data instead of the rest of the flight.
         this.#sndNxt = this.#sndMax
@@ -1016,6 +1016,19 @@ export class TcpConnection {
         this.congestion.onUndo?.(now)
         return
     }
+  }
+
+  /** SACKed octets between SND.UNA and `end` (F-RTO's SACK-enhanced step 3, RFC 5682 §3; only after a timeout, so the copy of the ranges is rare). */
+  #sackedBelow(end: number): number {
+    const scoreboard = this.#recovery.scoreboard
+    if (scoreboard === undefined || scoreboard.sackedBytes === 0) return 0
+    let total = 0
+    for (const range of scoreboard.sackedRanges()) {
+      const left = seqLt(range.left, this.#sndUna) ? this.#sndUna : range.left
+      const right = seqGt(range.right, end) ? end : range.right
+      if (seqLt(left, right)) total += seqSub(right, left)
+    }
+    return total
   }
 
   /** Whether our FIN was sent and acknowledged. */
@@ -1118,7 +1131,7 @@ export class TcpConnection {
     // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
     this.#recovery.onTimeout()
     // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
-    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax)
+    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax, this.#sackOn)
     this.#sndNxt = this.#sndUna
   }
 
