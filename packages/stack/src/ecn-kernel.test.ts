@@ -123,7 +123,7 @@ describe.runIf(enabled)(suiteTitle('ECN with the Linux kernel (net.ipv4.tcp_ecn 
     cleanUp()
   })
 
-  it('our client and a kernel server negotiate ECN (RFC 3168 §6.1.1): ours says so, and so does the kernel socket's TCP_INFO', async () => {
+  it('our client and a kernel server negotiate ECN (RFC 3168 §6.1.1): ours says so, and so does TCP_INFO on the kernel socket', async () => {
     const sink = peer('sink', KERNEL_IP, '7101')
     await sink.ready
     const socket = stack.connect({ host: KERNEL_IP, port: 7101 })
