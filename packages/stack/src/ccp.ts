@@ -355,6 +355,8 @@ export class CcpControl implements CongestionControl {
     m.bytesMisordered = 0
     m.packetsMisordered = 0
     m.lostPktsSample = 0
+    m.ecnBytes = 0
+    m.ecnPackets = 0
     m.rttSampleUs = 0
     m.wasTimeout = true
     m.bytesInFlight = bytesInFlight
@@ -390,6 +392,9 @@ export class CcpControl implements CongestionControl {
     m.bytesMisordered = a.bytesSacked
     m.packetsMisordered = a.packetsSacked
     m.lostPktsSample = a.lostPackets
+    // RFC 3168 §6.1.2: what an ECN-Echo acknowledged (Ack.ecn_bytes, Ack.ecn_packets), 0 without ECE.
+    m.ecnBytes = a.ecnBytes
+    m.ecnPackets = a.ecnPackets
     m.rttSampleUs = a.rttSample ?? 0
     m.wasTimeout = false
     m.bytesInFlight = a.bytesInFlight

@@ -22,6 +22,7 @@ import {
   IcmpType,
   type MacAddress,
   IcmpView,
+  IpEcn,
   IpProtocol,
   ipv4HeaderProblem,
   OutboundSegment,
@@ -98,6 +99,8 @@ export class FrameReader {
    */
   readonly quoted = { type: 0, code: 0, nextHopMtu: 0, localPort: 0, remotePort: 0, remoteIp: 0, seq: 0, totalLength: 0 }
   readonly #tcp = new TcpSegmentReader(emptyInboundSegment())
+  /** Where the IPv4 header of the frame being parsed starts. */
+  #ipAt = 0
 
   constructor(
     /** Where ICMP messages are counted by type (the stack's `rx.icmpIn`). */
@@ -174,6 +177,7 @@ export class FrameReader {
     this.srcIp = readUint32(data, ip + 12)
     this.dstIp = dst
     const protocol = data[ip + 9]!
+    this.#ipAt = ip
     if (protocol === IpProtocol.TCP) return this.#tcpSegment(buffer, data, ip + headerLength, totalLength - headerLength, drops)
     if (protocol === IpProtocol.ICMP) return this.#icmp(data.subarray(ip + headerLength, ip + totalLength), this.icmpIn, drops)
     drops.unsupportedProtocol++
@@ -184,6 +188,8 @@ export class FrameReader {
     const verified = buffer !== undefined && (buffer.offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
     const reader = this.#tcp
     const status = reader.read(data, at, length, this.srcIp, this.dstIp, verified ? 'skip' : 'verify')
+    // RFC 3168 §5: the IP header's ECN field (the low two bits of its second byte, IPv4 header at `at` less its length) is CE.
+    reader.segment.ce = (data[this.#ipAt + 1]! & 3) === IpEcn.CE
     if (status !== TcpReadStatus.OK) {
       if (status === TcpReadStatus.BAD_CHECKSUM) drops.badTcpChecksum++
       else drops.malformedTcp++
@@ -279,7 +285,7 @@ export class FrameReader {
 /** @internal Writes the stack's frames into pool buffers. */
 export class FrameWriter {
   readonly #mac: MacAddress
-  readonly #ipRepr = { src: 0, dst: 0, protocol: IpProtocol.TCP as number, ttl: 64, identification: 0, dontFragment: true, payloadLength: 0 }
+  readonly #ipRepr = { src: 0, dst: 0, protocol: IpProtocol.TCP as number, ttl: 64, identification: 0, dontFragment: true, payloadLength: 0, ecn: 0 }
   /** The Ethernet header's destination is filled in after ARP (the transmit queue), so it is written as zeros here. */
   readonly #ethRepr: EthernetRepr = { dst: UNRESOLVED_MAC, src: UNRESOLVED_MAC, etherType: EtherType.IPV4 }
   /** The segment a bare reset is written from. */
@@ -313,6 +319,7 @@ export class FrameWriter {
     ip.dst = remoteIp
     ip.identification = ipId
     ip.payloadLength = tcpLength
+    ip.ecn = segment.ecn // RFC 3168 §6.1.2, §6.1.5: ECT(0) on new data once negotiated, else Not-ECT
     emitIpv4(ip, data, start + ETHERNET, checksum)
     buffer.length = ETHERNET + IPV4 + tcpLength
     if (this.checksumOffload) {
@@ -335,6 +342,7 @@ export class FrameWriter {
     out.ack = ack
     out.flags = flags
     out.window = 0
+    out.ecn = 0
     this.tcp(buffer, remoteIp, localPort, remotePort, out, ipId)
   }
 
@@ -404,6 +412,7 @@ export class FrameWriter {
     )
     const ip = this.#ipRepr
     ip.protocol = IpProtocol.ICMP
+    ip.ecn = 0
     ip.src = this.address
     ip.dst = reader.srcIp
     ip.identification = 0

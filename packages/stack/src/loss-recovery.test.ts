@@ -35,3 +35,22 @@ describe('RACK-TLP on the emulated link', () => {
     expect(rack.clientStats.retransmitTimeouts).toBeLessThan(rfc6675.clientStats.retransmitTimeouts)
   })
 })
+
+describe('a slow-start overshoot into a full drop-tail queue (issue 15, stack-emulated-100M)', () => {
+  // 100 Mbit/s, 20 ms each way, 1000-packet queue: slow start ends with hundreds of segments of one window
+  // dropped by the queue. Every one must be retransmitted exactly once, without a timeout. The receiver
+  // used to keep at most 64 out-of-order ranges (dropping everything past the 64th hole), and RACK's
+  // repair of the first hole, queued behind a full buffer, arrived after an RTO still counting from the
+  // last cumulative ACK: 4,561 retransmissions for 1,918 drops in the benchmark.
+  it.each(['rack', 'rfc6675'] as const)('%s: retransmissions = segments the queue dropped, no timeout', (lossDetection) => {
+    const pair = stackPair({
+      impairments: { rate: 100e6, delay: 20_000, queuePackets: 1000 },
+      stack: { congestionControl: 'cubic', tcp: { lossDetection, sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } },
+    })
+    const result = bulkTransfer(pair, 30_000_000, 5001, 64 * 1024, false)
+    const drops = pair.link.stats('aToB').queueDrops
+    expect(drops).toBeGreaterThan(64)
+    expect(result.clientStats.retransmitTimeouts).toBe(0)
+    expect(result.clientStats.retransmittedSegments).toBe(drops)
+  }, 120_000)
+})

@@ -49,6 +49,8 @@ export interface TcpInfo {
    * protocol unreachable), `'EHOSTDOWN'` (time exceeded), `'EPROTO'` (parameter problem); undefined when none.
    */
   softError: string | undefined
+  /** Whether ECN was negotiated (RFC 3168 §6.1.1; Linux's TCPI_OPT_ECN). */
+  ecn: boolean
 }
 
 /** @internal Read a {@link TcpInfo} from a connection. */
@@ -78,5 +80,6 @@ export function readTcpInfo(connection: TcpConnection): TcpInfo {
     inRecovery: connection.inRecovery,
     congestionControl: congestion.name,
     softError: connection.softError,
+    ecn: connection.negotiated.ecn,
   }
 }

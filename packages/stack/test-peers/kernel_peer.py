@@ -3,6 +3,7 @@
 
   kernel_peer.py sink <ip> <port>            accept one connection, read to EOF, print "<bytes> <sha256>"
   kernel_peer.py send <ip> <port> <bytes>    connect, send deterministic bytes, shut down, print "<bytes> <sha256>"
+                                             (both print "tcpi_options <n>" first, the socket's TCP_INFO options)
   kernel_peer.py echo <ip> <port> <count>    accept <count> connections, echo each until EOF, print "done"
   kernel_peer.py wait <ip> <port>            accept one connection, read until it ends, print "eof" or "reset"
   kernel_peer.py clients <ip> <port> <count> <bytes>
@@ -26,10 +27,17 @@ def pattern(total, seed=0):
         sent += n
 
 
+def print_options(conn):
+    """The socket's tcpi_options (struct tcp_info byte 5: TCPI_OPT_TIMESTAMPS 1, SACK 2, WSCALE 4, ECN 8, ECN_SEEN 16)."""
+    info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    print("tcpi_options", info[5], flush=True)
+
+
 def sink(ip, port):
     with socket.create_server((ip, port)) as server:
         print("ready", flush=True)
         conn, _ = server.accept()
+        print_options(conn)
         digest, total = hashlib.sha256(), 0
         with conn:
             while True:
@@ -44,6 +52,7 @@ def sink(ip, port):
 def send(ip, port, total):
     digest = hashlib.sha256()
     with socket.create_connection((ip, port), timeout=60) as conn:
+        print_options(conn)
         for chunk in pattern(total):
             digest.update(chunk)
             conn.sendall(chunk)

@@ -242,6 +242,7 @@ export { RttEstimator, type RttOptions } from './conn/rtt-estimator.js'
 export { emptyInboundSegment, type InboundSegment, OutboundSegment } from './conn/segment.js'
 export { TcpReadStatus, TcpSegmentReader, tcpSegmentHeaderLength, writeTcpSegment } from './conn/segment-codec.js'
 export { SendBuffer } from './conn/send-buffer.js'
+export { ECN_MODES, type EcnMode, type EcnStats, IpEcn } from './conn/rules/ecn.js'
 export { type LossDetection, resolveTcpConfig, TCP_DEFAULTS, type TcpConfig, TcpConfigError } from './conn/tcp-config.js'
 export {
   formatCidr,

@@ -48,6 +48,14 @@ export interface LinkImpairments {
   queueBytes?: number
   /** When the queue is full, refuse frames (txBurst returns fewer) instead of dropping them. Default false. */
   backpressure?: boolean
+  /**
+   * An ECN-marking queue (RFC 3168 §5, as a RED queue with `ecn` whose thresholds are equal, or DCTCP's
+   * marking threshold K): a frame that finds this many packets or more queued is, when it is an IPv4
+   * packet with an ECN-capable codepoint (ECT(0), ECT(1)), marked CE and sent on; any other frame is
+   * dropped (counted in `aqmDrops`). Only with a finite `rate` (no queue builds otherwise). In
+   * [1, Infinity]; default Infinity: no marking, drop-tail only.
+   */
+  ecnMarkPackets?: number
 }
 
 /** The settings of one direction after validation, with every default filled in. */
@@ -65,6 +73,7 @@ export interface ResolvedImpairments {
   queuePackets: number
   queueBytes: number
   backpressure: boolean
+  ecnMarkPackets: number
 }
 
 const MAX_TIME_US = 3_600_000_000
@@ -101,5 +110,6 @@ export function resolveImpairments(settings: LinkImpairments, prefix: string): R
     queuePackets: checkInteger(name('queuePackets'), settings.queuePackets ?? 1000, 1, Number.POSITIVE_INFINITY),
     queueBytes: checkInteger(name('queueBytes'), settings.queueBytes ?? Number.POSITIVE_INFINITY, 1, Number.POSITIVE_INFINITY),
     backpressure: Boolean(settings.backpressure ?? false),
+    ecnMarkPackets: checkInteger(name('ecnMarkPackets'), settings.ecnMarkPackets ?? Number.POSITIVE_INFINITY, 1, Number.POSITIVE_INFINITY),
   }
 }

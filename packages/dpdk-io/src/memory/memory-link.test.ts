@@ -196,6 +196,65 @@ describe('memory link: rate, delay and queue', () => {
   })
 })
 
+describe('memory link: an ECN-marking queue (ecnMarkPackets, RFC 3168 §5)', () => {
+  /** An IPv4 frame (20-byte header with a valid checksum) whose ECN field is `ecn`, numbered in its identification field. */
+  function ipv4Frame(pool: BufferPool, seq: number, ecn: number): PacketBuffer {
+    const buffer = numberedFrame(pool, 0, 1000)
+    const d = buffer.data
+    const o = buffer.offset
+    d[o + 12] = 0x08
+    d[o + 13] = 0x00
+    const ip = o + 14
+    d.fill(0, ip, ip + 20)
+    d[ip] = 0x45
+    d[ip + 1] = ecn
+    buffer.view.setUint16(ip + 2, 1000 - 14)
+    buffer.view.setUint16(ip + 4, seq)
+    d[ip + 8] = 64
+    d[ip + 9] = 17
+    buffer.view.setUint16(ip + 10, ipChecksum(d, ip))
+    return buffer
+  }
+  function ipChecksum(d: Uint8Array, ip: number): number {
+    let sum = 0
+    for (let i = 0; i < 20; i += 2) if (i !== 10) sum += (d[ip + i]! << 8) | d[ip + i + 1]!
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+    return ~sum & 0xffff
+  }
+
+  it('marks ECT frames CE above the threshold, fixing the header checksum, and drops non-ECT frames there', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 64 })
+    const link = createMemoryLink({ clock, impairments: { rate: 1e6, queuePackets: 100, ecnMarkPackets: 3 } })
+    // Six ECT(0) frames, then two Not-ECT and one ECT(1): the first three find fewer than 3 queued.
+    const frames = [0, 1, 2, 3, 4, 5].map((i) => ipv4Frame(pool, i, 2))
+    frames.push(ipv4Frame(pool, 6, 0), ipv4Frame(pool, 7, 0), ipv4Frame(pool, 8, 1))
+    expect(link.a.txBurst(frames, frames.length)).toBe(frames.length)
+    expect(link.stats('aToB').ceMarked).toBe(4)
+    expect(link.stats('aToB').aqmDrops).toBe(2)
+    expect(link.a.stats.drops.queueFull).toBe(2)
+    clock.runUntilIdle()
+    clock.advanceBy(1e9)
+    const got: PacketBuffer[] = []
+    expect(link.b.rxBurst(got, 64)).toBe(7)
+    const seen = got.map((b) => ({ id: b.view.getUint16(b.offset + 18), ecn: b.data[b.offset + 15]! & 3 }))
+    expect(seen).toEqual([
+      { id: 0, ecn: 2 },
+      { id: 1, ecn: 2 },
+      { id: 2, ecn: 2 },
+      { id: 3, ecn: 3 },
+      { id: 4, ecn: 3 },
+      { id: 5, ecn: 3 },
+      { id: 8, ecn: 3 },
+    ])
+    for (const b of got) expect(b.view.getUint16(b.offset + 24)).toBe(ipChecksum(b.data, b.offset + 14))
+  })
+
+  it('rejects a threshold below one packet', () => {
+    expect(() => createMemoryLink({ impairments: { rate: 1e6, ecnMarkPackets: 0 } })).toThrow(/aToB\.ecnMarkPackets/)
+  })
+})
+
 describe('memory link: impairments, each deterministic with a seed', () => {
   it('random loss drops about the configured share, the same frames for the same seed', () => {
     const first = run({ loss: 0.1 }, { count: 5000 })

@@ -20,6 +20,7 @@ import {
   type Port,
   type PortStats,
 } from '../port.js'
+import { internetChecksum } from '@mtcp/primitives'
 import { SeededRandom } from '../random.js'
 import { type LinkImpairments, type ResolvedImpairments, resolveImpairments } from './impairments.js'
 import { completeChecksums, segmentTcp4 } from '../offload/software-offload.js'
@@ -46,6 +47,10 @@ export interface LinkDirectionStats {
   corrupted: number
   /** Frames refused by backpressure (left with the sender). */
   refused: number
+  /** ECN-capable frames marked CE by the queue (`ecnMarkPackets`, RFC 3168 §5). */
+  ceMarked: number
+  /** Frames that were not ECN-capable, dropped where an ECN-capable one would have been marked (`ecnMarkPackets`). */
+  aqmDrops: number
 }
 
 /** Options of {@link createMemoryLink}. */
@@ -123,6 +128,29 @@ const enum Stream {
   CorruptBit,
 }
 
+/**
+ * RFC 3168 §5: set the CE codepoint of an untagged IPv4 frame whose ECN field is ECT(0), ECT(1) or CE
+ * already, fixing the header checksum unless it is left to offload or trusted. @returns false for a frame
+ * that is not ECN-capable (which the queue then drops instead).
+ */
+function markCongestion(buffer: PacketBuffer): boolean {
+  const data = buffer.data
+  const start = buffer.offset
+  if (buffer.length < ETHERNET_HEADER + 20 || data[start + 12] !== 0x08 || data[start + 13] !== 0x00) return false
+  const ip = start + ETHERNET_HEADER
+  if (data[ip]! >>> 4 !== 4 || (data[ip + 1]! & 3) === 0) return false
+  data[ip + 1] = data[ip + 1]! | 3
+  if ((buffer.offloadFlags & (OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.RX_IP_CHECKSUM_GOOD)) === 0) {
+    const headerLength = (data[ip]! & 0x0f) * 4
+    data[ip + 10] = 0
+    data[ip + 11] = 0
+    const sum = internetChecksum(data, ip, headerLength)
+    data[ip + 10] = sum >>> 8
+    data[ip + 11] = sum & 0xff
+  }
+  return true
+}
+
 /** One direction of the link: queue, transmitter, wire. @internal */
 class LinkDirection {
   settings!: ResolvedImpairments
@@ -140,6 +168,8 @@ class LinkDirection {
     duplicateFailures: 0,
     corrupted: 0,
     refused: 0,
+    ceMarked: 0,
+    aqmDrops: 0,
   }
   readonly inFlight = new TimedQueue()
   // Transmitter: when it is free again, and the frames still queued or serialising (txEnd, bytes).
@@ -443,6 +473,11 @@ export class MemoryPort implements Port {
         out.stats.queueDrops++
         return this.#drop(buffer, 'queueFull')
       }
+      if (out.queuedPackets >= settings.ecnMarkPackets && !markCongestion(buffer)) {
+        out.stats.aqmDrops++
+        return this.#drop(buffer, 'queueFull')
+      }
+      if (out.queuedPackets >= settings.ecnMarkPackets) out.stats.ceMarked++
       txEnd = out.serialise(now, length)
     }
     this.stats.txPackets++

@@ -58,6 +58,8 @@ export interface KernelPeer {
   child: ChildProcess
   ready: Promise<void>
   result: Promise<string>
+  /** Everything it printed, when it exits 0 (sink and send print `tcpi_options <n>` first). */
+  output: Promise<string>
 }
 
 /** Run the kernel peer in namespace `ns` with `args` (see kernel_peer.py for the modes). */
@@ -72,13 +74,14 @@ export function peer(ns: string, ...args: string[]): KernelPeer {
     if (output.includes('ready')) readyResolve()
   })
   child.stderr!.on('data', (data: Buffer) => (errors += data.toString()))
-  const result = new Promise<string>((resolve, reject) => {
+  const all = new Promise<string>((resolve, reject) => {
     child.on('exit', (code) => {
-      if (code === 0) resolve(output.trim().split('\n').at(-1)!)
+      if (code === 0) resolve(output)
       else reject(new Error(`kernel peer exited ${code}: ${output}${errors}`))
     })
   })
-  return { child, ready, result }
+  const result = all.then((text) => text.trim().split('\n').at(-1)!)
+  return { child, ready, result, output: all }
 }
 
 /** One 64 KB block of the kernel peer's pattern: byte i is (i * 7 + 3 + seed) & 0xff. */
@@ -112,12 +115,16 @@ export function sendPattern(socket: TcpSocket, total: number): Promise<void> {
   })
 }
 
-/** Accept one connection on `port` of `stack`, hash what arrives until EOF, close, and close the server. */
-export function receiveOne(stack: Stack, port: number): Promise<{ bytes: number; sha256: string }> {
+/**
+ * Accept one connection on `port` of `stack`, hash what arrives until EOF, close, and close the server.
+ * `onAccept` sees the accepted socket's fd first.
+ */
+export function receiveOne(stack: Stack, port: number, onAccept?: (fd: number) => void): Promise<{ bytes: number; sha256: string }> {
   return new Promise((resolve) => {
     const hash = createHash('sha256')
     let bytes = 0
     const server = stack.createServer((socket) => {
+      onAccept?.(socket.fd)
       socket.on('data', (data: Buffer) => {
         hash.update(data)
         bytes += data.length

@@ -47,6 +47,13 @@ export interface AckMeasurement {
   bytesSacked: number
   /** Segments those bytes make (rounded up). */
   packetsSacked: number
+  /**
+   * Bytes this ACK newly acknowledged (cumulatively or selectively) when it carried ECN-Echo (RFC 3168
+   * §6.1.2): data the receiver reports as having met congestion marks (CCP's Ack.ecn_bytes); 0 without ECE.
+   */
+  ecnBytes: number
+  /** Segments those bytes make (rounded up); 1 for an ECN-Echo that acknowledged nothing new (CCP's Ack.ecn_packets). */
+  ecnPackets: number
   /** Segments this ACK showed lost: 1 when it starts recovery (RFC 5681 §3.2 / RFC 6675 §5), plus retransmissions found lost again. */
   lostPackets: number
   /** The RTT sample this ACK gave, µs, or undefined (no new data acknowledged, or Karn's rule, RFC 6298 §3). */

@@ -72,6 +72,40 @@ describe('ReceiveBuffer', () => {
     expect(buffer.outOfOrderBytes).toBe(0)
   })
 
+  it('keeps every out-of-order full segment of a window with a hole before each (issue 15: a cap of 64 ranges dropped the rest)', () => {
+    // A 4 MiB window of 1448-byte segments where every other one was lost (a slow-start overshoot into a
+    // full queue loses far more than 64 in one window): all the others must be kept, none dropped.
+    const mss = 1448
+    const buffer = new ReceiveBuffer(4 << 20)
+    const segment = new Uint8Array(mss).fill(7)
+    let kept = 0
+    for (let offset = mss; offset + mss <= buffer.window; offset += 2 * mss) {
+      expect(buffer.insert(offset, segment)).toBe(0)
+      kept++
+    }
+    expect(buffer.rangeCount).toBe(kept)
+    expect(kept).toBeGreaterThan(1000)
+    // Filling the holes in order delivers everything.
+    let advanced = 0
+    for (let k = 0; k < kept; k++) {
+      const advance = buffer.insert(0, segment) // the hole at RCV.NXT, joining the island after it
+      expect(advance).toBe(2 * mss)
+      advanced += advance
+      buffer.consume(advance)
+    }
+    expect(advanced).toBe(2 * kept * mss)
+    expect(buffer.rangeCount).toBe(0)
+  })
+
+  it('bounds the out-of-order ranges by the capacity: 1-byte islands beyond it are dropped', () => {
+    const buffer = new ReceiveBuffer(1 << 20)
+    const byte = new Uint8Array(1)
+    let dropped = 0
+    for (let offset = 2; offset < 1 << 20; offset += 2) if (buffer.insert(offset, byte) < 0) dropped++
+    expect(buffer.rangeCount).toBe(1024) // capacity / 1024
+    expect(dropped).toBe((1 << 19) - 1 - 1024)
+  })
+
   it('cuts data at the window', () => {
     const buffer = new ReceiveBuffer(100)
     expect(buffer.insert(0, new Uint8Array(150))).toBe(100)

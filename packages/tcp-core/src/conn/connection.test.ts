@@ -52,7 +52,7 @@ describe('active open (RFC 9293 §3.10.7.3)', () => {
   it('reaches ESTABLISHED on SYN-ACK, acknowledges it and takes the options', () => {
     const h = established()
     expect(h.connection.sequence).toMatchObject({ sndUna: ISS + 1, sndNxt: ISS + 1, rcvNxt: IRS + 1 })
-    expect(h.connection.negotiated).toEqual({ mss: 1460 - 12, sendShift: 7, receiveShift: 5, timestamps: true, sack: true })
+    expect(h.connection.negotiated).toEqual({ mss: 1460 - 12, sendShift: 7, receiveShift: 5, timestamps: true, sack: true, ecn: false })
     expect(h.connection.rtt.smoothedRtt).toBe(10_000)
   })
 
@@ -60,7 +60,7 @@ describe('active open (RFC 9293 §3.10.7.3)', () => {
     const h = ConnectionHarness.connect(testConfig(), ISS)
     h.recv()
     h.send({ seq: IRS, ack: ISS + 1, flags: SYN | ACK, window: 8192 })
-    expect(h.connection.negotiated).toEqual({ mss: 536, sendShift: 0, receiveShift: 0, timestamps: false, sack: false })
+    expect(h.connection.negotiated).toEqual({ mss: 536, sendShift: 0, receiveShift: 0, timestamps: false, sack: false, ecn: false })
     const [ack] = h.recv()
     expect(ack!.timestamps).toBe(false)
     expect(ack!.window).toBe(65535)

@@ -40,6 +40,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
+import { Ecn, type EcnStats } from './rules/ecn.js'
 
 /** The connection states of RFC 9293 §3.3.2. */
 export type TcpState =
@@ -85,8 +86,8 @@ export const TcpEvents = {
   ERROR: 32,
 } as const
 
-/** Counters of one connection. */
-export interface TcpConnectionStats {
+/** Counters of one connection (with the ECN rule's, {@link EcnStats}). */
+export interface TcpConnectionStats extends EcnStats {
   segmentsIn: number
   segmentsOut: number
   bytesIn: number
@@ -104,6 +105,8 @@ export interface TcpConnectionStats {
   /** Retransmissions found lost again and sent again without waiting for the RTO (RACK, or the RFC 6675 mode's check). */
   lostRetransmissions: number
   outOfOrderSegments: number
+  /** Out-of-order segments dropped because the receive buffer's table of out-of-order ranges was full. */
+  outOfOrderDropped: number
   /** Segments that failed the acceptability test (RFC 9293 §3.10.7.4). */
   unacceptableSegments: number
   /** Segments dropped by PAWS (RFC 7323 §5). */
@@ -158,6 +161,7 @@ export class TcpConnection {
     rackLostSegments: 0,
     lostRetransmissions: 0,
     outOfOrderSegments: 0,
+    outOfOrderDropped: 0,
     unacceptableSegments: 0,
     pawsRejected: 0,
     missingTimestamps: 0,
@@ -171,6 +175,10 @@ export class TcpConnection {
     keepAliveProbes: 0,
     tailLossProbes: 0,
     tailLossProbeRecoveries: 0,
+    ceReceived: 0,
+    eceReceived: 0,
+    ecnReductions: 0,
+    cwrSent: 0,
   }
 
   // Send sequence space (RFC 9293 §3.3.1)
@@ -253,6 +261,9 @@ export class TcpConnection {
   /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
   readonly #undo = new SpuriousUndo()
 
+  /** Explicit Congestion Notification, RFC 3168 §6.1 (rules/ecn.ts). */
+  readonly #ecn: Ecn
+
   /** Sent segments, for RTT samples. */
   readonly #sentLog: SentLog
   /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
@@ -289,6 +300,7 @@ export class TcpConnection {
     this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
     this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
     this.#payloadMax = DEFAULT_PEER_MSS
+    this.#ecn = new Ecn(this.stats)
     this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
     // Delivery state per sent segment only for controllers that take rate samples: idle connections stay small.
     this.#sentLog = new SentLog(this.congestion.onAckMeasurement !== undefined)
@@ -299,6 +311,8 @@ export class TcpConnection {
         packetsAcked: 0,
         bytesSacked: 0,
         packetsSacked: 0,
+        ecnBytes: 0,
+        ecnPackets: 0,
         lostPackets: 0,
         rttSample: undefined,
         bytesInFlight: 0,
@@ -356,6 +370,7 @@ export class TcpConnection {
   static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number): TcpConnection {
     const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED', tsOffset)
     connection.#takeSynOptions(syn, now)
+    connection.#ecn.onSyn(config.ecn, syn.flags) // RFC 3168 §6.1.1
     connection.#sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
     connection.#maxSndWnd = syn.window
     connection.#sndWl1 = syn.seq
@@ -447,8 +462,8 @@ export class TcpConnection {
   }
 
   /** What was negotiated in the handshake. */
-  get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean } {
-    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn }
+  get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean; ecn: boolean } {
+    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn, ecn: this.#ecn.on }
   }
 
   /**
@@ -631,6 +646,7 @@ export class TcpConnection {
     this.#takeSynOptions(segment, now)
     this.#lastReceivedAt = now
     if (hasAck) {
+      this.#ecn.onSynAck(flags) // RFC 3168 §6.1.1
       this.#sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
       this.#maxSndWnd = segment.window
       this.#sndWl1 = segment.seq
@@ -709,6 +725,8 @@ export class TcpConnection {
       this.#challengeAck(now)
       return
     }
+    // RFC 3168 §6.1.3 (rules/ecn.ts): a CWR ends our echo, a CE mark on data starts it.
+    if (this.#ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#acks.now = true
     // Fifth, the ACK field.
     if (!(flags & TcpFlags.ACK)) return
     if (!this.#processAck(now, segment)) return
@@ -760,6 +778,7 @@ export class TcpConnection {
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
+    const recoveryBefore = recovery.inRecovery
     if (this.#tlp.onAck(ack, this.#sndUna, segment.payloadLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
     recovery.afterSack(now, sack, segment.sackBlocks)
     const ackedBefore = this.stats.bytesOut
@@ -777,9 +796,14 @@ export class TcpConnection {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
     }
+    if (this.#ecn.on) {
+      // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
+      if (recovery.inRecovery && !recoveryBefore) this.#ecn.onLossReduction(recovery.recover)
+      if (segment.flags & TcpFlags.ECE) this.#ecnEcho(now)
+    }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
     this.#delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
-    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0)
+    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
     if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
@@ -829,6 +853,7 @@ export class TcpConnection {
     // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
     // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
     this.#nagle.onAck(ack)
+    this.#ecn.onCumulativeAck(ack)
     const recovery = this.#recovery
     recovery.onCumulativeAck(ack)
     this.stats.bytesOut += dataAcked
@@ -918,6 +943,7 @@ export class TcpConnection {
           // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
           // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
           if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
+          else this.stats.outOfOrderDropped++
           this.stats.outOfOrderSegments++
           this.#acks.owePure()
         }
@@ -1062,7 +1088,7 @@ export class TcpConnection {
   #frtoStep(now: Micros, advanced: boolean, ack: number): void {
     const unsent = this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna)
     const newData = unsent > 0 && this.#sndWnd > seqSub(this.#sndMax, this.#sndUna)
-    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax)) {
+    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax, this.#frto.sack ? this.#sackedBelow(this.#frto.recover) : 0)) {
       case FrtoStep.SendNew:
         // Step 2b: new data instead of the rest of the flight.
         this.#sndNxt = this.#sndMax
@@ -1079,6 +1105,19 @@ export class TcpConnection {
     }
   }
 
+  /** SACKed octets between SND.UNA and `end` (F-RTO's SACK-enhanced step 3, RFC 5682 §3; only after a timeout, so the copy of the ranges is rare). */
+  #sackedBelow(end: number): number {
+    const scoreboard = this.#recovery.scoreboard
+    if (scoreboard === undefined || scoreboard.sackedBytes === 0) return 0
+    let total = 0
+    for (const range of scoreboard.sackedRanges()) {
+      const left = seqLt(range.left, this.#sndUna) ? this.#sndUna : range.left
+      const right = seqGt(range.right, end) ? end : range.right
+      if (seqLt(left, right)) total += seqSub(right, left)
+    }
+    return total
+  }
+
   /** Whether our FIN was sent and acknowledged. */
   #finAcked(): boolean {
     return this.#finSeq !== undefined && seqGt(this.#sndUna, this.#finSeq)
@@ -1092,11 +1131,14 @@ export class TcpConnection {
   // ---------------------------------------------------------------- RTT samples
 
   /** Finish this ACK's {@link AckMeasurement} and hand it to the controller. */
-  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number): void {
+  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number, ece: boolean): void {
     const mss = this.#payloadMax
     measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
     measurement.bytesSacked = newlySacked
     measurement.packetsSacked = Math.ceil(newlySacked / mss)
+    // RFC 3168 §6.1.2: the data this ECN-Echo acknowledged met congestion marks (CCP's Ack.ecn_bytes/ecn_packets).
+    measurement.ecnBytes = ece ? measurement.bytesAcked + newlySacked : 0
+    measurement.ecnPackets = ece ? Math.max(1, Math.ceil(measurement.ecnBytes / mss)) : 0
     const inFlight = this.#recovery.pipe()
     measurement.bytesInFlight = inFlight
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
@@ -1172,10 +1214,11 @@ export class TcpConnection {
       return
     }
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
+    this.#ecn.onLossReduction(this.#sndMax) // RFC 3168 §6.1.2: CWR answers any echo
     // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
     this.#recovery.onTimeout()
     // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
-    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax)
+    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax, this.#sackOn)
     this.#sndNxt = this.#sndUna
   }
 
@@ -1261,6 +1304,9 @@ export class TcpConnection {
     out.seq = this.iss
     out.flags = TcpFlags.SYN
     out.mss = this.#config.mss
+    const retransmission = this.#sndMax !== this.iss
+    // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) or SYN-ACK (ECE); either is Not-ECT.
+    out.flags |= this.#state === 'SYN-SENT' ? this.#ecn.synFlags(this.#config.ecn, retransmission) : this.#ecn.synAckFlags()
     out.sackPermitted = this.#config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
     const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvWindow.shift : -1
     out.windowScale = offerScale
@@ -1278,7 +1324,6 @@ export class TcpConnection {
       out.tsValue = this.#ts.clock(now)
       out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#ts.recent : 0
     }
-    const retransmission = this.#sndMax !== this.iss
     if (!retransmission) {
       this.#sndNxt = seqAdd(this.iss, 1)
       this.#sndMax = this.#sndNxt
@@ -1297,7 +1342,7 @@ export class TcpConnection {
     const out = this.#out
     out.reset()
     out.seq = seq
-    out.flags = TcpFlags.ACK | flags
+    out.flags = TcpFlags.ACK | flags | this.#ecn.ackFlags() // RFC 3168 §6.1.3: ECE until the peer's CWR
     out.ack = this.#rcvNxt
     out.window = this.#rcvWindow.field(this.#rcvNxt)
     if (this.#ts.on) {
@@ -1470,6 +1515,13 @@ export class TcpConnection {
     }
   }
 
+  /** RFC 3168 §6.1.2 and §6.1.5 (rules/ecn.ts): new data goes ECT(0), the first after a reduction with CWR; a retransmission Not-ECT. */
+  #markEct(out: OutboundSegment, retransmission: boolean): void {
+    const marking = this.#ecn.dataSegment(retransmission)
+    out.ecn = marking.ect
+    out.flags |= marking.flags
+  }
+
   #emitData(now: Micros, emit: (segment: OutboundSegment) => void, offset: number, length: number, fin: boolean): void {
     const seq = this.#sndNxt
     const allSent = offset + length >= this.sendBuffer.length
@@ -1483,6 +1535,7 @@ export class TcpConnection {
     this.#nagle.onSent(end, length < mss)
     const retransmission = seqLt(seq, this.#sndMax)
     out.retransmission = retransmission
+    if (length > 0) this.#markEct(out, retransmission)
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
@@ -1521,6 +1574,7 @@ export class TcpConnection {
       out.payloadOffset = offset
       out.payloadLength = length
       out.retransmission = next.retransmission
+      if (length > 0) this.#markEct(out, next.retransmission)
       const end = seqAdd(next.seq, length + (fin ? 1 : 0))
       if (next.retransmission) {
         this.stats.retransmittedSegments++
@@ -1533,7 +1587,12 @@ export class TcpConnection {
       }
       this.#logSent(now, next.seq, end, next.retransmission)
       recovery.onSent(next, end)
-      this.#rto.startIfStopped(now, this.rtt.rto)
+      // Retransmitting the first unacknowledged segment restarts the timer (as Linux's
+      // tcp_xmit_retransmit_queue rearms it for the head): its ACK cannot come sooner than a round trip
+      // from now, and a timer still counting from the last cumulative ACK, which the hole held back,
+      // fires before the repair can arrive whenever detecting the loss took more than RTO − RTT.
+      if (next.retransmission && next.seq === this.#sndUna) this.#rto.restart(now, this.rtt.rto)
+      else this.#rto.startIfStopped(now, this.rtt.rto)
       this.stats.segmentsOut++
       sent++
       emit(out)
@@ -1627,6 +1686,24 @@ export class TcpConnection {
       this.congestion.onEnterRecovery(now, inNetwork, true)
       this.congestion.onExitRecovery(now, this.bytesInFlight)
     }
+  }
+
+  /**
+   * RFC 3168 §6.1.2 (rules/ecn.ts): an ACK with ECE. Once per window of data, the window is reduced as
+   * for a loss — ssthresh from the data in the network, cwnd to it — but nothing is retransmitted: the
+   * marked segments arrived. During a loss recovery (whose PRR is already bringing the window down for
+   * the same round trip) or after a timeout, no second reduction; CWR is owed either way. As Linux's
+   * CWR state, the reduction cannot be undone by a later D-SACK or Eifel check: the congestion was real.
+   */
+  #ecnEcho(now: Micros): void {
+    const recovery = this.#recovery
+    const lossReduced = recovery.inRecovery || this.#rto.timeouts > 0
+    const windowEnd = recovery.inRecovery ? recovery.recover : this.#sndMax
+    if (!this.#ecn.onEce(this.#sndUna, windowEnd, !lossReduced)) return
+    this.#undo.onCongestion()
+    const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
+    this.congestion.onEnterRecovery(now, inNetwork, true)
+    this.congestion.onExitRecovery(now, this.bytesInFlight)
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */

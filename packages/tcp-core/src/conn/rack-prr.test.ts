@@ -230,3 +230,56 @@ describe('F-RTO (RFC 5682 §2)', () => {
     expect(sent).not.toContain(s(12))
   })
 })
+
+describe('SACK-enhanced F-RTO (RFC 5682 §3)', () => {
+  const MSS_NO_TS = 1460
+  const s = (i: number): number => ISS + 1 + i * MSS_NO_TS
+  const ackOf = (ack: number, sack: Array<[number, number]> = []) => ({ seq: IRS + 1, ack, window: 1024, payload: new Uint8Array(0), sackBlocks: sack.map(([l, r]) => ({ left: s(l), right: s(r) })) })
+
+  /** Ten segments out, then the RTO: the head goes again. */
+  function timedOut(control: UndoingWindow): ConnectionHarness {
+    const config = resolveTcpConfig({ noDelay: true, tailLossProbe: false, timestamps: false }, () => control)
+    const h = ConnectionHarness.connect(config, ISS)
+    h.recv()
+    h.now = SRTT
+    h.send({ seq: IRS, ack: ISS + 1, flags: SYN | ACK, window: 65535, mss: 1460, windowScale: 7, sackPermitted: true })
+    h.recv()
+    h.connection.write(bytes(30 * MSS_NO_TS))
+    expect(dataSeqs(h)).toHaveLength(10)
+    h.now = h.connection.pollAt()!
+    expect(dataSeqs(h)).toEqual([s(0)])
+    return h
+  }
+
+  it('step 2: duplicate ACKs before the ACK of the retransmission do not end F-RTO; the new ACK then sends new data', () => {
+    const control = new UndoingWindow(10 * MSS_NO_TS)
+    const h = timedOut(control)
+    h.now += 1000
+    h.send(ackOf(s(0), [[3, 5]])) // late SACKs for the original flight
+    h.send(ackOf(s(0), [[3, 6]]))
+    dataSeqs(h)
+    h.now += 1000
+    h.send(ackOf(s(2), [[3, 6]]))
+    expect(dataSeqs(h)).toEqual([s(10), s(11)])
+    // Step 3b: the next ACK SACKs more never-retransmitted data below the recovery point: spurious.
+    h.now += 1000
+    h.send(ackOf(s(2), [[3, 8]]))
+    expect(h.connection.stats.spuriousTimeouts).toBe(1)
+    expect(control.undos).toBe(1)
+  })
+
+  it('step 3a: a duplicate ACK that SACKs only the two new segments means the loss was real: go-back-N', () => {
+    const control = new UndoingWindow(10 * MSS_NO_TS)
+    const h = timedOut(control)
+    h.now += 1000
+    h.send(ackOf(s(2)))
+    expect(dataSeqs(h)).toEqual([s(10), s(11)])
+    h.now += 1000
+    h.send(ackOf(s(2), [[10, 12]]))
+    expect(h.connection.stats.spuriousTimeouts).toBe(0)
+    expect(control.undos).toBe(0)
+    h.now += 1000
+    h.send(ackOf(s(3), [[10, 12]]))
+    expect(dataSeqs(h)[0]).toBe(s(3))
+  })
+})

@@ -10,8 +10,18 @@
 import { copyBytes } from '../wire/bytes.js'
 import { growRing, type RingStoragePool } from './ring.js'
 
-/** The most out-of-order ranges kept; a segment that would need more is dropped (and retransmitted by the peer). */
-const MAX_RANGES = 64
+/**
+ * The fewest out-of-order ranges kept, and the bytes of capacity per further range: a segment that would
+ * need more ranges is dropped (and retransmitted by the peer). A range per 1 KiB of buffer holds every
+ * hole pattern of full-sized segments (a hole costs at least one segment, a range at least another), so
+ * only a peer sending islands of a few bytes meets the bound, which keeps the cost of an insert (a
+ * binary search and one splice) bounded. It was 64 whatever the buffer: a slow-start overshoot that
+ * lost more than 64 segments of one window had every segment past the 64th hole dropped by the receiver
+ * too, and the sender, seeing no SACK for them, waited for the RTO and resent the rest of the window
+ * (issue 15: most of the retransmissions of the stack-emulated-100M benchmark).
+ */
+const MIN_RANGES = 64
+const BYTES_PER_RANGE = 1024
 
 /** No storage yet (shared: nothing is ever written into zero bytes). */
 const EMPTY = new Uint8Array(0)
@@ -25,6 +35,7 @@ export class ReceiveBuffer {
   /** Out-of-order ranges as [start, end) offsets past the readable data, sorted, disjoint, not touching. */
   readonly #starts: number[] = []
   readonly #ends: number[] = []
+  readonly #maxRanges: number
 
   /**
    * @param capacity - bytes; the connection's receive buffer size.
@@ -33,7 +44,9 @@ export class ReceiveBuffer {
   constructor(
     readonly capacity: number,
     readonly pool?: RingStoragePool,
-  ) {}
+  ) {
+    this.#maxRanges = Math.max(MIN_RANGES, Math.floor(capacity / BYTES_PER_RANGE))
+  }
 
   /** Give the storage back to the pool and empty the buffer (the connection is finished with it). */
   release(): void {
@@ -145,8 +158,14 @@ export class ReceiveBuffer {
   #addRange(start: number, end: number): boolean {
     const starts = this.#starts
     const ends = this.#ends
+    // The first range that ends at or after `start` (binary search: most inserts extend the last range).
     let i = 0
-    while (i < starts.length && ends[i]! < start) i++
+    let high = starts.length
+    while (i < high) {
+      const middle = (i + high) >>> 1
+      if (ends[middle]! < start) i = middle + 1
+      else high = middle
+    }
     let j = i
     let mergedStart = start
     let mergedEnd = end
@@ -155,7 +174,7 @@ export class ReceiveBuffer {
       mergedEnd = Math.max(mergedEnd, ends[j]!)
       j++
     }
-    if (i === j && starts.length >= MAX_RANGES) return false
+    if (i === j && starts.length >= this.#maxRanges) return false
     starts.splice(i, j - i, mergedStart)
     ends.splice(i, j - i, mergedEnd)
     return true

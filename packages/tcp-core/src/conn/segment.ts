@@ -32,6 +32,11 @@ export interface InboundSegment {
   payloadOffset: number
   /** Bytes of text. */
   payloadLength: number
+  /**
+   * Whether the IP header carried the CE codepoint (RFC 3168 §5): a router on the way marked congestion.
+   * The stack sets it from the IPv4 header; undefined means not marked.
+   */
+  ce?: boolean | undefined
 }
 
 /** A blank {@link InboundSegment} to fill, for tests and for drivers that reuse one object. */
@@ -50,6 +55,7 @@ export function emptyInboundSegment(): InboundSegment {
     payload: new Uint8Array(0),
     payloadOffset: 0,
     payloadLength: 0,
+    ce: false,
   }
 }
 
@@ -83,6 +89,11 @@ export class OutboundSegment {
   segmentSize = 0
   /** Whether this segment retransmits data sent before. */
   retransmission = false
+  /**
+   * The IP header's ECN field for this segment (RFC 3168 §5): 0 Not-ECT, 2 ECT(0) on new data once ECN
+   * was negotiated (`IpEcn`). The stack writes it into the IPv4 header.
+   */
+  ecn = 0
   /** @internal */
   copyFrom: ((from: number, length: number, target: Uint8Array, offset: number) => void) | undefined = undefined
   /** @internal */
@@ -106,5 +117,6 @@ export class OutboundSegment {
     this.payloadLength = 0
     this.segmentSize = 0
     this.retransmission = false
+    this.ecn = 0
   }
 }

@@ -5,6 +5,7 @@
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
 import type { TcpConnection } from './connection.js'
 import { RingStoragePool } from './ring.js'
+import { ECN_MODES, type EcnMode } from './rules/ecn.js'
 
 /** The loss detections a connection can use ({@link TcpConfig.lossDetection}). */
 export type LossDetection = 'rack' | 'rfc6675' | 'newreno'
@@ -97,6 +98,14 @@ export interface TcpConfig {
    * not reveal the host's uptime. Set it to run a connection's clock across the 2^32 wrap in a test.
    */
   timestampOffset: number | undefined
+  /**
+   * Explicit Congestion Notification (RFC 3168), as Linux's net.ipv4.tcp_ecn: `'on'` asks for it in the
+   * SYN of an active open and accepts it on a passive one; `'passive'` (default, Linux's 2) only accepts
+   * a peer's request; `'off'` refuses it. Once negotiated, new data goes out ECT(0), a CE mark is echoed
+   * with ECE until the peer's CWR, and an ECE reduces the window once per window of data, without a
+   * retransmission (rules/ecn.ts).
+   */
+  ecn: EcnMode
   /** A token-bucket rate limit on the connection's data: rate in bytes/s and burst in bytes, or undefined for none. Default none. */
   rateLimit: { rate: number; burst: number } | undefined
   /** The congestion controller, made per connection. */
@@ -149,6 +158,7 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'congestionControl'> = Object.freeze(
   slowStartAfterIdle: true,
   timestampOffset: undefined,
   ringStorage: undefined,
+  ecn: 'passive',
 })
 
 type Range = readonly [min: number, max: number, integer: boolean]
@@ -193,6 +203,9 @@ export function resolveTcpConfig(options: Partial<TcpConfig>, congestionControl:
   }
   if (config.ringStorage !== undefined && !(config.ringStorage instanceof RingStoragePool)) {
     throw new TcpConfigError(`ringStorage must be a RingStoragePool or undefined, got ${typeof config.ringStorage}`)
+  }
+  if (!ECN_MODES.includes(config.ecn)) {
+    throw new TcpConfigError(`ecn must be one of ${ECN_MODES.map((name) => `'${name}'`).join(', ')}, got ${String(config.ecn)}`)
   }
   if (config.minRto > config.maxRto) throw new TcpConfigError(`minRto (${config.minRto}) must not exceed maxRto (${config.maxRto})`)
   return config

@@ -69,6 +69,8 @@ export interface SentSegment {
   sack: Array<[number, number]>
   payload: Uint8Array
   retransmission: boolean
+  /** The IP ECN codepoint the segment asks for (0 Not-ECT, 2 ECT(0); RFC 3168 §5). */
+  ecn: number
 }
 
 /** Copy what an emitted segment says, so it survives the reuse of the object. */
@@ -91,6 +93,7 @@ export function snapshot(out: OutboundSegment): SentSegment {
     sack,
     payload,
     retransmission: out.retransmission,
+    ecn: out.ecn,
   }
 }
 

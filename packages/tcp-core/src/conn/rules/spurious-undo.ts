@@ -54,6 +54,15 @@ export class SpuriousUndo {
     this.#duplicated = 0
   }
 
+  /**
+   * A reduction for congestion that was certainly real (an ECN-Echo, RFC 3168 §6.1.2): nothing before it
+   * may be undone any more, since the controller's saved window would restore the window from before it.
+   */
+  onCongestion(): void {
+    this.#open = false
+    this.#eifel = undefined
+  }
+
   /** Whether the last recovery may still prove spurious. */
   get recoveryOpen(): boolean {
     return this.#open

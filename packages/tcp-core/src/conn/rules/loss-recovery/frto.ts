@@ -9,6 +9,13 @@
  *    data); a duplicate means loss: back to go-back-N from SND.UNA.
  * Only the first timeout of a series is checked, and only when the controller can undo. The recovery
  * point is SND.MAX at the timeout, live only until the second ACK (decision 0010).
+ *
+ * With SACK, the SACK-enhanced algorithm (RFC 5682 §3, as Linux runs it): in step 2, duplicate ACKs that
+ * come before the ACK of the retransmission only update the scoreboard and F-RTO waits on; in step 3, the
+ * timeout is spurious when the ACK acknowledges never-retransmitted data, cumulatively or by SACK blocks
+ * below the recovery point (only the head was retransmitted, and the scoreboard was cleared at the
+ * timeout, so any octet SACKed below it since step 2 was sent once); a duplicate ACK that SACKs nothing
+ * below it (the two new segments arrived, the flight did not) means the loss was real (decision 0053).
  * @module
  */
 import { seqGe } from '../../../wire/seq.js'
@@ -30,17 +37,33 @@ export class Frto {
   /** 0: off; 1: waiting for the first ACK; 2: waiting for the second. */
   #state = 0
   #recover = 0
+  /** The SACK-enhanced algorithm (RFC 5682 §3) runs: SACK was negotiated. */
+  #sack = false
+  /** SACKed octets below the recovery point when step 2 ended (SACK-enhanced only). */
+  #sackedAtStep2 = 0
   /** Bytes of new data step 2b still lets go beyond cwnd. */
   allowance = 0
+
+  /** The recovery point: SND.MAX at the timeout. */
+  get recover(): number {
+    return this.#recover
+  }
+
+  /** Whether the SACK-enhanced algorithm runs (the connection then passes SACKed octets below {@link recover}). */
+  get sack(): boolean {
+    return this.#sack
+  }
 
   get active(): boolean {
     return this.#state !== 0
   }
 
   /** A retransmission timeout at SND.MAX `sndMax`; `enabled` for the first of a series with an undoing controller. */
-  onTimeout(enabled: boolean, sndMax: number): void {
+  onTimeout(enabled: boolean, sndMax: number, sack = false): void {
     this.#state = enabled ? 1 : 0
     this.#recover = sndMax
+    this.#sack = sack
+    this.#sackedAtStep2 = 0
     this.allowance = 0
   }
 
@@ -54,23 +77,30 @@ export class Frto {
    * RFC 5682 §2 steps 2 and 3 for one acceptable ACK.
    * @param advanced - it advanced SND.UNA to `ack`
    * @param newData - unsent data exists and the peer's window takes it
+   * @param sackedBelowRecover - SACK-enhanced only: octets the scoreboard holds SACKed below {@link recover}
    */
-  onAck(advanced: boolean, ack: number, newData: boolean, mss: number): number {
+  onAck(advanced: boolean, ack: number, newData: boolean, mss: number, sackedBelowRecover = 0): number {
     const state = this.#state
     if (state === 0) return FrtoStep.None
     if (state === 1) {
-      // Step 2a: a duplicate ACK, or an ACK of everything up to the recovery point: conventional recovery.
+      // RFC 5682 §3 step 2: with SACK, duplicate ACKs before the ACK of the retransmission only update
+      // the scoreboard; F-RTO waits for a new acknowledgment.
+      if (!advanced && this.#sack) return FrtoStep.None
+      // Step 2a (§2 and §3): a duplicate ACK, or an ACK of everything up to the recovery point: conventional recovery.
       if (!advanced || seqGe(ack, this.#recover) || !newData) {
         this.#state = 0
         return FrtoStep.None
       }
       // Step 2b: two new segments, then wait for the next ACK.
       this.#state = 2
+      this.#sackedAtStep2 = sackedBelowRecover
       this.allowance = 2 * mss
       return FrtoStep.SendNew
     }
     this.#state = 0
     this.allowance = 0
+    // §3 step 3b: SACK blocks newly acknowledge never-retransmitted data below the recovery point: spurious.
+    if (this.#sack && sackedBelowRecover > this.#sackedAtStep2) return FrtoStep.Spurious
     // Step 3a: a duplicate ACK: the timeout was real; step 3b: SND.UNA advanced again: spurious.
     return advanced ? FrtoStep.Spurious : FrtoStep.Conventional
   }
