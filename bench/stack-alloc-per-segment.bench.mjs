@@ -79,4 +79,6 @@ const perBulk = bulkBytes / bulkSegments
 const perRr = rrBytes / rrSegments
 report({ id: 'stack-alloc-per-segment', metric: 'JS heap bytes allocated per segment, bulk transfer', unit: 'bytes', value: perBulk, baseline: null, target: '0' })
 console.log(`  request/response (64 B each way): ${perRr.toFixed(0)} bytes per segment (${rrSegments} segments)`)
-console.log('  what remains: one view of the payload range per copy (send ring to frame, frame to receive ring, ring to the application: TypedArray.prototype.set takes whole arrays, and Node 20 has no ranged copy between buffers that does not make one), and sequence numbers above 2^30 boxed as heap numbers across calls')
+console.log(
+  '  what remains (heap profile with collected objects included): one view of the payload range per copy (send ring to frame, frame to receive ring; TypedArray.prototype.set takes whole arrays, Node 20 has no ranged copy between two buffers that does not make one, and a JavaScript copy loop costs more than the view), and numbers at or above 2^31 (sequence numbers, TSvals) stored into fields that also hold undefined (InboundSegment.tsValue, tsEcho), which V8 boxes as a heap number per store',
+)
