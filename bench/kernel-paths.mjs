@@ -119,17 +119,8 @@ export function haveIperf3(id) {
  * sent meanwhile (the control connection's few included).
  */
 export async function iperf3ToKernel(paths, seconds) {
-  // --forceflush: the "Server listening" line reaches the pipe at once, not when iperf3 exits.
-  const server = spawn('ip', ['netns', 'exec', paths.B, 'iperf3', '-s', '-1', '--forceflush', '-B', paths.kernelPeerIp, '-p', '7201'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const server = await iperf3Server(paths, '-1', '-B', paths.kernelPeerIp)
   try {
-    let banner = ''
-    await new Promise((resolve, reject) => {
-      server.stdout.on('data', (data) => {
-        banner += data
-        if (banner.includes('Server listening')) resolve()
-      })
-      server.on('exit', (code) => reject(new Error(`iperf3 -s exited ${code}: ${banner}`)))
-    })
     const packetsBefore = paths.txPackets(paths.A, paths.kernelA)
     const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
@@ -206,10 +197,10 @@ export async function bulkToKernel(paths, { bytes, offloads, iperf3 = false }) {
   }
 }
 
-/** `iperf3 -s` in B on port 7201, serving test after test on every address of B; resolves once it listens. */
-async function iperf3Server(paths) {
+/** `iperf3 -s` in B on port 7201 with `args` (none: test after test on every address of B); resolves once it listens. */
+async function iperf3Server(paths, ...args) {
   // --forceflush: the "Server listening" line reaches the pipe at once, not when iperf3 exits.
-  const server = spawn('ip', ['netns', 'exec', paths.B, 'iperf3', '-s', '--forceflush', '-p', '7201'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const server = spawn('ip', ['netns', 'exec', paths.B, 'iperf3', '-s', '--forceflush', '-p', '7201', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   let banner = ''
   await new Promise((resolve, reject) => {
     server.stdout.on('data', (data) => {

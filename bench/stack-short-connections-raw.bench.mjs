@@ -21,6 +21,28 @@ const CONCURRENCY = 16
 const REQUEST = new Uint8Array(64).fill(0x71)
 const RESPONSE = new Uint8Array(64).fill(0x72)
 
+/**
+ * CONCURRENCY loops of transactions for `seconds`, the same for both sides: `open(finish)` starts one and
+ * calls `finish(ok)` when it is over; resolves with how many succeeded.
+ */
+function loops(seconds, open) {
+  return new Promise((resolve) => {
+    let done = 0
+    let running = 0
+    const end = performance.now() + seconds * 1000
+    const next = () => {
+      running++
+      open((ok) => {
+        running--
+        if (ok) done++
+        if (performance.now() < end) next()
+        else if (running === 0) resolve(done)
+      })
+    }
+    for (let i = 0; i < CONCURRENCY; i++) next()
+  })
+}
+
 /** Transactions per second and CPU µs per transaction of `run(seconds)`, which resolves with its count. */
 async function measured(run) {
   await run(WARMUP)
@@ -58,41 +80,30 @@ function ours() {
   server.watch(listener, () => {
     for (let fd = server.tryAccept(listener); fd !== -1; fd = server.tryAccept(listener)) server.watch(fd, serve)
   })
-  let stop = null
   const run = (seconds) =>
-    new Promise((resolve) => {
-      let done = 0
-      let open = 0
-      const end = performance.now() + seconds * 1000
-      const start = () => {
-        open++
-        const fd = client.socket()
-        let sent = false
-        client.watch(fd, (_, events) => {
-          if (!sent && events & PollEvents.OUT) {
-            sent = true
-            client.write(fd, REQUEST)
+    loops(seconds, (finish) => {
+      const fd = client.socket()
+      let sent = false
+      client.watch(fd, (_, events) => {
+        if (!sent && events & PollEvents.OUT) {
+          sent = true
+          client.write(fd, REQUEST)
+        }
+        if (events & PollEvents.IN) {
+          let got = 0
+          try {
+            got = client.read(fd, scratch)
+          } catch (error) {
+            if (error.code === 'EAGAIN') return
           }
-          if (events & PollEvents.IN) {
-            let got = 0
-            try {
-              got = client.read(fd, scratch)
-            } catch (error) {
-              if (error.code === 'EAGAIN') return
-            }
-            if (got !== RESPONSE.length && !(events & PollEvents.HUP)) return
-            client.close(fd)
-            open--
-            if (got === RESPONSE.length) done++
-            if (performance.now() < end) start()
-            else if (open === 0) resolve(done)
-          }
-        })
-        client.connect(fd, '10.0.0.1', 80)
-      }
-      for (let i = 0; i < CONCURRENCY; i++) start()
+          if (got !== RESPONSE.length && !(events & PollEvents.HUP)) return
+          client.close(fd)
+          finish(got === RESPONSE.length)
+        }
+      })
+      client.connect(fd, '10.0.0.1', 80)
     })
-  stop = () => {
+  const stop = () => {
     server.stop()
     client.stop()
     link.close()
@@ -108,27 +119,15 @@ async function kernel() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address()
   const run = (seconds) =>
-    new Promise((resolve) => {
-      let done = 0
-      let open = 0
-      const end = performance.now() + seconds * 1000
-      const start = () => {
-        open++
-        let got = 0
-        const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => socket.write(REQUEST))
-        socket.on('data', (data) => {
-          got += data.length
-          if (got === RESPONSE.length) socket.destroy()
-        })
-        socket.on('error', () => {})
-        socket.on('close', () => {
-          open--
-          if (got === RESPONSE.length) done++
-          if (performance.now() < end) start()
-          else if (open === 0) resolve(done)
-        })
-      }
-      for (let i = 0; i < CONCURRENCY; i++) start()
+    loops(seconds, (finish) => {
+      let got = 0
+      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => socket.write(REQUEST))
+      socket.on('data', (data) => {
+        got += data.length
+        if (got === RESPONSE.length) socket.destroy()
+      })
+      socket.on('error', () => {})
+      socket.on('close', () => finish(got === RESPONSE.length))
     })
   return { run, stop: () => server.close() }
 }

@@ -81,6 +81,11 @@ export function treeCpuSeconds(pid) {
   return total / 100
 }
 
+/** A server's CPU seconds per transaction over its whole run (warm-up included on both counts). */
+export function serverCpuPerTransaction(result) {
+  return result.serverCpuSeconds / Math.max(1, result.allTransactions)
+}
+
 /** The workers' event-loop busy fraction over a window: `before` and `after` are `cluster.stats()` results. */
 export function loopUtilization(before, after) {
   return after.workers.map((worker, i) => {
@@ -126,6 +131,6 @@ export async function measureCluster(paths, workers, generator) {
 /** One line about a measurement, for the console. */
 export function describe(name, result) {
   const loops = result.utilization === undefined ? '' : `, worker loops busy ${result.utilization.map((u) => `${Math.round(u * 100)}%`).join('/')}`
-  const server = result.serverCpuSeconds === undefined ? '' : `, server ${((result.serverCpuSeconds / Math.max(1, result.allTransactions)) * 1e6).toFixed(1)} CPU-µs per transaction`
+  const server = result.serverCpuSeconds === undefined ? '' : `, server ${(serverCpuPerTransaction(result) * 1e6).toFixed(1)} CPU-µs per transaction`
   return `  ${name}: ${Math.round(result.rate)} transactions/s, ${result.errors} errors, generator ${(result.cpuPerTransaction * 1e6).toFixed(1)} CPU-µs per transaction${server}${loops}`
 }

@@ -8,7 +8,7 @@
 // same generator over the same path in the same run, and both CPU figures count the same threads.
 import { requireRoot, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
-import { describe, generatorCommand, measureCluster, prepareClientNamespace } from './workers-lib.mjs'
+import { describe, generatorCommand, measureCluster, prepareClientNamespace, serverCpuPerTransaction } from './workers-lib.mjs'
 
 requireRoot('workers-scaling')
 const generator = generatorCommand()
@@ -21,13 +21,12 @@ const { one, two } = await withKernelPaths('mws', 216, async (paths) => {
 console.log(`workers-scaling: generator ${generator.kind}`)
 console.log(describe('1 worker', one))
 console.log(describe('2 workers', two))
-const cpuPer = (result) => result.serverCpuSeconds / Math.max(1, result.allTransactions)
 report({
   id: 'workers-scaling-cpu',
   metric: 'server CPU µs per small transaction (main and worker threads, user + system), our stack with 2 workers',
   unit: 'µs',
-  value: cpuPer(two) * 1e6,
-  baseline: { name: 'our stack with 1 worker, same path and generator', value: cpuPer(one) * 1e6 },
+  value: serverCpuPerTransaction(two) * 1e6,
+  baseline: { name: 'our stack with 1 worker, same path and generator', value: serverCpuPerTransaction(one) * 1e6 },
   target: 'ratio ≤ 1.1',
 })
 report({

@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { requireRoot, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
-import { describe, generate, generatorCommand, measureCluster, prepareClientNamespace, treeCpuSeconds } from './workers-lib.mjs'
+import { describe, generate, generatorCommand, measureCluster, prepareClientNamespace, serverCpuPerTransaction, treeCpuSeconds } from './workers-lib.mjs'
 
 const SERVER = fileURLToPath(new URL('./workers-kernel-server.mjs', import.meta.url))
 
@@ -45,13 +45,12 @@ report({
   baseline: { name: 'Node net server, 2 node:cluster workers (SCHED_NONE) on kernel sockets', value: kernel.rate },
   target: 'ratio ≥ 2',
 })
-const cpuPer = (result) => result.serverCpuSeconds / Math.max(1, result.allTransactions)
 report({
   id: 'workers-vs-kernel-cpu',
   metric: 'server CPU µs per small transaction (user + system), our stack with 2 workers on AF_PACKET fanout',
   unit: 'µs',
-  value: cpuPer(ours) * 1e6,
-  baseline: { name: 'Node net server, 2 node:cluster workers on kernel sockets (its process tree)', value: cpuPer(kernel) * 1e6 },
+  value: serverCpuPerTransaction(ours) * 1e6,
+  baseline: { name: 'Node net server, 2 node:cluster workers on kernel sockets (its process tree)', value: serverCpuPerTransaction(kernel) * 1e6 },
   target: 'ratio ≤ 0.5',
 })
 report({
