@@ -89,6 +89,9 @@ try {
   mkdirSync(pnpmApp)
   writeFileSync(join(pnpmApp, 'package.json'), `${JSON.stringify({ name: 'mtcp-consumer-pnpm', private: true, type: 'module' }, null, 2)}\n`)
   const nativeTarballs = files.filter((file) => /^mtcp-dpdk-io(-native)?-\d/.test(file)).map((file) => join(tarballs, file))
+  // dpdk-io depends on @mtcp/primitives, which is not on the registry either: pnpm takes it from its tarball.
+  const primitives = files.find((file) => /^mtcp-primitives-\d/.test(file))
+  writeFileSync(join(pnpmApp, 'pnpm-workspace.yaml'), `overrides:\n  '@mtcp/primitives': 'file:${join(tarballs, primitives ?? 'missing')}'\n`)
   const pnpmAdd = run('pnpm', ['add', ...nativeTarballs], { cwd: pnpmApp, env })
   check(pnpmAdd.status === 0 && !/IGNORED_BUILDS/.test(`${pnpmAdd.stdout}${pnpmAdd.stderr}`), 'pnpm add @mtcp/dpdk-io and @mtcp/dpdk-io-native: no build to approve', `${pnpmAdd.stdout}\n${pnpmAdd.stderr}`)
   const pnpmAddon = run(process.execPath, ['--input-type=module', '-e', "const m = await import('@mtcp/dpdk-io-native'); console.log(m.nativeAvailable())"], { cwd: pnpmApp, env })
