@@ -121,23 +121,8 @@ export function haveIperf3(id) {
 export async function iperf3ToKernel(paths, seconds) {
   const server = await iperf3Server(paths, '-1', '-B', paths.kernelPeerIp)
   try {
-    const packetsBefore = paths.txPackets(paths.A, paths.kernelA)
-    const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    client.stdout.on('data', (data) => (output += data))
-    const [code] = await once(client, 'exit')
-    let result
-    try {
-      result = JSON.parse(output)
-    } catch {
-      throw new Error(`iperf3 -c exited ${code} without its JSON report: ${output}`)
-    }
-    if (code !== 0 || result.error !== undefined) throw new Error(`iperf3 -c failed (exit ${code}): ${result.error ?? output}`)
-    return {
-      bitsPerSecond: result.end.sum_received.bits_per_second,
-      seconds: result.end.sum_sent.seconds,
-      packets: paths.txPackets(paths.A, paths.kernelA) - packetsBefore,
-    }
+    const { result, packets } = await iperf3Client(paths, seconds)
+    return { bitsPerSecond: result.end.sum_received.bits_per_second, seconds: result.end.sum_sent.seconds, packets }
   } finally {
     server.kill()
   }
@@ -197,6 +182,26 @@ export async function bulkToKernel(paths, { bytes, offloads, iperf3 = false }) {
   }
 }
 
+/**
+ * `iperf3 -c` from A to B's kernel address on port 7201 for `seconds`: its JSON report, and the packets
+ * A's interface sent meanwhile (the control connection's few included).
+ */
+async function iperf3Client(paths, seconds) {
+  const before = paths.txPackets(paths.A, paths.kernelA)
+  const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  client.stdout.on('data', (data) => (output += data))
+  const [code] = await once(client, 'exit')
+  let result
+  try {
+    result = JSON.parse(output)
+  } catch {
+    throw new Error(`iperf3 -c exited ${code} without its JSON report: ${output}`)
+  }
+  if (code !== 0 || result.error !== undefined) throw new Error(`iperf3 -c failed (exit ${code}): ${result.error ?? output}`)
+  return { result, packets: paths.txPackets(paths.A, paths.kernelA) - before }
+}
+
 /** `iperf3 -s` in B on port 7201 with `args` (none: test after test on every address of B); resolves once it listens. */
 async function iperf3Server(paths, ...args) {
   // --forceflush: the "Server listening" line reaches the pipe at once, not when iperf3 exits.
@@ -240,19 +245,8 @@ export async function iperf3SideBySide(paths, { seconds, offloads, runs = 3 }) {
     }
   }
   const kernel = async () => {
-    const before = paths.txPackets(paths.A, paths.kernelA)
-    const client = spawn('ip', ['netns', 'exec', paths.A, 'iperf3', '-c', paths.kernelPeerIp, '-p', '7201', '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    client.stdout.on('data', (data) => (output += data))
-    const [code] = await once(client, 'exit')
-    let result
-    try {
-      result = JSON.parse(output)
-    } catch {
-      throw new Error(`iperf3 -c exited ${code} without its JSON report: ${output}`)
-    }
-    if (code !== 0 || result.error !== undefined) throw new Error(`iperf3 -c failed (exit ${code}): ${result.error ?? output}`)
-    return { seconds: result.end.sum_sent.seconds, packets: paths.txPackets(paths.A, paths.kernelA) - before, bytes: result.end.sum_received.bytes }
+    const { result, packets } = await iperf3Client(paths, seconds)
+    return { seconds: result.end.sum_sent.seconds, packets, bytes: result.end.sum_received.bytes }
   }
   try {
     const results = []
