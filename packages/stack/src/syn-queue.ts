@@ -39,21 +39,6 @@ const MAX_WINDOW_FIELD = 0xffff
 /** RFC 9293 §3.7.1: the MSS assumed when a SYN carries none. */
 const DEFAULT_MSS = 536
 
-/** @internal Make a reused {@link OutboundSegment} a bare header again: no options, no payload. */
-export function clearSegment(out: OutboundSegment): void {
-  out.flags = 0
-  out.mss = 0
-  out.windowScale = -1
-  out.sackPermitted = false
-  out.timestamps = false
-  out.tsValue = 0
-  out.tsEcho = 0
-  out.sackCount = 0
-  out.payloadLength = 0
-  out.segmentSize = 0
-  out.retransmission = false
-}
-
 /** @internal One listener's SYN queue: a count of its half-open connections, bounded. */
 export class SynQueue {
   /** Half-open connections (SYN-RECEIVED) of this listener. */
@@ -99,7 +84,7 @@ export class SynCookies {
   synAck(now: Micros, config: TcpConfig, receiveBufferSize: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, syn: InboundSegment, tsOffset: number): OutboundSegment {
     const mssIndex = synCookieMssIndex(syn.mss ?? DEFAULT_MSS)
     const out = this.#out
-    clearSegment(out)
+    out.reset()
     out.seq = makeSynCookie(this.#secret, synCookieCounter(now), localIp, localPort, remoteIp, remotePort, syn.seq, mssIndex)
     out.ack = (syn.seq + 1) >>> 0
     out.flags = TcpFlags.SYN | TcpFlags.ACK

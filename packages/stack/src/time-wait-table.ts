@@ -13,7 +13,6 @@
  */
 import { FlowTable } from '@mtcp/sid-map'
 import { type Micros, OutboundSegment, TcpFlags, type TimeWaitHandoff, TimeWaitAction, timeWaitVerdict } from '@mtcp/tcp-core'
-import { clearSegment } from './syn-queue.js'
 
 /** The TIME-WAIT table's counters. */
 export interface TimeWaitStats {
@@ -195,7 +194,7 @@ export class TimeWaitTable {
     this.#lastAckAt[slot] = now
     this.stats.acks++
     const out = this.#out
-    clearSegment(out)
+    out.reset()
     out.seq = this.#sndNxt[slot]!
     out.ack = this.#rcvNxt[slot]!
     out.flags = TcpFlags.ACK

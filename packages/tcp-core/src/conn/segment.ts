@@ -104,7 +104,7 @@ export class OutboundSegment {
     if (this.payloadLength > 0) this.copyFrom!(this.payloadOffset, this.payloadLength, target, offset)
   }
 
-  /** @internal */
+  /** Make the segment a bare header again, for reuse: no flags, options, payload or ECN codepoint. */
   reset(): void {
     this.flags = 0
     this.mss = 0
