@@ -8,8 +8,9 @@
  *    the client's parameters (a 4-byte big-endian length and JSON), sends CREATE_STREAMS (10), waits for the
  *    `parallel` data connections, sends TEST_START (1) and TEST_RUNNING (2);
  * 3. the data flows (client to server, or server to client with `reverse`), until the client sends
- *    TEST_END (4); the server answers EXCHANGE_RESULTS (13), reads the client's results (length and JSON),
- *    sends its own, then DISPLAY_RESULTS (14), and the client ends with IPERF_DONE (16);
+ *    TEST_END (4); the server closes the data streams, answers EXCHANGE_RESULTS (13), reads the client's
+ *    results (length and JSON), sends its own, then DISPLAY_RESULTS (14), and the client ends with
+ *    IPERF_DONE (16);
  * 4. a client that connects while a test runs gets ACCESS_DENIED (-1) and is closed.
  *
  * One test at a time, TCP only; UDP (`-u`) is refused with SERVER_ERROR. {@link runIperf3Client} is the
@@ -258,6 +259,9 @@ export class Iperf3Server {
     }
     test.sending = false
     test.endedAt = this.#now()
+    // A stock server closes the data streams here, and iperf 3.12's client relies on it: after TEST_END it
+    // reads them blocking, a whole block at a time, and only a close ends a short last block.
+    for (const stream of test.streams) stream.socket.end()
     state(Iperf3State.EXCHANGE_RESULTS)
     const clientLength = (await reader.read(4)).readUInt32BE(0)
     const client = JSON.parse((await reader.read(clientLength)).toString('utf8')) as { streams?: { id?: number }[] }
@@ -288,7 +292,6 @@ export class Iperf3Server {
     this.#options.onLine?.(`iperf3: test done: ${bytes} bytes ${reverse ? 'sent' : 'received'} in ${seconds.toFixed(3)} s`)
     // IPERF_DONE, or the client just closing: either ends the test.
     await reader.read(1).catch(() => undefined)
-    for (const stream of test.streams) stream.socket.end()
     control.end()
     if (this.#test === test) this.#test = undefined
   }

@@ -6,7 +6,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { get } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { skipReason, suiteTitle } from '../../../test/support/environment.js'
-import { runIperf3Client } from './iperf3.js'
+import { frame, Iperf3State, runIperf3Client, StreamReader } from './iperf3.js'
 import { serveConnections, type ServeHandle, type ServeMode } from './serve.js'
 
 let server: Server | undefined
@@ -61,6 +61,44 @@ describe('serveConnections', () => {
       }).on('error', reject)
     })
     expect(body).toBe('mtcp-perf serve: GET /hello\n')
+    expect(handle!.stats.requests).toBe(1)
+  })
+})
+
+describe('iperf3 mode, as iperf 3.12\'s client drives it', () => {
+  // iperf 3.12's client reads its data streams without blocking while the test runs, then blocking, a
+  // whole block at a time, until the server's EXCHANGE_RESULTS: after a short read it waits on the data
+  // stream, not on the control connection. A stock server closes the data streams at TEST_END; one that
+  // keeps them open until IPERF_DONE leaves that client waiting for ever (this test then times out).
+  it('ends the data streams at TEST_END, before the results exchange', async () => {
+    const port = await start('iperf3')
+    const cookie = Buffer.from(`${'c'.repeat(36)}\0`, 'latin1')
+    const control = connect(port, '127.0.0.1')
+    await once(control, 'connect')
+    const reader = new StreamReader(control)
+    control.write(cookie)
+    expect((await reader.read(1)).readInt8(0)).toBe(Iperf3State.PARAM_EXCHANGE)
+    control.write(frame({ tcp: true, time: 1, parallel: 2, reverse: true, len: 128 * 1024 }))
+    expect((await reader.read(1)).readInt8(0)).toBe(Iperf3State.CREATE_STREAMS)
+    const streams = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')]
+    const received = [0, 0]
+    for (const [i, stream] of streams.entries()) {
+      await once(stream, 'connect')
+      stream.on('data', (data: Buffer) => (received[i]! += data.byteLength))
+      stream.write(cookie)
+    }
+    const ended = streams.map((stream) => once(stream, 'end'))
+    expect([...(await reader.read(2))]).toEqual([Iperf3State.TEST_START, Iperf3State.TEST_RUNNING])
+    control.write(Buffer.of(Iperf3State.TEST_END))
+    await Promise.all(ended)
+    expect((await reader.read(1)).readInt8(0)).toBe(Iperf3State.EXCHANGE_RESULTS)
+    control.write(frame({ streams: [{ id: 1 }, { id: 3 }] }))
+    const results = JSON.parse((await reader.read((await reader.read(4)).readUInt32BE(0))).toString('utf8')) as { streams: { bytes: number }[] }
+    // What the server reports sending is what arrived: it ended the streams after its last block.
+    expect(results.streams.map((stream) => stream.bytes)).toEqual(received)
+    expect((await reader.read(1)).readInt8(0)).toBe(Iperf3State.DISPLAY_RESULTS)
+    control.end(Buffer.of(Iperf3State.IPERF_DONE))
+    await once(control, 'close')
     expect(handle!.stats.requests).toBe(1)
   })
 })
