@@ -12,6 +12,8 @@ import { type FrameReader, FrameWriter, UNRESOLVED_MAC } from './frames.js'
 import { Ipv4Reassembly, type ReassemblyOptions } from './ipv4-reassembly.js'
 import type { StackHooks } from './stack-hooks.js'
 import type { StackStats } from './stats.js'
+import type { SocketRecord } from './socket-record.js'
+import { TcpHeaderTemplate } from './tcp-header-template.js'
 
 /** What the host needs to know of the stack. */
 export interface Ipv4HostOptions {
@@ -213,6 +215,16 @@ export class Ipv4Host {
     this.writer.tcp(buffer, remoteIp, localPort, remotePort, segment, this.nextIpId())
     this.#stats.tx.tcp++
     this.route(now, buffer, remoteIp)
+  }
+
+  /** A segment of a connection with a socket: written from the connection's header template, made here at its first segment. */
+  sendConnectionSegment(now: Micros, record: SocketRecord, segment: OutboundSegment): void {
+    const buffer = this.allocTx()
+    if (buffer === undefined) return
+    const template = (record.template ??= new TcpHeaderTemplate(this.writer.mac, this.address, record.remoteIp, record.localPort, record.remotePort))
+    template.write(buffer, segment, this.nextIpId(), this.writer.checksumOffload)
+    this.#stats.tx.tcp++
+    this.route(now, buffer, record.remoteIp)
   }
 
   /** A reset for a segment that has no connection (RFC 9293 §3.10.7.1). */

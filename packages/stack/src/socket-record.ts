@@ -6,6 +6,7 @@
 import type { Micros, TcpConnection } from '@mtcp/tcp-core'
 import type { CongestionControlChoice } from './config.js'
 import type { SynQueue } from './syn-queue.js'
+import type { TcpHeaderTemplate } from './tcp-header-template.js'
 
 /** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
 export const PollEvents = {
@@ -36,6 +37,8 @@ export class SocketRecord {
   localPort = 0
   remoteIp = 0
   remotePort = 0
+  /** The headers of this connection's segments, made at its first segment (tcp-header-template.ts). */
+  template: TcpHeaderTemplate | undefined = undefined
   bound = false
   connection: TcpConnection | undefined = undefined
   listen: ListenState | undefined = undefined

@@ -126,7 +126,7 @@ export class Stack {
     const record = this.#emitting!
     if (segment.retransmission) this.stats.tcp.retransmittedSegments++
     if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
-    this.#host.sendSegment(this.#emitNow, record.remoteIp, record.localPort, record.remotePort, segment)
+    this.#host.sendConnectionSegment(this.#emitNow, record, segment)
   }
   #polling = false
   #wakeRequested = false
