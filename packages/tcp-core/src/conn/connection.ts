@@ -38,7 +38,7 @@ import { Nagle } from './rules/nagle.js'
 import { icmpSequenceAcceptable, loweredPayload } from './rules/path-mtu.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
-import { isNewRenoDuplicate, LossRecovery, type RecoverySegment } from './rules/loss-recovery/index.js'
+import { isNewRenoDuplicate, LossRecovery, type RecoverySegment, type RecoveryView } from './rules/loss-recovery/index.js'
 import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
 import { Ecn, type EcnStats } from './rules/ecn.js'
 
@@ -279,6 +279,44 @@ export class TcpConnection {
 
   #config: TcpConfig
 
+  /**
+   * What loss recovery reads from a connection ({@link RecoveryView}): getters on one prototype, so a
+   * connection pays for a one-field object instead of an object of ten accessors and their closures.
+   */
+  static readonly #RecoveryInputs = class implements RecoveryView {
+    constructor(readonly c: TcpConnection) {}
+    get sndUna(): number {
+      return this.c.#sndUna
+    }
+    get sndMax(): number {
+      return this.c.#sndMax
+    }
+    get sndNxt(): number {
+      return this.c.#sndNxt
+    }
+    get bytesInFlight(): number {
+      return this.c.bytesInFlight
+    }
+    get mss(): number {
+      return this.c.#payloadMax
+    }
+    get sendMss(): number {
+      return this.c.#sendMss()
+    }
+    get dataEnd(): number {
+      return seqAdd(this.c.#sndUna, this.c.sendBuffer.length)
+    }
+    get sndWnd(): number {
+      return this.c.#sndWnd
+    }
+    get srtt(): Micros | undefined {
+      return this.c.rtt.smoothedRtt
+    }
+    countLoss(segments: number): void {
+      if (this.c.#measurement !== undefined) this.c.#measurement.lostPackets += segments
+    }
+  }
+
   private constructor(
     config: TcpConfig,
     now: Micros,
@@ -325,23 +363,10 @@ export class TcpConnection {
         appLimited: false,
       }
     }
-    // What loss recovery reads from the connection: one object of getters, made once.
-    const self = this
     this.#recovery = new LossRecovery(
       config.lossDetection,
       this.iss,
-      {
-        get sndUna() { return self.#sndUna },
-        get sndMax() { return self.#sndMax },
-        get sndNxt() { return self.#sndNxt },
-        get bytesInFlight() { return self.bytesInFlight },
-        get mss() { return self.#payloadMax },
-        get sendMss() { return self.#sendMss() },
-        get dataEnd() { return seqAdd(self.#sndUna, self.sendBuffer.length) },
-        get sndWnd() { return self.#sndWnd },
-        get srtt() { return self.rtt.smoothedRtt },
-        countLoss(segments: number) { if (self.#measurement !== undefined) self.#measurement.lostPackets += segments },
-      },
+      new TcpConnection.#RecoveryInputs(this),
       this.congestion,
       this.stats,
       this.#undo,

@@ -25,9 +25,12 @@ export const SENT_SACKED = 4
 /** RACK: the entry was marked lost and waits in the lost queue for its retransmission. */
 export const SENT_LOST = 8
 
+/** The slots of every log that has not grown yet: one shared empty array, not one per connection. */
+const NO_SLOTS = new Float64Array(0)
+
 /** @internal */
 export class SentLog {
-  #slots = new Float64Array(0)
+  #slots = NO_SLOTS
   #capacity = 0
   #head = 0
   #size = 0

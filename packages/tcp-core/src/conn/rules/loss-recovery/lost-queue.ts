@@ -2,15 +2,19 @@
  * Ranges found lost and not yet retransmitted, oldest first: what a SACK-based recovery sends before
  * anything else (RACK's marks, RFC 8985 §6.2 step 5, and lost retransmissions found by RFC 6675's
  * bookkeeping). Two growable Float64Arrays used as a ring: no object per range, nothing allocated once
- * the ring is as long as the longest loss episode.
+ * the ring is as long as the longest loss episode, and nothing at all for a connection that never loses.
  * @module
  */
 import { seqSub } from '../../../wire/seq.js'
 
+/** A queue's storage until its first range: one shared empty array. */
+const EMPTY = new Float64Array(0)
+const FIRST_CAPACITY = 16
+
 /** @internal */
 export class LostQueue {
-  #starts = new Float64Array(16)
-  #ends = new Float64Array(16)
+  #starts = EMPTY
+  #ends = EMPTY
   #head = 0
   #size = 0
   /** Sequence space queued (the ranges' total length, as queued). */
@@ -59,7 +63,7 @@ export class LostQueue {
   }
 
   #grow(): void {
-    const capacity = this.#starts.length * 2
+    const capacity = this.#starts.length === 0 ? FIRST_CAPACITY : this.#starts.length * 2
     const starts = new Float64Array(capacity)
     const ends = new Float64Array(capacity)
     for (let i = 0; i < this.#size; i++) {
