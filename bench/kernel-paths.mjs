@@ -219,7 +219,8 @@ async function iperf3Server(paths, ...args) {
 
 /**
  * Bulk sending into one sink, `iperf3 -s` in B, for `seconds` each: our stack (a packet socket on
- * `ours`, with or without offloads) as an iperf3 client (`runIperf3Client` of @mtcp/perf), and the kernel's
+ * `ours`, with or without offloads, sending past the queueing discipline as a DPDK port does; the veth's
+ * default qdisc is noqueue, so the kernel's frames wait in no queue either) as an iperf3 client (`runIperf3Client` of @mtcp/perf), and the kernel's
  * `iperf3 -c` from A, `runs` times each, alternating which goes first. Per run and side: the seconds the
  * client sent for (from the test's start to the end of sending: handshakes and process start-up outside),
  * the data packets its interface sent, and the bytes the server counted.
@@ -233,7 +234,8 @@ export async function iperf3SideBySide(paths, { seconds, offloads, runs = 3 }) {
   }
   const server = await iperf3Server(paths)
   const ours = async () => {
-    const port = await openPacketPort({ interface: paths.ours, offloads })
+    // Past the qdisc, as a DPDK port sends: the veth's own is noqueue, so nothing is queued either way.
+    const port = await openPacketPort({ interface: paths.ours, offloads, qdiscBypass: true })
     const stack = createStack({ port, address: `${paths.ourIp}/24`, tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } })
     try {
       const before = paths.txPackets(undefined, paths.ours)

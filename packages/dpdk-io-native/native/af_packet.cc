@@ -74,7 +74,7 @@ const struct sock_filter kPortsProgram[] = {
 // ---------------------------------------------------------------------------------------------
 }  // namespace
 
-// packetOpen(ifname, { vnetHeader, fanoutGroup?, fanoutMode? }) -> fd
+// packetOpen(ifname, { vnetHeader, qdiscBypass?, fanoutGroup?, fanoutMode? }) -> fd
 
 napi_value PacketOpen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -83,6 +83,8 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   if (!GetString(env, argv[0], "ifname", &name)) return nullptr;
   bool vnet;
   if (!GetBoolOpt(env, argv[1], "vnetHeader", false, &vnet)) return nullptr;
+  bool bypass = false;
+  if (!GetBoolOpt(env, argv[1], "qdiscBypass", false, &bypass)) return nullptr;
   napi_valuetype t;
   napi_value v;
   bool fanout = false;
@@ -148,6 +150,13 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   }
   // Best effort (Linux >= 4.20): do not receive our own transmissions.
   (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+  // Asked for: hand frames straight to the driver, past the interface's queueing discipline (Linux 3.14+).
+  if (bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0) {
+    int e = errno;
+    FreeRing(ring);
+    close(fd);
+    return ThrowErrno(env, e, "setsockopt(PACKET_QDISC_BYPASS)", "the kernel refused to bypass the queueing discipline (Linux 3.14+): open it without qdiscBypass");
+  }
   // Without virtio-net headers, learn which frames arrive checksum-partial (CompletePartialIpv4).
   if (!vnet) (void)setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);
   // Without a ring the socket's receive queue is the only buffer between two bursts: the default (~208 KB)

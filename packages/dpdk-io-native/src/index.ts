@@ -29,6 +29,8 @@ export interface TapOpenOptions {
 export interface PacketOpenOptions {
   /** Exchange a 10-byte virtio-net header with every frame (PACKET_VNET_HDR). */
   vnetHeader?: boolean
+  /** Send past the interface's queueing discipline, straight to the driver (PACKET_QDISC_BYPASS, Linux 3.14+). */
+  qdiscBypass?: boolean
   /** Join this PACKET_FANOUT group (0-65535), to spread flows over several sockets (see {@link PacketOpenOptions.fanoutMode}). */
   fanoutGroup?: number
   /**

@@ -292,6 +292,36 @@ describe.runIf(live)('af-packet port and the kernel', { timeout: 30_000 }, () =>
     }
   })
 
+  it.each(variants)('%s: qdiscBypass sends past the interface queueing discipline, which then counts none of our frames', async (_, options) => {
+    // A root qdisc counts what passes it (`tc -s`): every frame without the bypass, none of ours with it.
+    run('tc', 'qdisc', 'add', 'dev', outer, 'root', 'tbf', 'rate', '100mbit', 'burst', '64kb', 'limit', '1000000')
+    const qdiscPackets = (): number => Number(/Sent \d+ bytes (\d+) pkt/.exec(run('tc', '-s', 'qdisc', 'show', 'dev', outer))?.[1])
+    try {
+      const passed: number[] = []
+      for (const qdiscBypass of [false, true]) {
+        const port = await openPacketPort({ interface: outer, mac: ourMac, ...options, qdiscBypass })
+        try {
+          const before = qdiscPackets()
+          const resets: number[] = []
+          const seqs = Array.from({ length: 20 }, (_, i) => (qdiscBypass ? 7100 : 7000) + i)
+          await exchange(port, seqs.map((s) => syn(s)), resets, seqs.length)
+          expect([...resets].sort((a, b) => a - b)).toEqual(seqs)
+          passed.push(qdiscPackets() - before)
+        } finally {
+          port.close()
+        }
+      }
+      expect(passed[0]).toBeGreaterThanOrEqual(20)
+      expect(passed[1]).toBeLessThan(20) // the kernel's own frames on the interface may still pass it
+    } finally {
+      run('tc', 'qdisc', 'del', 'dev', outer, 'root')
+    }
+  })
+
+  it('rejects a qdiscBypass option that is not a boolean', async () => {
+    await expect(openPacketPort({ interface: outer, qdiscBypass: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' })
+  })
+
   it('rings with offloads: virtio-net headers go through the ring and the kernel completes the checksum', async () => {
     const port = await openPacketPort({ interface: outer, mac: ourMac, offloads: true, ring: true, ringRxFrames: 8, ringTxFrames: 8 })
     try {
