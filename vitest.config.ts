@@ -7,6 +7,9 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
+    // A hang guard, not a speed limit: virtual-clock transfers that take 1–2 s on a quiet 2-core machine
+    // took over vitest's default 5 s when other work shared the cores.
+    testTimeout: 30_000,
     ...(jsonOutput ? { reporters: ['default', 'json'], outputFile: { json: jsonOutput } } : {}),
   },
 })
