@@ -128,19 +128,36 @@ const enum Stream {
   CorruptBit,
 }
 
+/** EtherType of IPv4 (RFC 894) and of IPv6 (RFC 2464 §3). */
+const ETHERTYPE_IPV4 = 0x0800
+const ETHERTYPE_IPV6 = 0x86dd
+/** The fixed IPv6 header (RFC 8200 §3). */
+const IPV6_HEADER = 40
+
 /**
- * RFC 3168 §5: set the CE codepoint of an untagged IPv4 frame whose ECN field is ECT(0), ECT(1) or CE
- * already, fixing the header checksum unless it is left to offload or trusted. @returns false for a frame
- * that is not ECN-capable (which the queue then drops instead).
+ * RFC 3168 §5: set the CE codepoint of an untagged IP frame whose ECN field is ECT(0), ECT(1) or CE
+ * already. IPv4: the ECN field is the low two bits of the TOS octet, and the header checksum is fixed
+ * unless it is left to offload or trusted. IPv6: the ECN field is the low two bits of the Traffic Class
+ * (RFC 8200 §7, RFC 3168 §5), which straddles the first two octets (version 4 bits, Traffic Class 8 bits,
+ * flow label 20 bits, RFC 8200 §3), so it is bits 5..4 of octet 1; IPv6 has no header checksum and the
+ * Traffic Class is not in the TCP/UDP pseudo-header (RFC 8200 §8.1), so nothing else changes.
+ * @returns false for a frame that is not ECN-capable or not IP (which the queue then drops instead).
  */
 function markCongestion(buffer: PacketBuffer): boolean {
   const data = buffer.data
   const start = buffer.offset
-  if (buffer.length < ETHERNET_HEADER + 20 || data[start + 12] !== 0x08 || data[start + 13] !== 0x00) return false
+  if (buffer.length < ETHERNET_HEADER + 20) return false
+  const etherType = (data[start + 12]! << 8) | data[start + 13]!
   const ip = start + ETHERNET_HEADER
-  if (data[ip]! >>> 4 !== 4 || (data[ip + 1]! & 3) === 0) return false
+  if (etherType === ETHERTYPE_IPV6) {
+    if (buffer.length < ETHERNET_HEADER + IPV6_HEADER || data[ip]! >>> 4 !== 6 || (data[ip + 1]! & 0x30) === 0) return false
+    data[ip + 1] = data[ip + 1]! | 0x30
+    return true
+  }
+  if (etherType !== ETHERTYPE_IPV4 || data[ip]! >>> 4 !== 4 || (data[ip + 1]! & 3) === 0) return false
   data[ip + 1] = data[ip + 1]! | 3
   if ((buffer.offloadFlags & (OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.RX_IP_CHECKSUM_GOOD)) === 0) {
+    // RFC 791 §3.1: the header checksum covers the TOS octet.
     const headerLength = (data[ip]! & 0x0f) * 4
     data[ip + 10] = 0
     data[ip + 11] = 0
