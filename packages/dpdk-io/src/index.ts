@@ -28,3 +28,4 @@ export {
   type PortStats,
 } from './port.js'
 export { SeededRandom } from './random.js'
+export { RSS_KEY_BYTES, RssHash } from './rss.js'
