@@ -150,6 +150,25 @@ describe('CREATE for IPv6 flows', () => {
     expect(creates.map((create) => create.srcIp6)).toEqual([documentation(7)])
   })
 
+  it('copies addresses given or received as Buffers (whose slice is a view): the CREATE and the decoded message own their bytes', () => {
+    const src = Buffer.from(documentation(9))
+    const sent: Uint8Array[] = []
+    let now = 0
+    let up = false
+    const datapath = new Datapath({ now: () => now, sendMsg: (bytes) => (up ? (sent.push(Buffer.from(bytes)), 0) : -111), setCwnd() {}, setRateAbs() {} })
+    datapath.connectionStart({ ...info, srcIp: src }, {})
+    src.fill(0xee)
+    up = true
+    now += 1_000_000
+    datapath.tick()
+    const received = sent.find((bytes) => bytes[0] === MessageType.Create) as Buffer
+    const decoded = decodeMessage(received) as CreateMessage
+    received.fill(0)
+    expect(decoded.srcIp6).toEqual(documentation(9))
+    expect(decoded.dstIp6).toEqual(documentation(2))
+    expect(Buffer.isBuffer(decoded.srcIp6)).toBe(false)
+  })
+
   it.each([
     ['an algorithm name too long for the trailer', { ...info, congAlg: 'x'.repeat(CREATE_IPV6_MAX_CONG_ALG + 1) }, 'ERR_CCP_STRING'],
     ['an IPv4 number with an IPv6 address', { ...info, dstIp: 0x0a000001 }, 'ERR_CCP_VALUE'],

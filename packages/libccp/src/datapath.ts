@@ -1007,6 +1007,7 @@ function setCreateAddresses(create: CreateMessage, src: number | Uint8Array, dst
   }
   create.srcIp = CREATE_IPV6_PLACEHOLDER
   create.dstIp = CREATE_IPV6_PLACEHOLDER
-  create.srcIp6 = src.slice()
-  create.dstIp6 = dst.slice()
+  // Copies, as plain Uint8Arrays: the caller may reuse its arrays (and a Buffer's slice would be a view).
+  create.srcIp6 = new Uint8Array(src)
+  create.dstIp6 = new Uint8Array(dst)
 }

@@ -547,8 +547,9 @@ export function decodeMessage(bytes: Uint8Array): CcpMessage {
       }
       // Decision 0080: the IPv6 trailer, only where the name's NUL comes before the marker.
       if (32 + end < CREATE_IPV6_TRAILER_OFFSET && hasIpv6Trailer(bytes)) {
-        create.srcIp6 = bytes.slice(CREATE_IPV6_TRAILER_OFFSET + 4, CREATE_IPV6_TRAILER_OFFSET + 20)
-        create.dstIp6 = bytes.slice(CREATE_IPV6_TRAILER_OFFSET + 20, CREATE_IPV6_TRAILER_OFFSET + 36)
+        // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the receive buffer).
+        create.srcIp6 = new Uint8Array(bytes.subarray(CREATE_IPV6_TRAILER_OFFSET + 4, CREATE_IPV6_TRAILER_OFFSET + 20))
+        create.dstIp6 = new Uint8Array(bytes.subarray(CREATE_IPV6_TRAILER_OFFSET + 20, CREATE_IPV6_TRAILER_OFFSET + 36))
       }
       return create
     }
