@@ -23,7 +23,7 @@ import {
 import { internetChecksum } from '@mtcp/primitives'
 import { SeededRandom } from '../random.js'
 import { type LinkImpairments, type ResolvedImpairments, resolveImpairments } from './impairments.js'
-import { completeChecksums, segmentTcp4 } from '../offload/software-offload.js'
+import { completeChecksums, segmentTcp4, segmentTcp6 } from '../offload/software-offload.js'
 import { TimedQueue } from './timed-queue.js'
 
 /** Which way frames travel on a {@link MemoryLink}. */
@@ -86,7 +86,7 @@ export interface MemoryOffloadOptions {
    * completed in software instead, so damage stays detectable. Default false.
    */
   checksum?: boolean
-  /** Cut IPv4/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
+  /** Cut IPv4/TCP and IPv6/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
   segmentation?: boolean | { maxSize?: number }
 }
 
@@ -98,7 +98,7 @@ function offloadCapabilities(options: MemoryOffloadOptions | undefined): Offload
   return Object.freeze({
     txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum }),
     rxChecksum: checksum,
-    segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: false, maxSize }),
+    segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: segmentation !== false, maxSize }),
     largeReceive: false,
   })
 }
@@ -526,7 +526,9 @@ export class MemoryPort implements Port {
   #offload(buffer: PacketBuffer, now: Micros): TxResult {
     const flags = buffer.offloadFlags
     const segmentation = this.offloads.segmentation
-    if (flags & OffloadFlags.TX_TCP_SEGMENTATION && segmentation.tcp4) {
+    // The IP version nibble picks the cut (RFC 791 §3.1, RFC 8200 §3); a family the port does not offer falls through.
+    const ipv6 = buffer.data[buffer.offset + buffer.l2Length]! >>> 4 === 6
+    if (flags & OffloadFlags.TX_TCP_SEGMENTATION && (ipv6 ? segmentation.tcp6 : segmentation.tcp4)) {
       const headers = buffer.l2Length + buffer.l3Length + buffer.l4Length
       if (buffer.length - buffer.l2Length > segmentation.maxSize || headers + buffer.segmentSize > this.link.maxFrameSize || buffer.segmentSize <= 0) {
         return this.#drop(buffer, 'oversize')
@@ -537,7 +539,7 @@ export class MemoryPort implements Port {
         return Refused
       }
       const segments = this.#segments
-      const n = segmentTcp4(buffer, segments)
+      const n = ipv6 ? segmentTcp6(buffer, segments) : segmentTcp4(buffer, segments)
       buffer.pool.free(buffer)
       if (n < 0) {
         this.stats.drops.noBuffer++
