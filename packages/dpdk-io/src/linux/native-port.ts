@@ -75,9 +75,10 @@ export interface PacketPortOptions extends NativePortOptions {
    * How the fanout group spreads frames; every member must ask for the same (the first fixes it). Needs `fanoutGroup`.
    * - `'hash'` (default): the kernel's flow hash (PACKET_FANOUT_HASH), keyed by a boot-time secret, so
    *   nobody can predict which member a flow reaches.
-   * - `'ports'`: a classic BPF program (PACKET_FANOUT_CBPF, Linux 4.6+): TCP over IPv4 with ports
-   *   `a` and `b` reaches member {@link portsFanoutHash}`(a, b) % members` in both directions, members
-   *   numbered in join order; every other frame (ARP, ICMP, UDP, IPv6, VLAN-tagged) reaches member 0.
+   * - `'ports'`: a classic BPF program (PACKET_FANOUT_CBPF, Linux 4.6+): TCP over IPv4, or over IPv6
+   *   with no extension header, with ports `a` and `b` reaches member {@link portsFanoutHash}`(a, b) % members`
+   *   in both directions, members numbered in join order; every other frame (ARP, ICMP, ICMPv6 and
+   *   neighbour discovery, UDP, IPv6 with extension headers, VLAN-tagged) reaches member 0.
    */
   fanoutMode?: 'hash' | 'ports'
   /**
