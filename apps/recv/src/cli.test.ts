@@ -165,6 +165,118 @@ describe('mtcp-recv wait', () => {
   })
 })
 
+/** Whether this host can listen on ::1 (IPv6 loopback); CI must have it, elsewhere the IPv6 tests are skipped. */
+async function ipv6LoopbackAvailable(): Promise<boolean> {
+  const server = createServer()
+  try {
+    server.listen(0, '::1')
+    await once(server, 'listening')
+    server.close()
+    return true
+  } catch {
+    return false
+  }
+}
+const hasIpv6 = await ipv6LoopbackAvailable()
+if (!hasIpv6 && process.env.CI !== undefined) throw new Error('CI must have IPv6 loopback (::1) for the mtcp-recv IPv6 tests')
+const DONE6 = /^Done with \[::1\]:(\d+), bytes_rcvd: (\d+), time: /
+
+describe.skipIf(!hasIpv6)(`mtcp-recv over IPv6 loopback, with kernel (node:net) peers${hasIpv6 ? '' : ' (skipped: this host has no ::1)'}`, () => {
+  it('wait ::1: prints [::1]:<port>, takes a kernel IPv6 client, reports the peer as [::1]:<its port>', async () => {
+    const receiver = run('wait', '::1', '0', '--once')
+    expect(await receiver.next()).toBe('Server ready...')
+    const listening = /^Listening on \[::1\]:(\d+)$/.exec(await receiver.next())
+    expect(listening).not.toBeNull()
+    const socket = netConnect({ host: '::1', port: Number(listening![1]) })
+    await once(socket, 'connect')
+    expect(socket.remoteFamily).toBe('IPv6')
+    const transfer = sendTransfer(socket, 300)
+    expect(await receiver.next()).toBe('Connected!')
+    let line = await receiver.next()
+    while (!line.startsWith('Done with')) line = await receiver.next()
+    const done = DONE6.exec(line)
+    expect(done, line).not.toBeNull()
+    expect(Number(done![1])).toBe(socket.localPort)
+    expect(Number(done![2])).toBe((await transfer).sent + 1)
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('wait [::1]:<port> in one argument, with --json: the host is ::1 without brackets', async () => {
+    const port = await freePort()
+    const receiver = run('wait', `[::1]:${port}`, '--once', '--json')
+    expect(JSON.parse(await receiver.next())).toEqual({ event: 'ready', host: '::1', port })
+    const socket = netConnect({ host: '::1', port })
+    await once(socket, 'connect')
+    const transfer = sendTransfer(socket, 50)
+    expect(JSON.parse(await receiver.next())).toEqual({ event: 'connected', host: '::1', port: socket.localPort })
+    let event = JSON.parse(await receiver.next())
+    while (event.event !== 'done') event = JSON.parse(await receiver.next())
+    expect(event).toMatchObject({ host: '::1', port: socket.localPort, bytes: (await transfer).sent + 1, endedBy: 'marker' })
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('wait :: is dual-stack: an IPv4 kernel client is reported in RFC 5952 mixed notation, ::ffff:127.0.0.1', async () => {
+    const receiver = run('wait', '::', '0', '--once', '--json')
+    const ready = JSON.parse(await receiver.next())
+    expect(ready).toMatchObject({ event: 'ready', host: '::' })
+    const socket = netConnect({ host: '127.0.0.1', port: ready.port })
+    const transfer = sendTransfer(socket, 50)
+    expect(JSON.parse(await receiver.next())).toMatchObject({ event: 'connected', host: '::ffff:127.0.0.1' })
+    let event = JSON.parse(await receiver.next())
+    while (event.event !== 'done') event = JSON.parse(await receiver.next())
+    expect(event).toMatchObject({ host: '::ffff:127.0.0.1', bytes: (await transfer).sent + 1 })
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('wait :: --ipv6-only refuses IPv4 clients and takes IPv6 ones', async () => {
+    const receiver = run('wait', '::', '0', '--once', '--ipv6-only', '--json')
+    const ready = JSON.parse(await receiver.next())
+    const refused = netConnect({ host: '127.0.0.1', port: ready.port })
+    const [error] = (await once(refused, 'error')) as [NodeJS.ErrnoException]
+    expect(error.code).toBe('ECONNREFUSED')
+    const socket = netConnect({ host: '::1', port: ready.port })
+    const transfer = sendTransfer(socket, 20)
+    expect(JSON.parse(await receiver.next())).toMatchObject({ event: 'connected', host: '::1' })
+    expect((await transfer).reply).toBe('OK\n')
+    expect(await receiver.exit).toBe(0)
+  })
+
+  it('send [::1]:<port>: connects to a kernel IPv6 listener and reports it as [::1]:<port>', async () => {
+    const server: Server = createServer()
+    server.listen(0, '::1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const receiver = run('send', `[::1]:${port}`)
+    const [socket] = (await once(server, 'connection')) as [Socket]
+    expect(socket.remoteAddress).toBe('::1')
+    const transfer = sendTransfer(socket, 100)
+    expect(await receiver.next()).toBe('Connected')
+    let line = await receiver.next()
+    while (!line.startsWith('Done with')) line = await receiver.next()
+    expect(DONE6.exec(line)?.[1]).toBe(String(port))
+    expect((await transfer).reply).toBe('OK\n')
+    expect(await receiver.exit).toBe(0)
+    server.close()
+  })
+
+  it('send with a long-form IPv6 address reports it in RFC 5952 form', async () => {
+    const server: Server = createServer()
+    server.listen(0, '::1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const receiver = run('send', '0000:0000:0000:0000:0000:0000:0000:0001', String(port), '--json')
+    const [socket] = (await once(server, 'connection')) as [Socket]
+    const transfer = sendTransfer(socket, 10)
+    expect(JSON.parse(await receiver.next())).toEqual({ event: 'connected', host: '::1', port })
+    let event = JSON.parse(await receiver.next())
+    while (event.event !== 'done') event = JSON.parse(await receiver.next())
+    expect(event).toMatchObject({ host: '::1', port })
+    await transfer
+    expect(await receiver.exit).toBe(0)
+    server.close()
+  })
+})
+
 // CI points MTCP_NODE18 at a Node 18 binary (the oldest the package supports); locally the test is skipped without it.
 const node18 = process.env.MTCP_NODE18
 describe.skipIf(node18 === undefined)('mtcp-recv on Node 18', () => {
@@ -224,9 +336,17 @@ describe('mtcp-recv usage errors exit 2 naming the problem', () => {
     [['wait', '127.0.0.1', 'x'], '<port> must be an integer in [0, 65535], got "x"'],
     [['send', '127.0.0.1', '0'], '<port> must be an integer in [1, 65535]'],
     [['listen', '127.0.0.1', '5'], '<mode> must be wait or send, got "listen"'],
-    [['wait', '10.0.0', '5'], '<ip> must be an IPv4 or IPv6 address, got "10.0.0"'],
+    [['wait', '10.0.0', '5'], '<ip> must be an IPv4 address (10.0.0.1) or an IPv6 address (::1, or bracketed [::1]), optionally with :<port> (10.0.0.1:5001, [::1]:5001), got "10.0.0"'],
+    [['wait', '[10.0.0.1]', '5'], '<ip> must be an IPv4 address (10.0.0.1) or an IPv6 address (::1, or bracketed [::1])'],
+    [['wait', '[::1', '5'], 'got "[::1"'],
+    [['wait', '::1:5001'], 'missing <port>: an integer in [0, 65535]; after an IPv6 address, give the port as the next argument or write [::1:5001]:<port>'],
+    [['wait', '[::1]:99999'], '<port> must be an integer in [0, 65535], got "99999"'],
+    [['wait', '[::1]:5001', '5002'], 'unexpected argument "5002"'],
+    [['send', '10.0.0.1:0'], '<port> must be an integer in [1, 65535], got "0"'],
+    [['wait', '0.0.0.0', '5', '--ipv6-only'], '--ipv6-only applies to wait on an IPv6 address (wait :: <port>), got wait "0.0.0.0"'],
+    [['send', '::1', '5', '--ipv6-only'], '--ipv6-only applies to wait on an IPv6 address'],
     [['wait', '127.0.0.1'], 'missing <port>'],
-    [['wait', '127.0.0.1', '5', '--bogus'], 'unknown flag --bogus; accepted: --once, --idle-timeout, --json, --help'],
+    [['wait', '127.0.0.1', '5', '--bogus'], 'unknown flag --bogus; accepted: --once, --ipv6-only, --idle-timeout, --json, --help'],
     [['wait', '127.0.0.1', '5', '--idle-timeout', '-1'], "--idle-timeout needs a value (for a value starting with '-', write --idle-timeout=<value>)"],
     [['wait', '127.0.0.1', '5', '--idle-timeout=0.01'], '--idle-timeout must be a number of seconds in [0.1, 86400], or 0 for never, got "0.01"'],
     [['wait', '127.0.0.1', '5', '--idle-timeout'], '--idle-timeout needs a value'],

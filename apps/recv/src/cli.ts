@@ -2,6 +2,7 @@
 // mtcp-recv: the perf receiver on ordinary sockets. `mtcp-recv wait|send <ip> <port> [--once] [--idle-timeout <secs>] [--json]`.
 import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { formatAddress, formatHostPort } from './address.js'
 import { parseRecvArgs, USAGE } from './args.js'
 import { RecvError } from './errors.js'
 import type { IntervalReport, ReceiveResult } from './receive.js'
@@ -51,7 +52,7 @@ function main(argv: readonly string[]): void {
       onLine,
       onInterval,
       onConnect: () => {
-        if (json) emit({ event: 'connected', host: command.host, port: command.port })
+        if (json) emit({ event: 'connected', host: formatAddress(command.host), port: command.port })
       },
     }).then(
       (result) => {
@@ -71,6 +72,7 @@ function main(argv: readonly string[]): void {
   listen({
     host: command.host,
     port: command.port,
+    ipv6Only: command.ipv6Only,
     idleTimeoutSeconds: command.idleTimeout,
     onLine,
     onInterval,
@@ -94,11 +96,11 @@ function main(argv: readonly string[]): void {
       server = listening
       const address = listening.address()
       if (address !== null && typeof address === 'object') {
-        if (json) emit({ event: 'ready', host: address.address, port: address.port })
-        else console.log(`Listening on ${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`)
+        if (json) emit({ event: 'ready', host: formatAddress(address.address), port: address.port })
+        else console.log(`Listening on ${formatHostPort(address.address, address.port)}`)
       }
       if (json) {
-        listening.on('connection', (socket: { remoteAddress?: string; remotePort?: number }) => emit({ event: 'connected', host: socket.remoteAddress, port: socket.remotePort }))
+        listening.on('connection', (socket: { remoteAddress?: string; remotePort?: number }) => emit({ event: 'connected', host: socket.remoteAddress === undefined ? undefined : formatAddress(socket.remoteAddress), port: socket.remotePort }))
       }
     },
     (error: Error) => {

@@ -42,6 +42,11 @@ describe('recv.py lines', () => {
     )
   })
 
+  it('writes an IPv6 peer in brackets and in RFC 5952 form (RFC 5952 §6), an IPv4 one as recv.py did', () => {
+    expect(formatDoneLine('0:0:0:0:0:0:0:1', 41234, 10, 1, 8e-5)).toBe('Done with [::1]:41234, bytes_rcvd: 10, time: 1.0, thru: 8e-05Mbps')
+    expect(formatDoneLine('::ffff:10.0.0.2', 5, 10, 1, 8e-5)).toMatch(/^Done with \[::ffff:10\.0\.0\.2\]:5, /)
+  })
+
   it('reports 0 Mbit/s for no time rather than dividing by zero', () => {
     expect(megabitsPerSecond(100, 0)).toBe(0)
   })

@@ -3,6 +3,7 @@
  * written against the original keep working.
  * @module
  */
+import { formatHostPort } from './address.js'
 
 /**
  * A float as Python 2's `str()` (and `'{}'.format()`) writes it: 12 significant digits, trailing zeros
@@ -56,10 +57,11 @@ export const END_LINE = 'Received END from client'
 
 /**
  * The last line of a transfer: `Done with <host>:<port>, bytes_rcvd: <n>, time: <s>, thru: <x>Mbps`,
- * with `time` and `thru` as Python floats.
+ * with `time` and `thru` as Python floats. An IPv6 host is written in RFC 5952 form and in brackets
+ * (`Done with [::1]:40000, …`, RFC 5952 §6), an IPv4 one as recv.py wrote it.
  */
 export function formatDoneLine(host: string, port: number, bytes: number, seconds: number, mbps: number): string {
-  return `Done with ${host}:${port}, bytes_rcvd: ${bytes}, time: ${formatPythonFloat(seconds)}, thru: ${formatPythonFloat(mbps)}Mbps`
+  return `Done with ${formatHostPort(host, port)}, bytes_rcvd: ${bytes}, time: ${formatPythonFloat(seconds)}, thru: ${formatPythonFloat(mbps)}Mbps`
 }
 
 /** Megabits per second, computed in recv.py's order, `((bytes / seconds) * 8) / 1000000` (0 for no time). */

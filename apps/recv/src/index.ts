@@ -5,6 +5,7 @@
  * This file is the public API: named re-exports only.
  * @packageDocumentation
  */
+export { formatAddress, formatHostPort, type HostAndPort, splitHostPort } from './address.js'
 export { parseRecvArgs, type RecvCommand, USAGE } from './args.js'
 export { type CommandLineFlag, parseCommandLine, type ParsedCommandLine } from './command-line.js'
 export { type ReceiverClock, type ReceiverTimer, wallClock } from './clock.js'

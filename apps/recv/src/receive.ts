@@ -5,6 +5,7 @@
  * @module
  */
 import type { Duplex } from 'node:stream'
+import { formatAddress } from './address.js'
 import { type ReceiverClock, wallClock } from './clock.js'
 import { RecvError } from './errors.js'
 import { END_LINE, formatDoneLine, formatIntervalLine, megabitsPerSecond } from './format.js'
@@ -46,6 +47,7 @@ export interface IntervalReport {
 
 /** What {@link receive} found. */
 export interface ReceiveResult {
+  /** The peer's address; IPv6 in RFC 5952 form, without brackets (an IPv4 peer of a dual-stack listener: `::ffff:192.0.2.1`). */
   host: string
   port: number
   /** Bytes of the transfer, the end marker included (recv.py's `bytes_rcvd`). */
@@ -146,7 +148,8 @@ export function receive(stream: Duplex, options: ReceiveOptions = {}): Promise<R
         replied = true
       }
       const seconds = (clock.now() - start) / 1e6
-      const host = options.host ?? (stream as { remoteAddress?: string }).remoteAddress ?? '?'
+      // RFC 5952 form for an IPv6 peer (Node gives the platform's text).
+      const host = formatAddress(options.host ?? (stream as { remoteAddress?: string }).remoteAddress ?? '?')
       const port = options.port ?? (stream as { remotePort?: number }).remotePort ?? 0
       const mbps = megabitsPerSecond(detector.bytes, seconds)
       onLine?.(formatDoneLine(host, port, detector.bytes, seconds, mbps))

@@ -8,8 +8,10 @@ import { receive, type ReceiveOptions, type ReceiveResult, serve, type ServeOpti
 
 /** Options of {@link listen}. */
 export interface ListenOptions extends ServeOptions {
-  /** Address to listen on, e.g. `'0.0.0.0'`. */
+  /** Address to listen on, e.g. `'0.0.0.0'`, `'::'` (IPv6 and, unless {@link ListenOptions.ipv6Only}, IPv4), `'::1'`. */
   host: string
+  /** Listening on an IPv6 address, take IPv6 connections only (`IPV6_V6ONLY`, RFC 3493 §5.3). Default false. */
+  ipv6Only?: boolean
   /** Port to listen on (0 picks a free one; read it from `server.address()`). */
   port: number
   /** Seconds a connection may stay silent before it is destroyed (its transfer fails with `ERR_IDLE_TIMEOUT`); 0 or absent: never. */
@@ -35,14 +37,14 @@ function dropWhenIdle(socket: Socket, seconds: number | undefined): void {
  * ```
  */
 export function listen(options: ListenOptions): Promise<Server> {
-  const { host, port, idleTimeoutSeconds, ...serveOptions } = options
+  const { host, port, idleTimeoutSeconds, ipv6Only, ...serveOptions } = options
   // Half-open allowed: a sender that ends its side first still gets its `OK`.
   const server = createServer({ allowHalfOpen: true })
   server.on('connection', (socket: Socket) => dropWhenIdle(socket, idleTimeoutSeconds))
   serve(server, serveOptions)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => {
+    server.listen({ port, host, ipv6Only: ipv6Only === true }, () => {
       server.off('error', reject)
       options.onLine?.('Server ready...')
       resolve(server)

@@ -20,7 +20,7 @@ import { Bbr } from './algorithms/bbr.js'
 import { Cubic } from './algorithms/cubic.js'
 import { Reno } from './algorithms/reno.js'
 import { AgentError, ProgramError } from './errors.js'
-import { Flow, type CongestionAlgorithm, type FlowHost, type Report } from './flow.js'
+import { Flow, type CongestionAlgorithm, type FlowHost, type FlowInfo, type Report } from './flow.js'
 import { compileProgram, type CompiledProgram } from './program.js'
 
 /** Options of the {@link Agent}. */
@@ -382,7 +382,7 @@ export class Agent {
         })
       }
     }
-    const info = {
+    const info: FlowInfo = {
       initCwnd: message.initCwnd,
       mss: message.mss,
       srcIp: message.srcIp,
@@ -390,6 +390,8 @@ export class Agent {
       dstIp: message.dstIp,
       dstPort: message.dstPort,
       congAlg: message.congAlg,
+      // An IPv6 flow's addresses, from the CREATE trailer (decision record 0080).
+      ...(message.srcIp6 !== undefined && message.dstIp6 !== undefined ? { srcIp6: message.srcIp6, dstIp6: message.dstIp6 } : {}),
     }
     const flow = new Flow<unknown>(this.#host, address, message.sid, entry.algorithm.name, info, entry.programs)
     flows.set(message.sid, flow)

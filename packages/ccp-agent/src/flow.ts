@@ -29,6 +29,14 @@ export interface FlowInfo {
   readonly dstPort: number
   /** The algorithm the datapath asked for (may differ from the one running it: see `Flow.algorithm`). */
   readonly congAlg: string
+  /**
+   * An IPv6 flow's local address, 16 bytes, when the datapath sent it (libccp's IPv6 trailer, decision
+   * record 0080); `srcIp` and `dstIp` then hold 127.0.0.6, as Linux's CCP datapath sends for IPv6 flows.
+   * Absent for IPv4 flows and for datapaths that send no trailer (the kernel's, portus's tests).
+   */
+  readonly srcIp6?: Uint8Array
+  /** An IPv6 flow's remote address, 16 bytes (see {@link FlowInfo.srcIp6}). */
+  readonly dstIp6?: Uint8Array
 }
 
 /**

@@ -42,33 +42,45 @@ constexpr int64_t kMaxRingFrames = 65536;
 //
 // net/packet/af_packet.c, fanout_demux_bpf: the member is `bpf_prog_run(prog, skb) % num_members`,
 // f->arr[] holding the members in the order they joined (a member that leaves is replaced by the last).
-// For TCP over IPv4 the program returns ((srcPort ^ dstPort) * 0x9e3779b1 mod 2^32) >> 16: the XOR is
-// the same for both directions of a flow, and the multiplication (Knuth's multiplicative hash) brings
+// For TCP over IPv4 or IPv6 the program returns ((srcPort ^ dstPort) * 0x9e3779b1 mod 2^32) >> 16: the XOR
+// is the same for both directions of a flow, and the multiplication (Knuth's multiplicative hash) brings
 // every bit of it into the result's low bits, which matter for `% members` (Linux clients connect from
 // even ports only, so the XOR's low bit alone would send every client of one listener to one member).
-// Everything else returns 0 (the first member): ARP, ICMP, UDP, IPv6, IP fragments after the first,
-// and VLAN-tagged frames (skb->protocol is then 802.1Q unless the device stripped the tag).
-// Loads are relative to the network header (SKF_NET_OFF) and the EtherType is skb->protocol
-// (SKF_AD_PROTOCOL), so it does not depend on where skb->data points when the demux runs.
+// IPv4: the ports follow the header (IHL, RFC 791 §3.1) of a first or only fragment. IPv6: TCP directly
+// behind the fixed header (Next Header 6 at octet 6, ports at octet 40, RFC 8200 §3), which is how every
+// TCP segment of a connection travels; behind extension headers (a fragment, a Hop-by-Hop option) the
+// ports are not where a classic BPF program can find them without a loop, so those go to member 0.
+// Everything else returns 0 (the first member): ARP, ICMP, ICMPv6 (neighbour discovery), UDP, IPv4
+// fragments after the first, and VLAN-tagged frames (skb->protocol is then 802.1Q unless the device
+// stripped the tag). Loads are relative to the network header (SKF_NET_OFF) and the EtherType is
+// skb->protocol (SKF_AD_PROTOCOL), so it does not depend on where skb->data points when the demux runs.
+// Jump offsets count from the next instruction.
 
 constexpr uint32_t kNet = static_cast<uint32_t>(SKF_NET_OFF);
 const struct sock_filter kPortsProgram[] = {
     BPF_STMT(BPF_LD | BPF_H | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PROTOCOL)),  // 0: A = EtherType
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 13),                                      // 1: IPv4, else 15
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 9),                                       // 1: IPv4, else 11
     BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kNet + 9),                                              // 2: A = IP protocol
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 11),                                             // 3: TCP, else 15
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 18),                                             // 3: TCP, else 22
     BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kNet + 6),                                              // 4: A = flags, fragment offset
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 9, 0),                                        // 5: a later fragment: 15
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 16, 0),                                       // 5: a later fragment: 22
     BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, kNet + 0),                                             // 6: X = IP header length
     BPF_STMT(BPF_LD | BPF_H | BPF_IND, kNet + 0),                                              // 7: A = source port
     BPF_STMT(BPF_ST, 0),                                                                       // 8: M[0] = A
     BPF_STMT(BPF_LD | BPF_H | BPF_IND, kNet + 2),                                              // 9: A = destination port
-    BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),                                                    // 10: X = M[0]
-    BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),                                                    // 11: A = source ^ destination
-    BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9e3779b1u),                                          // 12: A *= 0x9e3779b1 (32 bits)
-    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),                                                   // 13: A >>= 16
-    BPF_STMT(BPF_RET | BPF_A, 0),                                                              // 14: return A
-    BPF_STMT(BPF_RET | BPF_K, 0),                                                              // 15: anything else: member 0
+    BPF_STMT(BPF_JMP | BPF_JA, 6),                                                             // 10: to 17
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 10),                                    // 11: IPv6, else 22
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kNet + 6),                                              // 12: A = Next Header
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 8),                                              // 13: TCP, else 22
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kNet + 40),                                             // 14: A = source port
+    BPF_STMT(BPF_ST, 0),                                                                       // 15: M[0] = A
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kNet + 42),                                             // 16: A = destination port
+    BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),                                                    // 17: X = M[0]
+    BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),                                                    // 18: A = source ^ destination
+    BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9e3779b1u),                                          // 19: A *= 0x9e3779b1 (32 bits)
+    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),                                                   // 20: A >>= 16
+    BPF_STMT(BPF_RET | BPF_A, 0),                                                              // 21: return A
+    BPF_STMT(BPF_RET | BPF_K, 0),                                                              // 22: anything else: member 0
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +169,7 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     close(fd);
     return ThrowErrno(env, e, "setsockopt(PACKET_QDISC_BYPASS)", "the kernel refused to bypass the queueing discipline (Linux 3.14+): open it without qdiscBypass");
   }
-  // Without virtio-net headers, learn which frames arrive checksum-partial (CompletePartialIpv4).
+  // Without virtio-net headers, learn which frames arrive checksum-partial (CompletePartialChecksum).
   if (!vnet) (void)setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);
   // Without a ring the socket's receive queue is the only buffer between two bursts: the default (~208 KB)
   // overflows while the stack sends a long burst, and the kernel peer retransmits what it dropped. 8 MB,

@@ -217,7 +217,7 @@ napi_value ReadBurst(napi_env env, napi_callback_info info) {
           if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
           struct tpacket_auxdata aux;
           memcpy(&aux, CMSG_DATA(c), sizeof aux);
-          if (aux.tp_status & TP_STATUS_CSUMNOTREADY) CompletePartialIpv4(static_cast<uint8_t*>(iov[j][0].iov_base), frame);
+          if (aux.tp_status & TP_STATUS_CSUMNOTREADY) CompletePartialChecksum(static_cast<uint8_t*>(iov[j][0].iov_base), frame);
         }
       }
     }

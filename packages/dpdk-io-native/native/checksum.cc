@@ -68,17 +68,30 @@ bool CompleteChecksum(const uint8_t* header, uint8_t* frame, size_t len, std::st
 // A frame a local sender (a veth peer, a TAP's kernel side) handed over with CHECKSUM_PARTIAL arrives on a
 // packet socket without virtio-net headers flagged TP_STATUS_CSUMNOTREADY (packet(7)): its TCP or UDP
 // checksum field holds only the pseudo-header sum. Complete it here, as the device would have, so the
-// frame reads as sent. IPv4 only (the stack's protocol); anything else is left alone.
-void CompletePartialIpv4(uint8_t* f, size_t len) {
-  if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4) return;
-  size_t ihl = static_cast<size_t>(f[14] & 0x0f) * 4;
-  size_t total = (static_cast<size_t>(f[16]) << 8) | f[17];
-  size_t start = 14 + ihl, end = 14 + total;
-  uint8_t proto = f[14 + 9];
+// frame reads as sent. IPv4 (RFC 791 §3.1: the transport header follows IHL words) and IPv6 with TCP or
+// UDP directly behind the fixed header (RFC 8200 §3: Payload Length at octet 4, Next Header at 6; the
+// kernel sends TCP so); anything else is left alone.
+void CompletePartialChecksum(uint8_t* f, size_t len) {
+  size_t start, end;
+  uint8_t proto;
+  if (len >= 14 + 20 && f[12] == 0x08 && f[13] == 0x00 && (f[14] >> 4) == 4) {
+    size_t ihl = static_cast<size_t>(f[14] & 0x0f) * 4;
+    if (ihl < 20) return;
+    start = 14 + ihl;
+    end = 14 + ((static_cast<size_t>(f[16]) << 8) | f[17]);
+    proto = f[14 + 9];
+  } else if (len >= 14 + 40 && f[12] == 0x86 && f[13] == 0xdd && (f[14] >> 4) == 6) {
+    start = 14 + 40;
+    end = start + ((static_cast<size_t>(f[18]) << 8) | f[19]);  // a jumbogram (Payload Length 0) ends below
+    proto = f[20];
+  } else {
+    return;
+  }
   size_t offset = proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 0;
-  if (ihl < 20 || offset == 0 || end > len || start + offset + 2 > end) return;
+  if (offset == 0 || end > len || start + offset + 2 > end) return;
   uint16_t sum = static_cast<uint16_t>(~FoldedSum(f + start, end - start));
-  if (sum == 0 && proto == IPPROTO_UDP) sum = 0xffff;  // RFC 768
+  // RFC 768 (IPv4), RFC 8200 §8.1 (IPv6): a computed UDP checksum of 0 is sent as all ones.
+  if (sum == 0 && proto == IPPROTO_UDP) sum = 0xffff;
   memcpy(f + start + offset, &sum, 2);
 }
 

@@ -24,8 +24,8 @@ uint32_t FoldedSum(const uint8_t* p, size_t n);
 // the header asks for what software cannot do here (segmentation) or points outside the frame.
 bool CompleteChecksum(const uint8_t* header, uint8_t* frame, size_t len, std::string* why);
 
-// Completes the TCP or UDP checksum of an IPv4 frame that arrived checksum-partial (TP_STATUS_CSUMNOTREADY).
-void CompletePartialIpv4(uint8_t* frame, size_t len);
+// Completes the TCP or UDP checksum of an IPv4 or IPv6 frame that arrived checksum-partial (TP_STATUS_CSUMNOTREADY).
+void CompletePartialChecksum(uint8_t* frame, size_t len);
 
 }  // namespace mtcp
 

@@ -138,7 +138,7 @@ int64_t RingRead(napi_env env, Ring* ring, const Slots& s, uint32_t max, bool us
       // from the slot's own header when the ring carries one, else by parsing the frame.
       if (!ring->userVnet && (status & TP_STATUS_CSUMNOTREADY)) {
         std::string why;
-        if (!ring->vnet || !CompleteChecksum(slot + mac - kVnetHdrLen, data + off, full, &why)) CompletePartialIpv4(data + off, full);
+        if (!ring->vnet || !CompleteChecksum(slot + mac - kVnetHdrLen, data + off, full, &why)) CompletePartialChecksum(data + off, full);
       }
       s.lengths[got] = static_cast<int32_t>(full);
     }

@@ -38,8 +38,9 @@ export interface PacketOpenOptions {
    * - `'hash'` (default): PACKET_FANOUT_HASH, the kernel's symmetric flow hash, keyed by a boot-time
    *   secret: user space cannot tell which member a flow reaches.
    * - `'ports'`: PACKET_FANOUT_CBPF with a classic BPF program that returns {@link portsFanoutHash}`(a, b)`
-   *   for TCP over IPv4 with ports `a` and `b` (the same both ways), and 0 for every other frame (ARP,
-   *   ICMP, UDP, IPv6, non-first IP fragments, VLAN-tagged frames). The kernel takes that value modulo the
+   *   for TCP over IPv4, or over IPv6 with no extension header, with ports `a` and `b` (the same both
+   *   ways), and 0 for every other frame (ARP, ICMP, ICMPv6, UDP, non-first IPv4 fragments, IPv6 with
+   *   extension headers, VLAN-tagged frames). The kernel takes that value modulo the
    *   member count, and members are numbered in the order they joined (a member that leaves is replaced
    *   by the last one), so a TCP flow reaches member `portsFanoutHash(a, b) % members` in both directions.
    *   Needs Linux 4.6+ and `fanoutGroup`.
@@ -155,7 +156,7 @@ load()
 
 /**
  * The value the `'ports'` fanout program (see {@link PacketOpenOptions.fanoutMode}) returns for a TCP
- * segment over IPv4 with ports `portA` and `portB`, in either order: `((portA ^ portB) * 0x9e3779b1 mod
+ * segment over IPv4 or IPv6 with ports `portA` and `portB`, in either order: `((portA ^ portB) * 0x9e3779b1 mod
  * 2^32) >> 16`. The kernel hands the segment to member `portsFanoutHash(portA, portB) % members`.
  */
 export function portsFanoutHash(portA: number, portB: number): number {

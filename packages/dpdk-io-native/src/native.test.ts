@@ -99,6 +99,11 @@ const bridge = `mtb${tag}`
 const subnet = randomInt(1, 255)
 const peerIp = [10, 199, subnet, 2]
 const ourIp = [10, 199, subnet, 1]
+// IPv6: a unique local prefix (RFC 4193) inside the namespace only.
+const ourIp6 = `fd6d:${subnet.toString(16)}::1`
+const peerIp6 = `fd6d:${subnet.toString(16)}::2`
+const ourIp6Bytes = Uint8Array.of(0xfd, 0x6d, 0, subnet, ...new Array<number>(11).fill(0), 1)
+const peerIp6Bytes = Uint8Array.of(0xfd, 0x6d, 0, subnet, ...new Array<number>(11).fill(0), 2)
 const created: Array<() => void> = []
 let setupError: unknown
 
@@ -130,6 +135,8 @@ beforeAll(() => {
     ip('link', 'set', vethNs, 'netns', ns)
     quiet(() => ip('-n', ns, 'link', 'set', 'dev', vethNs, 'addrgenmode', 'none'))
     ip('-n', ns, 'addr', 'add', `${peerIp.join('.')}/24`, 'dev', vethNs)
+    quiet(() => execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0'], { stdio: 'ignore' }))
+    ip('-n', ns, 'addr', 'add', `${peerIp6}/64`, 'dev', vethNs, 'nodad')
     ip('-n', ns, 'link', 'set', vethNs, 'up')
     upWithoutAddress(vethRoot)
   } catch (err) {
@@ -262,14 +269,33 @@ function tcpPorts(frame: Uint8Array): [number, number] | undefined {
   return [(frame[l4]! << 8) | frame[l4 + 1]!, (frame[l4 + 2]! << 8) | frame[l4 + 3]!]
 }
 
+/** TCP over IPv6 (no extension headers) from the peer to us: its source and destination ports, else undefined. */
+function tcpPorts6(frame: Uint8Array): [number, number] | undefined {
+  if (frame.length < 74 || frame[12] !== 0x86 || frame[13] !== 0xdd || frame[20] !== 6) return undefined
+  if (!ourIp6Bytes.every((b, i) => frame[38 + i] === b)) return undefined
+  return [(frame[54]! << 8) | frame[55]!, (frame[56]! << 8) | frame[57]!]
+}
+
+/** The namespace's kernel connects from each `[localPort, port]` pair to `host` (SYNs only: nobody answers). */
+function sendSyns(host: string, pairs: [number, number][]): void {
+  const script =
+    `const net = require('node:net'); const pairs = ${JSON.stringify(pairs)};` +
+    `for (const [localPort, port] of pairs) net.connect({ host: '${host}', port, localPort }).on('error', () => {});` +
+    // connect() has sent every SYN once the next-tick connects ran.
+    `setImmediate(() => process.exit(0));`
+  execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
 describe.runIf(live)("AF_PACKET fanout in 'ports' mode", { timeout: 15_000 }, () => {
-  it('delivers each TCP flow to member portsFanoutHash(sourcePort, destinationPort) % members, in join order', async () => {
+  it.each([4, 6] as const)('delivers each TCP flow over IPv%i to member portsFanoutHash(sourcePort, destinationPort) % members, in join order', async (family) => {
     expect(setupError).toBeUndefined()
     const group = randomInt(1, 0xffff)
     const members = [packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'ports' }), packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'ports' })]
+    const target = family === 4 ? ourIp.join('.') : ourIp6
+    const tcpPortsOf = family === 4 ? tcpPorts : tcpPorts6
     try {
-      // The namespace's kernel sends a SYN for each pair; we never answer. A static neighbour spares ARP.
-      ip('-n', ns, 'neigh', 'replace', ourIp.join('.'), 'lladdr', '02:00:00:00:00:01', 'dev', vethNs, 'nud', 'permanent')
+      // The namespace's kernel sends a SYN for each pair; we never answer. A static neighbour spares ARP and ND.
+      ip('-n', ns, 'neigh', 'replace', target, 'lladdr', '02:00:00:00:00:01', 'dev', vethNs, 'nud', 'permanent')
       const dstBase = randomInt(20_000, 30_000)
       const srcBase = randomInt(40_000, 50_000) & ~15
       // Six flows for each member, from consecutive source ports.
@@ -287,12 +313,7 @@ describe.runIf(live)("AF_PACKET fanout in 'ports' mode", { timeout: 15_000 }, ()
       const expected = new Map(pairs.map(([s, d]) => [`${s}>${d}`, Number(((BigInt(s ^ d) * 0x9e3779b1n) & 0xffffffffn) >> 16n) % 2]))
       for (const [s, d] of pairs) expect(portsFanoutHash(d, s) % 2).toBe(expected.get(`${s}>${d}`))
       expect(new Set(expected.values()).size).toBe(2) // both members are exercised
-      const script =
-        `const net = require('node:net'); const pairs = ${JSON.stringify(pairs)};` +
-        `for (const [localPort, port] of pairs) net.connect({ host: '${ourIp.join('.')}', port, localPort }).on('error', () => {});` +
-        // connect() has sent every SYN once the next-tick connects ran.
-        `setImmediate(() => process.exit(0));`
-      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+      sendSyns(target, pairs)
 
       const seen = new Map<string, Set<number>>()
       const slots = Array.from({ length: 32 }, () => new Uint8Array(2048))
@@ -303,7 +324,7 @@ describe.runIf(live)("AF_PACKET fanout in 'ports' mode", { timeout: 15_000 }, ()
         for (;;) {
           const n = readBurst(members[member]!, slots, offsets, lengths, slots.length, false, vnetOut)
           for (let i = 0; i < n; i++) {
-            const ports = tcpPorts(slots[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!))
+            const ports = tcpPortsOf(slots[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!))
             if (ports === undefined) continue
             const key = `${ports[0]}>${ports[1]}`
             if (!expected.has(key)) continue
@@ -345,6 +366,66 @@ describe.runIf(live)("AF_PACKET fanout in 'ports' mode", { timeout: 15_000 }, ()
       expect(() => packetOpen(vethRoot, { fanoutGroup: group, fanoutMode: 'hash' })).toThrow(expect.objectContaining({ code: 'EINVAL', message: expect.stringMatching(/same mode/) }))
     } finally {
       close(first)
+    }
+  })
+})
+
+/** An independent Internet checksum (RFC 1071) over `parts`, each an even-length byte run or a 16-bit number. */
+function checksumOf(...parts: (Uint8Array | number)[]): number {
+  let sum = 0
+  for (const part of parts) {
+    if (typeof part === 'number') sum += part
+    else for (let i = 0; i < part.length; i += 2) sum += (part[i]! << 8) | (part[i + 1] ?? 0)
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  return ~sum & 0xffff
+}
+
+describe.runIf(live)('AF_PACKET without virtio-net headers: checksum-partial frames from the kernel are completed', { timeout: 15_000 }, () => {
+  it.each([4, 6] as const)('TCP over IPv%i from the namespace (veth checksum offload on) reads with a valid checksum', async (family) => {
+    expect(setupError).toBeUndefined()
+    const fd = packetOpen(vethRoot, {})
+    const target = family === 4 ? ourIp.join('.') : ourIp6
+    try {
+      ip('-n', ns, 'neigh', 'replace', target, 'lladdr', '02:00:00:00:00:01', 'dev', vethNs, 'nud', 'permanent')
+      const sport = randomInt(40_000, 50_000)
+      const dport = randomInt(20_000, 30_000)
+      const frame = await new Promise<Uint8Array>((resolve, reject) => {
+        const slots = Array.from({ length: 32 }, () => new Uint8Array(2048))
+        const offsets = new Int32Array(32)
+        const lengths = new Int32Array(32)
+        const handle = watch(fd, (error) => {
+          if (error) return finish(error)
+          for (;;) {
+            const n = readBurst(fd, slots, offsets, lengths, slots.length)
+            for (let i = 0; i < n; i++) {
+              const f = slots[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!)
+              const ports = family === 4 ? tcpPorts(f) : tcpPorts6(f)
+              if (ports !== undefined && ports[0] === sport && ports[1] === dport) return finish(undefined, f.slice())
+            }
+            if (n < slots.length) return
+          }
+        })
+        const timer = setTimeout(() => finish(new Error('no SYN within 10 s')), 10_000)
+        function finish(error?: Error, got?: Uint8Array): void {
+          clearTimeout(timer)
+          unwatch(handle)
+          if (error) reject(error)
+          else resolve(got!)
+        }
+        sendSyns(target, [[sport, dport]])
+      })
+      if (family === 4) {
+        const ihl = (frame[14]! & 0x0f) * 4
+        const segment = frame.subarray(14 + ihl, 14 + ((frame[16]! << 8) | frame[17]!))
+        expect(checksumOf(frame.subarray(26, 34), 6, segment.length, segment)).toBe(0) // RFC 9293 §3.1
+      } else {
+        const segment = frame.subarray(54, 54 + ((frame[18]! << 8) | frame[19]!))
+        expect(frame.subarray(22, 38)).toEqual(peerIp6Bytes)
+        expect(checksumOf(frame.subarray(22, 54), 0, segment.length, 6, segment)).toBe(0) // RFC 8200 §8.1
+      }
+    } finally {
+      close(fd)
     }
   })
 })

@@ -13,7 +13,7 @@ export {
   type MemoryOffloadOptions,
   MemoryPort,
 } from './memory/memory-link.js'
-export { completeChecksums, segmentTcp4 } from './offload/software-offload.js'
+export { completeChecksums, segmentTcp4, segmentTcp6 } from './offload/software-offload.js'
 export { type NativePortOptions, openPacketPort, openTapPort, type PacketPortOptions, portsFanoutHash, type TapPortOptions } from './linux/native-port.js'
 export { PcapWriter, type PcapWriterOptions, type PcapWriterStats } from './pcap.js'
 export {
@@ -28,3 +28,4 @@ export {
   type PortStats,
 } from './port.js'
 export { SeededRandom } from './random.js'
+export { RSS_KEY_BYTES, RssHash } from './rss.js'

@@ -8,6 +8,7 @@ import { VirtualClock } from './clock.js'
 import { DpdkIoError } from './errors.js'
 import { createMemoryLink } from './memory/memory-link.js'
 import { PcapWriter } from './pcap.js'
+import { kernelFrameBytes, kernelIpv6Frames } from './ipv6-test-frames.js'
 
 const directory = mkdtempSync(join(tmpdir(), 'mtcp-pcap-'))
 afterAll(() => rmSync(directory, { recursive: true, force: true }))
@@ -44,6 +45,26 @@ function checksum(bytes: Uint8Array, offset: number, length: number, initial: nu
   for (let i = 0; i < length; i += 2) sum += (bytes[offset + i]! << 8) | (bytes[offset + i + 1] ?? 0)
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
   return ~sum & 0xffff
+}
+
+/** The frames of a classic libpcap file (Ethernet, either timestamp magic), read back with no code under test. */
+function readPcapRecords(file: Buffer): Uint8Array[] {
+  expect(file.readUInt32LE(20)).toBe(1) // LINKTYPE_ETHERNET
+  const records: Uint8Array[] = []
+  for (let at = 24; at < file.length; ) {
+    const captured = file.readUInt32LE(at + 8)
+    expect(file.readUInt32LE(at + 12)).toBe(captured) // nothing was cut
+    records.push(new Uint8Array(file.subarray(at + 16, at + 16 + captured)))
+    at += 16 + captured
+  }
+  return records
+}
+
+/** tshark's fields of every frame of `path`, one row per frame. */
+function tsharkFields(path: string, fields: string[]): string[][] {
+  const options = ['-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE']
+  const out = execFileSync('tshark', ['-r', path, ...options, '-T', 'fields', '-E', 'separator=;', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8' })
+  return out.trim().split('\n').map((line) => line.split(';'))
 }
 
 describe('PcapWriter', () => {
@@ -147,5 +168,70 @@ describe('PcapWriter', () => {
     expect(ids.filter((id) => id < 1000).length).toBe(20) // sent by a
     expect(ids.filter((id) => id >= 1000).length).toBe(20) // received by a
     expect(readFileSync(path).readUInt32LE(0)).toBe(0xa1b2c3d4)
+  })
+
+  it.runIf(runTshark)('round-trips kernel-captured IPv6 frames through the emulated link into pcap files that tshark decodes as the kernel capture', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 64 })
+    const link = createMemoryLink({ clock, impairments: { rate: 100e6, delay: 1000 } })
+    const sentPath = join(directory, 'ipv6-tx.pcap')
+    const receivedPath = join(directory, 'ipv6-rx.pcap')
+    const sent = PcapWriter.open(sentPath, { timeOrigin: 1_700_000_000e6, directions: 'tx' })
+    const received = PcapWriter.open(receivedPath, { timeOrigin: 1_700_000_000e6, directions: 'rx', nanosecond: true })
+    link.a.capture(sent)
+    link.b.capture(received)
+    const originals = kernelIpv6Frames.map(kernelFrameBytes)
+    const rx: PacketBuffer[] = []
+    for (const frame of originals) {
+      expect(link.a.txBurst([pool.alloc()!.setFrame(frame)], 1)).toBe(1)
+      clock.advanceBy(2000)
+      pool.freeBulk(rx, link.b.rxBurst(rx, 8))
+    }
+    sent.close()
+    received.close()
+    // Byte for byte, both directions' files hold the frames as the kernel sent them.
+    expect(readPcapRecords(readFileSync(sentPath))).toEqual(originals)
+    expect(readPcapRecords(readFileSync(receivedPath))).toEqual(originals)
+    const checksums = ['tcp.checksum.status', 'udp.checksum.status', 'icmpv6.checksum.status']
+    for (const path of [sentPath, receivedPath]) {
+      const rows = tsharkFields(path, ['ipv6.src', 'ipv6.dst', 'ipv6.nxt', 'ipv6.plen', ...checksums, '_ws.malformed'])
+      expect(rows.map(([src, dst, nxt, plen]) => ({ src, dst, nxt: Number(nxt), plen: Number(plen) }))).toEqual(
+        kernelIpv6Frames.map(({ src, dst, nxt, plen }) => ({ src, dst, nxt, plen })),
+      )
+      for (const row of rows) {
+        // Each frame's TCP, UDP or ICMPv6 checksum is good ('1'); fragments have none tshark checks without the
+        // whole datagram (the capture holds the first and last of three).
+        const statuses = row.slice(4, 7).filter((status) => status !== '')
+        expect(statuses).toEqual(row[2] === '44' ? [] : ['1'])
+        expect(row[7]).toBe('')
+      }
+    }
+  })
+
+  it.runIf(runTshark)('records IPv6 frames the emulated queue marked CE with the mark in the Traffic Class and the TCP checksum still good', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 64 })
+    const link = createMemoryLink({ clock, impairments: { rate: 1e6, ecnMarkPackets: 1 } })
+    const path = join(directory, 'ipv6-ce.pcap')
+    const pcap = PcapWriter.open(path, { timeOrigin: 1_700_000_000e6, directions: 'rx' })
+    link.b.capture(pcap)
+    const tcp = kernelIpv6Frames.filter((frame) => frame.nxt === 6).map(kernelFrameBytes)
+    const frames = tcp.map((bytes) => {
+      const frame = bytes.slice()
+      frame[15] = (frame[15]! & 0xcf) | 0x20 // ECT(0): Traffic Class bits 1..0 are octet 1's bits 5..4 (RFC 8200 §3)
+      return pool.alloc()!.setFrame(frame)
+    })
+    expect(link.a.txBurst(frames, frames.length)).toBe(frames.length)
+    clock.runUntilIdle()
+    clock.advanceBy(1e6)
+    const rx: PacketBuffer[] = []
+    expect(link.b.rxBurst(rx, 16)).toBe(tcp.length)
+    pool.freeBulk(rx, tcp.length)
+    pcap.close()
+    const rows = tsharkFields(path, ['ipv6.tclass.ecn', 'tcp.checksum.status', 'ipv6.flow'])
+    // The first frame found an empty queue; every later one found one or more queued and was marked.
+    expect(rows.map((row) => Number(row[0]))).toEqual(tcp.map((_, i) => (i === 0 ? 2 : 3)))
+    expect(rows.every((row) => row[1] === '1')).toBe(true)
+    expect(rows.map((row) => Number(row[2]))).toEqual(tcp.map((frame) => ((frame[15]! & 0x0f) << 16) | (frame[16]! << 8) | frame[17]!))
   })
 })

@@ -37,6 +37,7 @@ import { SidAllocator } from './sid-allocator.js'
 import {
   type CcpMessage,
   type ChangeProgMessage,
+  CREATE_IPV6_PLACEHOLDER,
   type CreateMessage,
   decodeMessage,
   encodeMessageInto,
@@ -106,8 +107,30 @@ export interface DatapathOptions {
   maxPrograms?: number
 }
 
-/** The flow a CREATE describes: the message's fields without its type and sid (the datapath assigns the sid). */
-export type ConnectionInfo = Omit<CreateMessage, 'type' | 'sid'>
+/**
+ * The flow a CREATE describes: the message's fields without its type and sid (the datapath assigns the
+ * sid). Addresses are IPv4 as uint32s (10.0.0.1 is `0x0a000001`) or IPv6 as 16-byte arrays, both ends of
+ * one family. An IPv6 flow's CREATE holds {@link CREATE_IPV6_PLACEHOLDER} in its u32 address fields and the
+ * addresses in its trailer, and the algorithm name is then at most {@link CREATE_IPV6_MAX_CONG_ALG} bytes;
+ * an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2: an IPv4 peer of a dual-stack socket)
+ * is sent as the IPv4 address it maps, byte for byte an IPv4 CREATE (decision record 0080).
+ */
+export interface ConnectionInfo {
+  /** Initial congestion window in bytes. */
+  initCwnd: number
+  /** Maximum segment size in bytes. */
+  mss: number
+  /** The local address: an IPv4 uint32, or 16 bytes of IPv6. */
+  srcIp: number | Uint8Array
+  /** The local port. */
+  srcPort: number
+  /** The remote address, the same family as {@link ConnectionInfo.srcIp}. */
+  dstIp: number | Uint8Array
+  /** The remote port. */
+  dstPort: number
+  /** The algorithm to ask the agent for. */
+  congAlg: string
+}
 
 /** Counters of a {@link Datapath}. Every dropped message is counted once. */
 export interface DatapathStats {
@@ -388,7 +411,8 @@ export class Datapath<C = unknown> {
   /**
    * Start a flow: allocate its sid and send CREATE. Until the agent switches it to a program (CHANGE_PROG),
    * `connection.inControl` is false and the caller's native congestion control governs the flow.
-   * @throws {CcpError} `ERR_CCP_VALUE` / `ERR_CCP_STRING` when `info` does not fit in a CREATE.
+   * @throws {CcpError} `ERR_CCP_VALUE` / `ERR_CCP_STRING` when `info` does not fit in a CREATE (an address
+   * neither a number nor 16 bytes, the two ends of different families, an algorithm name too long).
    */
   connectionStart(info: ConnectionInfo, context: C): Connection<C> {
     if (typeof info !== 'object' || info === null) throw new CcpError('ERR_CCP_VALUE', 'info must be an object')
@@ -397,12 +421,13 @@ export class Datapath<C = unknown> {
       sid: 1,
       initCwnd: info.initCwnd,
       mss: info.mss,
-      srcIp: info.srcIp,
+      srcIp: 0,
       srcPort: info.srcPort,
-      dstIp: info.dstIp,
+      dstIp: 0,
       dstPort: info.dstPort,
       congAlg: info.congAlg,
     }
+    setCreateAddresses(create, info.srcIp, info.dstIp)
     encodeMessageInto(create, this.#scratch) // checks every field before a sid is taken
     const sid = this.#sids.allocate()
     create.sid = sid
@@ -948,4 +973,41 @@ function writeMeasureHeader(bytes: Uint8Array, sid: number, uid: number, fields:
 function copyBank(from: Float64Array, fromBase: number, fromCount: number, to: Float64Array, toBase: number, toCount: number): void {
   const count = Math.min(fromCount, toCount)
   for (let i = 0; i < count; i++) to[toBase + i] = from[fromBase + i]!
+}
+
+/** `::ffff:0:0/96`, the IPv4-mapped prefix (RFC 4291 §2.5.5.2). */
+function isIpv4Mapped(address: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (address[i] !== 0) return false
+  return address[10] === 0xff && address[11] === 0xff
+}
+
+/** The IPv4 address in the low 32 bits of an IPv4-mapped address, as a uint32. */
+function mappedIpv4(address: Uint8Array): number {
+  return ((address[12]! << 24) | (address[13]! << 16) | (address[14]! << 8) | address[15]!) >>> 0
+}
+
+/**
+ * Fill CREATE's address fields from a {@link ConnectionInfo}'s (decision record 0080): IPv4 numbers as they
+ * are; two IPv4-mapped IPv6 addresses as the IPv4 addresses they map; other IPv6 addresses as
+ * {@link CREATE_IPV6_PLACEHOLDER} in the u32 fields plus copies of the 16 bytes for the trailer.
+ */
+function setCreateAddresses(create: CreateMessage, src: number | Uint8Array, dst: number | Uint8Array): void {
+  if (typeof src === 'number' && typeof dst === 'number') {
+    create.srcIp = src
+    create.dstIp = dst
+    return
+  }
+  if (!(src instanceof Uint8Array) || !(dst instanceof Uint8Array) || src.length !== 16 || dst.length !== 16) {
+    throw new CcpError('ERR_CCP_VALUE', 'srcIp and dstIp must both be IPv4 numbers or both 16-byte IPv6 addresses (Uint8Array)')
+  }
+  if (isIpv4Mapped(src) && isIpv4Mapped(dst)) {
+    create.srcIp = mappedIpv4(src)
+    create.dstIp = mappedIpv4(dst)
+    return
+  }
+  create.srcIp = CREATE_IPV6_PLACEHOLDER
+  create.dstIp = CREATE_IPV6_PLACEHOLDER
+  // Copies, as plain Uint8Arrays: the caller may reuse its arrays (and a Buffer's slice would be a view).
+  create.srcIp6 = new Uint8Array(src)
+  create.dstIp6 = new Uint8Array(dst)
 }

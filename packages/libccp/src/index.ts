@@ -28,6 +28,9 @@ export {
 } from './program.js'
 export {
   CONG_ALG_BYTES,
+  CREATE_IPV6_MAX_CONG_ALG,
+  CREATE_IPV6_PLACEHOLDER,
+  CREATE_IPV6_TRAILER_OFFSET,
   CREATE_LENGTH,
   decodeMessage,
   encodedLength,

@@ -158,6 +158,18 @@ export const CREATE_LENGTH = 96
 export const READY_LENGTH = 12
 /** Bytes of CREATE's NUL-terminated congestion-control name; at most 63 characters. */
 export const CONG_ALG_BYTES = 64
+/**
+ * What an IPv6 flow's CREATE carries in its two u32 address fields: 127.0.0.6, the IPv4 address Linux
+ * gives the IPv4 fields of an IPv6 TCP socket (`LOOPBACK4_IPV6`), so an agent sees what the kernel's CCP
+ * datapath sends for an IPv6 flow. The real addresses follow in the IPv6 trailer (decision record 0080).
+ */
+export const CREATE_IPV6_PLACEHOLDER = 0x7f000006
+/** Where CREATE's IPv6 trailer starts in the message: its 4-byte marker, then source and destination (16 bytes each) at 64 and 80. */
+export const CREATE_IPV6_TRAILER_OFFSET = 60
+/** The longest congAlg, in bytes of UTF-8, that leaves room for the IPv6 trailer (its NUL must come before the marker). */
+export const CREATE_IPV6_MAX_CONG_ALG = CREATE_IPV6_TRAILER_OFFSET - 32 - 1
+/** The trailer's marker: "ip6" and version 1. */
+const IPV6_TRAILER_MARKER = [0x69, 0x70, 0x36, 0x01] as const
 /** Bytes of one expression in INSTALL_EXPR. */
 export const EXPRESSION_LENGTH = 16
 /** Bytes of one packed instruction in INSTALL_EXPR. */
@@ -244,8 +256,21 @@ export interface CreateMessage {
   dstIp: number
   /** The remote port; network byte order at offset 28 (see {@link srcPort}). */
   dstPort: number
-  /** The algorithm the datapath asks for, e.g. `"reno"`; at most 63 bytes of UTF-8. */
+  /**
+   * The algorithm the datapath asks for, e.g. `"reno"`; at most 63 bytes of UTF-8 (27 with the IPv6
+   * trailer, {@link CREATE_IPV6_MAX_CONG_ALG}).
+   */
   congAlg: string
+  /**
+   * An IPv6 flow's local address, 16 bytes, present with {@link dstIp6} or not at all. The CREATE format has
+   * only u32 address fields (they then hold {@link CREATE_IPV6_PLACEHOLDER}); the 16-byte addresses travel
+   * in a trailer at the end of the congAlg field, after its NUL, where portus and libccp read nothing
+   * (they stop at the NUL): a 4-byte marker at offset 60, the source at 64 and the destination at 80
+   * (decision record 0080). Absent for IPv4 flows, whose bytes are unchanged.
+   */
+  srcIp6?: Uint8Array
+  /** An IPv6 flow's remote address, 16 bytes (see {@link srcIp6}). */
+  dstIp6?: Uint8Array
 }
 
 /** MEASURE (type 1, datapath → agent): the report registers, in register order. No fields: the flow closed. */
@@ -323,6 +348,12 @@ export function readU64(bytes: Uint8Array, at: number): number {
   return readU32(bytes, at) + readU32(bytes, at + 4) * 4294967296
 }
 /** A u32 in network byte order (big-endian). @internal */
+/** Whether a CREATE's bytes 60..63 hold the IPv6 trailer's marker. */
+function hasIpv6Trailer(bytes: Uint8Array): boolean {
+  const at = CREATE_IPV6_TRAILER_OFFSET
+  return bytes[at] === IPV6_TRAILER_MARKER[0] && bytes[at + 1] === IPV6_TRAILER_MARKER[1] && bytes[at + 2] === IPV6_TRAILER_MARKER[2] && bytes[at + 3] === IPV6_TRAILER_MARKER[3]
+}
+
 function readU32BE(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!
 }
@@ -503,7 +534,7 @@ export function decodeMessage(bytes: Uint8Array): CcpMessage {
       const name = bytes.subarray(32, 32 + CONG_ALG_BYTES)
       const end = name.indexOf(0)
       if (end < 0) throw new CcpError('ERR_CCP_STRING', 'CREATE congAlg is not NUL-terminated within its 64 bytes')
-      return {
+      const create: CreateMessage = {
         type: MessageType.Create,
         sid,
         initCwnd: readU32(bytes, 8),
@@ -514,6 +545,13 @@ export function decodeMessage(bytes: Uint8Array): CcpMessage {
         dstPort: readU16BE(bytes, 28),
         congAlg: utf8Decoder.decode(name.subarray(0, end)),
       }
+      // Decision 0080: the IPv6 trailer, only where the name's NUL comes before the marker.
+      if (32 + end < CREATE_IPV6_TRAILER_OFFSET && hasIpv6Trailer(bytes)) {
+        // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the receive buffer).
+        create.srcIp6 = new Uint8Array(bytes.subarray(CREATE_IPV6_TRAILER_OFFSET + 4, CREATE_IPV6_TRAILER_OFFSET + 20))
+        create.dstIp6 = new Uint8Array(bytes.subarray(CREATE_IPV6_TRAILER_OFFSET + 20, CREATE_IPV6_TRAILER_OFFSET + 36))
+      }
+      return create
     }
     case MessageType.Measure: {
       if (length < 16) throw truncated('MEASURE', 16, length)
@@ -640,6 +678,17 @@ function checkedLength(message: CcpMessage): number {
       if (message.congAlg.includes('\0')) throw new CcpError('ERR_CCP_STRING', 'congAlg may not contain NUL')
       const size = utf8Encoder.encode(message.congAlg).length
       if (size > CONG_ALG_BYTES - 1) throw new CcpError('ERR_CCP_STRING', `congAlg is ${size} bytes of UTF-8; at most ${CONG_ALG_BYTES - 1}`)
+      if (message.srcIp6 !== undefined || message.dstIp6 !== undefined) {
+        for (const field of ['srcIp6', 'dstIp6'] as const) {
+          const address = message[field]
+          if (!(address instanceof Uint8Array) || address.length !== 16) {
+            throw new CcpError('ERR_CCP_VALUE', `${field} must be a 16-byte Uint8Array (an IPv6 CREATE has both srcIp6 and dstIp6)`)
+          }
+        }
+        if (size > CREATE_IPV6_MAX_CONG_ALG) {
+          throw new CcpError('ERR_CCP_STRING', `congAlg is ${size} bytes of UTF-8; an IPv6 CREATE leaves room for at most ${CREATE_IPV6_MAX_CONG_ALG} before its address trailer`)
+        }
+      }
       return CREATE_LENGTH
     }
     case MessageType.Measure: {
@@ -726,6 +775,12 @@ export function encodeMessageInto(message: CcpMessage, target: Uint8Array, offse
       const name = bytes.subarray(32, 32 + CONG_ALG_BYTES)
       name.fill(0)
       utf8Encoder.encodeInto(message.congAlg, name)
+      if (message.srcIp6 !== undefined && message.dstIp6 !== undefined) {
+        // Decision 0080: after the name's NUL, where portus and libccp read nothing.
+        bytes.set(IPV6_TRAILER_MARKER, CREATE_IPV6_TRAILER_OFFSET)
+        bytes.set(message.srcIp6, CREATE_IPV6_TRAILER_OFFSET + 4)
+        bytes.set(message.dstIp6, CREATE_IPV6_TRAILER_OFFSET + 20)
+      }
       break
     }
     case MessageType.Measure:

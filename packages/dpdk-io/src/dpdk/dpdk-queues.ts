@@ -18,6 +18,7 @@
  */
 import { checkInteger, DpdkIoError } from '../errors.js'
 import { type Clock } from '../clock.js'
+import { symmetricRssKey } from '../rss.js'
 import {
   checkDpdkOptions,
   DpdkBufferPool,
@@ -34,8 +35,6 @@ import {
   TSO_ROOM,
 } from './dpdk-port.js'
 
-/** The symmetric Toeplitz key pattern (0x6d5a repeated; Woo and Park, 2012). */
-const SYMMETRIC_PATTERN = [0x6d, 0x5a] as const
 /** Key bytes the Toeplitz hash of an IPv4 4-tuple reads: 12 input bytes plus 32 bits. */
 const IPV4_KEY_BYTES = 16
 
@@ -44,8 +43,10 @@ export interface DpdkQueuesOptions extends Omit<DpdkPortOptions, 'clock'> {
   /** Queue pairs, one per worker thread, in [1, 128] and at most what the device has. */
   queues: number
   /**
-   * The Toeplitz key for devices whose key can be set, at least 16 bytes (only the first 16 bytes affect
-   * IPv4 4-tuples; the key is repeated or cut to the device's key size). Default the symmetric 0x6d5a key.
+   * The Toeplitz key for devices whose key can be set, at least 16 bytes (the first 16 bytes affect IPv4
+   * 4-tuples, the first 40 IPv6 4-tuples; the key is repeated or cut to the device's key size, as
+   * `RssHash` does, so `new RssHash(rssKey).frame(…)` predicts the device's hash). Default the
+   * symmetric 0x6d5a key, symmetric for IPv4 and IPv6 flows.
    */
   rssKey?: Uint8Array
 }
@@ -116,7 +117,7 @@ function fitKey(key: Uint8Array, size: number): Uint8Array {
 export async function startDpdkQueues(options: DpdkQueuesOptions): Promise<DpdkQueues> {
   if (options === null || typeof options !== 'object') throw new DpdkIoError('ERR_INVALID_CONFIG', 'options must be an object')
   const queues = checkInteger('queues', options.queues, 1, 128)
-  const key = options.rssKey ?? Uint8Array.from({ length: 40 }, (_, i) => SYMMETRIC_PATTERN[i % 2]!)
+  const key = options.rssKey ?? symmetricRssKey()
   if (!(key instanceof Uint8Array) || key.length < IPV4_KEY_BYTES) throw new DpdkIoError('ERR_INVALID_CONFIG', `rssKey must be a Uint8Array of at least ${IPV4_KEY_BYTES} bytes`)
   const { mtu, poolSize, tsoPoolSize, rxDescriptors, txDescriptors, burst, idleSleepMs, eal } = checkDpdkOptions(options)
   const nativePackage = options.nativePackage ?? NATIVE_PACKAGE

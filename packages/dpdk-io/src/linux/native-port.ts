@@ -31,6 +31,8 @@ const VNET_HEADER = 10
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 const VIRTIO_NET_HDR_F_DATA_VALID = 2
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1
+/** virtio spec 5.1.6: `VIRTIO_NET_HDR_GSO_TCPV6`. */
+const VIRTIO_NET_HDR_GSO_TCPV6 = 4
 const ETHERNET_HEADER = 14
 const EMPTY = new Uint8Array(0)
 
@@ -75,9 +77,10 @@ export interface PacketPortOptions extends NativePortOptions {
    * How the fanout group spreads frames; every member must ask for the same (the first fixes it). Needs `fanoutGroup`.
    * - `'hash'` (default): the kernel's flow hash (PACKET_FANOUT_HASH), keyed by a boot-time secret, so
    *   nobody can predict which member a flow reaches.
-   * - `'ports'`: a classic BPF program (PACKET_FANOUT_CBPF, Linux 4.6+): TCP over IPv4 with ports
-   *   `a` and `b` reaches member {@link portsFanoutHash}`(a, b) % members` in both directions, members
-   *   numbered in join order; every other frame (ARP, ICMP, UDP, IPv6, VLAN-tagged) reaches member 0.
+   * - `'ports'`: a classic BPF program (PACKET_FANOUT_CBPF, Linux 4.6+): TCP over IPv4, or over IPv6
+   *   with no extension header, with ports `a` and `b` reaches member {@link portsFanoutHash}`(a, b) % members`
+   *   in both directions, members numbered in join order; every other frame (ARP, ICMP, ICMPv6 and
+   *   neighbour discovery, UDP, IPv6 with extension headers, VLAN-tagged) reaches member 0.
    */
   fanoutMode?: 'hash' | 'ports'
   /**
@@ -252,7 +255,7 @@ class NativePort implements Port {
     this.offloads = Object.freeze({
       txChecksum: Object.freeze({ ipv4: txChecksum, tcp: txChecksum, udp: txChecksum }),
       rxChecksum: vnetHeader,
-      segmentation: Object.freeze({ tcp4: vnetHeader, tcp6: false, maxSize: vnetHeader ? 65535 : 0 }),
+      segmentation: Object.freeze({ tcp4: vnetHeader, tcp6: vnetHeader, maxSize: vnetHeader ? 65535 : 0 }),
       largeReceive: vnetHeader,
     })
     this.#pool = options.pool ?? new BufferPool({ count: 4096, dataRoom: vnetHeader ? 65_536 + 256 : 2048 })
@@ -377,8 +380,9 @@ class NativePort implements Port {
     const header = this.#vnet
     header.fill(0, at, at + VNET_HEADER)
     const flags = buffer.offloadFlags
-    if (flags & OffloadFlags.TX_IP_CHECKSUM) {
+    if (flags & OffloadFlags.TX_IP_CHECKSUM && buffer.data[buffer.offset + buffer.l2Length]! >>> 4 === 4) {
       // virtio-net offloads only the L4 checksum; the IPv4 header checksum is done here (RFC 791 §3.1).
+      // IPv6 has none (RFC 8200 §3).
       const ip = buffer.offset + buffer.l2Length
       const data = buffer.data
       data[ip + 10] = 0
@@ -396,7 +400,8 @@ class NativePort implements Port {
       writeLe16(header, at + 8, 6) // csum_offset: the UDP checksum field
     }
     if (flags & OffloadFlags.TX_TCP_SEGMENTATION) {
-      header[at + 1] = VIRTIO_NET_HDR_GSO_TCPV4
+      // The kernel cuts it (virtio spec 5.1.6.2); the GSO type names the family, from the IP version nibble.
+      header[at + 1] = buffer.data[buffer.offset + buffer.l2Length]! >>> 4 === 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4
       writeLe16(header, at + 2, buffer.l2Length + buffer.l3Length + buffer.l4Length) // hdr_len
       writeLe16(header, at + 4, buffer.segmentSize) // gso_size
     }

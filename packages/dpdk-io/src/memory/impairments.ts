@@ -50,8 +50,8 @@ export interface LinkImpairments {
   backpressure?: boolean
   /**
    * An ECN-marking queue (RFC 3168 §5, as a RED queue with `ecn` whose thresholds are equal, or DCTCP's
-   * marking threshold K): a frame that finds this many packets or more queued is, when it is an IPv4
-   * packet with an ECN-capable codepoint (ECT(0), ECT(1)), marked CE and sent on; any other frame is
+   * marking threshold K): a frame that finds this many packets or more queued is, when it is an IPv4 or
+   * IPv6 packet with an ECN-capable codepoint (ECT(0), ECT(1)) in its TOS or Traffic Class, marked CE and sent on; any other frame is
    * dropped (counted in `aqmDrops`). Only with a finite `rate` (no queue builds otherwise). In
    * [1, Infinity]; default Infinity: no marking, drop-tail only.
    */

@@ -250,6 +250,69 @@ describe('memory link: an ECN-marking queue (ecnMarkPackets, RFC 3168 §5)', () 
     for (const b of got) expect(b.view.getUint16(b.offset + 24)).toBe(ipChecksum(b.data, b.offset + 14))
   })
 
+  /**
+   * An IPv6 frame (RFC 8200 §3) carrying UDP, whose Traffic Class is `trafficClass` (DSCP in the high six
+   * bits, ECN in the low two) and flow label 0xabcde, numbered in its first payload word.
+   */
+  function ipv6Frame(pool: BufferPool, seq: number, trafficClass: number): PacketBuffer {
+    const buffer = numberedFrame(pool, 0, 1000)
+    const d = buffer.data
+    const o = buffer.offset
+    d[o + 12] = 0x86
+    d[o + 13] = 0xdd
+    const ip = o + 14
+    buffer.view.setUint32(ip, (6 << 28) | (trafficClass << 20) | 0xabcde)
+    buffer.view.setUint16(ip + 4, 1000 - 14 - 40)
+    d[ip + 6] = 17
+    d[ip + 7] = 64
+    d.fill(0x20, ip + 8, ip + 40)
+    buffer.view.setUint32(ip + 40, seq)
+    return buffer
+  }
+
+  it('marks ECT IPv6 frames CE in the Traffic Class (RFC 3168 §5, RFC 8200 §7), leaving DSCP, the flow label and every other byte alone', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 64 })
+    const link = createMemoryLink({ clock, impairments: { rate: 1e6, queuePackets: 100, ecnMarkPackets: 3 } })
+    const dscp = 0x2e << 2 // EF, so a mark that spilled outside the ECN bits would show
+    const frames = [0, 1, 2, 3, 4, 5].map((i) => ipv6Frame(pool, i, dscp | 2))
+    frames.push(ipv6Frame(pool, 6, dscp), ipv6Frame(pool, 7, dscp | 1), ipv6Frame(pool, 8, dscp | 3))
+    const before = frames.map((b) => b.data.slice(b.offset, b.offset + b.length))
+    expect(link.a.txBurst(frames, frames.length)).toBe(frames.length)
+    expect(link.stats('aToB').ceMarked).toBe(5)
+    expect(link.stats('aToB').aqmDrops).toBe(1)
+    clock.runUntilIdle()
+    clock.advanceBy(1e9)
+    const got: PacketBuffer[] = []
+    expect(link.b.rxBurst(got, 64)).toBe(8)
+    const seen = got.map((b) => {
+      const word = b.view.getUint32(b.offset + 14)
+      return { seq: b.view.getUint32(b.offset + 54), version: word >>> 28, dscp: (word >>> 22) & 0x3f, ecn: (word >>> 20) & 3, flow: word & 0xfffff }
+    })
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 7, 8].map((seq) => ({ seq, version: 6, dscp: 0x2e, ecn: seq < 3 ? 2 : 3, flow: 0xabcde })))
+    for (const b of got) {
+      const original = before[b.view.getUint32(b.offset + 54)]!
+      const now = b.data.slice(b.offset, b.offset + b.length)
+      const changed = [...now.keys()].filter((i) => now[i] !== original[i])
+      // Only octet 1 of the IPv6 header (the low Traffic Class nibble) may differ.
+      expect(changed.every((i) => i === 15)).toBe(true)
+    }
+  })
+
+  it('drops, instead of marking, frames that are not IP or too short for their header', () => {
+    const clock = new VirtualClock()
+    const pool = new BufferPool({ count: 64 })
+    const link = createMemoryLink({ clock, impairments: { rate: 1e6, queuePackets: 100, ecnMarkPackets: 1 } })
+    const truncated = ipv6Frame(pool, 1, 2)
+    truncated.length = 14 + 39
+    const wrongVersion = ipv6Frame(pool, 2, 2)
+    wrongVersion.data[wrongVersion.offset + 14] = 0x46 // version 4 under the IPv6 EtherType
+    const first = ipv6Frame(pool, 0, 2)
+    expect(link.a.txBurst([first, truncated, wrongVersion, numberedFrame(pool, 3, 100)], 4)).toBe(4)
+    expect(link.stats('aToB').ceMarked).toBe(0)
+    expect(link.stats('aToB').aqmDrops).toBe(3)
+  })
+
   it('rejects a threshold below one packet', () => {
     expect(() => createMemoryLink({ impairments: { rate: 1e6, ecnMarkPackets: 0 } })).toThrow(/aToB\.ecnMarkPackets/)
   })

@@ -23,7 +23,7 @@ import {
 import { internetChecksum } from '@mtcp/primitives'
 import { SeededRandom } from '../random.js'
 import { type LinkImpairments, type ResolvedImpairments, resolveImpairments } from './impairments.js'
-import { completeChecksums, segmentTcp4 } from '../offload/software-offload.js'
+import { completeChecksums, segmentTcp4, segmentTcp6 } from '../offload/software-offload.js'
 import { TimedQueue } from './timed-queue.js'
 
 /** Which way frames travel on a {@link MemoryLink}. */
@@ -86,7 +86,7 @@ export interface MemoryOffloadOptions {
    * completed in software instead, so damage stays detectable. Default false.
    */
   checksum?: boolean
-  /** Cut IPv4/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
+  /** Cut IPv4/TCP and IPv6/TCP super segments flagged `TX_TCP_SEGMENTATION`; `maxSize` bounds the IP packet, in [1280, 65535] (default 65535). Default false. */
   segmentation?: boolean | { maxSize?: number }
 }
 
@@ -98,7 +98,7 @@ function offloadCapabilities(options: MemoryOffloadOptions | undefined): Offload
   return Object.freeze({
     txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum }),
     rxChecksum: checksum,
-    segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: false, maxSize }),
+    segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: segmentation !== false, maxSize }),
     largeReceive: false,
   })
 }
@@ -128,19 +128,36 @@ const enum Stream {
   CorruptBit,
 }
 
+/** EtherType of IPv4 (RFC 894) and of IPv6 (RFC 2464 §3). */
+const ETHERTYPE_IPV4 = 0x0800
+const ETHERTYPE_IPV6 = 0x86dd
+/** The fixed IPv6 header (RFC 8200 §3). */
+const IPV6_HEADER = 40
+
 /**
- * RFC 3168 §5: set the CE codepoint of an untagged IPv4 frame whose ECN field is ECT(0), ECT(1) or CE
- * already, fixing the header checksum unless it is left to offload or trusted. @returns false for a frame
- * that is not ECN-capable (which the queue then drops instead).
+ * RFC 3168 §5: set the CE codepoint of an untagged IP frame whose ECN field is ECT(0), ECT(1) or CE
+ * already. IPv4: the ECN field is the low two bits of the TOS octet, and the header checksum is fixed
+ * unless it is left to offload or trusted. IPv6: the ECN field is the low two bits of the Traffic Class
+ * (RFC 8200 §7, RFC 3168 §5), which straddles the first two octets (version 4 bits, Traffic Class 8 bits,
+ * flow label 20 bits, RFC 8200 §3), so it is bits 5..4 of octet 1; IPv6 has no header checksum and the
+ * Traffic Class is not in the TCP/UDP pseudo-header (RFC 8200 §8.1), so nothing else changes.
+ * @returns false for a frame that is not ECN-capable or not IP (which the queue then drops instead).
  */
 function markCongestion(buffer: PacketBuffer): boolean {
   const data = buffer.data
   const start = buffer.offset
-  if (buffer.length < ETHERNET_HEADER + 20 || data[start + 12] !== 0x08 || data[start + 13] !== 0x00) return false
+  if (buffer.length < ETHERNET_HEADER + 20) return false
+  const etherType = (data[start + 12]! << 8) | data[start + 13]!
   const ip = start + ETHERNET_HEADER
-  if (data[ip]! >>> 4 !== 4 || (data[ip + 1]! & 3) === 0) return false
+  if (etherType === ETHERTYPE_IPV6) {
+    if (buffer.length < ETHERNET_HEADER + IPV6_HEADER || data[ip]! >>> 4 !== 6 || (data[ip + 1]! & 0x30) === 0) return false
+    data[ip + 1] = data[ip + 1]! | 0x30
+    return true
+  }
+  if (etherType !== ETHERTYPE_IPV4 || data[ip]! >>> 4 !== 4 || (data[ip + 1]! & 3) === 0) return false
   data[ip + 1] = data[ip + 1]! | 3
   if ((buffer.offloadFlags & (OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.RX_IP_CHECKSUM_GOOD)) === 0) {
+    // RFC 791 §3.1: the header checksum covers the TOS octet.
     const headerLength = (data[ip]! & 0x0f) * 4
     data[ip + 10] = 0
     data[ip + 11] = 0
@@ -509,7 +526,9 @@ export class MemoryPort implements Port {
   #offload(buffer: PacketBuffer, now: Micros): TxResult {
     const flags = buffer.offloadFlags
     const segmentation = this.offloads.segmentation
-    if (flags & OffloadFlags.TX_TCP_SEGMENTATION && segmentation.tcp4) {
+    // The IP version nibble picks the cut (RFC 791 §3.1, RFC 8200 §3); a family the port does not offer falls through.
+    const ipv6 = buffer.data[buffer.offset + buffer.l2Length]! >>> 4 === 6
+    if (flags & OffloadFlags.TX_TCP_SEGMENTATION && (ipv6 ? segmentation.tcp6 : segmentation.tcp4)) {
       const headers = buffer.l2Length + buffer.l3Length + buffer.l4Length
       if (buffer.length - buffer.l2Length > segmentation.maxSize || headers + buffer.segmentSize > this.link.maxFrameSize || buffer.segmentSize <= 0) {
         return this.#drop(buffer, 'oversize')
@@ -520,7 +539,7 @@ export class MemoryPort implements Port {
         return Refused
       }
       const segments = this.#segments
-      const n = segmentTcp4(buffer, segments)
+      const n = ipv6 ? segmentTcp6(buffer, segments) : segmentTcp4(buffer, segments)
       buffer.pool.free(buffer)
       if (n < 0) {
         this.stats.drops.noBuffer++

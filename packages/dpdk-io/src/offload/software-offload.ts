@@ -8,7 +8,10 @@
  *   buffer asking for an L4 checksum holds the folded pseudo-header sum in the checksum field.
  * - TCP segmentation (TSO): a super segment is cut into `segmentSize`-byte segments with IPv4 ids
  *   counting up, sequence numbers advanced, FIN and PSH only on the last segment and CWR only on the
- *   first (RFC 3168 §6.1.2's rule for TSO), every checksum complete.
+ *   first (RFC 3168 §6.1.2's rule for TSO), every checksum complete. IPv6 (`segmentTcp6`): the same cut,
+ *   with the Payload Length set per segment (RFC 8200 §3), no id and no header checksum, and the TCP
+ *   checksum over the IPv6 pseudo-header (RFC 8200 §8.1).
+ * - IPv6 has no header checksum: `TX_IP_CHECKSUM` on an IPv6 packet is ignored (cleared).
  * @module
  */
 import { foldChecksum, internetChecksum, onesComplementSum } from '@mtcp/primitives'
@@ -31,6 +34,15 @@ function pseudoHeaderSum(bytes: Uint8Array, ip: number, protocol: number, l4Leng
 }
 
 /**
+ * The folded IPv6 pseudo-header sum (RFC 8200 §8.1: source and destination addresses, the upper-layer
+ * packet length as 32 bits, three zero bytes and the Next Header value) for an L4 segment of `l4Length`
+ * bytes, addresses read from the IPv6 header at `ip`.
+ */
+function ipv6PseudoHeaderSum(bytes: Uint8Array, ip: number, nextHeader: number, l4Length: number): number {
+  return foldChecksum(onesComplementSum(bytes, ip + 8, 32, nextHeader + l4Length))
+}
+
+/**
  * Complete the checksums a buffer asks for (`TX_IP_CHECKSUM`, `TX_TCP_CHECKSUM`, `TX_UDP_CHECKSUM`),
  * in place, and clear those flags. Uses `l2Length`, `l3Length` to find the headers.
  */
@@ -39,7 +51,8 @@ export function completeChecksums(buffer: PacketBuffer): void {
   const bytes = buffer.data
   const view = buffer.view
   const ip = buffer.offset + buffer.l2Length
-  if (flags & OffloadFlags.TX_IP_CHECKSUM) {
+  // RFC 8200 §3: IPv6 has no header checksum; only an IPv4 header gets one (RFC 791 §3.1).
+  if (flags & OffloadFlags.TX_IP_CHECKSUM && bytes[ip]! >>> 4 === 4) {
     view.setUint16(ip + IPV4_CHECKSUM, 0)
     view.setUint16(ip + IPV4_CHECKSUM, internetChecksum(bytes, ip, buffer.l3Length))
   }
@@ -98,6 +111,54 @@ export function segmentTcp4(buffer: PacketBuffer, out: PacketBuffer[]): number {
     const l4Length = buffer.l4Length + size
     v.setUint16(tcp + TCP_CHECKSUM, 0)
     v.setUint16(tcp + TCP_CHECKSUM, internetChecksum(segment.data, tcp, l4Length, pseudoHeaderSum(segment.data, ip, 6, l4Length)))
+  }
+  return count
+}
+
+const IPV6_PAYLOAD_LENGTH = 4
+const IPV6_HEADER = 40
+
+/**
+ * Cut an IPv6/TCP super segment into MSS-sized frames with complete TCP checksums, as {@link segmentTcp4}
+ * does for IPv4: the Payload Length (RFC 8200 §3) is set per segment (it counts any extension headers
+ * within `l3Length` too); there is no id to advance and no header checksum; the TCP checksum covers the
+ * IPv6 pseudo-header (RFC 8200 §8.1), with the Next Header value TCP (6) as RFC 8200 §8.1 asks (the final
+ * upper-layer protocol, also behind extension headers).
+ *
+ * @param out - receives the segments at `out[0 .. n)`.
+ * @returns `n`, or -1 when the pool could not supply every segment (none are kept then).
+ */
+export function segmentTcp6(buffer: PacketBuffer, out: PacketBuffer[]): number {
+  const headerLength = buffer.l2Length + buffer.l3Length + buffer.l4Length
+  const payloadLength = buffer.length - headerLength
+  const mss = buffer.segmentSize
+  const count = payloadLength <= 0 ? 1 : Math.ceil(payloadLength / mss)
+  if (!buffer.pool.allocBulk(out, count)) return -1
+  const source = buffer.data
+  const start = buffer.offset
+  const ipStart = start + buffer.l2Length
+  const firstSeq = buffer.view.getUint32(ipStart + buffer.l3Length + TCP_SEQ)
+  const flags = source[ipStart + buffer.l3Length + TCP_FLAGS]!
+  for (let i = 0; i < count; i++) {
+    const segment = out[i]!
+    const payloadStart = i * mss
+    const size = Math.min(mss, Math.max(payloadLength - payloadStart, 0))
+    const o = segment.offset
+    segment.data.set(source.subarray(start, start + headerLength), o)
+    segment.data.set(source.subarray(start + headerLength + payloadStart, start + headerLength + payloadStart + size), o + headerLength)
+    segment.length = headerLength + size
+    const v = segment.view
+    const ip = o + buffer.l2Length
+    const tcp = ip + buffer.l3Length
+    v.setUint16(ip + IPV6_PAYLOAD_LENGTH, buffer.l3Length - IPV6_HEADER + buffer.l4Length + size)
+    v.setUint32(tcp + TCP_SEQ, (firstSeq + payloadStart) >>> 0)
+    let segmentFlags = flags
+    if (i !== count - 1) segmentFlags &= ~(FIN | PSH)
+    if (i !== 0) segmentFlags &= ~CWR
+    segment.data[tcp + TCP_FLAGS] = segmentFlags
+    const l4Length = buffer.l4Length + size
+    v.setUint16(tcp + TCP_CHECKSUM, 0)
+    v.setUint16(tcp + TCP_CHECKSUM, internetChecksum(segment.data, tcp, l4Length, ipv6PseudoHeaderSum(segment.data, ip, 6, l4Length)))
   }
   return count
 }
