@@ -786,7 +786,7 @@ export class TcpConnection {
     const ackedBefore = this.stats.bytesOut
     const advanced = seqGt(ack, this.#sndUna)
     if (advanced) {
-      this.#acknowledge(now, ack, sack)
+      this.#acknowledge(now, ack, sack, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       recovery.onDuplicateAck(now)
     }
@@ -839,8 +839,8 @@ export class TcpConnection {
     return true
   }
 
-  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2). */
-  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined): void {
+  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2); `ece`: the ACK carried ECN-Echo, so the window does not grow (RFC 3168 §6.1.2). */
+  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined, ece = false): void {
     let acked = seqSub(ack, this.#sndUna)
     const flightBefore = this.bytesInFlight
     if (!this.#synAcked) {
@@ -883,7 +883,8 @@ export class TcpConnection {
     // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
     const grow = recovery.onNewAck(now, ack, acked, sack)
     if (recovery.restartRto) this.#rto.restart(now, this.rtt.rto)
-    if (grow && dataAcked > 0) {
+    // RFC 3168 §6.1.2: "SHOULD NOT increase the congestion window in response to" an ACK with ECN-Echo.
+    if (grow && dataAcked > 0 && !ece) {
       this.congestion.onAck(now, {
         bytesAcked: dataAcked,
         bytesSacked: sack?.newlySackedBytes ?? 0,

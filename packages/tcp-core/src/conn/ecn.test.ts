@@ -190,6 +190,23 @@ describe.each([
     expect(h.connection.stats.ecnReductions).toBe(0)
   })
 
+  it('an ACK with ECE does not grow the window (§6.1.2 SHOULD NOT); one without ECE does', () => {
+    const control = new FixedWindowControl(10 * MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(40 * MSS))
+    data(h)
+    h.now += RTT
+    h.send(peerAck(seg(2), ECE))
+    data(h)
+    control.calls.length = 0
+    // Further echoes for the same window: no reduction, and no growth either.
+    for (let i = 3; i <= 6; i++) h.send(peerAck(seg(i), ECE))
+    expect(control.calls).toEqual([])
+    // The echo ended (the peer saw CWR): ACKs grow the window again.
+    h.send(peerAck(seg(7)))
+    expect(control.calls).toEqual([`ack ${MSS}`])
+  })
+
   it('a window of one segment: ECE resets the retransmission timer and the next new segment waits for it (§6.1.2)', () => {
     const control = new FixedWindowControl(MSS)
     const { h } = opened(control, iss)
