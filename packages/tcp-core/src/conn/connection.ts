@@ -878,7 +878,7 @@ export class TcpConnection {
     const partialAck = recovery.isPartialAck(ack)
     if (!partialAck || sack !== undefined) {
       if (seqGt(this.#sndMax, this.#sndUna)) this.#rto.restart(now, this.rtt.rto)
-      else this.#rto.stop()
+      else if (!this.#ecn.waitingForTimer) this.#rto.stop() // RFC 3168 §6.1.2: an ECE's one-segment wait keeps it
     }
     // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
     const grow = recovery.onNewAck(now, ack, acked, sack)

@@ -256,6 +256,24 @@ describe.each([
     expect(h.connection.stats.retransmitTimeouts).toBe(1)
   })
 
+  it('a window of one segment: an ACK of the outstanding data during the wait does not end it early', () => {
+    const control = new FixedWindowControl(MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(3 * MSS))
+    expect(data(h).map((s) => s.seq)).toEqual([seg(0)])
+    // The echo arrives on an ACK that acknowledges nothing new; then the segment's own ACK, without ECE.
+    h.now += RTT
+    const eceAt = h.now
+    h.send({ ...peerAck((iss + 1) >>> 0, ECE), window: 2048 })
+    h.now += RTT
+    h.send(peerAck(seg(1)))
+    expect(h.recv()).toEqual([])
+    const rto = h.connection.rtt.rto
+    expect(h.connection.pollAt()).toBe(eceAt + rto)
+    expect(h.advanceToTimer().map((s) => [s.seq, s.flags & CWR, s.retransmission])).toEqual([[seg(1), CWR, false]])
+    expect(h.connection.stats).toMatchObject({ ecnTimerWaits: 1, retransmitTimeouts: 0 })
+  })
+
   it('a window above one segment: ECE reduces and new data goes on at once, no timer wait', () => {
     const control = new FixedWindowControl(2 * MSS)
     const { h } = opened(control, iss)

@@ -157,6 +157,11 @@ export class Ecn {
     return true
   }
 
+  /** Whether a one-segment wait is on: the retransmission timer keeps running when everything is acknowledged. */
+  get waitingForTimer(): boolean {
+    return this.#waitForTimer
+  }
+
   /**
    * Whether new data must wait for the retransmission timer (RFC 3168 §6.1.2, {@link onReductionAtOneSegment}).
    * A timer that something else stopped ends the wait, so the connection never stalls for good.
