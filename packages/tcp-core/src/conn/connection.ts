@@ -179,6 +179,7 @@ export class TcpConnection {
     eceReceived: 0,
     ecnReductions: 0,
     cwrSent: 0,
+    ecnTimerWaits: 0,
   }
 
   // Send sequence space (RFC 9293 §3.3.1)
@@ -311,6 +312,9 @@ export class TcpConnection {
     }
     get srtt(): Micros | undefined {
       return this.c.rtt.smoothedRtt
+    }
+    get windowReduced(): boolean {
+      return this.c.#ecn.covers(this.c.#sndUna)
     }
     countLoss(segments: number): void {
       if (this.c.#measurement !== undefined) this.c.#measurement.lostPackets += segments
@@ -809,7 +813,7 @@ export class TcpConnection {
     const ackedBefore = this.stats.bytesOut
     const advanced = seqGt(ack, this.#sndUna)
     if (advanced) {
-      this.#acknowledge(now, ack, sack)
+      this.#acknowledge(now, ack, sack, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       recovery.onDuplicateAck(now)
     }
@@ -823,7 +827,7 @@ export class TcpConnection {
     }
     if (this.#ecn.on) {
       // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
-      if (recovery.inRecovery && !recoveryBefore) this.#ecn.onLossReduction(recovery.recover)
+      if (recovery.inRecovery && !recoveryBefore && recovery.reduced) this.#ecn.onLossReduction(recovery.recover)
       if (segment.flags & TcpFlags.ECE) this.#ecnEcho(now)
     }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
@@ -862,8 +866,8 @@ export class TcpConnection {
     return true
   }
 
-  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2). */
-  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined): void {
+  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2); `ece`: the ACK carried ECN-Echo, so the window does not grow (RFC 3168 §6.1.2). */
+  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined, ece = false): void {
     let acked = seqSub(ack, this.#sndUna)
     const flightBefore = this.bytesInFlight
     if (!this.#synAcked) {
@@ -901,12 +905,13 @@ export class TcpConnection {
     const partialAck = recovery.isPartialAck(ack)
     if (!partialAck || sack !== undefined) {
       if (seqGt(this.#sndMax, this.#sndUna)) this.#rto.restart(now, this.rtt.rto)
-      else this.#rto.stop()
+      else if (!this.#ecn.waitingForTimer) this.#rto.stop() // RFC 3168 §6.1.2: an ECE's one-segment wait keeps it
     }
     // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
     const grow = recovery.onNewAck(now, ack, acked, sack)
     if (recovery.restartRto) this.#rto.restart(now, this.rtt.rto)
-    if (grow && dataAcked > 0) {
+    // RFC 3168 §6.1.2: "SHOULD NOT increase the congestion window in response to" an ACK with ECN-Echo.
+    if (grow && dataAcked > 0 && !ece) {
       this.congestion.onAck(now, {
         bytesAcked: dataAcked,
         bytesSacked: sack?.newlySackedBytes ?? 0,
@@ -1209,7 +1214,8 @@ export class TcpConnection {
     this.#acks.runTimer(now)
     this.#tlp.runTimer(now)
     this.#recovery.runTimer(now)
-    if (this.#rto.expired(now)) this.#retransmitTimeout(now)
+    // RFC 3168 §6.1.2 (rules/ecn.ts): the timer an ECE reset at a one-segment window, with nothing outstanding, only lets new data go.
+    if (this.#rto.expired(now) && !this.#ecn.onTimerExpired(seqGt(this.#sndMax, this.#sndUna))) this.#retransmitTimeout(now)
     if (this.#persist.due(now)) this.#probePending = 'window'
     if (this.#config.keepAlive) {
       const keepAlive = this.#keepAlive.due(now, this.#config.keepAliveCount)
@@ -1291,7 +1297,8 @@ export class TcpConnection {
     else if (state !== 'TIME-WAIT') {
       // After a timeout (RACK mode), retransmissions found lost again go before go-back-N continues.
       if (this.#recovery.lostAfterTimeout) sent += this.#sendSackRecovery(now, emit)
-      sent += this.#sendData(now, emit)
+      // RFC 3168 §6.1.2 (rules/ecn.ts): after an ECE at a one-segment window, new data waits for the timer.
+      if (!this.#ecn.holdsNewData(this.#rto.at !== undefined)) sent += this.#sendData(now, emit)
     }
     if (this.#tlp.due) {
       this.#tlp.due = false
@@ -1658,6 +1665,7 @@ export class TcpConnection {
       this.#rto.timeouts === 0 &&
       !seqLt(this.#sndNxt, this.#sndMax) &&
       this.#canSendData() &&
+      !this.#ecn.holdsNewData(this.#rto.at !== undefined) &&
       !(this.#recovery.scoreboard !== undefined && this.#recovery.scoreboard.sackedBytes > 0)
     this.#tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#sndMax, this.#sndUna), this.#payloadMax, this.#rto.at)
   }
@@ -1706,10 +1714,13 @@ export class TcpConnection {
   #tailLossProbeRepaired(now: Micros): void {
     this.stats.tailLossProbeRecoveries++
     if (this.#measurement !== undefined) this.#measurement.lostPackets++
-    if (!this.#recovery.inRecovery) {
+    // RFC 3168 §6.1.2: not when an ECN reduction already covers this window (one reduction per window of
+    // data); when it reduces, the next new data segment carries CWR (a reduction "for any reason").
+    if (!this.#recovery.inRecovery && !this.#ecn.covers(this.#sndUna)) {
       const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
       this.congestion.onEnterRecovery(now, inNetwork, true)
       this.congestion.onExitRecovery(now, this.bytesInFlight)
+      this.#ecn.onLossReduction(this.#sndMax)
     }
   }
 
@@ -1726,9 +1737,12 @@ export class TcpConnection {
     const windowEnd = recovery.inRecovery ? recovery.recover : this.#sndMax
     if (!this.#ecn.onEce(this.#sndUna, windowEnd, !lossReduced)) return
     this.#undo.onCongestion()
-    const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
+    const windowBefore = this.congestion.window
+    const inNetwork = Math.min(this.bytesInFlight, windowBefore)
     this.congestion.onEnterRecovery(now, inNetwork, true)
     this.congestion.onExitRecovery(now, this.bytesInFlight)
+    // RFC 3168 §6.1.2: at a window of one segment, halving cannot slow the sender; the timer does.
+    if (this.#ecn.onReductionAtOneSegment(windowBefore, this.#payloadMax)) this.#rto.restart(now, this.rtt.rto)
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */

@@ -190,6 +190,160 @@ describe.each([
     expect(h.connection.stats.ecnReductions).toBe(0)
   })
 
+  it('an ACK with ECE does not grow the window (§6.1.2 SHOULD NOT); one without ECE does', () => {
+    const control = new FixedWindowControl(10 * MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(40 * MSS))
+    data(h)
+    h.now += RTT
+    h.send(peerAck(seg(2), ECE))
+    data(h)
+    control.calls.length = 0
+    // Further echoes for the same window: no reduction, and no growth either.
+    for (let i = 3; i <= 6; i++) h.send(peerAck(seg(i), ECE))
+    expect(control.calls).toEqual([])
+    // The echo ended (the peer saw CWR): ACKs grow the window again.
+    h.send(peerAck(seg(7)))
+    expect(control.calls).toEqual([`ack ${MSS}`])
+  })
+
+  it('a window of one segment: ECE resets the retransmission timer and the next new segment waits for it (§6.1.2)', () => {
+    const control = new FixedWindowControl(MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(4 * MSS))
+    expect(data(h).map((s) => s.seq)).toEqual([seg(0)])
+    // The one segment is acknowledged with ECE: the window is free, but no new data goes.
+    h.now += RTT
+    const eceAt = h.now
+    h.send(peerAck(seg(1), ECE))
+    expect(h.recv()).toEqual([])
+    expect(h.connection.stats).toMatchObject({ ecnReductions: 1, ecnTimerWaits: 1 })
+    // The timer, reset at the ECE, is the next event; at its expiry one new segment goes, with CWR, and no timeout is counted.
+    const rto = h.connection.rtt.rto
+    expect(h.connection.pollAt()).toBe(eceAt + rto)
+    const next = h.advanceToTimer()
+    expect(h.now).toBe(eceAt + rto)
+    expect(next.map((s) => [s.seq, s.payload.length, s.flags & CWR, s.ecn, s.retransmission])).toEqual([[seg(1), MSS, CWR, IpEcn.ECT0, false]])
+    expect(h.connection.stats).toMatchObject({ retransmitTimeouts: 0, retransmittedSegments: 0 })
+    expect(control.calls.filter((c) => c.startsWith('rto'))).toEqual([])
+    // An ACK without ECE: the next segment goes at once, one per ACK as the window allows.
+    h.now += RTT
+    h.send(peerAck(seg(2)))
+    expect(data(h).map((s) => [s.seq, s.flags & CWR])).toEqual([[seg(2), 0]])
+    // A second ECE (new congestion: it acknowledges data sent after the reduction) waits again.
+    h.now += RTT
+    const secondAt = h.now
+    h.send(peerAck(seg(3), ECE))
+    expect(h.recv()).toEqual([])
+    expect(h.advanceToTimer().map((s) => [s.seq, s.flags & CWR])).toEqual([[seg(3), CWR]])
+    expect(h.now).toBe(secondAt + h.connection.rtt.rto)
+    expect(h.connection.stats).toMatchObject({ ecnReductions: 2, ecnTimerWaits: 2, retransmitTimeouts: 0 })
+  })
+
+  it('a window of one segment with data still outstanding: the reset timer expires as a real timeout', () => {
+    const control = new FixedWindowControl(MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(2 * MSS))
+    expect(data(h).map((s) => s.seq)).toEqual([seg(0)])
+    // An ECE that acknowledges nothing new (a window update) still counts as the echo; the segment stays outstanding.
+    h.now += RTT
+    const eceAt = h.now
+    h.send({ ...peerAck((iss + 1) >>> 0, ECE), window: 2048 })
+    expect(h.connection.stats.ecnTimerWaits).toBe(1)
+    expect(h.connection.pollAt()).toBe(eceAt + h.connection.rtt.rto)
+    const again = h.advanceToTimer()
+    expect(again.map((s) => [s.seq, s.retransmission, s.ecn])).toEqual([[seg(0), true, IpEcn.NOT_ECT]])
+    expect(h.connection.stats.retransmitTimeouts).toBe(1)
+  })
+
+  it('a window of one segment: an ACK of the outstanding data during the wait does not end it early', () => {
+    const control = new FixedWindowControl(MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(3 * MSS))
+    expect(data(h).map((s) => s.seq)).toEqual([seg(0)])
+    // The echo arrives on an ACK that acknowledges nothing new; then the segment's own ACK, without ECE.
+    h.now += RTT
+    const eceAt = h.now
+    h.send({ ...peerAck((iss + 1) >>> 0, ECE), window: 2048 })
+    h.now += RTT
+    h.send(peerAck(seg(1)))
+    expect(h.recv()).toEqual([])
+    const rto = h.connection.rtt.rto
+    expect(h.connection.pollAt()).toBe(eceAt + rto)
+    expect(h.advanceToTimer().map((s) => [s.seq, s.flags & CWR, s.retransmission])).toEqual([[seg(1), CWR, false]])
+    expect(h.connection.stats).toMatchObject({ ecnTimerWaits: 1, retransmitTimeouts: 0 })
+  })
+
+  it('a window above one segment: ECE reduces and new data goes on at once, no timer wait', () => {
+    const control = new FixedWindowControl(2 * MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(4 * MSS))
+    expect(data(h)).toHaveLength(2)
+    h.now += RTT
+    h.send(peerAck(seg(1), ECE))
+    expect(data(h).map((s) => [s.seq, s.flags & CWR])).toEqual([[seg(2), CWR]])
+    expect(h.connection.stats.ecnTimerWaits).toBe(0)
+  })
+
+  it('ECE, then a loss in the same window: the recovery repairs without a second reduction (§6.1.2)', () => {
+    const control = new FixedWindowControl(10 * MSS)
+    const { h } = opened(control, iss)
+    h.connection.write(new Uint8Array(30 * MSS))
+    data(h)
+    h.now += RTT
+    h.send(peerAck(seg(2), ECE))
+    expect(control.calls.filter((c) => c.startsWith('enter'))).toHaveLength(1)
+    expect(data(h)[0]!.flags & CWR).toBe(CWR)
+    // Segment 2 (sent before the reduction) was lost: SACKs for 3..5 start a recovery that retransmits it.
+    h.send({ ...peerAck(seg(2), ECE), sackBlocks: [{ left: seg(3), right: seg(6) }] })
+    const out = data(h)
+    expect(out[0]!.seq).toBe(seg(2))
+    expect(out[0]!.retransmission).toBe(true)
+    expect(h.connection.stats.fastRetransmits).toBe(1)
+    // No second reduction, no second CWR, and no exit call for a recovery the controller never entered.
+    expect(control.calls.filter((c) => !c.startsWith('ack'))).toEqual([`enter ${8 * MSS}`, `exit ${8 * MSS}`])
+    expect(out.every((s) => (s.flags & CWR) === 0)).toBe(true)
+    expect(h.connection.stats).toMatchObject({ ecnReductions: 1, cwrSent: 1 })
+    // The repair completes the window; a loss in a later window is new congestion and reduces again.
+    h.send(peerAck(seg(12)))
+    data(h)
+    h.send({ ...peerAck(seg(12)), sackBlocks: [{ left: seg(13), right: seg(16) }] })
+    expect(data(h)[0]!.seq).toBe(seg(12))
+    expect(control.calls.filter((c) => c.startsWith('enter'))).toHaveLength(2)
+    expect(h.connection.stats.fastRetransmits).toBe(2)
+  })
+
+  it('a tail loss probe that repaired a loss reduces the window and sets CWR; an ECE for that window makes no second reduction', () => {
+    const control = new FixedWindowControl(10 * MSS)
+    const { h } = opened(control, iss, ECE, { tailLossProbe: true })
+    h.connection.write(new Uint8Array(10 * MSS))
+    expect(data(h)).toHaveLength(10)
+    // Eight are acknowledged, the last is lost; the PTO (2·SRTT, two segments in flight) sends it again as the probe.
+    h.now += RTT
+    h.send(peerAck(seg(8)))
+    const probe = h.advanceToTimer()
+    expect(probe.map((s) => [s.seq, s.retransmission])).toEqual([[seg(9), true]])
+    expect(h.connection.stats).toMatchObject({ tailLossProbes: 1, retransmitTimeouts: 0 })
+    // The probe's ACK reaches TLP.end_seq; the episode stays open until an ACK beyond it (RFC 8985 §7.4.2).
+    h.now += RTT
+    h.send(peerAck(seg(10)))
+    h.connection.write(new Uint8Array(3 * MSS))
+    const before = data(h)
+    expect(before.map((s) => [s.seq, s.flags & CWR])).toEqual([[seg(10), 0], [seg(11), 0], [seg(12), 0]])
+    // An ACK beyond it, with no D-SACK: the probe repaired a loss; one reduction. The peer also echoes a CE mark
+    // for the same window: no second reduction.
+    h.now += RTT
+    h.send(peerAck(seg(11), ECE))
+    expect(h.connection.stats.tailLossProbeRecoveries).toBe(1)
+    expect(control.calls.filter((c) => c.startsWith('enter'))).toHaveLength(1)
+    expect(h.connection.stats.ecnReductions).toBe(0)
+    // RFC 3168 §6.1.2: a reduction "for any reason": the first new data segment after it carries CWR.
+    h.connection.write(new Uint8Array(2 * MSS))
+    const after = data(h)
+    expect(after.map((s) => [s.seq, s.flags & CWR])).toEqual([[seg(13), CWR], [seg(14), 0]])
+    expect(h.connection.stats.cwrSent).toBe(1)
+  })
+
   it('ignores ECE when ECN was not negotiated', () => {
     const control = new FixedWindowControl(10 * MSS)
     const { h } = opened(control, iss, 0)

@@ -41,6 +41,11 @@ export interface EcnStats {
   ecnReductions: number
   /** Segments sent with CWR (RFC 3168 §6.1.2). */
   cwrSent: number
+  /**
+   * ECEs that found the congestion window at one segment: the retransmission timer was reset and new
+   * data waited for it to expire (RFC 3168 §6.1.2).
+   */
+  ecnTimerWaits: number
 }
 
 /** @internal */
@@ -56,6 +61,8 @@ export class Ecn {
   /** Sender: a reduction covers the window up to `#reducedUntil`; later ECEs for it are the same congestion. */
   #reducing = false
   #reducedUntil = 0
+  /** Sender: an ECE found the window at one segment; no new data until the retransmission timer expires (§6.1.2). */
+  #waitForTimer = false
 
   constructor(readonly stats: EcnStats) {}
 
@@ -126,6 +133,54 @@ export class Ecn {
     this.#cwrOwed = true
     if (reduce) this.stats.ecnReductions++
     return reduce
+  }
+
+  /**
+   * RFC 3168 §6.1.2: whether a reduction made for `seq`'s window of data already covers it ("reduced
+   * only once in response to a series of dropped and/or CE packets from a single window of data"). A
+   * loss found there (fast recovery or a tail loss probe's repair) then makes no second reduction.
+   */
+  covers(seq: number): boolean {
+    return this.on && this.#reducing && !seqGt(seq, this.#reducedUntil)
+  }
+
+  /**
+   * RFC 3168 §6.1.2, a window of one segment: the ECE that {@link onEce} took as new congestion found the
+   * congestion window at one segment (`windowBefore` ≤ `mss`), which halving cannot reduce. Then the
+   * sender "MUST reset the retransmit timer" and may send a new segment "only when the retransmit timer
+   * expires". @returns whether the caller must (re)start the retransmission timer now.
+   */
+  onReductionAtOneSegment(windowBefore: number, mss: number): boolean {
+    if (windowBefore > mss) return false
+    this.#waitForTimer = true
+    this.stats.ecnTimerWaits++
+    return true
+  }
+
+  /** Whether a one-segment wait is on: the retransmission timer keeps running when everything is acknowledged. */
+  get waitingForTimer(): boolean {
+    return this.#waitForTimer
+  }
+
+  /**
+   * Whether new data must wait for the retransmission timer (RFC 3168 §6.1.2, {@link onReductionAtOneSegment}).
+   * A timer that something else stopped ends the wait, so the connection never stalls for good.
+   */
+  holdsNewData(timerRunning: boolean): boolean {
+    if (this.#waitForTimer && !timerRunning) this.#waitForTimer = false
+    return this.#waitForTimer
+  }
+
+  /**
+   * The retransmission timer expired. With nothing outstanding and a one-segment wait on, the expiry
+   * only ends the wait (RFC 3168 §6.1.2: the next new segment may go now): no timeout. With data
+   * outstanding it is a retransmission timeout as ever (RFC 6298 §5.4) and ends the wait too.
+   * @returns whether the expiry was the wait's alone (the caller makes no timeout of it)
+   */
+  onTimerExpired(outstanding: boolean): boolean {
+    if (!this.#waitForTimer) return false
+    this.#waitForTimer = false
+    return !outstanding
   }
 
   /** A loss recovery or timeout reduced the window: the receiver's echo is answered with CWR too (RFC 3168 §6.1.2). */

@@ -43,6 +43,11 @@ export interface RecoveryView {
   /** The peer's window, bytes. */
   readonly sndWnd: number
   readonly srtt: Micros | undefined
+  /**
+   * An ECN reduction already covers the window of data at SND.UNA (RFC 3168 §6.1.2): a loss found in it
+   * starts a recovery that repairs without reducing the window again.
+   */
+  readonly windowReduced: boolean
   /** Count segments found lost in this ACK's measurement (CCP). */
   countLoss(segments: number): void
 }
@@ -73,6 +78,8 @@ export class LossRecovery {
   readonly mode: LossDetection
   /** Fast recovery is under way. */
   inRecovery = false
+  /** The recovery under way (or the last) reduced the window when it started; false when an ECN reduction already covered its window (RFC 3168 §6.1.2). */
+  reduced = false
   /** RFC 6582 §3.2 "recover" / RFC 6675 RecoveryPoint − 1. */
   recover: number
   /** NewReno: the first unacknowledged segment goes again at the next dispatch (fast retransmit, partial ACK). */
@@ -203,7 +210,7 @@ export class LossRecovery {
         // Full acknowledgment (RFC 6582 §3.2 step 3).
         this.inRecovery = false
         this.#dupAcks = 0
-        this.congestion.onExitRecovery(now, this.view.bytesInFlight)
+        if (this.reduced) this.congestion.onExitRecovery(now, this.view.bytesInFlight)
       } else {
         // Partial acknowledgment (RFC 6582 §3.2 step 5): retransmit the next hole.
         this.retransmitHead = true
@@ -312,13 +319,20 @@ export class LossRecovery {
     this.tlp.cancel()
     this.recover = seqAdd(view.sndMax, -1)
     this.stats.fastRetransmits++
-    this.undo.onRecoveryStart(this.congestion.onUndo !== undefined, view.sndUna, view.sndMax)
     view.countLoss(1)
     const sack = this.scoreboard !== undefined
-    // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
-    // holds), so the reduction is taken from at most the congestion window, as Linux does (β·cwnd).
-    const inNetwork = sack ? Math.min(view.bytesInFlight, this.congestion.window) : view.bytesInFlight
-    this.congestion.onEnterRecovery(now, inNetwork, sack)
+    // RFC 3168 §6.1.2: "reduced only once in response to a series of dropped and/or CE packets from a
+    // single window of data". When an ECN reduction covers this window, the recovery repairs (PRR with the
+    // ssthresh that reduction set) without a second reduction, as Linux's recovery entered from its CWR
+    // state keeps ssthresh; and there is nothing to undo (the ECN reduction cannot be undone).
+    this.reduced = !view.windowReduced
+    if (this.reduced) {
+      this.undo.onRecoveryStart(this.congestion.onUndo !== undefined, view.sndUna, view.sndMax)
+      // With SACK, recovery may have sent beyond cwnd (SND.NXT − SND.UNA counts data the receiver already
+      // holds), so the reduction is taken from at most the congestion window, as Linux does (β·cwnd).
+      const inNetwork = sack ? Math.min(view.bytesInFlight, this.congestion.window) : view.bytesInFlight
+      this.congestion.onEnterRecovery(now, inNetwork, sack)
+    }
     if (sack) {
       this.scoreboard!.enterRecovery(view.sndMax)
       // RFC 6937 §3: RecoverFS is the flight when recovery starts.
@@ -336,7 +350,7 @@ export class LossRecovery {
     // RACK's marks above the recovery point (new data sent during recovery and lost) stay: they start the next recovery.
     if (this.mode === 'rack') this.rack.onRecoveryEnd()
     else this.lost.clear()
-    this.congestion.onExitRecovery(now, this.view.bytesInFlight)
+    if (this.reduced) this.congestion.onExitRecovery(now, this.view.bytesInFlight)
   }
 
   /** The retransmission timer expired: recovery ends, everything outstanding goes again from SND.UNA. */
