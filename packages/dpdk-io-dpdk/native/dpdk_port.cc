@@ -5,12 +5,15 @@
 // lengths and offload fields through Int32Arrays, never frame bytes. Every N-API status is checked.
 #include <node_api.h>
 
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -19,6 +22,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -386,8 +391,67 @@ napi_value DescribePool(napi_env env, uint32_t id) {
   }
   NAPI_OK(napi_set_named_property(env, out, "chunks", chunks));
   NAPI_OK(napi_set_named_property(env, out, "slots", slots));
-  if (!SetNumber(env, out, "id", id) || !SetNumber(env, out, "count", static_cast<double>(n))) return nullptr;
+  const double object_size = rte_mempool_calc_obj_size(pool->mempool->elt_size, pool->mempool->flags, nullptr);
+  if (!SetNumber(env, out, "id", id) || !SetNumber(env, out, "count", static_cast<double>(n)) || !SetNumber(env, out, "objectSize", object_size)) return nullptr;
   return out;
+}
+
+// Whether some probed device may DMA into mbufs: any port that is not on the vdev bus (a NIC, or a device
+// hot-plugged later is not seen here: pools are made after the EAL probed every device it was given).
+bool SomeDeviceDmas() {
+  uint16_t port = 0;
+  RTE_ETH_FOREACH_DEV(port) {
+    rte_eth_dev_info dev{};
+    if (rte_eth_dev_info_get(port, &dev) != 0 || dev.device == nullptr) return true;
+    const rte_bus* bus = rte_dev_bus(dev.device);
+    if (bus == nullptr || std::strcmp(rte_bus_name(bus), "vdev") != 0) return true;
+  }
+  return false;
+}
+
+// An mbuf mempool, as rte_pktmbuf_pool_create makes one, but with RTE_MEMPOOL_F_NO_IOVA_CONTIG when no
+// device DMAs (decision 0032). Without that flag, an object may not cross a page of the EAL's memory, so with
+// --no-huge (4 KB pages) every 2.3 KB mbuf takes a page of its own; DPDK 22.11's net_af_xdp (before 24.07)
+// registers as its umem only populated_size x object size bytes from the first chunk, and the mbufs beyond
+// that are refused by the kernel as invalid descriptors: sent frames vanish and never complete.
+rte_mempool* CreateMbufPool(const std::string& name, uint32_t count, uint32_t cache, uint16_t data_room) {
+  const uint32_t flags = SomeDeviceDmas() ? 0u : RTE_MEMPOOL_F_NO_IOVA_CONTIG;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = data_room;
+  priv.mbuf_priv_size = 8;
+  const unsigned elt_size = sizeof(rte_mbuf) + priv.mbuf_priv_size + data_room;
+  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), count, elt_size, cache, sizeof(priv), static_cast<int>(rte_socket_id()), flags);
+  if (mp == nullptr) return nullptr;
+  int rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr);
+  if (rc == 0) {
+    rte_pktmbuf_pool_init(mp, &priv);
+    rc = rte_mempool_populate_default(mp);
+    rc = rc < 0 ? rc : 0;
+  }
+  if (rc != 0) {
+    rte_mempool_free(mp);
+    rte_errno = -rc;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
+// net_af_xdp in DPDK before 24.07 takes the pool's memory as one umem starting at the page of its first chunk
+// and populated_size x object size long. Returns false if some mbuf lies outside it (the kernel would refuse it).
+bool FitsAfXdpUmem(const Pool* pool) {
+  const rte_mempool* mp = pool->mempool;
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return false;
+  const uintptr_t page = static_cast<uintptr_t>(getpagesize());
+  const uintptr_t start = reinterpret_cast<uintptr_t>(first->addr);
+  const uintptr_t base = start & ~(page - 1);
+  const uint64_t size = static_cast<uint64_t>(mp->populated_size) * rte_mempool_calc_obj_size(mp->elt_size, mp->flags, nullptr) + (start - base);
+  for (const rte_mbuf* m : pool->mbufs) {
+    const uintptr_t end = reinterpret_cast<uintptr_t>(m->buf_addr) + m->buf_len;
+    if (reinterpret_cast<uintptr_t>(m) < base || end - base > size) return false;
+  }
+  return true;
 }
 
 napi_value PoolCreate(napi_env env, napi_callback_info info) {
@@ -401,8 +465,8 @@ napi_value PoolCreate(napi_env env, napi_callback_info info) {
   }
   if (data_room < RTE_PKTMBUF_HEADROOM + 64) return Throw(env, "ERR_INVALID_ARG", "dataRoom must be at least " + std::to_string(RTE_PKTMBUF_HEADROOM + 64));
   if (g_pool_count.load(std::memory_order_acquire) == kMaxPools) return Throw(env, "ERR_DPDK", "too many mempools (" + std::to_string(kMaxPools) + ")");
-  rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), count, cache, 8, static_cast<uint16_t>(data_room), static_cast<int>(rte_socket_id()));
-  if (mp == nullptr) return ThrowDpdk(env, "rte_pktmbuf_pool_create", rte_errno);
+  rte_mempool* mp = CreateMbufPool(name, count, cache, static_cast<uint16_t>(data_room));
+  if (mp == nullptr) return ThrowDpdk(env, "rte_mempool_create_empty/populate", rte_errno);
   auto* pool = new Pool{mp, {}, {}};
   pool->mbufs.reserve(count);
   rte_mempool_obj_iter(mp, CollectMbuf, pool);
@@ -597,6 +661,12 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
     NAPI_OK(napi_get_element(env, pools, q, &pool_value));
     Pool* pool = nullptr;
     if (!GetPool(env, pool_value, &pool)) return nullptr;
+    if (dev.driver_name != nullptr && std::strcmp(dev.driver_name, "net_af_xdp") == 0 && !FitsAfXdpUmem(pool)) {
+      return Throw(env, "ERR_DPDK",
+                   "mempool " + std::string(pool->mempool->name) +
+                       " is not packed in one chunk: net_af_xdp (DPDK < 24.07) would register only part of it as its umem, and the kernel would drop "
+                       "frames sent from the rest (make the pools while every device is a vdev, or use a DPDK with rte_mempool_get_mem_range)");
+    }
     rte_eth_rxconf rxconf = dev.default_rxconf;
     rxconf.offloads = conf.rxmode.offloads;
     rc = rte_eth_rx_queue_setup(port, static_cast<uint16_t>(q), nb_rxd, static_cast<unsigned>(socket), &rxconf, pool->mempool);
