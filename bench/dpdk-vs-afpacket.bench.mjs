@@ -49,7 +49,7 @@ const socket = net.connect(7200, host, () => {
   write()
 })
 socket.resume()
-socket.on('close', () => { const c = process.cpuUsage(t0); console.log(String(c.user + c.system)) })`
+socket.on('close', () => { const c = process.cpuUsage(t0); console.log(JSON.stringify(c)) })`
 
 const ethtool = (ns, dev, on) => {
   const command = ['ethtool', '-K', dev, 'tx', on, 'tso', on, 'gso', on, 'gro', on]
@@ -81,7 +81,7 @@ async function bulk(paths, stack, dev, peerIp) {
   })
   const seconds = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuBefore)
-  return { seconds, packets: paths.txPackets(undefined, dev) - packetsBefore, cpuUs: cpu.user + cpu.system }
+  return { seconds, packets: paths.txPackets(undefined, dev) - packetsBefore, cpuUs: cpu.user + cpu.system, userUs: cpu.user, systemUs: cpu.system }
 }
 
 const stats = (values) => {
@@ -133,6 +133,17 @@ const measure = (mode) => withKernelPaths('mdb', 206, async (paths) => {
       const dpdk = new Map()
       for (const d of devices) {
         const port = await openDpdkPort({ eal, port: `${d.vdev}0`, offloads })
+        if (process.env.MTCP_BENCH_DEBUG) {
+          // Frames per transmit burst, printed at the end of the mode.
+          const txBurst = port.txBurst.bind(port)
+          const counts = { calls: 0, frames: 0 }
+          port.txBurst = (bufs, count) => {
+            counts.calls++
+            counts.frames += count
+            return txBurst(bufs, count)
+          }
+          process.on('exit', () => console.error(`${d.vdev}: ${counts.frames} frames in ${counts.calls} txBurst calls`))
+        }
         dpdk.set(d.name, { d, port, stack: createStack({ port, address: `${d.ourIp}/24`, tcp }) })
       }
       for (let run = 0; run < RUNS; run++) {
@@ -150,7 +161,8 @@ const measure = (mode) => withKernelPaths('mdb', 206, async (paths) => {
             let out = ''
             sender.stdout.on('data', (d) => (out += d))
             await once(sender, 'exit')
-            results[mode].kernel.push({ seconds: (performance.now() - start) / 1000, packets: paths.txPackets(paths.A, paths.kernelA) - before, cpuUs: Number(out.trim()) })
+            const cpu = JSON.parse(out.trim())
+            results[mode].kernel.push({ seconds: (performance.now() - start) / 1000, packets: paths.txPackets(paths.A, paths.kernelA) - before, cpuUs: cpu.user + cpu.system, userUs: cpu.user, systemUs: cpu.system })
           }
         }
       }
@@ -173,6 +185,7 @@ if (process.env.MTCP_BENCH_CHILD) {
   console.log(`RESULTS ${JSON.stringify(await measure(mode))}`)
   process.exit(0)
 }
+const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ')
 const results = {}
 let senders = []
 for (const mode of MODES) {
@@ -194,10 +207,12 @@ const line = (name, runs) => {
   const pps = stats(runs.map((r) => r.packets / r.seconds))
   const gbps = stats(runs.map((r) => (BYTES * 8) / r.seconds / 1e9))
   const cpp = stats(runs.map((r) => r.cpuUs / r.packets))
-  return `${name}: ${(pps.min / 1e3).toFixed(0)}/${(pps.median / 1e3).toFixed(0)}/${(pps.max / 1e3).toFixed(0)} kpps, ${gbps.min.toFixed(2)}/${gbps.median.toFixed(2)}/${gbps.max.toFixed(2)} Gbit/s, CPU ${cpp.min.toFixed(2)}/${cpp.median.toFixed(2)}/${cpp.max.toFixed(2)} µs/packet (min/median/max of ${runs.length})`
+  const user = stats(runs.map((r) => r.userUs / r.packets)).median
+  const system = stats(runs.map((r) => r.systemUs / r.packets)).median
+  return `${name}: ${(pps.min / 1e3).toFixed(0)}/${(pps.median / 1e3).toFixed(0)}/${(pps.max / 1e3).toFixed(0)} kpps, ${gbps.min.toFixed(2)}/${gbps.median.toFixed(2)}/${gbps.max.toFixed(2)} Gbit/s, CPU ${cpp.min.toFixed(2)}/${cpp.median.toFixed(2)}/${cpp.max.toFixed(2)} µs/packet (min/median/max of ${runs.length}; median user ${user.toFixed(2)} + system ${system.toFixed(2)})`
 }
 for (const mode of MODES) {
-  console.log(`${ID} ${mode === 'plain' ? 'offloads off' : 'offloads on (af-packet TSO)'}; load average ${load}`)
+  console.log(`${ID} ${mode === 'plain' ? 'offloads off' : 'offloads on (af-packet TSO)'}; load average ${loadBefore} before, ${load} after`)
   for (const who of senders) {
     const runs = results[mode][who]
     const name = who === 'kernel' ? 'kernel sender (Node, CPU of its process only)' : who === 'afPacket' ? 'af-packet' : who
