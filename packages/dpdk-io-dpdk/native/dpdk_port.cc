@@ -16,6 +16,7 @@
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_tcp.h>
+#include <rte_thash.h>
 #include <rte_udp.h>
 
 #include <cerrno>
@@ -926,6 +927,35 @@ napi_value RssReta(napi_env env, napi_callback_info info) {
   return Number(env, dev.reta_size);
 }
 
+// softRss(key: Uint8Array (>= 16 bytes), srcIp, dstIp, srcPort, dstPort): DPDK's own software Toeplitz hash
+// (rte_softrss) of an IPv4 4-tuple, addresses as uint32 in host order; the reference the cluster's
+// ToeplitzHash is tested against. Needs no EAL.
+napi_value SoftRss(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  bool is_typed = false;
+  NAPI_OK(napi_is_typedarray(env, argv[0], &is_typed));
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (is_typed) NAPI_OK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr));
+  // rte_softrss reads key word j + 1 for input word j: 3 words of input need 16 bytes of key.
+  if (!is_typed || type != napi_uint8_array || length < 4 * (RTE_THASH_V4_L4_LEN + 1)) return Throw(env, "ERR_INVALID_ARG", "key must be a Uint8Array of at least 16 bytes");
+  uint32_t src = 0, dst = 0, sport = 0, dport = 0;
+  if (!GetU32(env, argv[1], "srcIp", UINT32_MAX, &src) || !GetU32(env, argv[2], "dstIp", UINT32_MAX, &dst) || !GetU32(env, argv[3], "srcPort", UINT16_MAX, &sport) ||
+      !GetU32(env, argv[4], "dstPort", UINT16_MAX, &dport)) {
+    return nullptr;
+  }
+  alignas(4) uint8_t key[4 * (RTE_THASH_V4_L4_LEN + 1)];
+  std::memcpy(key, data, sizeof(key));  // aligned for rte_softrss's 32-bit reads
+  rte_ipv4_tuple tuple{};
+  tuple.src_addr = src;
+  tuple.dst_addr = dst;
+  tuple.sport = static_cast<uint16_t>(sport);
+  tuple.dport = static_cast<uint16_t>(dport);
+  return Number(env, rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, key));
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"ealInit", nullptr, EalInit, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -945,6 +975,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"linkStatus", nullptr, LinkStatus, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rssReta", nullptr, RssReta, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softRss", nullptr, SoftRss, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   NAPI_OK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -152,6 +152,11 @@ export interface DpdkBinding {
   stats(port: number): DpdkStats
   /** Fill the RSS redirection table, entry `i` to queue `(i mod 128) mod queues` (as the cluster's flow steering); returns its size (0 without one). */
   rssReta(port: number, queues: number): number
+  /**
+   * DPDK's software Toeplitz hash (`rte_softrss`) of an IPv4 4-tuple with `key` (at least 16 bytes);
+   * addresses are uint32s, ports uint16s. Needs no EAL: the reference for the cluster's own hash.
+   */
+  softRss(key: Uint8Array, srcIp: number, dstIp: number, srcPort: number, dstPort: number): number
 }
 
 let binding: DpdkBinding | undefined
