@@ -116,7 +116,7 @@ const measure = (mode) => withKernelPaths('mdb', 206, async (paths) => {
     sink = paths.python(paths.B, SINK)
     await once(sink.stdout, 'data')
     const eal = ['--no-huge', '-m', '512', '--no-pci', '-l', '0', '--no-shconf', '--no-telemetry', '--log-level=lib.eal:error']
-    for (const d of devices) eal.push(`--vdev=${d.vdev}0,iface=${d.dev}${d.vdev === 'net_af_xdp' ? ',busy_budget=0' : ''}`)
+    for (const d of devices) eal.push(`--vdev=${d.vdev}0,iface=${d.dev}`)
     const senders = ['afPacket', ...devices.map((d) => d.name), 'kernel'].filter((who) => ONLY === undefined || ONLY === who)
     const results = {}
     {
