@@ -578,6 +578,7 @@ bool GetBoolOption(napi_env env, napi_value object, const char* key, bool* out) 
 struct PortState {
   uint64_t tx_offloads = 0;
   bool started = false;
+  bool queues_set_up = false;  // net_af_xdp (DPDK 22.11) sets its queues up once per process
 };
 PortState g_ports[RTE_MAX_ETHPORTS];
 
@@ -641,6 +642,11 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
     conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
     conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
   }
+  // DPDK 22.11's net_af_xdp binds a new XDP socket to the queue at every queue setup and frees the old one only
+  // when the device is closed, so a second setup fails with EINVAL deep inside: say so plainly.
+  if (g_ports[port].queues_set_up && dev.driver_name != nullptr && std::strcmp(dev.driver_name, "net_af_xdp") == 0) {
+    return Throw(env, "ERR_DPDK", "net_af_xdp cannot set up its queues again in this process (DPDK 22.11 keeps the first XDP socket bound until the device is closed): open it once per process");
+  }
   if (g_ports[port].started) {
     rc = rte_eth_dev_stop(port);
     if (rc != 0) return ThrowDpdk(env, "rte_eth_dev_stop", rc);
@@ -672,6 +678,7 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
     rxconf.offloads = conf.rxmode.offloads;
     rc = rte_eth_rx_queue_setup(port, static_cast<uint16_t>(q), nb_rxd, static_cast<unsigned>(socket), &rxconf, pool->mempool);
     if (rc != 0) return ThrowDpdk(env, "rte_eth_rx_queue_setup", rc);
+    g_ports[port].queues_set_up = true;
   }
   for (uint32_t q = 0; q < txq; q++) {
     rte_eth_txconf txconf = dev.default_txconf;

@@ -256,4 +256,11 @@ describe.runIf(enabled)('the stack on DPDK virtual devices against the Linux ker
       expect(error.code).toBe('ECONNREFUSED')
     }, 60_000)
   })
+
+  // Last: it closes the af_xdp port for good (DPDK 22.11's net_af_xdp sets its queues up once per process).
+  it('refuses to set net_af_xdp up a second time in one process, with ERR_DPDK saying why', async () => {
+    stacks.get('af_xdp')!.stop()
+    ports.get('af_xdp')!.close()
+    await expect(openDpdkPort({ port: DEVICES[1].vdev })).rejects.toMatchObject({ code: 'ERR_DPDK', message: expect.stringContaining('once per process') })
+  })
 })
