@@ -414,7 +414,7 @@ bool SomeDeviceDmas() {
 // device DMAs (decision 0032). Without that flag, an object may not cross a page of the EAL's memory, so with
 // --no-huge (4 KB pages) every 2.3 KB mbuf takes a page of its own; DPDK 22.11's net_af_xdp (before 24.07)
 // registers as its umem only populated_size x object size bytes from the first chunk, and the mbufs beyond
-// that are refused by the kernel as invalid descriptors: sent frames vanish and never complete.
+// that are refused by the kernel as invalid descriptors: frames sent from them are lost, though counted as sent.
 rte_mempool* CreateMbufPool(const std::string& name, uint32_t count, uint32_t cache, uint16_t data_room) {
   const uint32_t flags = SomeDeviceDmas() ? 0u : RTE_MEMPOOL_F_NO_IOVA_CONTIG;
   rte_pktmbuf_pool_private priv{};
