@@ -4,7 +4,8 @@
 // 1,000,000 frames (MTCP_BENCH_FRAMES). Fair: same frame, same burst, same memcpy per frame, same kick
 // rule (sendto when the kernel asks), frames counted when completed and checked against the veth's own tx
 // counter; the peer drops them on arrival (a MAC nobody has), so both measure the transmit path only, not
-// a receiver. No TCP stack in the loop: this isolates the driver from our JavaScript. Root, cc, libdpdk-dev
+// a receiver. No TCP stack in the loop: this isolates the driver from our JavaScript. One more DPDK run with
+// the mempool made as rte_pktmbuf_pool_create makes it shows the frames decision 0032 stopped losing. Root, cc, libdpdk-dev
 // and libxdp-dev only; prints min/median/max of frames/s and of CPU (user + system) per frame.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -63,6 +64,11 @@ try {
       results[mode].push(result)
     }
   }
+  // What decision 0032 fixed: the same run with the pool made as rte_pktmbuf_pool_create makes it.
+  const before = txPackets()
+  const unpacked = spawnSync(binary, ['dpdk-unpacked', ours, String(FRAMES)], { encoding: 'utf8' })
+  const unpackedLine = unpacked.stdout.split('\n').find((l) => l.startsWith('{'))
+  const lost = unpackedLine === undefined ? undefined : JSON.parse(unpackedLine).frames - (txPackets() - before)
   const load = loadavg().map((l) => l.toFixed(2)).join(' ')
   const stats = (values) => {
     const sorted = [...values].sort((a, b) => a - b)
@@ -78,6 +84,11 @@ try {
     const name = mode === 'dpdk' ? 'DPDK net_af_xdp (rte_eth_tx_burst)' : 'AF_XDP socket of our own (libxdp xsk)'
     console.log(`  ${name}: ${fmt(kpps, 0)} kframes/s, CPU ${fmt(cpu, 3)} µs/frame, of it user ${fmt(user, 3)} (min/median/max)`)
   }
+  console.log(
+    lost === undefined
+      ? `  with an unpacked pool: the program failed (exit ${unpacked.status})`
+      : `  with an unpacked pool (as before decision 0032): ${Math.max(0, lost)} of ${FRAMES} frames counted as sent never reached the veth`,
+  )
   const median = (mode, f) => stats(results[mode].map(f)).median
   report({
     id: `${ID}-pps`,
