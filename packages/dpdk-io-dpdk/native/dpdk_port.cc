@@ -5,20 +5,26 @@
 // lengths and offload fields through Int32Arrays, never frame bytes. Every N-API status is checked.
 #include <node_api.h>
 
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_tcp.h>
+#include <rte_thash.h>
 #include <rte_udp.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -386,8 +392,67 @@ napi_value DescribePool(napi_env env, uint32_t id) {
   }
   NAPI_OK(napi_set_named_property(env, out, "chunks", chunks));
   NAPI_OK(napi_set_named_property(env, out, "slots", slots));
-  if (!SetNumber(env, out, "id", id) || !SetNumber(env, out, "count", static_cast<double>(n))) return nullptr;
+  const double object_size = rte_mempool_calc_obj_size(pool->mempool->elt_size, pool->mempool->flags, nullptr);
+  if (!SetNumber(env, out, "id", id) || !SetNumber(env, out, "count", static_cast<double>(n)) || !SetNumber(env, out, "objectSize", object_size)) return nullptr;
   return out;
+}
+
+// Whether some probed device may DMA into mbufs: any port that is not on the vdev bus (a NIC, or a device
+// hot-plugged later is not seen here: pools are made after the EAL probed every device it was given).
+bool SomeDeviceDmas() {
+  uint16_t port = 0;
+  RTE_ETH_FOREACH_DEV(port) {
+    rte_eth_dev_info dev{};
+    if (rte_eth_dev_info_get(port, &dev) != 0 || dev.device == nullptr) return true;
+    const rte_bus* bus = rte_dev_bus(dev.device);
+    if (bus == nullptr || std::strcmp(rte_bus_name(bus), "vdev") != 0) return true;
+  }
+  return false;
+}
+
+// An mbuf mempool, as rte_pktmbuf_pool_create makes one, but with RTE_MEMPOOL_F_NO_IOVA_CONTIG when no
+// device DMAs (decision 0032). Without that flag, an object may not cross a page of the EAL's memory, so with
+// --no-huge (4 KB pages) every 2.3 KB mbuf takes a page of its own; DPDK 22.11's net_af_xdp (before 24.07)
+// registers as its umem only populated_size x object size bytes from the first chunk, and the mbufs beyond
+// that are refused by the kernel as invalid descriptors: frames sent from them are lost, though counted as sent.
+rte_mempool* CreateMbufPool(const std::string& name, uint32_t count, uint32_t cache, uint16_t data_room) {
+  const uint32_t flags = SomeDeviceDmas() ? 0u : RTE_MEMPOOL_F_NO_IOVA_CONTIG;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = data_room;
+  priv.mbuf_priv_size = 8;
+  const unsigned elt_size = sizeof(rte_mbuf) + priv.mbuf_priv_size + data_room;
+  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), count, elt_size, cache, sizeof(priv), static_cast<int>(rte_socket_id()), flags);
+  if (mp == nullptr) return nullptr;
+  int rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr);
+  if (rc == 0) {
+    rte_pktmbuf_pool_init(mp, &priv);
+    rc = rte_mempool_populate_default(mp);
+    rc = rc < 0 ? rc : 0;
+  }
+  if (rc != 0) {
+    rte_mempool_free(mp);
+    rte_errno = -rc;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
+// net_af_xdp in DPDK before 24.07 takes the pool's memory as one umem starting at the page of its first chunk
+// and populated_size x object size long. Returns false if some mbuf lies outside it (the kernel would refuse it).
+bool FitsAfXdpUmem(const Pool* pool) {
+  const rte_mempool* mp = pool->mempool;
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return false;
+  const uintptr_t page = static_cast<uintptr_t>(getpagesize());
+  const uintptr_t start = reinterpret_cast<uintptr_t>(first->addr);
+  const uintptr_t base = start & ~(page - 1);
+  const uint64_t size = static_cast<uint64_t>(mp->populated_size) * rte_mempool_calc_obj_size(mp->elt_size, mp->flags, nullptr) + (start - base);
+  for (const rte_mbuf* m : pool->mbufs) {
+    const uintptr_t end = reinterpret_cast<uintptr_t>(m->buf_addr) + m->buf_len;
+    if (reinterpret_cast<uintptr_t>(m) < base || end - base > size) return false;
+  }
+  return true;
 }
 
 napi_value PoolCreate(napi_env env, napi_callback_info info) {
@@ -401,8 +466,8 @@ napi_value PoolCreate(napi_env env, napi_callback_info info) {
   }
   if (data_room < RTE_PKTMBUF_HEADROOM + 64) return Throw(env, "ERR_INVALID_ARG", "dataRoom must be at least " + std::to_string(RTE_PKTMBUF_HEADROOM + 64));
   if (g_pool_count.load(std::memory_order_acquire) == kMaxPools) return Throw(env, "ERR_DPDK", "too many mempools (" + std::to_string(kMaxPools) + ")");
-  rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), count, cache, 8, static_cast<uint16_t>(data_room), static_cast<int>(rte_socket_id()));
-  if (mp == nullptr) return ThrowDpdk(env, "rte_pktmbuf_pool_create", rte_errno);
+  rte_mempool* mp = CreateMbufPool(name, count, cache, static_cast<uint16_t>(data_room));
+  if (mp == nullptr) return ThrowDpdk(env, "rte_mempool_create_empty/populate", rte_errno);
   auto* pool = new Pool{mp, {}, {}};
   pool->mbufs.reserve(count);
   rte_mempool_obj_iter(mp, CollectMbuf, pool);
@@ -513,6 +578,7 @@ bool GetBoolOption(napi_env env, napi_value object, const char* key, bool* out) 
 struct PortState {
   uint64_t tx_offloads = 0;
   bool started = false;
+  bool queues_set_up = false;  // net_af_xdp (DPDK 22.11) sets its queues up once per process
 };
 PortState g_ports[RTE_MAX_ETHPORTS];
 
@@ -576,6 +642,11 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
     conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
     conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
   }
+  // DPDK 22.11's net_af_xdp binds a new XDP socket to the queue at every queue setup and frees the old one only
+  // when the device is closed, so a second setup fails with EINVAL deep inside: say so plainly.
+  if (g_ports[port].queues_set_up && dev.driver_name != nullptr && std::strcmp(dev.driver_name, "net_af_xdp") == 0) {
+    return Throw(env, "ERR_DPDK", "net_af_xdp cannot set up its queues again in this process (DPDK 22.11 keeps the first XDP socket bound until the device is closed): open it once per process");
+  }
   if (g_ports[port].started) {
     rc = rte_eth_dev_stop(port);
     if (rc != 0) return ThrowDpdk(env, "rte_eth_dev_stop", rc);
@@ -597,10 +668,17 @@ napi_value PortStart(napi_env env, napi_callback_info info) {
     NAPI_OK(napi_get_element(env, pools, q, &pool_value));
     Pool* pool = nullptr;
     if (!GetPool(env, pool_value, &pool)) return nullptr;
+    if (dev.driver_name != nullptr && std::strcmp(dev.driver_name, "net_af_xdp") == 0 && !FitsAfXdpUmem(pool)) {
+      return Throw(env, "ERR_DPDK",
+                   "mempool " + std::string(pool->mempool->name) +
+                       " is not packed in one chunk: net_af_xdp (DPDK < 24.07) would register only part of it as its umem, and the kernel would drop "
+                       "frames sent from the rest (make the pools while every device is a vdev, or use a DPDK with rte_mempool_get_mem_range)");
+    }
     rte_eth_rxconf rxconf = dev.default_rxconf;
     rxconf.offloads = conf.rxmode.offloads;
     rc = rte_eth_rx_queue_setup(port, static_cast<uint16_t>(q), nb_rxd, static_cast<unsigned>(socket), &rxconf, pool->mempool);
     if (rc != 0) return ThrowDpdk(env, "rte_eth_rx_queue_setup", rc);
+    g_ports[port].queues_set_up = true;
   }
   for (uint32_t q = 0; q < txq; q++) {
     rte_eth_txconf txconf = dev.default_txconf;
@@ -856,6 +934,35 @@ napi_value RssReta(napi_env env, napi_callback_info info) {
   return Number(env, dev.reta_size);
 }
 
+// softRss(key: Uint8Array (>= 16 bytes), srcIp, dstIp, srcPort, dstPort): DPDK's own software Toeplitz hash
+// (rte_softrss) of an IPv4 4-tuple, addresses as uint32 in host order; the reference the cluster's
+// ToeplitzHash is tested against. Needs no EAL.
+napi_value SoftRss(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  bool is_typed = false;
+  NAPI_OK(napi_is_typedarray(env, argv[0], &is_typed));
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (is_typed) NAPI_OK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr));
+  // rte_softrss reads key word j + 1 for input word j: 3 words of input need 16 bytes of key.
+  if (!is_typed || type != napi_uint8_array || length < 4 * (RTE_THASH_V4_L4_LEN + 1)) return Throw(env, "ERR_INVALID_ARG", "key must be a Uint8Array of at least 16 bytes");
+  uint32_t src = 0, dst = 0, sport = 0, dport = 0;
+  if (!GetU32(env, argv[1], "srcIp", UINT32_MAX, &src) || !GetU32(env, argv[2], "dstIp", UINT32_MAX, &dst) || !GetU32(env, argv[3], "srcPort", UINT16_MAX, &sport) ||
+      !GetU32(env, argv[4], "dstPort", UINT16_MAX, &dport)) {
+    return nullptr;
+  }
+  alignas(4) uint8_t key[4 * (RTE_THASH_V4_L4_LEN + 1)];
+  std::memcpy(key, data, sizeof(key));  // aligned for rte_softrss's 32-bit reads
+  rte_ipv4_tuple tuple{};
+  tuple.src_addr = src;
+  tuple.dst_addr = dst;
+  tuple.sport = static_cast<uint16_t>(sport);
+  tuple.dport = static_cast<uint16_t>(dport);
+  return Number(env, rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, key));
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"ealInit", nullptr, EalInit, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -875,6 +982,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"linkStatus", nullptr, LinkStatus, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rssReta", nullptr, RssReta, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softRss", nullptr, SoftRss, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   NAPI_OK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

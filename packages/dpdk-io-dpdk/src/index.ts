@@ -82,6 +82,12 @@ export interface DpdkPool {
   chunks: ArrayBuffer[]
   /** Per mbuf index `i`: `[4i]` chunk, `[4i+1]` offset of the buffer in the chunk, `[4i+2]` buffer length, `[4i+3]` default headroom. */
   slots: Int32Array
+  /**
+   * Bytes from one mbuf object to the next when the pool is packed (`rte_mempool_calc_obj_size`: header,
+   * mbuf, private area, data room, trailer). Pools are packed back to back in one chunk when no probed device
+   * DMAs (decision 0032), which DPDK 22.11's net_af_xdp needs.
+   */
+  objectSize: number
 }
 
 /** `rte_eth_stats` plus every extended statistic by name. */
@@ -146,6 +152,11 @@ export interface DpdkBinding {
   stats(port: number): DpdkStats
   /** Fill the RSS redirection table, entry `i` to queue `(i mod 128) mod queues` (as the cluster's flow steering); returns its size (0 without one). */
   rssReta(port: number, queues: number): number
+  /**
+   * DPDK's software Toeplitz hash (`rte_softrss`) of an IPv4 4-tuple with `key` (at least 16 bytes);
+   * addresses are uint32s, ports uint16s. Needs no EAL: the reference for the cluster's own hash.
+   */
+  softRss(key: Uint8Array, srcIp: number, dstIp: number, srcPort: number, dstPort: number): number
 }
 
 let binding: DpdkBinding | undefined
