@@ -3,6 +3,7 @@
 // (RFC 4443 §4), and frames of every shape counted, never thrown on.
 import { BufferPool, createMemoryLink, type PacketBuffer, VirtualClock } from '@mtcp/dpdk-io'
 import { emitIcmpv6, emitIpv6, formatIpv6Address, Ipv6NextHeader, parseIpv6Address } from '@mtcp/tcp-core'
+import { once } from 'node:events'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createStack } from './stack.js'
@@ -230,5 +231,49 @@ describe('ICMPv6 echo and malformed IPv6 frames', () => {
     )
     runUntil(peer.clock, () => peer.stack.stats.rx.frames === 300)
     expect(rxFramesAccounted(peer.stack.stats)).toBe(peer.stack.stats.rx.frames)
+  })
+})
+
+describe('Node-style sockets over IPv6', () => {
+  it('a server listening with no host takes IPv6 and IPv4 clients; addresses and families as net reports them', async () => {
+    const link = createMemoryLink({ impairments: { rate: 10e9, delay: 50 } })
+    const a = createStack({ port: link.a, address: '10.0.0.1/24', ipv6: 'fd00:0:0:0::1/64' })
+    const b = createStack({ port: link.b, address: '10.0.0.2/24', ipv6: 'fd00::2/64' })
+    try {
+      const seen: Array<{ address: string | undefined; family: string | undefined; local: string | undefined }> = []
+      const server = b.createServer((socket) => {
+        seen.push({ address: socket.remoteAddress, family: socket.remoteFamily, local: socket.localAddress })
+        socket.on('data', (data: Buffer) => socket.end(data.toString().toUpperCase()))
+      })
+      server.listen(8080)
+      await once(server, 'listening')
+      expect(server.address()).toEqual({ address: '::', port: 8080, family: 'IPv6' })
+      const six = a.connect({ host: 'FD00:0::2', port: 8080 })
+      expect(six.remoteAddress).toBe('fd00::2') // RFC 5952: lower case, the zeros compressed
+      expect(six.remoteFamily).toBe('IPv6')
+      await once(six, 'connect')
+      expect(six.localAddress).toBe('fd00::1')
+      const four = a.connect({ host: '10.0.0.2', port: 8080 })
+      await once(four, 'connect')
+      const replies = await Promise.all(
+        [six, four].map(async (socket, i) => {
+          const chunks: Buffer[] = []
+          socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+          socket.end(i === 0 ? 'six' : 'four')
+          await once(socket, 'close')
+          return Buffer.concat(chunks).toString()
+        }),
+      )
+      expect(replies).toEqual(['SIX', 'FOUR'])
+      expect(seen).toEqual([
+        { address: 'fd00::1', family: 'IPv6', local: 'fd00::2' },
+        { address: '::ffff:10.0.0.1', family: 'IPv6', local: '::ffff:10.0.0.2' },
+      ])
+      server.close()
+    } finally {
+      a.stop()
+      b.stop()
+      link.close()
+    }
   })
 })
