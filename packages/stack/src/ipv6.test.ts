@@ -277,3 +277,67 @@ describe('Node-style sockets over IPv6', () => {
     }
   })
 })
+
+describe('packet too big (RFC 4443 §3.2, RFC 8201)', () => {
+  /** A connection over IPv6 with data in flight, the first full-sized data frame a sent, and a way to inject frames into a. */
+  function inFlight() {
+    const pair = stackPair({ family: 6, impairments: { rate: 1e9, delay: 20_000 } })
+    const { client } = connectSockets(pair)
+    let captured: Uint8Array | undefined
+    const tap = pair.link.a
+    const txBurst = tap.txBurst.bind(tap)
+    tap.txBurst = (bufs: PacketBuffer[], count: number) => {
+      for (let i = 0; i < count && captured === undefined; i++) if (bufs[i]!.length > 1400) captured = bufs[i]!.frame().slice()
+      return txBurst(bufs, count)
+    }
+    pair.a.write(client, new Uint8Array(200_000).fill(5))
+    runUntil(pair.clock, () => captured !== undefined)
+    const pool = new BufferPool({ count: 8, dataRoom: 2048 })
+    /** A packet too big from a router (fd00::fe) to a, quoting the captured frame's IPv6 packet. */
+    const tooBig = (mtu: number, edit: (invoking: Uint8Array) => void = () => {}): void => {
+      const invoking = captured!.slice(14, 14 + 1232 - 8 - 40) // as much as fits in 1280 (RFC 4443 §2.4 (c))
+      edit(invoking)
+      const src = parseIpv6Address('fd00::fe')!
+      const dst = parseIpv6Address('fd00::1')!
+      const buffer = pool.alloc()!
+      const frame = buffer.data.subarray(buffer.offset)
+      frame.set(pair.a.options.mac, 0)
+      frame.set(pair.b.options.mac, 6)
+      frame[12] = 0x86
+      frame[13] = 0xdd
+      const length = 8 + invoking.byteLength
+      emitIpv6({ src, dst, nextHeader: Ipv6NextHeader.ICMPV6, hopLimit: 64, payloadLength: length }, frame, 14)
+      emitIcmpv6({ kind: 'packetTooBig', code: 0, value: mtu, invoking }, frame, 54, src, dst)
+      buffer.length = 54 + length
+      pair.link.b.txBurst([buffer], 1)
+    }
+    return { pair, client, tooBig }
+  }
+
+  it('lowers the segment size to the reported MTU, no lower than 1280; a larger MTU does not raise it', () => {
+    const { pair, client, tooBig } = inFlight()
+    const icmpv6Before = pair.a.stats.rx.icmpv6
+    tooBig(1000) // below the IPv6 minimum: taken as 1280 (RFC 8200 §5)
+    runUntil(pair.clock, () => pair.a.stats.rx.icmpErrors.pathMtuLowered === 1)
+    expect(pair.a.tcpInfo(client).mss).toBe(1280 - 60 - 12)
+    expect(pair.a.stats.rx.icmpv6 - icmpv6Before).toBe(1)
+    tooBig(1400) // not lower than the current size: nothing changes (RFC 8201 §4: never raised by a PTB)
+    runUntil(pair.clock, () => pair.a.stats.rx.icmpErrors.pathMtuNotLower === 1)
+    expect(pair.a.tcpInfo(client).mss).toBe(1280 - 60 - 12)
+    expect(rxFramesAccounted(pair.a.stats)).toBe(pair.a.stats.rx.frames)
+  })
+
+  it('ignores a packet too big whose quoted sequence number is not in flight (RFC 5927 §4.1) or that quotes no connection', () => {
+    const { pair, client, tooBig } = inFlight()
+    tooBig(1300, (invoking) => {
+      invoking[40 + 4] ^= 0x80 // the quoted sequence number, 2^31 away
+    })
+    runUntil(pair.clock, () => pair.a.stats.rx.drops.icmpOutOfWindow === 1)
+    tooBig(1300, (invoking) => {
+      invoking[40 + 1] ^= 1 // another local port
+    })
+    runUntil(pair.clock, () => pair.a.stats.rx.drops.icmpNoConnection === 1)
+    expect(pair.a.tcpInfo(client).mss).toBe(1440 - 12)
+    expect(pair.a.stats.rx.icmpErrors.pathMtuLowered).toBe(0)
+  })
+})
