@@ -71,7 +71,7 @@ describe('Ipv6FlowTable', () => {
     frame.set(A, 14 + 24)
     expect(flows.get(frame, 443, frame, 50000, 14 + 24, 14 + 8)).toBe('conn')
     expect(flows.get(frame, 443, frame, 50000, 14 + 8, 14 + 24)).toBeUndefined()
-    frame[14 + 8 + 15] ^= 1 // another peer
+    frame[14 + 8 + 15] = frame[14 + 8 + 15]! ^ 1 // another peer
     expect(flows.get(frame, 443, frame, 50000, 14 + 24, 14 + 8)).toBeUndefined()
   })
 
@@ -89,10 +89,10 @@ describe('Ipv6FlowTable', () => {
     const entries: Array<[Uint8Array, number, Uint8Array, number]> = [[A, 80, B, 49152], [B, 49152, A, 80], [A, 81, B, 49152], [A, 80, B, 49153]]
     for (let byte = 0; byte < 16; byte++) {
       const local = A.slice()
-      local[byte] ^= 0x80
+      local[byte] = local[byte]! ^ 0x80
       entries.push([local, 80, B, 49152])
       const remote = B.slice()
-      remote[byte] ^= 0x01
+      remote[byte] = remote[byte]! ^ 0x01
       entries.push([A, 80, remote, 49152])
     }
     entries.forEach((entry, i) => flows.insert(...entry, String(i)))

@@ -204,7 +204,7 @@ describe('ICMPv6 echo and malformed IPv6 frames', () => {
   it('counts a corrupted echo request as malformed ICMPv6 and answers nothing', () => {
     const peer = rawPeer()
     const frame = echoRequest(peer.stack.options.mac, new Uint8Array(8))
-    frame[frame.byteLength - 1] ^= 0xff
+    frame[frame.byteLength - 1] = frame[frame.byteLength - 1]! ^ 0xff
     peer.send(frame)
     runUntil(peer.clock, () => peer.stack.stats.rx.frames === 1)
     expect(peer.stack.stats.rx.drops.malformedIcmpv6).toBe(1)
@@ -330,11 +330,11 @@ describe('packet too big (RFC 4443 §3.2, RFC 8201)', () => {
   it('ignores a packet too big whose quoted sequence number is not in flight (RFC 5927 §4.1) or that quotes no connection', () => {
     const { pair, client, tooBig } = inFlight()
     tooBig(1300, (invoking) => {
-      invoking[40 + 4] ^= 0x80 // the quoted sequence number, 2^31 away
+      invoking[40 + 4] = invoking[40 + 4]! ^ 0x80 // the quoted sequence number, 2^31 away
     })
     runUntil(pair.clock, () => pair.a.stats.rx.drops.icmpOutOfWindow === 1)
     tooBig(1300, (invoking) => {
-      invoking[40 + 1] ^= 1 // another local port
+      invoking[40 + 1] = invoking[40 + 1]! ^ 1 // another local port
     })
     runUntil(pair.clock, () => pair.a.stats.rx.drops.icmpNoConnection === 1)
     expect(pair.a.tcpInfo(client).mss).toBe(1440 - 12)
