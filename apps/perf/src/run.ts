@@ -135,7 +135,9 @@ function prefixOf(address: string): string {
 /** Open the network the options describe. @internal */
 export async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
   const tcp = { sendBufferSize: options.sendBufferSize, receiveBufferSize: options.receiveBufferSize }
-  const common = { address: options.address, tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
+  // Over IPv6 (the emulated link only) the stacks keep IPv4 addresses of their own, 10.0.0.1 and 10.0.0.2, unused by the run.
+  const six = options.family === 6
+  const common = { address: six ? '10.0.0.1/24' : options.address, ...(six ? { ipv6: options.address } : {}), tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
   if (options.io === 'memory') {
     const { link: settings } = options
     const link = createMemoryLink({
@@ -155,7 +157,7 @@ export async function openNetwork(options: PerfOptions, clock: Clock, stackOptio
     })
     const stack = createStack({ port: link.a, ...common, ...stackOptions })
     const peerIp = options.mode === 'send' ? options.ip : neighbourAddress(options.ip)
-    const peer = createStack({ port: link.b, address: `${peerIp}/${prefixOf(options.address)}`, tcp })
+    const peer = createStack({ port: link.b, ...(six ? { address: '10.0.0.2/24', ipv6: `${peerIp}/${prefixOf(options.address)}` } : { address: `${peerIp}/${prefixOf(options.address)}` }), tcp })
     const limit = (options.connectTimeout + options.seconds) * 1e6 + SLACK
     const driver = clock instanceof VirtualClock ? new ClockDriver(clock, limit) : undefined
     return {
