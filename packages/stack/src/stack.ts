@@ -918,8 +918,12 @@ export class Stack {
     if (connection !== undefined && connection.hasPendingOutput) return
     if (connection !== undefined && connection.state !== 'CLOSED') {
       if (connection.state !== 'TIME-WAIT' || !record.bound) return
-      // Over IPv6 the socket itself stays in TIME-WAIT until the connection's timer ends it (the compact table keys IPv4 4-tuples).
-      if (record.family === 6) return
+      // Over IPv6 the socket itself stays in TIME-WAIT until the connection's timer ends it (the compact table
+      // keys IPv4 4-tuples); its rings go back to the pool now (a TIME-WAIT connection has nothing to send or read).
+      if (record.family === 6) {
+        connection.releaseBuffers()
+        return
+      }
       // A full table drops the entry (counted): the connection then ends without TIME-WAIT.
       this.#table.timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
       this.stats.tcp.closedConnections++
