@@ -287,7 +287,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   checkOutputPaths(options)
   const wallStart = performance.now()
   const onLine = hooks.onLine ?? (() => {})
-  const target = `${options.ip}:${options.port}`
+  const target = `${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port}`
   const cc = options.congestionControl
   // The emulated link runs on a virtual clock (faster than real time) unless asked otherwise.
   const runClock: Clock = options.io === 'memory' && options.clock === 'virtual' ? new VirtualClock() : realClock
@@ -481,7 +481,7 @@ export function checkOutputPaths(options: Pick<PerfOptions, 'report' | 'pcap'>):
 /** The settings and results as the report shows them. */
 export function reportData(options: PerfOptions, result: PerfResult, command = 'mtcp-perf'): ReportData {
   const settings: Record<string, string> = {
-    mode: `${options.mode} ${options.ip}:${options.port} for ${options.seconds} s`,
+    mode: `${options.mode} ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} for ${options.seconds} s`,
     'packet I/O': options.io === 'memory' ? `memory (emulated link, ${options.clock} clock)` : `${options.io} on ${options.dev}`,
     'our address': options.address,
     'congestion control': result.congestionControl,
