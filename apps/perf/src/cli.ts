@@ -20,8 +20,8 @@ function describe(options: PerfOptions): string {
     options.io === 'memory'
       ? `the emulated link (${formatBitrate(options.link.rate)}, ${options.link.delay / 1000} ms one way, ${options.link.loss * 100}% loss, seed ${options.seed}, ${options.clock} clock)`
       : `${options.io} ${options.dev} as ${options.address}`
-  if (options.mode === 'serve') return `mtcp-perf: serve ${options.serveMode} on ${options.ip}:${options.port} over ${where}, congestion control ${cc}`
-  return `mtcp-perf: ${options.mode} ${options.ip}:${options.port} for ${options.seconds} s over ${where}, congestion control ${cc}`
+  if (options.mode === 'serve') return `mtcp-perf: serve ${options.serveMode} on ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} over ${where}, congestion control ${cc}`
+  return `mtcp-perf: ${options.mode} ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} for ${options.seconds} s over ${where}, congestion control ${cc}`
 }
 
 /** The --json document of one run: the run without the 100 ms samples (those are in the report). */

@@ -24,6 +24,21 @@ describe('parsePerfArgs', () => {
     expect(parse('wait', '10.0.0.7', '9000', '2.5')).toMatchObject({ mode: 'wait', address: '10.0.0.7/24', seconds: 2.5 })
   })
 
+  it('takes an IPv6 <ip> on the emulated link: our address next to it in its /64, or the one given', () => {
+    expect(parse('send', 'fd00::2', '5001', '1')).toMatchObject({ ip: 'fd00::2', family: 6, address: 'fd00::1/64' })
+    expect(parse('send', 'fd00:0:0:0::1', '5001', '1')).toMatchObject({ family: 6, address: 'fd00::2/64' })
+    expect(parse('send', 'fd00::2', '5001', '1', '--address', 'fd00::9/112')).toMatchObject({ address: 'fd00::9/112' })
+    expect(parse('wait', 'fd00::7', '9000', '1')).toMatchObject({ family: 6, address: 'fd00::7/64' })
+    expect(parse('send', '10.0.0.2', '5001', '1')).toMatchObject({ family: 4 })
+  })
+
+  it('refuses IPv6 where it does not apply yet, and mixed families', () => {
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0', '--address', 'fd00::1/64'])).toMatch(/an IPv6 <ip> works over the emulated link \(--io memory\) for now/)
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--address', '10.0.0.1/24'])).toMatch(/--address must be an IPv6 address/)
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--address', 'fd00::1/129'])).toMatch(/prefix in \[1, 128\]/)
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--gateway', '10.0.0.254'])).toMatch(/--gateway is an IPv4 gateway/)
+  })
+
   it('takes rates, times, probabilities and sizes with their units', () => {
     const options = parse('send', '10.0.0.2', '5001', '10', '--rate', '2.5G', '--delay=500us', '--jitter', '0.1ms', '--loss', '0.5%', '--reorder', '0.01', '--queue', '64', '--sndbuf', '512K', '--rcvbuf', '8M')
     expect(options.link).toMatchObject({ rate: 2.5e9, delay: 500, jitter: 100, loss: 0.005, reorder: 0.01, queuePackets: 64 })
@@ -96,7 +111,7 @@ describe('parsePerfArgs', () => {
   it.each([
     [['send', '10.0.0.2', '5001'], 'missing <secs>'],
     [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait, send or serve, got "push"'],
-    [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 address, got "10.0.0.256"'],
+    [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 or IPv6 address, got "10.0.0.256"'],
     [['send', '10.0.0.2', '70000', '1'], '<port> must be an integer in [1, 65535], got "70000"'],
     [['send', '10.0.0.2', '5001', '0'], '<secs> must be a number of seconds in [0.001, 86400], got "0"'],
     [['send', '10.0.0.2', '5001', '1', 'more'], 'unexpected argument "more"'],
@@ -154,5 +169,11 @@ describe('neighbourAddress', () => {
     expect(neighbourAddress('10.0.0.2')).toBe('10.0.0.1')
     expect(neighbourAddress('10.0.0.1')).toBe('10.0.0.2')
     expect(neighbourAddress('192.168.5.77')).toBe('192.168.5.1')
+  })
+
+  it('gives the other end of an IPv6 link in its /64, as RFC 5952 text', () => {
+    expect(neighbourAddress('fd00::2')).toBe('fd00::1')
+    expect(neighbourAddress('FD00:0::1')).toBe('fd00::2')
+    expect(neighbourAddress('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2:3:4:5:1')
   })
 })

@@ -5,9 +5,9 @@
  * flag and what it accepts.
  * @module
  */
-import { isIPv4 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
 import { parseCommandLine } from '@mtcp/recv'
-import { isUnicastMacAddress, parseMacAddress } from '@mtcp/tcp-core'
+import { formatIpv6Address, isUnicastMacAddress, parseIpv6Address, parseMacAddress } from '@mtcp/tcp-core'
 import { ccpAlgorithmProblem, ccpClockProblem } from './ccp.js'
 import { checkEal } from './dpdk.js'
 import { PerfError } from './errors.js'
@@ -53,6 +53,8 @@ export interface PerfOptions {
   /** `send`'s protocol: mTCP perf's (`'perf'`, default) or an iperf3 client test (`'iperf3'`, see `runIperf3`). */
   protocol: 'perf' | 'iperf3'
   ip: string
+  /** 6 when `<ip>` is an IPv6 address (then {@link PerfOptions.address} is IPv6 too; the emulated link only, for now). */
+  family: 4 | 6
   port: number
   /** Seconds to keep writing (`serve`: to serve; 0 until interrupted). */
   seconds: number
@@ -61,7 +63,7 @@ export interface PerfOptions {
   dev: string | undefined
   /** EAL arguments (`dpdk`), as given. */
   eal: string | undefined
-  /** Our stack's address with prefix, e.g. `'10.0.0.1/24'`. */
+  /** Our stack's address with prefix, e.g. `'10.0.0.1/24'` (or `'fd00::1/64'` over IPv6). */
   address: string
   mac: Uint8Array | undefined
   gateway: string | undefined
@@ -127,7 +129,7 @@ export const PERF_FLAGS: readonly PerfFlag[] = [
     synopsis: "--eal='<args>'",
     help: "DPDK's EAL arguments (dpdk), after '=' since they start with '-', e.g.\n--eal='--no-huge -m 256 --no-pci -l 0 --vdev=net_af_xdp0,iface=veth1'",
   },
-  { name: 'address', type: 'string', group: 'Network', synopsis: '--address <ip/prefix>', help: 'our address (default for wait: <ip>/24; for memory: next to <ip>)' },
+  { name: 'address', type: 'string', group: 'Network', synopsis: '--address <ip/prefix>', help: 'our address (default for wait: <ip>/24, or /64 for IPv6;\nfor memory: next to <ip>)' },
   { name: 'mac', type: 'string', group: 'Network', synopsis: '--mac <aa:bb:cc:dd:ee:ff>', help: "our MAC (default: the port's, random for tap/af-packet)" },
   { name: 'gateway', type: 'string', group: 'Network', synopsis: '--gateway <ip>', help: 'default gateway for addresses off the local network' },
   {
@@ -297,6 +299,22 @@ function parseAddress(flag: string, text: string): string {
   return `${ip}/${Number(prefix)}`
 }
 
+/** An IPv6 address with an optional prefix length (default /64), for `--address` over IPv6. */
+function parseAddress6(flag: string, text: string): string {
+  const [ip, prefix, ...rest] = text.split('/')
+  const accepts = 'an IPv6 address with an optional prefix length, like fd00::1/64 (the same family as <ip>)'
+  if (rest.length > 0 || ip === undefined || !isIPv6(ip)) throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+  if (prefix === undefined) return `${ip}/64`
+  if (!/^\d+$/.test(prefix) || Number(prefix) < 1 || Number(prefix) > 128) throw usage(`${flag} must be ${accepts} (prefix in [1, 128]), got ${got(text)}`)
+  return `${ip}/${Number(prefix)}`
+}
+
+/** `<ip>`: an IPv4 or IPv6 address. */
+function parsePeerIp(flag: string, text: string): string {
+  if (!isIPv4(text) && !isIPv6(text)) throw usage(`${flag} must be an IPv4 or IPv6 address, got ${got(text)}`)
+  return text
+}
+
 function parseIp(flag: string, text: string): string {
   if (!isIPv4(text)) throw usage(`${flag} must be an IPv4 address, got ${got(text)}`)
   return text
@@ -312,8 +330,17 @@ function parseCongestionControl(text: string): { kind: 'native'; name: 'reno' | 
   return { kind: 'ccp', algorithm: match[1]! }
 }
 
-/** The address next to `ip` in its /24 for the other end of an emulated link (.1 ↔ .2, else .1). */
+/**
+ * The address next to `ip` for the other end of an emulated link: in its /24 (.1 ↔ .2, else .1), or for
+ * IPv6 in its /64 (::1 ↔ ::2 in the last group, else ::1), in RFC 5952 text.
+ */
 export function neighbourAddress(ip: string): string {
+  if (ip.includes(':')) {
+    const address = parseIpv6Address(ip)!
+    address[15] = address[14] === 0 && address[15] === 1 ? 2 : 1
+    address[14] = 0
+    return formatIpv6Address(address)
+  }
   const octets = ip.split('.').map(Number)
   octets[3] = octets[3] === 1 ? 2 : 1
   return octets.join('.')
@@ -342,8 +369,9 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const [mode, ipText, portText, secondsText, ...rest] = positional
   if (mode === undefined) throw usage('missing <mode>: wait, send or serve')
   if (mode !== 'wait' && mode !== 'send' && mode !== 'serve') throw usage(`<mode> must be wait, send or serve, got ${got(mode)}`)
-  if (ipText === undefined) throw usage('missing <ip>: an IPv4 address')
-  const ip = parseIp('<ip>', ipText)
+  if (ipText === undefined) throw usage('missing <ip>: an IPv4 or IPv6 address')
+  const ip = parsePeerIp('<ip>', ipText)
+  const family = isIPv6(ip) ? 6 : 4
   if (portText === undefined) throw usage('missing <port>: an integer in [1, 65535]')
   const port = parseInteger('<port>', portText, 1, 65535)
   const io0 = values.get('io') ?? 'memory'
@@ -370,11 +398,14 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const eal = checkEal(io, values.get('eal'))
   if (dev !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(dev)) throw usage(`--dev must be an interface name of 1 to 15 characters, got ${got(dev)}`)
 
+  if (family === 6 && io !== 'memory') throw usage(`an IPv6 <ip> works over the emulated link (--io memory) for now, not --io ${io}`)
+  if (family === 6 && values.has('gateway')) throw usage('--gateway is an IPv4 gateway: it does not apply to an IPv6 <ip>')
   const addressText = values.get('address')
+  const hostBits = family === 6 ? 64 : 24
   let address: string
-  if (addressText !== undefined) address = parseAddress('--address', addressText)
-  else if (mode === 'wait' || mode === 'serve') address = `${ip}/24`
-  else if (io === 'memory') address = `${neighbourAddress(ip)}/24`
+  if (addressText !== undefined) address = family === 6 ? parseAddress6('--address', addressText) : parseAddress('--address', addressText)
+  else if (mode === 'wait' || mode === 'serve') address = `${ip}/${hostBits}`
+  else if (io === 'memory') address = `${neighbourAddress(ip)}/${hostBits}`
   else throw usage(`send with --io ${io} needs --address <ip/prefix>: the address our stack owns on ${dev}`)
   if (mode !== 'send' && address.split('/')[0] !== ip) throw usage(`${mode} listens on our own address: --address ${address} must have the address <ip> ${ip}`)
   if (mode === 'send' && address.split('/')[0] === ip) throw usage(`--address ${address} is the peer's <ip>: our stack needs an address of its own`)
@@ -411,6 +442,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     serveMode,
     protocol,
     ip,
+    family,
     port,
     seconds,
     io,

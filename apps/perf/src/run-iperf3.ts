@@ -47,7 +47,7 @@ export async function runIperf3(options: PerfOptions, hooks: Iperf3RunHooks = {}
   try {
     if (server !== undefined) {
       await run(new Promise<void>((resolve) => server.listen(options.port, options.ip, () => resolve())))
-      onLine(`mtcp-perf: an iperf3 server (ours) listens on the far stack, ${options.ip}:${options.port}`)
+      onLine(`mtcp-perf: an iperf3 server (ours) listens on the far stack, ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port}`)
     }
     const result = await run(
       runIperf3Client({
@@ -61,7 +61,7 @@ export async function runIperf3(options: PerfOptions, hooks: Iperf3RunHooks = {}
             timer.arm(stack.clock.now() + seconds * 1e6)
           }),
       }).catch((error: Error) => {
-        throw new PerfError('ERR_CONNECTION', `iperf3 test with ${options.ip}:${options.port} failed: ${error.message}`, { cause: error })
+        throw new PerfError('ERR_CONNECTION', `iperf3 test with ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} failed: ${error.message}`, { cause: error })
       }),
     )
     const rate = (bytes: number): string => formatBitrate(result.seconds > 0 ? (bytes * 8) / result.seconds : 0)

@@ -168,7 +168,7 @@ export async function runServe(options: PerfOptions, hooks: ServeRunHooks = {}):
         server.listen(options.port, options.ip, () => resolve())
       }),
     )
-    onLine(`mtcp-perf: serving ${options.serveMode} on ${options.ip}:${options.port}${options.seconds > 0 ? ` for ${options.seconds} s` : ' until Ctrl-C'}${peer === undefined ? '' : ` (a built-in load connects from ${neighbourAddress(options.ip)})`}`)
+    onLine(`mtcp-perf: serving ${options.serveMode} on ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port}${options.seconds > 0 ? ` for ${options.seconds} s` : ' until Ctrl-C'}${peer === undefined ? '' : ` (a built-in load connects from ${neighbourAddress(options.ip)})`}`)
     if (peer !== undefined) load = startLoad(peer, options)
 
     let lastIn = 0

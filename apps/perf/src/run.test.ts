@@ -27,6 +27,16 @@ async function run(argv: string[]) {
 }
 
 describe('the perf pair over the emulated link', () => {
+  it('send over IPv6: the two stacks resolve each other by Neighbor Discovery, OK received, every chunk intact', async () => {
+    const { result, lines } = await run(['send', 'fd00::2', '5001', '1', '--rate', '50M', '--delay', '5ms', '--loss', '0.1%'])
+    const { sender, receiver } = result
+    expect(sender.reply).toBe('OK\n')
+    expect(receiver!.bytes).toBe(sender.bytesSent + 1) // the marker
+    expect(receiver!.mismatchedChunks).toBe(0)
+    expect(sender.bytesSent).toBeGreaterThan(1_000_000)
+    expect(lines.some(({ line }) => /^Done with fd00::1:\d+, bytes_rcvd: \d+/.test(line))).toBe(true) // the receiver saw our IPv6 address
+  }, 60_000)
+
   it('send: byte counts agree, OK received, every line in its original format, report and capture written', async () => {
     const report = join(directory, 'send.html')
     const pcap = join(directory, 'send.pcap')

@@ -135,7 +135,9 @@ function prefixOf(address: string): string {
 /** Open the network the options describe. @internal */
 export async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
   const tcp = { sendBufferSize: options.sendBufferSize, receiveBufferSize: options.receiveBufferSize }
-  const common = { address: options.address, tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
+  // Over IPv6 (the emulated link only) the stacks keep IPv4 addresses of their own, 10.0.0.1 and 10.0.0.2, unused by the run.
+  const six = options.family === 6
+  const common = { address: six ? '10.0.0.1/24' : options.address, ...(six ? { ipv6: options.address } : {}), tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
   if (options.io === 'memory') {
     const { link: settings } = options
     const link = createMemoryLink({
@@ -155,7 +157,7 @@ export async function openNetwork(options: PerfOptions, clock: Clock, stackOptio
     })
     const stack = createStack({ port: link.a, ...common, ...stackOptions })
     const peerIp = options.mode === 'send' ? options.ip : neighbourAddress(options.ip)
-    const peer = createStack({ port: link.b, address: `${peerIp}/${prefixOf(options.address)}`, tcp })
+    const peer = createStack({ port: link.b, ...(six ? { address: '10.0.0.2/24', ipv6: `${peerIp}/${prefixOf(options.address)}` } : { address: `${peerIp}/${prefixOf(options.address)}` }), tcp })
     const limit = (options.connectTimeout + options.seconds) * 1e6 + SLACK
     const driver = clock instanceof VirtualClock ? new ClockDriver(clock, limit) : undefined
     return {
@@ -285,7 +287,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   checkOutputPaths(options)
   const wallStart = performance.now()
   const onLine = hooks.onLine ?? (() => {})
-  const target = `${options.ip}:${options.port}`
+  const target = `${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port}`
   const cc = options.congestionControl
   // The emulated link runs on a virtual clock (faster than real time) unless asked otherwise.
   const runClock: Clock = options.io === 'memory' && options.clock === 'virtual' ? new VirtualClock() : realClock
@@ -479,7 +481,7 @@ export function checkOutputPaths(options: Pick<PerfOptions, 'report' | 'pcap'>):
 /** The settings and results as the report shows them. */
 export function reportData(options: PerfOptions, result: PerfResult, command = 'mtcp-perf'): ReportData {
   const settings: Record<string, string> = {
-    mode: `${options.mode} ${options.ip}:${options.port} for ${options.seconds} s`,
+    mode: `${options.mode} ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} for ${options.seconds} s`,
     'packet I/O': options.io === 'memory' ? `memory (emulated link, ${options.clock} clock)` : `${options.io} on ${options.dev}`,
     'our address': options.address,
     'congestion control': result.congestionControl,

@@ -3,12 +3,13 @@
  * @module
  */
 import type { BufferPool, Port } from '@mtcp/dpdk-io'
-import type { ArpCacheOptions } from '@mtcp/tcp-core'
+import type { ArpCacheOptions, NeighborCacheOptions } from '@mtcp/tcp-core'
 import {
   type NativeCongestionControlName,
   NATIVE_CONGESTION_CONTROL_NAMES,
   parseCidr,
   parseIpv4Address,
+  parseIpv6Address,
   type TcpConfig,
 } from '@mtcp/tcp-core'
 import { type CcpOptions, ccpLimitsProblem } from './ccp.js'
@@ -47,6 +48,18 @@ export interface StackOptions {
   address: string
   /** The default gateway, if any: packets off the local network go there. */
   gateway?: string
+  /**
+   * The stack's IPv6 address with its prefix, `'fd00::1/64'` (a bare address means /64): the stack then
+   * speaks IPv6 too (RFC 8200), with a link-local address made from its MAC (RFC 4862 §5.3), Neighbor
+   * Discovery (RFC 4861) and ICMPv6 echo (RFC 4443). Default none: IPv6 frames are counted and dropped.
+   */
+  ipv6?: string
+  /** The IPv6 default gateway, if any (a neighbour's address, often link-local): IPv6 packets off the prefix go there. */
+  ipv6Gateway?: string
+  /** Neighbor Discovery cache settings (RFC 4861 §10 constants, queue bounds). Default: the cache's, with frames queued per unresolved neighbour up to the pool's size, as ARP. */
+  neighbors?: NeighborCacheOptions
+  /** Static neighbour entries: `{ ip: 'fd00::2', mac: Uint8Array }`. */
+  staticNeighbors?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
   /** IP MTU in bytes, in [576, the port's MTU]; the MSS offered is this minus 40. Default the port's MTU. */
   mtu?: number
   /** MAC address; default the port's. */
@@ -127,6 +140,10 @@ export interface ResolvedStackOptions {
   address: number
   prefixLength: number
   gateway: number | undefined
+  /** The IPv6 address (16 bytes) and prefix length, when the stack speaks IPv6. */
+  ipv6: { address: Uint8Array; prefixLength: number } | undefined
+  /** The IPv6 default gateway (16 bytes), if any. */
+  ipv6Gateway: Uint8Array | undefined
   mac: Uint8Array
   mtu: number
   congestionControl: CongestionControlChoice
@@ -175,6 +192,16 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
       fail(`gateway must be an IPv4 address, got ${JSON.stringify(options.gateway)}`)
     }
   }
+  const ipv6 = options.ipv6 === undefined ? undefined : parseIpv6Cidr(options.ipv6)
+  let ipv6Gateway: Uint8Array | undefined
+  if (options.ipv6Gateway !== undefined) {
+    if (ipv6 === undefined) fail('ipv6Gateway needs the ipv6 option (the stack\'s IPv6 address)')
+    ipv6Gateway = parseIpv6Address(options.ipv6Gateway)
+    if (ipv6Gateway === undefined || ipv6Gateway[0] === 0xff) fail(`ipv6Gateway must be a unicast IPv6 address, got ${JSON.stringify(options.ipv6Gateway)}`)
+  }
+  for (const entry of options.staticNeighbors ?? []) {
+    if (parseIpv6Address(entry?.ip) === undefined || !(entry.mac instanceof Uint8Array) || entry.mac.byteLength !== 6) fail(`staticNeighbors entries must be { ip: an IPv6 address, mac: a 6-byte Uint8Array }, got ${JSON.stringify(entry?.ip)}`)
+  }
   const mac = options.mac ?? options.port.link.mac
   if (!(mac instanceof Uint8Array) || mac.byteLength !== 6) fail('mac must be a 6-byte Uint8Array')
   const congestionControl = options.congestionControl ?? 'cubic'
@@ -214,6 +241,8 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     address,
     prefixLength,
     gateway,
+    ipv6,
+    ipv6Gateway,
     mac,
     mtu: integerIn('mtu', options.mtu ?? options.port.link.mtu, 576, options.port.link.mtu),
     congestionControl,
@@ -227,4 +256,18 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     timeWaitLimit: integerIn('timeWaitLimit', options.timeWaitLimit ?? 262_144, 0, 1 << 24),
     random: options.random ?? ((bytes) => crypto.getRandomValues(bytes)),
   }
+}
+
+/** `'fd00::1/64'` (a bare address means /64) as 16 bytes and a prefix length; `ERR_INVALID_CONFIG` otherwise. */
+function parseIpv6Cidr(text: string): { address: Uint8Array; prefixLength: number } {
+  const problem = `ipv6 must be a unicast IPv6 address with an optional prefix length in [1, 128], like 'fd00::1/64', got ${JSON.stringify(text)}`
+  if (typeof text !== 'string') fail(problem)
+  const slash = text.indexOf('/')
+  const address = parseIpv6Address(slash < 0 ? text : text.slice(0, slash))
+  const prefixText = slash < 0 ? '64' : text.slice(slash + 1)
+  const prefixLength = /^[0-9]{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN
+  if (address === undefined || !(prefixLength >= 1 && prefixLength <= 128)) fail(problem)
+  // RFC 4291 §2.5.2, §2.7: neither the unspecified address nor a multicast one can be a host's address.
+  if (address[0] === 0xff || address.every((byte) => byte === 0)) fail(problem)
+  return { address, prefixLength }
 }

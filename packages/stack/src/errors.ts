@@ -20,6 +20,8 @@ export type StackErrorCode =
   | 'EMFILE'
   | 'ENOPROTOOPT'
   | 'EHOSTUNREACH'
+  /** An IPv6 address given to a stack without one (the `ipv6` option). */
+  | 'EAFNOSUPPORT'
   | 'ERR_INVALID_CONFIG'
   | 'ERR_STACK_CLOSED'
 

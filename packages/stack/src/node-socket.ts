@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events'
 import { Duplex } from 'node:stream'
 import type { Timer } from '@mtcp/dpdk-io'
 import type { CongestionControlChoice } from './config.js'
+import { formatIpv6Address, parseIpv6Address } from '@mtcp/tcp-core'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
 import type { SocketAddress, Stack } from './stack.js'
@@ -17,7 +18,7 @@ import type { TcpInfo } from './tcp-info.js'
 /** Options of {@link Stack.connect} in its Node form. */
 export interface TcpConnectOptions {
   port: number
-  /** IPv4 address of the peer. Default `'127.0.0.1'` is not reachable on a user-level stack: give one. */
+  /** IPv4 or IPv6 address of the peer (IPv6 needs the stack's `ipv6` option). Default `'127.0.0.1'` is not reachable on a user-level stack: give one. */
   host: string
   /** Keep the writable side open after the peer ends (as `net`'s `allowHalfOpen`). Default false. */
   allowHalfOpen?: boolean
@@ -169,8 +170,11 @@ export class TcpSocket extends Duplex {
     if (options.noDelay) stack.setsockopt(this.#fd, 'noDelay', true)
     if (options.congestionControl !== undefined) stack.setsockopt(this.#fd, 'congestionControl', options.congestionControl)
     if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
-    if (options.localPort !== undefined && options.localPort !== 0) stack.bind(this.#fd, '0.0.0.0', options.localPort)
-    this.#remote = { address: options.host, port: options.port, family: 'IPv4' }
+    const six = typeof options.host === 'string' && options.host.includes(':') && !options.host.toLowerCase().startsWith('::ffff:')
+    if (options.localPort !== undefined && options.localPort !== 0) stack.bind(this.#fd, six ? '::' : '0.0.0.0', options.localPort)
+    // As net.Socket: the peer's address in its canonical text (RFC 5952 for IPv6) and its family.
+    const parsed = six ? parseIpv6Address(options.host) : undefined
+    this.#remote = { address: parsed === undefined ? options.host : formatIpv6Address(parsed), port: options.port, family: six ? 'IPv6' : 'IPv4' }
     stack.connect(this.#fd, options.host, options.port)
   }
 
@@ -357,7 +361,8 @@ export class TcpServer extends EventEmitter {
       if (this.#options.noDelay) stack.setsockopt(fd, 'noDelay', true)
       if (this.#options.keepAlive) stack.setsockopt(fd, 'keepAlive', true)
       if (this.#options.congestionControl !== undefined) stack.setsockopt(fd, 'congestionControl', this.#options.congestionControl)
-      stack.bind(fd, host ?? '0.0.0.0', options.port ?? 0)
+      // As net.Server: with no host, every address, both families when the stack has IPv6 (`::`, dual-stack).
+      stack.bind(fd, host ?? (stack.options.ipv6 === undefined ? '0.0.0.0' : '::'), options.port ?? 0)
       stack.listen(fd, backlog ?? 511)
     } catch (error) {
       if (fd !== undefined) stack.close(fd)

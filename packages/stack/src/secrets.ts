@@ -60,3 +60,32 @@ export function drawSecrets(random: (bytes: Uint8Array) => void): StackSecrets {
 export function timestampOffset(secrets: StackSecrets, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
   return keyedTupleHash(secrets.timestamp, localIp, localPort, remoteIp, remotePort, TIMESTAMP_TWEAK)
 }
+
+/** Tweak words of the IPv6 address digest (ASCII "V6D1", "V6D2"). */
+const DIGEST_TWEAK_1 = 0x56364431
+const DIGEST_TWEAK_2 = 0x56364432
+
+/**
+ * A keyed 32-bit digest of an IPv6 address (16 bytes at `bytes[offset]`), under the ISN key: what stands for
+ * the address in the functions of a 4-tuple that take 32-bit addresses (RFC 6528's ISN, RFC 6056's ports,
+ * the timestamp offsets). Every bit of the address counts and, the key being secret, a peer cannot choose
+ * two addresses with the same digest. Made once per connection, never per segment.
+ */
+export function ipv6AddressDigest(secrets: StackSecrets, bytes: Uint8Array, offset = 0): number {
+  const word = (i: number): number => ((bytes[offset + i]! << 24) | (bytes[offset + i + 1]! << 16) | (bytes[offset + i + 2]! << 8) | bytes[offset + i + 3]!) >>> 0
+  const w2 = word(8)
+  const first = keyedTupleHash(secrets.isn, word(0), w2 >>> 16, word(4), w2 & 0xffff, DIGEST_TWEAK_1)
+  return keyedTupleHash(secrets.isn, first, 0, word(12), 0, DIGEST_TWEAK_2)
+}
+
+/** Tweak word of the flow label (ASCII "FLOW"). */
+const FLOW_LABEL_TWEAK = 0x464c4f57
+
+/**
+ * The flow label of a connection over IPv6 (RFC 6437 §3: the same for every packet of the flow, from a
+ * keyed hash of its addresses and ports so that it is uniformly distributed and not predictable; never 0,
+ * which means unlabelled). Addresses as their digests ({@link ipv6AddressDigest}).
+ */
+export function flowLabel(secrets: StackSecrets, localDigest: number, localPort: number, remoteDigest: number, remotePort: number): number {
+  return keyedTupleHash(secrets.timestamp, localDigest, localPort, remoteDigest, remotePort, FLOW_LABEL_TWEAK) & 0xfffff || 1
+}

@@ -40,6 +40,23 @@ export class SocketRecord {
   /** The headers of this connection's segments, made at its first segment (tcp-header-template.ts). */
   template: TcpHeaderTemplate | undefined = undefined
   bound = false
+  /**
+   * 6 for a connection over IPv6: its addresses are then {@link localIp6} and {@link remoteIp6}, and
+   * {@link localIp}, {@link remoteIp} hold keyed 32-bit digests of them, for the functions of the 4-tuple
+   * that take IPv4-sized words (ISN, ports, timestamp offsets, cluster hooks).
+   */
+  family: 4 | 6 = 4
+  /** The local and remote IPv6 addresses (16 bytes each), made once at connect or accept. */
+  localIp6: Uint8Array | undefined = undefined
+  remoteIp6: Uint8Array | undefined = undefined
+  /** Over IPv6: the TCP pseudo-header sum of the two addresses and Next Header 6, without the length (RFC 8200 §8.1), computed once. */
+  addressSum = 0
+  /** Over IPv6: the flow label of every packet of the connection (RFC 6437 §3). */
+  flowLabel = 0
+  /** A listener's families: 4 (bound to 0.0.0.0 or the IPv4 address), 6 (the IPv6 address), or 46 (`::`, both, as a dual-stack socket). */
+  listenFamilies: 4 | 6 | 46 = 4
+  /** An IPv4 connection accepted by a dual-stack listener: Node-style APIs show its addresses as IPv4-mapped IPv6 (RFC 4291 §2.5.5.2). */
+  mapped = false
   connection: TcpConnection | undefined = undefined
   listen: ListenState | undefined = undefined
   /** The listener a passive connection came from, until it is accepted; -1 otherwise. */

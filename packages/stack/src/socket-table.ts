@@ -8,8 +8,8 @@
  * @module
  */
 import type { Clock } from '@mtcp/dpdk-io'
-import { FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
-import { formatIpv4Address } from '@mtcp/tcp-core'
+import { FlowTable, Ipv6FlowTable, ListenerTable, SocketTable } from '@mtcp/sid-map'
+import { formatIpv4Address, formatIpv6Address } from '@mtcp/tcp-core'
 import { StackError } from './errors.js'
 import { PortSelector } from './port-selection.js'
 import type { StackSecrets } from './secrets.js'
@@ -46,6 +46,10 @@ export class StackSocketTable {
   readonly flows = new FlowTable<number>()
   /** Local address and port → listening socket id. */
   readonly listeners = new ListenerTable<number>()
+  /** IPv6 4-tuple → socket id (decision 0070: a table of its own, the IPv4 one keeps its three-word keys). */
+  readonly flows6 = new Ipv6FlowTable<number>()
+  /** Local port → listening socket id over IPv6 (the stack has one IPv6 address besides its link-local one: a listener takes every address of it, under the key 0). */
+  readonly listeners6 = new ListenerTable<number>()
   /** Connections in TIME-WAIT whose sockets are gone (time-wait-table.ts). */
   readonly timeWait: TimeWaitTable
   /** Connections in the flow table per local port: `bind` asks in O(1), not by walking every flow. */
@@ -87,25 +91,30 @@ export class StackSocketTable {
 
   /** Enter `record`'s 4-tuple in the flow table. */
   addFlow(record: SocketRecord): void {
-    this.flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
+    if (record.family === 6) this.flows6.insert(record.localIp6!, record.localPort, record.remoteIp6!, record.remotePort, record.id)
+    else this.flows.insert(record.localIp, record.localPort, record.remoteIp, record.remotePort, record.id)
     this.#flowsOnPort[record.localPort]!++
   }
 
   /** Take `record`'s 4-tuple out of the flow table (if it is there). */
   removeFlow(record: SocketRecord): void {
+    if (record.family === 6) {
+      if (this.flows6.delete(record.localIp6!, record.localPort, record.remoteIp6!, record.remotePort)) this.#flowsOnPort[record.localPort]!--
+      return
+    }
     if (this.flows.delete(record.localIp, record.localPort, record.remoteIp, record.remotePort)) this.#flowsOnPort[record.localPort]!--
   }
 
   /** Whether a listener or a connection uses local `port` (TIME-WAIT entries do not count, as with SO_REUSEADDR). */
   portInUse(port: number): boolean {
     const address = this.#options.address
-    return this.listeners.has(address, port) || this.listeners.has(0, port) || this.#flowsOnPort[port]! > 0
+    return this.listeners.has(address, port) || this.listeners.has(0, port) || this.listeners6.has(0, port) || this.#flowsOnPort[port]! > 0
   }
 
   /** Port 0 for a listener: RFC 6056 §3.3.4 with no remote end (port-selection.ts). */
   ephemeralListenPort(): number {
     const address = this.#options.address
-    const port = this.#ports.select(address, 0, 0, (candidate) => !this.listeners.has(address, candidate) && !this.listeners.has(0, candidate))
+    const port = this.#ports.select(address, 0, 0, (candidate) => !this.listeners.has(address, candidate) && !this.listeners.has(0, candidate) && !this.listeners6.has(0, candidate))
     if (port < 0) throw new StackError('EADDRINUSE', 'no free ephemeral port')
     return port
   }
@@ -126,6 +135,26 @@ export class StackSocketTable {
         this.timeWaitAllows(candidate, remoteIp, remotePort),
     )
     if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards ${formatIpv4Address(remoteIp)}:${remotePort}`)
+    return port
+  }
+
+  /**
+   * A local port for a connection over IPv6 to `remote` (16 bytes) port `remotePort`: RFC 6056 §3.3.4 over
+   * the keyed digests of the addresses (`localDigest`, `remoteDigest`, see SocketRecord.family).
+   */
+  ephemeralPortFor6(local: Uint8Array, localDigest: number, remote: Uint8Array, remoteDigest: number, remotePort: number): number {
+    const accept = this.#options.acceptEphemeralPort
+    const port = this.#ports.select(
+      localDigest,
+      remoteDigest,
+      remotePort,
+      (candidate) =>
+        !this.flows6.has(local, candidate, remote, remotePort) &&
+        !this.listeners6.has(0, candidate) &&
+        !this.listeners.has(0, candidate) &&
+        (accept?.(candidate, remoteDigest, remotePort) ?? true),
+    )
+    if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards [${formatIpv6Address(remote)}]:${remotePort}`)
     return port
   }
 

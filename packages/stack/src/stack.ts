@@ -11,11 +11,15 @@ import {
   type CongestionControl,
   createCongestionControl,
   formatIpv4Address,
+  formatIpv6Address,
   initialSequenceNumber,
+  ipv6PseudoHeaderSumOf,
+  Ipv6NextHeader,
   type NativeCongestionControlName,
   type OutboundSegment,
   type InboundSegment,
   parseIpv4Address,
+  parseIpv6Address,
   resolveTcpConfig,
   RingStoragePool,
   type RingStoragePoolStats,
@@ -30,6 +34,7 @@ import { CcpControl, StackCcp } from './ccp.js'
 import { type CongestionControlChoice, congestionControlProblem, type ResolvedStackOptions, resolveStackOptions, type StackOptions } from './config.js'
 import { StackError, WOULD_BLOCK } from './errors.js'
 import { Ipv4Host } from './ipv4-host.js'
+import { Ipv6FrameKind, Ipv6Host } from './ipv6-host.js'
 import { TransmitQueue } from './transmit-queue.js'
 import { FrameKind, FrameReader } from './frames.js'
 import { type TcpConnectOptions, TcpServer, type TcpServerOptions, TcpSocket } from './node-socket.js'
@@ -41,7 +46,7 @@ import { ConnectionDrops, createStackStats, type StackStats, tcpLevelDrops } fro
 import { icmpErrorInput } from './icmp-errors.js'
 import { readTcpInfo, type TcpInfo } from './tcp-info.js'
 import { TimerQueue } from './timer-queue.js'
-import { drawSecrets, type StackSecrets, timestampOffset } from './secrets.js'
+import { drawSecrets, flowLabel, ipv6AddressDigest, type StackSecrets, timestampOffset } from './secrets.js'
 import { SynCookies, SynQueue } from './syn-queue.js'
 
 /** Socket options for {@link Stack.setsockopt}. */
@@ -61,7 +66,8 @@ export type SocketOption =
 export interface SocketAddress {
   address: string
   port: number
-  family: 'IPv4'
+  /** `'IPv6'` for a connection over IPv6, and (as Node) for an IPv4 one accepted by a dual-stack listener (its address then IPv4-mapped, `::ffff:10.0.0.2`). */
+  family: 'IPv4' | 'IPv6'
 }
 
 /** Receive bursts per loop iteration before other work gets a turn. */
@@ -100,6 +106,10 @@ export class Stack {
   #reassembled = false
   /** Routing, ARP, ICMP echo, resets (ipv4-host.ts). */
   readonly #host: Ipv4Host
+  /** IPv6: Neighbor Discovery, ICMPv6, TCP segments in and out (ipv6-host.ts); undefined without the `ipv6` option. */
+  readonly #host6: Ipv6Host | undefined
+  /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), no segmentation offload. */
+  readonly #tcpConfig6: TcpConfig
   /** Keys from the random source (secrets.ts): ISN, ports, timestamp offsets, SYN cookies. */
   readonly #secrets: StackSecrets
   /** SYN-ACKs with cookies and their ACKs (syn-queue.ts). */
@@ -126,7 +136,8 @@ export class Stack {
     const record = this.#emitting!
     if (segment.retransmission) this.stats.tcp.retransmittedSegments++
     if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
-    this.#host.sendConnectionSegment(this.#emitNow, record, segment)
+    if (record.family === 6) this.#host6!.sendSegment(this.#emitNow, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel, segment)
+    else this.#host.sendConnectionSegment(this.#emitNow, record, segment)
   }
   #polling = false
   #wakeRequested = false
@@ -197,6 +208,25 @@ export class Stack {
       mtu: this.options.mtu,
       reassembly: options.reassembly,
     })
+    const ipv6 = this.options.ipv6
+    this.#host6 =
+      ipv6 === undefined
+        ? undefined
+        : new Ipv6Host({
+            address: ipv6.address,
+            prefixLength: ipv6.prefixLength,
+            gateway: this.options.ipv6Gateway,
+            mac: this.options.mac,
+            pool: this.pool,
+            transmit: (buffer) => this.#queueTx(buffer),
+            flush: () => this.#flush(),
+            stats: this.stats,
+            neighbors: options.neighbors,
+            staticNeighbors: options.staticNeighbors,
+          })
+    // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
+    // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
+    this.#tcpConfig6 = { ...this.#tcpConfig, mss: Math.max(1220, this.#tcpConfig.mss - 20), segmentationMax: 0 }
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
     this.port.onReadable(() => this.poll())
@@ -238,6 +268,7 @@ export class Stack {
         this.#receive(now)
         this.#runTimers(now)
         this.#host.poll(now)
+        this.#host6?.poll(now)
       }
       this.#dispatchDirty(now)
       this.#flush()
@@ -273,6 +304,11 @@ export class Stack {
     const stats = this.stats
     stats.rx.frames++
     stats.rx.bytes += buffer.length
+    // EtherType 0x86dd (RFC 2464 §3), untagged: the IPv6 host (ipv6-host.ts), when the stack has an IPv6 address.
+    if (this.#host6 !== undefined && buffer.length >= 14 && buffer.data[buffer.offset + 12] === 0x86 && buffer.data[buffer.offset + 13] === 0xdd) {
+      this.#input6(now, buffer)
+      return
+    }
     const reader = this.#reader
     let kind = reader.parse(buffer, this.options.mac, this.address, stats.rx.drops)
     this.#reassembled = kind === FrameKind.Fragment
@@ -320,6 +356,129 @@ export class Stack {
       default:
         return
     }
+  }
+
+  /** A frame for the IPv6 host: counted once by what became of it, as {@link #input} counts IPv4. */
+  #input6(now: Micros, buffer: PacketBuffer): void {
+    const stats = this.stats
+    const host = this.#host6!
+    const kind = host.input(now, buffer)
+    if (kind === Ipv6FrameKind.Tcp) {
+      const dropsBefore = tcpLevelDrops(stats.rx.drops)
+      this.#tcpInput6(now)
+      if (tcpLevelDrops(stats.rx.drops) === dropsBefore) {
+        stats.rx.ipv6++
+        stats.rx.tcp++
+      }
+    } else if (kind === Ipv6FrameKind.PacketTooBig) {
+      this.#packetTooBig6(host)
+    }
+  }
+
+  /**
+   * RFC 4443 §3.2, RFC 8201 §4: a packet too big for one of our connections lowers its path MTU, and so its
+   * segment size (tcp-core's path-mtu rule, which counts an IPv4 header: the IPv6 MTU is given 20 bytes
+   * smaller). The quoted sequence number must be in flight (RFC 5927 §4.1, icmp-errors.ts).
+   */
+  #packetTooBig6(host: Ipv6Host): void {
+    const stats = this.stats
+    const q = host.quoted
+    const id = this.#table.flows6.get(host.data, q.localPort, host.data, q.remotePort, q.localOffset, q.remoteOffset)
+    const record = id === undefined ? undefined : this.#table.get(id)
+    const connection = record?.connection
+    if (connection === undefined) {
+      stats.rx.drops.icmpNoConnection++
+      return
+    }
+    if (!connection.icmpSequenceAcceptable(q.seq)) {
+      stats.rx.drops.icmpOutOfWindow++
+      return
+    }
+    if (connection.pathMtuChanged(q.mtu - 20)) stats.rx.icmpErrors.pathMtuLowered++
+    else stats.rx.icmpErrors.pathMtuNotLower++
+    stats.rx.ipv6++
+    stats.rx.icmpv6++
+    this.#afterConnectionWork(record!)
+  }
+
+  /** RFC 9293 §3.10.7 over IPv6: the connection, or the listener, or a reset. No compact TIME-WAIT entries and no SYN cookies over IPv6 yet. */
+  #tcpInput6(now: Micros): void {
+    const host = this.#host6!
+    const segment = host.segment
+    const id = this.#table.flows6.get(host.data, host.dstPort, host.data, host.srcPort, host.dstOffset, host.srcOffset)
+    if (id !== undefined) {
+      const record = this.#table.get(id)!
+      if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
+        this.stats.rx.drops.listenOverflow++
+        return
+      }
+      const connection = record.connection!
+      this.#connectionDrops.before(connection.stats)
+      connection.process(now, segment)
+      this.#connectionDrops.after(connection.stats, this.stats.rx.drops)
+      this.#afterConnectionWork(record)
+      return
+    }
+    const flags = segment.flags
+    const listenerId = this.#table.listeners6.lookup(0, host.dstPort)
+    if (listenerId !== undefined && (flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN) {
+      this.#passiveOpen6(now, this.#table.get(listenerId)!)
+      return
+    }
+    if (flags & TcpFlags.RST) {
+      this.stats.rx.drops.resetNoSocket++ // RFC 9293 §3.10.7.1: discarded
+      return
+    }
+    this.stats.rx.drops.noSocket++
+    // RFC 9293 §3.10.7.1: a segment for no connection gets a reset.
+    const length = segment.payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
+    if (flags & TcpFlags.ACK) host.sendReset(now, segment.ack, 0, TcpFlags.RST)
+    else host.sendReset(now, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
+  }
+
+  /** A SYN for a listener over IPv6 (RFC 9293 §3.10.7.2): a half-open connection in its SYN queue, or dropped (counted) when a queue is full. */
+  #passiveOpen6(now: Micros, listener: SocketRecord): void {
+    const listen = listener.listen!
+    const host = this.#host6!
+    if (listen.accepted.length >= listen.backlog) {
+      this.stats.rx.drops.listenOverflow++
+      return
+    }
+    if (listen.synQueue.full) {
+      this.stats.rx.drops.synQueueOverflow++
+      return
+    }
+    const record = this.#childOf(listener)
+    if (record === undefined) return
+    const local = host.isOurs(host.data, host.dstOffset) && host.data[host.dstOffset] === 0xfe ? host.linkLocal : host.address
+    this.#setIpv6Addresses(record, local, host.data.slice(host.srcOffset, host.srcOffset + 16), host.dstPort, host.srcPort)
+    const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    record.connection = TcpConnection.accept(this.#configFor(record), now, iss, host.segment, this.#timestampOffset6(record))
+    this.#table.addFlow(record)
+    listen.synQueue.length++
+    this.stats.tcp.passiveOpens++
+    this.#afterConnectionWork(record)
+  }
+
+  /** Make `record` a connection over IPv6 between `local` and `remote` (16 bytes each, kept): digests, pseudo-header sum, flow label. */
+  #setIpv6Addresses(record: SocketRecord, local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number): void {
+    record.family = 6
+    record.mapped = false
+    record.localIp6 = local
+    record.remoteIp6 = remote
+    record.localIp = ipv6AddressDigest(this.#secrets, local)
+    record.remoteIp = ipv6AddressDigest(this.#secrets, remote)
+    record.localPort = localPort
+    record.remotePort = remotePort
+    record.bound = true
+    // RFC 8200 §8.1: the addresses' part of the TCP pseudo-header, once per connection.
+    record.addressSum = ipv6PseudoHeaderSumOf(local, remote, Ipv6NextHeader.TCP, 0)
+    record.flowLabel = flowLabel(this.#secrets, record.localIp, localPort, record.remoteIp, remotePort)
+  }
+
+  /** The timestamp offset of a connection over IPv6: the configured one, else the keyed hash of its 4-tuple's digests. */
+  #timestampOffset6(record: SocketRecord): number {
+    return this.#tcpConfig.timestampOffset ?? timestampOffset(this.#secrets, record.localIp, record.localPort, record.remoteIp, record.remotePort)
   }
 
   /** RFC 9293 §3.10.7: find the connection, or the listener, or answer with a reset. */
@@ -466,6 +625,7 @@ export class Stack {
     record.remotePort = reader.srcPort
     record.bound = true
     record.parent = listener.id
+    record.mapped = listener.listenFamilies === 46 // an IPv4 connection of a dual-stack listener (Node shows ::ffff:a.b.c.d)
     record.noDelay = listener.noDelay
     record.keepAlive = listener.keepAlive
     record.keepAliveIdle = listener.keepAliveIdle
@@ -647,6 +807,8 @@ export class Stack {
     let at = this.#timers.peekTime()
     const arpAt = this.#host.arp.pollAt()
     if (arpAt !== undefined && (at === undefined || arpAt < at)) at = arpAt
+    const neighborAt = this.#host6?.pollAt()
+    if (neighborAt !== undefined && (at === undefined || neighborAt < at)) at = neighborAt
     const timeWaitAt = this.#table.timeWait.nextExpiry()
     if (timeWaitAt !== undefined && (at === undefined || timeWaitAt < at)) at = timeWaitAt
     const rateLimitAt = this.#txQueue.rateLimitAt
@@ -704,6 +866,7 @@ export class Stack {
   }
 
   #configFor(record: SocketRecord): TcpConfig {
+    const base = record.family === 6 ? this.#tcpConfig6 : this.#tcpConfig
     if (
       !this.#usesCcp(record) &&
       record.noDelay === undefined &&
@@ -715,11 +878,11 @@ export class Stack {
       record.pacing === undefined &&
       record.maxPacingRate === undefined
     ) {
-      return this.#tcpConfig
+      return base
     }
     const congestion = record.congestionControl ?? this.options.congestionControl
     return {
-      ...this.#tcpConfig,
+      ...base,
       noDelay: record.noDelay ?? this.#tcpConfig.noDelay,
       keepAlive: record.keepAlive ?? this.#tcpConfig.keepAlive,
       keepAliveIdle: record.keepAliveIdle ?? this.#tcpConfig.keepAliveIdle,
@@ -755,12 +918,18 @@ export class Stack {
     if (connection !== undefined && connection.hasPendingOutput) return
     if (connection !== undefined && connection.state !== 'CLOSED') {
       if (connection.state !== 'TIME-WAIT' || !record.bound) return
+      // Over IPv6 the socket itself stays in TIME-WAIT until the connection's timer ends it (the compact table
+      // keys IPv4 4-tuples); its rings go back to the pool now (a TIME-WAIT connection has nothing to send or read).
+      if (record.family === 6) {
+        connection.releaseBuffers()
+        return
+      }
       // A full table drops the entry (counted): the connection then ends without TIME-WAIT.
       this.#table.timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
       this.stats.tcp.closedConnections++
     }
     if (connection !== undefined && record.bound) this.#table.removeFlow(record)
-    if (record.listen !== undefined) this.#table.listeners.delete(record.localIp, record.localPort)
+    if (record.listen !== undefined) this.#unlisten(record)
     if (record.pendingEvents !== 0) record.releasedWithPending = true
     else record.watchers.length = 0
     connection?.releaseBuffers()
@@ -795,15 +964,38 @@ export class Stack {
     const record = this.#record(fd)
     if (record.bound) throw new StackError('EINVAL', `socket ${fd} is already bound`)
     checkPort('port', port)
-    const ip = parseAddress(address)
-    if (ip !== 0 && ip !== this.address) throw new StackError('EADDRNOTAVAIL', `${address} is not this stack's address (${formatIpv4Address(this.address)})`)
+    const families = this.#bindFamilies(address)
     const chosen = port === 0 ? this.#table.ephemeralListenPort() : port
     if (this.#table.portInUse(chosen)) {
       throw new StackError('EADDRINUSE', `port ${chosen} is in use`)
     }
     record.localIp = this.address
     record.localPort = chosen
+    record.listenFamilies = families
     record.bound = true
+  }
+
+  /**
+   * The families a bind address stands for: 4 for 0.0.0.0 or the IPv4 address, 6 for the IPv6 address,
+   * 46 for `::` (dual-stack, as Linux with `IPV6_V6ONLY` off; 4 alone on a stack without IPv6).
+   */
+  #bindFamilies(address: string): 4 | 6 | 46 {
+    if (typeof address === 'string' && address.includes(':')) {
+      const ip6 = parseIpv6Address(address)
+      if (ip6 === undefined) throw new StackError('EINVAL', `not an IP address: ${JSON.stringify(address)}`)
+      if (ip6.every((byte) => byte === 0)) return this.#host6 === undefined ? 4 : 46
+      if (this.#host6 !== undefined && this.#host6.isOurs(ip6, 0)) return 6
+      throw new StackError('EADDRNOTAVAIL', `${address} is not this stack's address`)
+    }
+    const ip = parseAddress(address)
+    if (ip !== 0 && ip !== this.address) throw new StackError('EADDRNOTAVAIL', `${address} is not this stack's address (${formatIpv4Address(this.address)})`)
+    return 4
+  }
+
+  /** Take a listener out of the listener tables of its families. */
+  #unlisten(record: SocketRecord): void {
+    if (record.listenFamilies !== 6) this.#table.listeners.delete(record.localIp, record.localPort)
+    if (record.listenFamilies !== 4) this.#table.listeners6.delete(0, record.localPort)
   }
 
   /**
@@ -823,8 +1015,17 @@ export class Stack {
       return
     }
     const listen: ListenState = { backlog, synQueue: new SynQueue(synLimit), accepted: [] }
+    if (record.listenFamilies !== 6) this.#table.listeners.insert(this.address, record.localPort, record.id)
+    if (record.listenFamilies !== 4) {
+      try {
+        this.#table.listeners6.insert(0, record.localPort, record.id)
+      } catch (error) {
+        if (record.listenFamilies !== 6) this.#table.listeners.delete(this.address, record.localPort)
+        if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') throw new StackError('EADDRINUSE', `port ${record.localPort} is already listened on over IPv6`)
+        throw error
+      }
+    }
     record.listen = listen
-    this.#table.listeners.insert(this.address, record.localPort, record.id)
   }
 
   /** Take an established connection. @throws `EAGAIN` when none is waiting, `EINVAL` when `fd` is not listening. */
@@ -892,7 +1093,11 @@ export class Stack {
     if (record.connection !== undefined) throw new StackError(record.connection.state === 'SYN-SENT' ? 'EALREADY' : 'EISCONN', `socket ${fd} is already connecting or connected`)
     if (record.listen !== undefined) throw new StackError('EINVAL', `socket ${fd} is listening`)
     checkPort('port', port)
-    const remoteIp = parseAddress(address)
+    if (typeof address === 'string' && address.includes(':') && !address.toLowerCase().startsWith('::ffff:')) {
+      this.#connectSocket6(record, address, port)
+      return
+    }
+    const remoteIp = parseAddress(address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address)
     if (this.#host.routes.lookupRoute(remoteIp) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     record.localIp = this.address
     record.remoteIp = remoteIp
@@ -906,6 +1111,28 @@ export class Stack {
     const now = this.clock.now()
     const iss = this.#initialSequence(now, record.localIp, record.localPort, remoteIp, port)
     record.connection = TcpConnection.connect(this.#configFor(record), now, iss, this.#timestampOffset(record.localPort, remoteIp, port))
+    this.#table.addFlow(record)
+    this.stats.tcp.activeOpens++
+    this.#touch(record)
+  }
+
+  /** connect over IPv6 (the address has a colon and is not IPv4-mapped). */
+  #connectSocket6(record: SocketRecord, address: string, port: number): void {
+    const host = this.#host6
+    if (host === undefined) throw new StackError('EAFNOSUPPORT', `connect to ${address}: the stack has no IPv6 address (the ipv6 option)`)
+    const remote = parseIpv6Address(address)
+    if (remote === undefined || remote[0] === 0xff || remote.every((byte) => byte === 0)) throw new StackError('EINVAL', `not a unicast IPv6 address: ${JSON.stringify(address)}`)
+    if (host.nextHop(remote) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
+    const local = remote[0] === 0xfe && (remote[1]! & 0xc0) === 0x80 ? host.linkLocal : host.address
+    const localDigest = ipv6AddressDigest(this.#secrets, local)
+    const remoteDigest = ipv6AddressDigest(this.#secrets, remote)
+    let localPort = record.localPort
+    if (!record.bound) localPort = this.#table.ephemeralPortFor6(local, localDigest, remote, remoteDigest, port)
+    else if (this.#table.flows6.has(local, localPort, remote, port)) throw new StackError('EADDRINUSE', `[${formatIpv6Address(local)}]:${localPort} is already connected to [${address}]:${port}`)
+    this.#setIpv6Addresses(record, local, remote, localPort, port)
+    const now = this.clock.now()
+    const iss = this.#initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+    record.connection = TcpConnection.connect(this.#configFor(record), now, iss, this.#timestampOffset6(record))
     this.#table.addFlow(record)
     this.stats.tcp.activeOpens++
     this.#touch(record)
@@ -982,7 +1209,7 @@ export class Stack {
         }
       }
       record.listen.accepted.length = 0
-      this.#table.listeners.delete(record.localIp, record.localPort)
+      this.#unlisten(record)
       record.listen = undefined
     }
     const connection = record.connection
@@ -1010,14 +1237,22 @@ export class Stack {
   /** The local address of a socket. */
   getsockname(fd: number): SocketAddress {
     const record = this.#record(fd)
-    return { address: formatIpv4Address(record.bound ? record.localIp : 0), port: record.localPort, family: 'IPv4' }
+    if (record.family === 6) return { address: formatIpv6Address(record.localIp6!), port: record.localPort, family: 'IPv6' }
+    if (record.listenFamilies === 46 && record.connection === undefined) return { address: '::', port: record.localPort, family: 'IPv6' }
+    if (record.listenFamilies === 6 && record.connection === undefined) return { address: formatIpv6Address(this.#host6!.address), port: record.localPort, family: 'IPv6' }
+    const ip = formatIpv4Address(record.bound ? record.localIp : 0)
+    if (record.mapped) return { address: `::ffff:${ip}`, port: record.localPort, family: 'IPv6' }
+    return { address: ip, port: record.localPort, family: 'IPv4' }
   }
 
   /** The remote address of a connected socket. @throws `ENOTCONN`. */
   getpeername(fd: number): SocketAddress {
     const record = this.#record(fd)
     if (record.connection === undefined) throw new StackError('ENOTCONN', `socket ${fd} is not connected`)
-    return { address: formatIpv4Address(record.remoteIp), port: record.remotePort, family: 'IPv4' }
+    if (record.family === 6) return { address: formatIpv6Address(record.remoteIp6!), port: record.remotePort, family: 'IPv6' }
+    const ip = formatIpv4Address(record.remoteIp)
+    if (record.mapped) return { address: `::ffff:${ip}`, port: record.remotePort, family: 'IPv6' }
+    return { address: ip, port: record.remotePort, family: 'IPv4' }
   }
 
   /**
@@ -1207,6 +1442,7 @@ export class Stack {
     this.#txQueue.clear()
     this.#host.arp.clear((buffer) => buffer.release())
     this.#host.reassembly.clear()
+    this.#host6?.neighbors.clear((buffer) => buffer.release())
     if (this.#ccp !== undefined) {
       this.#table.ids.forEach((record) => {
         if (record.connection?.congestion instanceof CcpControl) record.connection.congestion.free()

@@ -3,8 +3,8 @@
  * netstack counts them).
  *
  * Every received frame is counted once by what became of it, so that
- * `rx.frames = rx.arp + rx.ipv4 + rx.fragments + Σ rx.drops` (see {@link rxFramesAccounted}):
- * `rx.ipv4` counts datagrams delivered (ICMP handled, TCP segments a connection or listener took),
+ * `rx.frames = rx.arp + rx.ipv4 + rx.ipv6 + rx.fragments + Σ rx.drops` (see {@link rxFramesAccounted}):
+ * `rx.ipv4` and `rx.ipv6` count datagrams delivered (ICMP handled, TCP segments a connection or listener took),
  * `rx.fragments` fragments held for reassembly (the fragment that completes a datagram counts as
  * the datagram), and a segment a connection refused counts as a drop by its reason, not in `rx.tcp`.
  * @module
@@ -18,7 +18,7 @@ export interface RxDrops {
   malformedEthernet: number
   /** Addressed to another MAC. */
   notForUs: number
-  /** An EtherType other than ARP and IPv4 (IPv6, VLAN-tagged, …). */
+  /** An EtherType other than ARP, IPv4 and IPv6 (VLAN-tagged, …), or IPv6 on a stack without an IPv6 address. */
   unsupportedEtherType: number
   malformedArp: number
   malformedIpv4: number
@@ -33,7 +33,7 @@ export interface RxDrops {
   fragmentTooMany: number
   /** A fragment of a new datagram from a source that has `reassembly.maxPerSource` datagrams in reassembly. */
   fragmentSourceLimit: number
-  /** IPv4 to an address that is not the stack's. */
+  /** IPv4 or IPv6 to an address that is not the stack's (nor, for IPv6, a multicast group it is in). */
   notOurAddress: number
   /** An IP protocol other than ICMP and TCP. */
   unsupportedProtocol: number
@@ -64,6 +64,16 @@ export interface RxDrops {
   missingTimestamps: number
   /** A reset ignored in TIME-WAIT (RFC 1337). */
   timeWaitReset: number
+  /** An IPv6 header that is truncated or not version 6 (RFC 8200 §3). */
+  malformedIpv6: number
+  /** An IPv6 datagram whose extension headers were refused (a parameter problem, RFC 8200 §4; a discard option; truncated; No Next Header). */
+  ipv6ExtensionHeaders: number
+  /** An IPv6 fragment (RFC 8200 §4.5): the stack does not reassemble IPv6 yet, so fragments are dropped. */
+  ipv6Fragment: number
+  /** An ICMPv6 message that is truncated or whose checksum fails (RFC 4443 §2.3), or an echo or error not usable. */
+  malformedIcmpv6: number
+  /** A Neighbor Discovery message that fails RFC 4861's validation (§6.1, §7.1), or a solicitation for an address not ours. */
+  malformedNdp: number
 }
 
 /** ICMP messages received, by type (RFC 792; IANA "ICMP Type Numbers"). */
@@ -114,6 +124,8 @@ export interface TxDrops {
   noRoute: number
   /** ARP failed to resolve the next hop, or its queue overflowed. */
   arpUnresolved: number
+  /** IPv6 frames whose next hop did not answer Neighbor Discovery (RFC 4861 §7.2.2), or that its queue could not hold. */
+  neighborUnresolved: number
   /** The transmit backlog overflowed while the port refused frames. */
   backlogOverflow: number
 }
@@ -137,6 +149,10 @@ export interface StackStats {
     ipv4: number
     icmp: number
     tcp: number
+    /** IPv6 datagrams delivered (ICMPv6 handled, TCP segments a connection or listener took). */
+    ipv6: number
+    /** ICMPv6 messages handled (echo, Neighbor Discovery, errors). */
+    icmpv6: number
     /** Fragments held for reassembly (the one completing a datagram counts as the datagram). */
     fragments: number
     /** ICMP messages by type. */
@@ -154,6 +170,10 @@ export interface StackStats {
     icmp: number
     tcp: number
     resets: number
+    /** ICMPv6 messages sent (echo replies, errors). */
+    icmpv6: number
+    /** Neighbor Discovery messages sent (solicitations, advertisements). */
+    ndp: number
     drops: TxDrops
   }
   tcp: {
@@ -184,6 +204,8 @@ export function createStackStats(): StackStats {
       ipv4: 0,
       icmp: 0,
       tcp: 0,
+      ipv6: 0,
+      icmpv6: 0,
       fragments: 0,
       icmpIn: { echoRequest: 0, echoReply: 0, destinationUnreachable: 0, fragmentationNeeded: 0, sourceQuench: 0, redirect: 0, timeExceeded: 0, parameterProblem: 0, other: 0 },
       icmpErrors: { pathMtuLowered: 0, pathMtuNotLower: 0, softErrors: 0 },
@@ -216,6 +238,11 @@ export function createStackStats(): StackStats {
         paws: 0,
         missingTimestamps: 0,
         timeWaitReset: 0,
+        malformedIpv6: 0,
+        ipv6ExtensionHeaders: 0,
+        ipv6Fragment: 0,
+        malformedIcmpv6: 0,
+        malformedNdp: 0,
       },
     },
     reassembly: { reassembled: 0, timeouts: 0, evicted: 0, discarded: 0 },
@@ -226,7 +253,9 @@ export function createStackStats(): StackStats {
       icmp: 0,
       tcp: 0,
       resets: 0,
-      drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, backlogOverflow: 0 },
+      icmpv6: 0,
+      ndp: 0,
+      drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, neighborUnresolved: 0, backlogOverflow: 0 },
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
     callbackErrors: 0,
@@ -243,11 +272,11 @@ export function rxDropTotal(drops: RxDrops): number {
 }
 
 /**
- * `rx.arp + rx.ipv4 + rx.fragments + Σ rx.drops`: equal to `rx.frames` when every frame is accounted
+ * `rx.arp + rx.ipv4 + rx.ipv6 + rx.fragments + Σ rx.drops`: equal to `rx.frames` when every frame is accounted
  * for (each counted once, by what became of it).
  */
 export function rxFramesAccounted(stats: StackStats): number {
-  return stats.rx.arp + stats.rx.ipv4 + stats.rx.fragments + rxDropTotal(stats.rx.drops)
+  return stats.rx.arp + stats.rx.ipv4 + stats.rx.ipv6 + stats.rx.fragments + rxDropTotal(stats.rx.drops)
 }
 
 /**

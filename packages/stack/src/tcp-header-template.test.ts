@@ -34,7 +34,9 @@ const segmentArbitrary = fc.record({
   dstPort: fc.integer({ min: 1, max: 0xffff }),
 })
 
-function outbound(input: fc.RecordValue<typeof segmentArbitrary>): OutboundSegment {
+type SegmentInput = typeof segmentArbitrary extends fc.Arbitrary<infer T> ? T : never
+
+function outbound(input: SegmentInput): OutboundSegment {
   const out = new OutboundSegment()
   Object.assign(out, { seq: input.seq, ack: input.ack, flags: input.flags, window: input.window, mss: input.mss, windowScale: input.windowScale })
   Object.assign(out, { sackPermitted: input.sackPermitted, timestamps: input.timestamps, tsValue: input.tsValue, tsEcho: input.tsEcho, ecn: input.ecn })
@@ -44,7 +46,9 @@ function outbound(input: fc.RecordValue<typeof segmentArbitrary>): OutboundSegme
     out.sackRight[i] = right
   })
   out.payloadLength = input.payload.byteLength
-  out.copyFrom = (from, length, target, offset) => target.set(input.payload.subarray(from, from + length), offset)
+  // copyFrom is the send buffer's hook, internal to tcp-core's types: here the payload comes from the input.
+  ;(out as unknown as { copyFrom: (from: number, length: number, target: Uint8Array, offset: number) => void }).copyFrom = (from, length, target, offset) =>
+    target.set(input.payload.subarray(from, from + length), offset)
   return out
 }
 

@@ -12,12 +12,22 @@ import { PollEvents } from './socket-record.js'
 import { createStack, type Stack } from './stack.js'
 import type { TcpInfo } from './tcp-info.js'
 
-/** Two stacks, 10.0.0.1 (a) and 10.0.0.2 (b), on the two ends of one memory link. */
+/**
+ * Two stacks, 10.0.0.1 (a) and 10.0.0.2 (b), on the two ends of one memory link; with `family: 6` they
+ * also have fd00::1/64 and fd00::2/64, and the helpers below connect over IPv6.
+ */
 export interface StackPair {
   clock: VirtualClock
   link: MemoryLink
   a: Stack
   b: Stack
+  /** The family the helpers connect over (4 unless `stackPair` was given `family: 6`). */
+  family?: 4 | 6
+}
+
+/** The address b's listeners bind and a connects to, for the pair's family. */
+function addresses(pair: StackPair): { bind: string; connect: string } {
+  return pair.family === 6 ? { bind: '::', connect: 'fd00::2' } : { bind: '0.0.0.0', connect: '10.0.0.2' }
 }
 
 /** Build a {@link StackPair} on a virtual clock. */
@@ -34,13 +44,16 @@ export function stackPair(
     stackB?: Partial<StackOptions>
     /** The clock; default a new virtual clock. */
     clock?: VirtualClock
+    /** 6: the stacks get IPv6 addresses too (fd00::1/64, fd00::2/64) and the helpers connect over IPv6. Default 4. */
+    family?: 4 | 6
   } = {},
 ): StackPair {
   const clock = options.clock ?? new VirtualClock()
   const link = createMemoryLink({ clock, seed: options.seed ?? 1, impairments: options.impairments ?? {}, ...options.link })
-  const a = createStack({ port: link.a, address: '10.0.0.1/24', ...options.stack, ...options.stackA })
-  const b = createStack({ port: link.b, address: '10.0.0.2/24', ...options.stack, ...options.stackB })
-  return { clock, link, a, b }
+  const six = options.family === 6
+  const a = createStack({ port: link.a, address: '10.0.0.1/24', ...(six ? { ipv6: 'fd00::1/64' } : {}), ...options.stack, ...options.stackA })
+  const b = createStack({ port: link.b, address: '10.0.0.2/24', ...(six ? { ipv6: 'fd00::2/64' } : {}), ...options.stack, ...options.stackB })
+  return six ? { clock, link, a, b, family: 6 } : { clock, link, a, b }
 }
 
 /** Step the virtual clock until `done()` or until `limit` µs of virtual time; throws when nothing is left to run. */
@@ -85,10 +98,10 @@ export function acceptWhenReady(clock: VirtualClock, stack: Stack, listener: num
 export function connectSockets(pair: StackPair, port = 5001): { listener: number; client: number; server: number } {
   const { a, b, clock } = pair
   const listener = b.socket()
-  b.bind(listener, '0.0.0.0', port)
+  b.bind(listener, addresses(pair).bind, port)
   b.listen(listener)
   const client = a.socket()
-  a.connect(client, '10.0.0.2', port)
+  a.connect(client, addresses(pair).connect, port)
   const server = acceptWhenReady(clock, b, listener)
   runUntil(clock, () => a.state(client) === 'ESTABLISHED')
   return { listener, client, server }
@@ -134,7 +147,7 @@ export async function bulkTransferAsync(pair: StackPair, bytes: number, port = 5
 function startBulkTransfer(pair: StackPair, bytes: number, port: number, chunk: number, verify: boolean): { done: () => boolean; finish: () => BulkResult } {
   const { a, b, clock } = pair
   const listener = b.socket()
-  b.bind(listener, '0.0.0.0', port)
+  b.bind(listener, addresses(pair).bind, port)
   b.listen(listener)
   const client = a.socket()
   const sentHash = createHash('sha256')
@@ -218,7 +231,7 @@ function startBulkTransfer(pair: StackPair, bytes: number, port: number, chunk: 
     if (events & PollEvents.ERR) throw new Error(`client failed: ${a.connectionOf(client)?.error}`)
     if (events & PollEvents.OUT) pump()
   })
-  a.connect(client, '10.0.0.2', port)
+  a.connect(client, addresses(pair).connect, port)
   const finish = (): BulkResult => {
     const clientStats = { ...a.connectionOf(client)!.stats }
     const clientInfo = a.tcpInfo(client)

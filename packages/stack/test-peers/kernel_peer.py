@@ -18,6 +18,11 @@ import sys
 import threading
 
 
+def family(ip):
+    """AF_INET6 for an IPv6 address (create_server defaults to AF_INET; create_connection picks by itself)."""
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
 def pattern(total, seed=0):
     block = bytes((i * 7 + 3 + seed) & 0xFF for i in range(65536))
     sent = 0
@@ -34,7 +39,7 @@ def print_options(conn):
 
 
 def sink(ip, port):
-    with socket.create_server((ip, port)) as server:
+    with socket.create_server((ip, port), family=family(ip)) as server:
         print("ready", flush=True)
         conn, _ = server.accept()
         print_options(conn)
@@ -63,7 +68,7 @@ def send(ip, port, total):
 
 
 def echo(ip, port, count):
-    with socket.create_server((ip, port), backlog=count) as server:
+    with socket.create_server((ip, port), family=family(ip), backlog=count) as server:
         print("ready", flush=True)
 
         def serve(conn):
@@ -86,7 +91,7 @@ def echo(ip, port, count):
 
 
 def wait(ip, port):
-    with socket.create_server((ip, port)) as server:
+    with socket.create_server((ip, port), family=family(ip)) as server:
         print("ready", flush=True)
         conn, _ = server.accept()
         with conn:

@@ -222,6 +222,7 @@ describe('createCluster options', () => {
     ['an unknown fanout mode', { port: { type: 'af-packet', interface: 'x', fanoutMode: 'cpu' } }, /port.fanoutMode must be 'hash' or 'ports'/],
     ['no address', { stack: {} }, /stack.address is required/],
     ['a malformed address', { stack: { address: '10.0.0.300/24' } }, /stack.address must be an IPv4 address/],
+    ['an IPv6 address (the steering hashes IPv4 only)', { stack: { address: '10.0.0.1/24', ipv6: 'fd00::1/64' } }, /stack.ipv6 is not supported in a cluster yet/],
     ['a port in the stack options', { stack: { address: '10.0.0.1/24', port: {} } }, /stack.port cannot be given/],
     ['a transport in the stack options', { stack: { address: '10.0.0.1/24', ccp: {} } }, /use the cluster option ccp/],
     ['no worker', { worker: 42 }, /worker must be a module path, a URL, or a function/],

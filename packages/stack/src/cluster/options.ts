@@ -190,6 +190,9 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   } catch {
     fail(`stack.address must be an IPv4 address with an optional prefix length, like '10.0.0.1/24', got ${JSON.stringify(stack.address)}`)
   }
+  // The workers' flow steering and ephemeral-port choice hash IPv4 4-tuples (flow-hash.ts): an IPv6 flow would
+  // reach a worker that does not own it. Refused until the steering hashes IPv6 too (decision 0071).
+  if ((stack as Record<string, unknown>).ipv6 !== undefined) fail('stack.ipv6 is not supported in a cluster yet: the workers steer flows by their IPv4 4-tuples (use a single stack for IPv6)')
   for (const key of ['port', 'pool', 'hooks', 'mac'] as const) {
     if ((stack as Record<string, unknown>)[key] !== undefined) fail(`stack.${key} cannot be given to a cluster: each worker makes its own (use the cluster's port and mac options)`)
   }

@@ -58,10 +58,20 @@ export class TcpSegmentReader {
    * (uint32 IPv4 addresses). With `checksum` = `skip` the checksum is taken as verified (offload).
    */
   read(bytes: Uint8Array, offset: number, length: number, src: number, dst: number, checksum: RxChecksum): TcpReadStatus {
+    return this.readWithAddressSum(bytes, offset, length, ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, 0), checksum)
+  }
+
+  /**
+   * {@link read} for either IP version: `addressSum` is the unfolded pseudo-header sum of the addresses and
+   * the protocol, without the length, which is added here. For IPv6 it is
+   * `ipv6PseudoHeaderSum(bytes, srcOffset, dstOffset, 6, 0)` (RFC 8200 §8.1; TCP over IPv6, RFC 9293 §3.1).
+   */
+  readWithAddressSum(bytes: Uint8Array, offset: number, length: number, addressSum: number, checksum: RxChecksum): TcpReadStatus {
     if (length < TCP_HEADER_LENGTH || offset + length > bytes.byteLength) return TcpReadStatus.MALFORMED
     const headerLength = (bytes[offset + 12]! >>> 4) * 4
     if (headerLength < TCP_HEADER_LENGTH || headerLength > length) return TcpReadStatus.MALFORMED
-    if (checksum === 'verify' && internetChecksum(bytes, offset, length, ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, length)) !== 0) {
+    // The pseudo-header's length field: 16 bits for IPv4, 32 for IPv6 (RFC 8200 §8.1); a TCP segment is under 2^16 bytes either way.
+    if (checksum === 'verify' && internetChecksum(bytes, offset, length, addressSum + length) !== 0) {
       return TcpReadStatus.BAD_CHECKSUM
     }
     const options = this.#options
@@ -115,6 +125,23 @@ export function writeTcpSegment(out: OutboundSegment, srcPort: number, dstPort: 
   writeTcpHeader(buffer, offset, srcPort, dstPort, out.seq, out.ack, headerLength, out.flags, out.window, 0)
   writeTcpOptions(out, buffer, offset + TCP_HEADER_LENGTH)
   const pseudo = ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, length)
+  writeUint16(buffer, offset + 16, checksum === 'compute' ? internetChecksum(buffer, offset, length, pseudo) : foldChecksum(pseudo))
+  return length
+}
+
+/**
+ * {@link writeTcpSegment} for either IP version, with the pseudo-header sum of the addresses and the protocol
+ * given (unfolded, without the length): a connection over IPv6 computes it once,
+ * `ipv6PseudoHeaderSumOf(local, remote, 6, 0)` (RFC 8200 §8.1), instead of per segment.
+ * @returns the bytes written (the IP payload length)
+ */
+export function writeTcpSegmentWithAddressSum(out: OutboundSegment, srcPort: number, dstPort: number, addressSum: number, buffer: Uint8Array, offset: number, checksum: TxChecksum): number {
+  const headerLength = tcpSegmentHeaderLength(out)
+  const length = headerLength + out.payloadLength
+  out.copyPayload(buffer, offset + headerLength)
+  writeTcpHeader(buffer, offset, srcPort, dstPort, out.seq, out.ack, headerLength, out.flags, out.window, 0)
+  writeTcpOptions(out, buffer, offset + TCP_HEADER_LENGTH)
+  const pseudo = addressSum + length
   writeUint16(buffer, offset + 16, checksum === 'compute' ? internetChecksum(buffer, offset, length, pseudo) : foldChecksum(pseudo))
   return length
 }

@@ -1,0 +1,81 @@
+// Issue 20 (5): short connections per second over IPv6 against the same over IPv4, in the same run:
+// connect + 64-byte request + 64-byte response + close, node:http on both ends, two stacks in one process
+// over a memory link, alternating rounds (median of each). Same concurrency for both.
+import http from 'node:http'
+import { createMemoryLink } from '@mtcp/dpdk-io'
+import { createStack } from '@mtcp/stack'
+import { report } from './lib.mjs'
+
+const SECONDS = 3
+const ROUNDS = 3
+const CONCURRENCY = 16
+const BODY = 'x'.repeat(64)
+
+function handler(request, response) {
+  request.resume()
+  request.on('end', () => {
+    response.setHeader('connection', 'close')
+    response.end(BODY)
+  })
+}
+
+async function measure(connect, seconds) {
+  let done = 0
+  let failed = 0
+  const end = performance.now() + seconds * 1000
+  const worker = async () => {
+    while (performance.now() < end) {
+      try {
+        await new Promise((resolve, reject) => {
+          const request = http.request({ method: 'POST', path: '/', headers: { host: 'bench', 'content-length': 64 }, ...connect() }, (response) => {
+            response.resume()
+            response.on('end', resolve)
+          })
+          request.on('error', reject)
+          request.end(BODY)
+        })
+        done++
+      } catch {
+        failed++
+      }
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  if (failed > 0) console.error(`  ${failed} requests failed`)
+  return done / ((performance.now() - start) / 1000)
+}
+
+async function rate(family) {
+  const link = createMemoryLink()
+  const six = family === 6
+  const server = createStack({ port: link.a, address: '10.0.0.1/24', ...(six ? { ipv6: 'fd00::1/64' } : {}), tcp: { timeWaitTimeout: 1_000_000 } })
+  const client = createStack({ port: link.b, address: '10.0.0.2/24', ...(six ? { ipv6: 'fd00::2/64' } : {}), tcp: { timeWaitTimeout: 1_000_000 } })
+  const httpServer = http.createServer(handler)
+  server.createServer((socket) => httpServer.emit('connection', socket)).listen(80)
+  const host = six ? 'fd00::1' : '10.0.0.1'
+  const connect = () => ({ createConnection: () => client.connect({ host, port: 80 }) })
+  await measure(connect, 0.5) // warm-up
+  const result = await measure(connect, SECONDS)
+  if (six && server.stats.rx.ipv6 === 0) throw new Error('not over IPv6')
+  server.stop()
+  client.stop()
+  link.close()
+  return result
+}
+
+const median = (values) => values.slice().sort((x, y) => x - y)[Math.floor(values.length / 2)]
+const four = []
+const six = []
+for (let round = 0; round < ROUNDS; round++) {
+  four.push(await rate(4))
+  six.push(await rate(6))
+}
+report({
+  id: 'stack-short-connections-ipv6',
+  metric: `node:http connections per second over IPv6 (connect, 64 B request, 64 B response, close), ${CONCURRENCY} at a time (median of ${ROUNDS})`,
+  unit: 'connections/s',
+  value: median(six),
+  baseline: { name: `the same over IPv4, alternating rounds in the same run (median of ${ROUNDS})`, value: median(four) },
+  target: 'ratio ≥ 0.95 (within 5% of IPv4)',
+})
