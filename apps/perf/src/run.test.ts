@@ -34,7 +34,7 @@ describe('the perf pair over the emulated link', () => {
     expect(receiver!.bytes).toBe(sender.bytesSent + 1) // the marker
     expect(receiver!.mismatchedChunks).toBe(0)
     expect(sender.bytesSent).toBeGreaterThan(1_000_000)
-    expect(lines.some(({ line }) => /^Done with fd00::1:\d+, bytes_rcvd: \d+/.test(line))).toBe(true) // the receiver saw our IPv6 address
+    expect(lines.some(({ line }) => /^Done with \[fd00::1\]:\d+, bytes_rcvd: \d+/.test(line))).toBe(true) // the receiver saw our IPv6 address, bracketed before the port (RFC 5952 §6)
   }, 60_000)
 
   it('send: byte counts agree, OK received, every line in its original format, report and capture written', async () => {
