@@ -49,6 +49,22 @@ function stubAgent(hubOrTransport: InProcessHub | AgentTransport, cwnd: number) 
 }
 
 describe('CCP congestion control in the stack', () => {
+  it('an IPv6 connection sends CREATE with its 16-byte addresses (in the trailer portus ignores), and the agent window applies', () => {
+    const hub = new InProcessHub({ synchronous: true })
+    const cwnd = 20 * 1428
+    const stub = stubAgent(hub, cwnd)
+    const pair = stackPair({ family: 6, impairments: { rate: 100e6, delay: 5000, queuePackets: 1000 }, seed: 12, stackA: { congestionControl: 'ccp:reno', ccp: { transport: hub.datapath('mtcp-a6') } } })
+    const result = bulkTransfer(pair, 2 * MB)
+    expect(result.receivedHash).toBe(result.sentHash)
+    expect(result.clientInfo.cwnd).toBe(cwnd)
+    const create = stub.received.find((m) => m.type === MessageType.Create)
+    if (create?.type !== MessageType.Create) throw new Error('no CREATE')
+    expect(create.mss).toBe(1428) // 1500 − 40 (IPv6) − 20 (TCP) − 12 (timestamps)
+    expect(Buffer.from(create.srcIp6 ?? []).toString('hex')).toBe('fd000000000000000000000000000001')
+    expect(Buffer.from(create.dstIp6 ?? []).toString('hex')).toBe('fd000000000000000000000000000002')
+    expect(create.dstPort).toBe(5001)
+  })
+
   it('sends CREATE with the flow, reports every ACK, and applies the agent window; data intact', () => {
     const hub = new InProcessHub({ synchronous: true })
     const cwnd = 20 * 1448

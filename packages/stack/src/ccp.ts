@@ -200,6 +200,9 @@ export interface CcpFlowAddress {
   localPort: number
   remoteIp: number
   remotePort: number
+  /** A connection over IPv6: its 16-byte addresses (CREATE carries them after the algorithm name, decision 0080). */
+  localIp6?: Uint8Array | undefined
+  remoteIp6?: Uint8Array | undefined
 }
 
 /**
@@ -317,7 +320,14 @@ export class CcpControl implements CongestionControl {
     if (this.#flow === undefined) {
       const a = this.#address
       this.#flow = this.#ccp.datapath.connectionStart(
-        { initCwnd: this.#native.window, mss, srcIp: a.localIp, srcPort: a.localPort, dstIp: a.remoteIp, dstPort: a.remotePort, congAlg: this.#algorithm },
+        {
+          initCwnd: this.#native.window,
+          mss,
+          ...(a.localIp6 !== undefined && a.remoteIp6 !== undefined ? { srcIp: a.localIp6, dstIp: a.remoteIp6 } : { srcIp: a.localIp, dstIp: a.remoteIp }),
+          srcPort: a.localPort,
+          dstPort: a.remotePort,
+          congAlg: this.#algorithm,
+        },
         this,
       )
       this.#ccp.flowStarted(this)
