@@ -12,7 +12,7 @@ import { loadavg } from 'node:os'
 import { openPacketPort } from '@mtcp/dpdk-io'
 import { createStack } from '@mtcp/stack'
 import { requireRoot, spread, withKernelPaths } from './kernel-paths.mjs'
-import { report } from './lib.mjs'
+import { report, shortConnectionHandler } from './lib.mjs'
 
 const ID = 'kernel-short-connections'
 const SECONDS = 4
@@ -20,14 +20,6 @@ const CONCURRENCY = 16
 const RUNS = 3
 const PORT = 8080
 
-/** Both servers' handler (the kernel's server gets its source text). */
-function handler(request, response) {
-  request.resume()
-  request.on('end', () => {
-    response.setHeader('connection', 'close')
-    response.end('x'.repeat(64))
-  })
-}
 
 // The client: a warm-up, then CONCURRENCY workers making requests until the time is up; prints its rate.
 const CLIENT = `
@@ -64,7 +56,7 @@ measure(0.5).then(() => measure(seconds)).then((result) => console.log(JSON.stri
 // The kernel's server: node:http on the kernel's sockets in namespace A; prints "listening" once it does.
 const KERNEL_SERVER = `
 const http = require('node:http')
-const server = http.createServer(${handler.toString()})
+const server = http.createServer(${shortConnectionHandler.toString()})
 server.listen(Number(process.argv[2]), process.argv[1], () => console.log('listening'))
 `
 
@@ -85,7 +77,7 @@ const runs = await withKernelPaths('ksc', 224, async (paths) => {
   const ours = async () => {
     const port = await openPacketPort({ interface: paths.ours, offloads: true })
     const stack = createStack({ port, address: `${paths.ourIp}/24`, maxConnections: 65_536 })
-    const server = http.createServer(handler)
+    const server = http.createServer(shortConnectionHandler)
     stack.createServer((socket) => server.emit('connection', socket)).listen(PORT)
     try {
       return await client(paths.ourIp)

@@ -1,5 +1,6 @@
 // Shared helpers for benchmarks: the result file format and the one-line summary.
 import { mkdirSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -54,4 +55,44 @@ export function timeLoop(step, seconds, warmup = 0.5) {
     now = performance.now()
   }
   return { count, seconds: (now - start) / 1000 }
+}
+
+/** The short-connection benchmarks' node:http handler: read the request, answer 64 bytes, close. */
+export function shortConnectionHandler(request, response) {
+  request.resume()
+  request.on('end', () => {
+    response.setHeader('connection', 'close')
+    response.end('x'.repeat(64))
+  })
+}
+
+/**
+ * node:http transactions per second for `seconds`: `concurrency` workers, each making one request after
+ * another (a 64-byte POST, `connect()` giving the request's connection options), until the time is up.
+ */
+export async function httpTransactionRate(connect, seconds, concurrency) {
+  let done = 0
+  let failed = 0
+  const end = performance.now() + seconds * 1000
+  const worker = async () => {
+    while (performance.now() < end) {
+      try {
+        await new Promise((resolve, reject) => {
+          const request = http.request({ method: 'POST', path: '/', headers: { host: 'bench', 'content-length': 64 }, ...connect() }, (response) => {
+            response.resume()
+            response.on('end', resolve)
+          })
+          request.on('error', reject)
+          request.end('x'.repeat(64))
+        })
+        done++
+      } catch {
+        failed++
+      }
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  if (failed > 0) console.error(`  ${failed} requests failed`)
+  return done / ((performance.now() - start) / 1000)
 }

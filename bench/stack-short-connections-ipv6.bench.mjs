@@ -4,54 +4,20 @@
 import http from 'node:http'
 import { createMemoryLink } from '@mtcp/dpdk-io'
 import { createStack } from '@mtcp/stack'
-import { report } from './lib.mjs'
+import { httpTransactionRate, report, shortConnectionHandler } from './lib.mjs'
 
 const SECONDS = 3
 const ROUNDS = 3
 const CONCURRENCY = 16
-const BODY = 'x'.repeat(64)
 
-function handler(request, response) {
-  request.resume()
-  request.on('end', () => {
-    response.setHeader('connection', 'close')
-    response.end(BODY)
-  })
-}
-
-async function measure(connect, seconds) {
-  let done = 0
-  let failed = 0
-  const end = performance.now() + seconds * 1000
-  const worker = async () => {
-    while (performance.now() < end) {
-      try {
-        await new Promise((resolve, reject) => {
-          const request = http.request({ method: 'POST', path: '/', headers: { host: 'bench', 'content-length': 64 }, ...connect() }, (response) => {
-            response.resume()
-            response.on('end', resolve)
-          })
-          request.on('error', reject)
-          request.end(BODY)
-        })
-        done++
-      } catch {
-        failed++
-      }
-    }
-  }
-  const start = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  if (failed > 0) console.error(`  ${failed} requests failed`)
-  return done / ((performance.now() - start) / 1000)
-}
+const measure = (connect, seconds) => httpTransactionRate(connect, seconds, CONCURRENCY)
 
 async function rate(family) {
   const link = createMemoryLink()
   const six = family === 6
   const server = createStack({ port: link.a, address: '10.0.0.1/24', ...(six ? { ipv6: 'fd00::1/64' } : {}), tcp: { timeWaitTimeout: 1_000_000 } })
   const client = createStack({ port: link.b, address: '10.0.0.2/24', ...(six ? { ipv6: 'fd00::2/64' } : {}), tcp: { timeWaitTimeout: 1_000_000 } })
-  const httpServer = http.createServer(handler)
+  const httpServer = http.createServer(shortConnectionHandler)
   server.createServer((socket) => httpServer.emit('connection', socket)).listen(80)
   const host = six ? 'fd00::1' : '10.0.0.1'
   const connect = () => ({ createConnection: () => client.connect({ host, port: 80 }) })

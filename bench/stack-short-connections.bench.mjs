@@ -6,52 +6,18 @@
 import http from 'node:http'
 import { createMemoryLink } from '@mtcp/dpdk-io'
 import { createStack } from '@mtcp/stack'
-import { report } from './lib.mjs'
+import { httpTransactionRate, report, shortConnectionHandler } from './lib.mjs'
 
 const SECONDS = 4
 const CONCURRENCY = 16
-const BODY = 'x'.repeat(64)
 
-function handler(request, response) {
-  request.resume()
-  request.on('end', () => {
-    response.setHeader('connection', 'close')
-    response.end(BODY)
-  })
-}
-
-async function measure(connect, seconds) {
-  let done = 0
-  let failed = 0
-  const end = performance.now() + seconds * 1000
-  const worker = async () => {
-    while (performance.now() < end) {
-      try {
-        await new Promise((resolve, reject) => {
-          const request = http.request({ method: 'POST', path: '/', headers: { host: 'bench', 'content-length': 64 }, ...connect() }, (response) => {
-            response.resume()
-            response.on('end', resolve)
-          })
-          request.on('error', reject)
-          request.end(BODY)
-        })
-        done++
-      } catch {
-        failed++
-      }
-    }
-  }
-  const start = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  if (failed > 0) console.error(`  ${failed} requests failed`)
-  return done / ((performance.now() - start) / 1000)
-}
+const measure = (connect, seconds) => httpTransactionRate(connect, seconds, CONCURRENCY)
 
 async function ours() {
   const link = createMemoryLink()
   const server = createStack({ port: link.a, address: '10.0.0.1/24', tcp: { timeWaitTimeout: 1_000_000 } })
   const client = createStack({ port: link.b, address: '10.0.0.2/24', tcp: { timeWaitTimeout: 1_000_000 } })
-  const httpServer = http.createServer(handler)
+  const httpServer = http.createServer(shortConnectionHandler)
   server.createServer((socket) => httpServer.emit('connection', socket)).listen(80)
   const connect = () => ({ createConnection: () => client.connect({ host: '10.0.0.1', port: 80 }) })
   await measure(connect, 0.5) // warm-up
@@ -63,7 +29,7 @@ async function ours() {
 }
 
 async function kernel() {
-  const httpServer = http.createServer(handler)
+  const httpServer = http.createServer(shortConnectionHandler)
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
   const { port } = httpServer.address()
   const connect = () => ({ host: '127.0.0.1', port, agent: false })

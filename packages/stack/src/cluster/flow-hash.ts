@@ -11,6 +11,7 @@
  * `mtcp_init_rss` did.
  * @module
  */
+import { RssHash } from '@mtcp/dpdk-io'
 
 /** Bytes of a Toeplitz key: 40, as NICs use (enough for IPv6 4-tuples; IPv4 needs 16). */
 export const TOEPLITZ_KEY_BYTES = 40
@@ -25,54 +26,24 @@ export const REDIRECTION_TABLE_SIZE = 128
 const INPUT_BYTES = 12
 
 /**
- * The Toeplitz hash over IPv4 4-tuples for one key, by table: for each of the 12 input bytes and each
- * byte value, the XOR of the key windows its set bits select. 12 lookups per hash, no allocation.
+ * The Toeplitz hash over IPv4 4-tuples for one key: `@mtcp/dpdk-io`'s {@link RssHash} (the one Toeplitz
+ * table, for IPv4 and IPv6, checked against Microsoft's verification vectors and DPDK's `rte_softrss`),
+ * kept under this name for the cluster's steering. 12 lookups per hash, no allocation.
  */
 export class ToeplitzHash {
-  /** `table[byteIndex * 256 + value]`. */
-  readonly #table = new Int32Array(INPUT_BYTES * 256)
+  readonly #rss: RssHash
 
   /** @param key - at least 16 bytes (default {@link SYMMETRIC_RSS_KEY}). */
   constructor(key: Uint8Array = SYMMETRIC_RSS_KEY) {
     if (!(key instanceof Uint8Array) || key.byteLength < INPUT_BYTES + 4) {
       throw new RangeError(`a Toeplitz key for IPv4 4-tuples needs at least ${INPUT_BYTES + 4} bytes`)
     }
-    // window(bit) = key bits [bit, bit + 32) as a uint32, most significant first.
-    const window = (bit: number): number => {
-      let value = 0
-      for (let i = 0; i < 32; i++) {
-        const k = bit + i
-        value = (value << 1) | ((key[k >>> 3]! >>> (7 - (k & 7))) & 1)
-      }
-      return value
-    }
-    for (let byte = 0; byte < INPUT_BYTES; byte++) {
-      for (let value = 0; value < 256; value++) {
-        let h = 0
-        for (let bit = 0; bit < 8; bit++) if (value & (0x80 >>> bit)) h ^= window(byte * 8 + bit)
-        this.#table[byte * 256 + value] = h
-      }
-    }
+    this.#rss = new RssHash(key)
   }
 
   /** The hash of (source address, destination address, source port, destination port), uint32. Addresses are uint32s. */
   hash(srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
-    const t = this.#table
-    return (
-      (t[(srcIp >>> 24) & 0xff]! ^
-        t[256 + ((srcIp >>> 16) & 0xff)]! ^
-        t[512 + ((srcIp >>> 8) & 0xff)]! ^
-        t[768 + (srcIp & 0xff)]! ^
-        t[1024 + ((dstIp >>> 24) & 0xff)]! ^
-        t[1280 + ((dstIp >>> 16) & 0xff)]! ^
-        t[1536 + ((dstIp >>> 8) & 0xff)]! ^
-        t[1792 + (dstIp & 0xff)]! ^
-        t[2048 + ((srcPort >>> 8) & 0xff)]! ^
-        t[2304 + (srcPort & 0xff)]! ^
-        t[2560 + ((dstPort >>> 8) & 0xff)]! ^
-        t[2816 + (dstPort & 0xff)]!) >>>
-      0
-    )
+    return this.#rss.ipv4(srcIp, dstIp, srcPort, dstPort)
   }
 }
 
