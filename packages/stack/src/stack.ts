@@ -407,16 +407,7 @@ export class Stack {
     const segment = host.segment
     const id = this.#table.flows6.get(host.data, host.dstPort, host.data, host.srcPort, host.dstOffset, host.srcOffset)
     if (id !== undefined) {
-      const record = this.#table.get(id)!
-      if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
-        this.stats.rx.drops.listenOverflow++
-        return
-      }
-      const connection = record.connection!
-      this.#connectionDrops.before(connection.stats)
-      connection.process(now, segment)
-      this.#connectionDrops.after(connection.stats, this.stats.rx.drops)
-      this.#afterConnectionWork(record)
+      this.#connectionInput(now, id, segment)
       return
     }
     const flags = segment.flags
@@ -482,23 +473,30 @@ export class Stack {
   }
 
   /** RFC 9293 §3.10.7: find the connection, or the listener, or answer with a reset. */
+  /**
+   * A segment of a flow with a socket (either family). The ACK that would complete a handshake while the
+   * listener's accept queue is full is dropped (as Linux does); the connection stays in the SYN queue and
+   * the handshake completes on a retransmission.
+   */
+  #connectionInput(now: Micros, id: number, segment: InboundSegment): void {
+    const record = this.#table.get(id)!
+    if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
+      this.stats.rx.drops.listenOverflow++
+      return
+    }
+    const connection = record.connection!
+    this.#connectionDrops.before(connection.stats)
+    connection.process(now, segment)
+    this.#connectionDrops.after(connection.stats, this.stats.rx.drops)
+    this.#afterConnectionWork(record)
+  }
+
   #tcpInput(now: Micros, frame: PacketBuffer): void {
     const reader = this.#reader
     const segment = reader.segment
     const id = this.#table.flows.get(this.address, reader.dstPort, reader.srcIp, reader.srcPort)
     if (id !== undefined) {
-      const record = this.#table.get(id)!
-      // The ACK that would complete a handshake while the listener's accept queue is full is dropped (as
-      // Linux does); the connection stays in the SYN queue and the handshake completes on a retransmission.
-      if (record.parent >= 0 && segment.flags & TcpFlags.ACK && record.connection!.state === 'SYN-RECEIVED' && this.#acceptQueueFull(record.parent)) {
-        this.stats.rx.drops.listenOverflow++
-        return
-      }
-      const connection = record.connection!
-      this.#connectionDrops.before(connection.stats)
-      connection.process(now, segment)
-      this.#connectionDrops.after(connection.stats, this.stats.rx.drops)
-      this.#afterConnectionWork(record)
+      this.#connectionInput(now, id, segment)
       return
     }
     const flags = segment.flags
