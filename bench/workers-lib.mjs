@@ -11,15 +11,16 @@ const C_CLIENT = fileURLToPath(new URL('./tx-clients.c', import.meta.url))
 
 /**
  * The generator command: tx-clients.c built with `cc -O2` when a C compiler is there (the native addon
- * needs one anyway), else tx-clients.mjs on Node. Returns { command, args, kind }.
+ * needs one anyway), else tx-clients.mjs on Node. Returns { command, args, kind, http } (`http`: whether it
+ * can make HTTP/1.1 transactions, `generate(…, { http: true })`).
  */
 export function generatorCommand() {
   const directory = mkdtempSync(join(tmpdir(), 'mtcp-tx-'))
   process.on('exit', () => rmSync(directory, { recursive: true, force: true }))
   const binary = join(directory, 'tx-clients')
   const built = spawnSync('cc', ['-O2', '-o', binary, C_CLIENT], { stdio: 'ignore' })
-  if (built.status === 0) return { command: binary, args: [], kind: 'C (epoll)' }
-  return { command: process.execPath, args: [NODE_CLIENT], kind: 'Node net' }
+  if (built.status === 0) return { command: binary, args: [], kind: 'C (epoll)', http: true }
+  return { command: process.execPath, args: [NODE_CLIENT], kind: 'Node net', http: false }
 }
 
 /**
@@ -35,9 +36,11 @@ export function prepareClientNamespace(ns) {
  * `concurrency` connection loops. Returns the summed transactions/s, errors, and the generators' CPU
  * seconds per transaction.
  */
-export async function generate(ns, host, port, { generator = generatorCommand(), processes = 2, concurrency = 64, warmup = 1, seconds = 5 } = {}) {
+export async function generate(ns, host, port, { generator = generatorCommand(), processes = 2, concurrency = 64, warmup = 1, seconds = 5, http = false } = {}) {
+  if (http && !generator.http) throw new Error(`the ${generator.kind} generator has no HTTP mode`)
   const children = Array.from({ length: processes }, () => {
-    const child = spawn('ip', ['netns', 'exec', ns, generator.command, ...generator.args, host, String(port), String(concurrency), String(warmup), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const args = [...generator.args, host, String(port), String(concurrency), String(warmup), String(seconds), ...(http ? ['http'] : [])]
+    const child = spawn('ip', ['netns', 'exec', ns, generator.command, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', (data) => (output += data))
     return once(child, 'exit').then(() => JSON.parse(output.trim().split('\n').at(-1)))
