@@ -1,6 +1,7 @@
 /** HalfSipHash against the reference implementation's published vectors (veorq/SipHash vectors.h, 12-byte input). */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { halfSipHash, halfSipHash13, halfSipHash24, halfSipHash24x4, randomHalfSipHashKey } from './half-siphash.js'
+import { halfSipHash, halfSipHash13, halfSipHash13Finish, halfSipHash13Start, halfSipHash13Word, halfSipHash24, halfSipHash24x4, randomHalfSipHashKey } from './half-siphash.js'
 
 // The reference vectors use key 00 01 .. 07 and message 00 01 .. 0b: as little-endian words,
 const KEY0 = 0x03020100
@@ -44,5 +45,32 @@ describe('halfSipHash', () => {
     for (let port = 0; port < 65_536; port++) buckets[halfSipHash13(1, 2, 0x0a000001, 0x0a000002, (80 << 16) | port) & 1023]!++
     expect(Math.min(...buckets)).toBeGreaterThan(20)
     expect(Math.max(...buckets)).toBeLessThan(120)
+  })
+})
+
+describe('the streaming HalfSipHash-1-3 (messages of any number of words)', () => {
+  it('hashes a three-word message exactly as halfSipHash13', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), (k0, k1, a, b, c) => {
+        halfSipHash13Start(k0, k1)
+        halfSipHash13Word(a | 0)
+        halfSipHash13Word(b | 0)
+        halfSipHash13Word(c | 0)
+        expect(halfSipHash13Finish()).toBe(halfSipHash13(k0, k1, a, b, c))
+      }),
+    )
+  })
+
+  it('depends on the key and on the length', () => {
+    halfSipHash13Start(1, 2)
+    halfSipHash13Word(0)
+    const one = halfSipHash13Finish()
+    halfSipHash13Start(1, 2)
+    halfSipHash13Word(0)
+    halfSipHash13Word(0)
+    expect(halfSipHash13Finish()).not.toBe(one)
+    halfSipHash13Start(1, 3)
+    halfSipHash13Word(0)
+    expect(halfSipHash13Finish()).not.toBe(one)
   })
 })

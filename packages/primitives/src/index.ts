@@ -6,7 +6,17 @@
  */
 export { foldChecksum, internetChecksum, ipv4PseudoHeaderSum, onesComplementSum, updateChecksum } from './checksum.js'
 export { PrimitiveError, type PrimitiveErrorCode } from './errors.js'
-export { halfSipHash, halfSipHash13, halfSipHash24, halfSipHash24x4, type HalfSipHashKey, randomHalfSipHashKey } from './half-siphash.js'
+export {
+  halfSipHash,
+  halfSipHash13,
+  halfSipHash13Finish,
+  halfSipHash13Start,
+  halfSipHash13Word,
+  halfSipHash24,
+  halfSipHash24x4,
+  type HalfSipHashKey,
+  randomHalfSipHashKey,
+} from './half-siphash.js'
 export {
   BROADCAST_MAC,
   describeMacArgument,

@@ -1,8 +1,6 @@
 /** Tests of Ipv6FlowTable: every operation, lookups in place from a frame, errors, growth, iteration, the hash, and a Map model. */
-import { halfSipHash13 } from '@mtcp/primitives'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { sipFinish, sipStart, sipWord } from './flow-hash-words.js'
 import { Ipv6FlowTable } from './ipv6-flow-table.js'
 
 const code = (value: string) => expect.objectContaining({ code: value })
@@ -20,33 +18,6 @@ function addr(...groups: number[]): Uint8Array {
 
 const A = addr(0xfd00, 0, 0, 0, 0, 0, 0, 1) // fd00::1
 const B = addr(0xfd00, 0, 0, 0, 0, 0, 0, 2) // fd00::2
-
-describe('the nine-word HalfSipHash-1-3', () => {
-  it('hashes a three-word message exactly as halfSipHash13 of @mtcp/primitives', () => {
-    fc.assert(
-      fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), (k0, k1, a, b, c) => {
-        sipStart(k0, k1)
-        sipWord(a | 0)
-        sipWord(b | 0)
-        sipWord(c | 0)
-        expect(sipFinish()).toBe(halfSipHash13(k0, k1, a, b, c))
-      }),
-    )
-  })
-
-  it('depends on the key and on the length', () => {
-    sipStart(1, 2)
-    sipWord(0)
-    const one = sipFinish()
-    sipStart(1, 2)
-    sipWord(0)
-    sipWord(0)
-    expect(sipFinish()).not.toBe(one)
-    sipStart(1, 3)
-    sipWord(0)
-    expect(sipFinish()).not.toBe(one)
-  })
-})
 
 describe('Ipv6FlowTable', () => {
   it('inserts, finds, and deletes a flow', () => {

@@ -9,13 +9,13 @@
  * Addresses are read in place from any byte array at an offset (a received frame's source and destination
  * fields, RFC 8200 §3), as four big-endian words: a lookup allocates nothing, builds no string and no
  * BigInt. The bucket hash is HalfSipHash-1-3 of the nine words under a random per-table key
- * (flow-hash-words.ts), so remote peers cannot choose addresses that collide.
+ * (`@mtcp/primitives`' streaming HalfSipHash-1-3), so remote peers cannot choose addresses that collide.
  * @module
  */
 import type { SocketId } from './socket-table.js'
 import { checkIntegerOption, checkNumberOption, checkPort, SidMapError } from './errors.js'
 import type { FlowTableOptions, FlowTableProbeStats } from './flow-table.js'
-import { sipFinish, sipStart, sipWord } from './flow-hash-words.js'
+import { halfSipHash13Finish as sipFinish, halfSipHash13Start as sipStart, halfSipHash13Word as sipWord } from '@mtcp/primitives'
 import { randomHalfSipHashKey } from '@mtcp/primitives'
 
 /** Slots are at most 2^26: the key array (9 words per slot) then stays below 2^30 elements. */
