@@ -5,22 +5,39 @@
 // On 2 cores throughput cannot show scaling (the generator needs a core too), so the second figure is the
 // server's CPU time per transaction (this process: main thread and worker threads, process.cpuUsage), 2
 // workers over 1: whether splitting the work costs CPU (target ≤ 1.1). Fair because both clusters serve the
-// same generator over the same path in the same run, and both CPU figures count the same threads.
-import { requireRoot, withKernelPaths } from './kernel-paths.mjs'
+// same generator over the same path in the same run, and both CPU figures count the same threads; three
+// rounds, alternating which cluster goes first, and the ratios per round as min/median/max.
+import { loadavg } from 'node:os'
+import { requireRoot, spread, withKernelPaths } from './kernel-paths.mjs'
 import { report } from './lib.mjs'
 import { describe, generatorCommand, measureCluster, prepareClientNamespace, serverCpuPerTransaction } from './workers-lib.mjs'
 
 requireRoot('workers-scaling')
 const generator = generatorCommand()
-const { one, two } = await withKernelPaths('mws', 216, async (paths) => {
+const ROUNDS = 3
+const load = loadavg()[0]
+const rounds = await withKernelPaths('mws', 216, async (paths) => {
   prepareClientNamespace(paths.B)
-  const one = await measureCluster(paths, 1, generator)
-  const two = await measureCluster(paths, 2, generator)
-  return { one, two }
+  const rounds = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const result = {}
+    for (const workers of round % 2 === 0 ? [1, 2] : [2, 1]) result[workers === 1 ? 'one' : 'two'] = await measureCluster(paths, workers, generator)
+    rounds.push(result)
+  }
+  return rounds
 })
-console.log(`workers-scaling: generator ${generator.kind}`)
-console.log(describe('1 worker', one))
-console.log(describe('2 workers', two))
+console.log(`workers-scaling: generator ${generator.kind}; load average ${load.toFixed(2)} at the start`)
+for (const [i, { one, two }] of rounds.entries()) {
+  console.log(`  round ${i + 1}:`)
+  console.log(describe('1 worker', one))
+  console.log(describe('2 workers', two))
+}
+const cpuRatio = spread(rounds.map(({ one, two }) => serverCpuPerTransaction(two) / serverCpuPerTransaction(one)))
+const rateRatio = spread(rounds.map(({ one, two }) => two.rate / one.rate))
+console.log(`  CPU per transaction, 2 workers / 1, min/median/max ${cpuRatio.min.toFixed(2)}/${cpuRatio.median.toFixed(2)}/${cpuRatio.max.toFixed(2)}`)
+console.log(`  transactions/s, 2 workers / 1, min/median/max ${rateRatio.min.toFixed(2)}/${rateRatio.median.toFixed(2)}/${rateRatio.max.toFixed(2)}`)
+// The reported values: the round with the median CPU ratio.
+const { one, two } = rounds.find(({ one, two }) => serverCpuPerTransaction(two) / serverCpuPerTransaction(one) === cpuRatio.median)
 report({
   id: 'workers-scaling-cpu',
   metric: 'server CPU µs per small transaction (main and worker threads, user + system), our stack with 2 workers',
