@@ -85,3 +85,18 @@ export class SocketRecord {
 
   constructor(readonly id: number) {}
 }
+
+/** @internal The readiness of a socket as {@link PollEvents} bits. */
+export function readinessOf(record: SocketRecord): number {
+  if (record.listen !== undefined) return record.listen.accepted.length > 0 ? PollEvents.IN : 0
+  const connection = record.connection
+  if (connection === undefined) return PollEvents.OUT | PollEvents.HUP
+  let events = 0
+  const state = connection.state
+  if (connection.readableBytes > 0 || connection.readEnded || state === 'CLOSED') events |= PollEvents.IN
+  if (connection.writable && state !== 'SYN-SENT' && state !== 'SYN-RECEIVED' && connection.sendBuffer.free > 0) events |= PollEvents.OUT
+  if (connection.error !== undefined) events |= PollEvents.ERR
+  if (connection.readEnded) events |= PollEvents.RDHUP
+  if (state === 'CLOSED' || state === 'TIME-WAIT') events |= PollEvents.HUP
+  return events
+}

@@ -2,7 +2,7 @@
  * The stack's socket table: socket ids and their records, the flow table (4-tuple → id), the listeners
  * (local address and port → id), the TIME-WAIT entries whose sockets are gone, the count of flows per
  * local port, and the choice of ephemeral ports (RFC 6056 §3.3.4). The lookups are sid-map's tables, the
- * one flow demultiplexer of the packages (decision 0012); the driver (stack.ts) asks in the order of
+ * one flow demultiplexer of the packages (decision 0012); the demultiplexer (demultiplexer.ts) asks in the order of
  * RFC 9293 §3.10.7: the exact 4-tuple, then TIME-WAIT, then the listeners.
  * @internal
  * @module
