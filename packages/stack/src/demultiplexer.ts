@@ -11,14 +11,16 @@
  * @module
  */
 import type { Micros, PacketBuffer } from '@mtcp/dpdk-io'
-import { type InboundSegment, type OutboundSegment, TcpConnection, TcpFlags, TimeWaitAction } from '@mtcp/tcp-core'
+import { type InboundSegment, ipv6PseudoHeaderSumOf, Ipv6NextHeader, type OutboundSegment, TcpConnection, TcpFlags, TimeWaitAction } from '@mtcp/tcp-core'
 import type { Driver } from './driver.js'
 import { FrameKind, FrameReader } from './frames.js'
 import { icmpErrorInput } from './icmp-errors.js'
 import { Ipv6FrameKind, type Ipv6Host } from './ipv6-host.js'
+import { flowLabel, ipv6AddressDigest } from './secrets.js'
 import type { SocketRecord } from './socket-record.js'
 import type { StackState } from './stack-state.js'
 import { ConnectionDrops, tcpLevelDrops } from './stats.js'
+import type { TimeWaitSender } from './time-wait-table.js'
 
 /** @internal The receive-side demultiplexer (see the module). */
 export class Demultiplexer {
@@ -29,9 +31,17 @@ export class Demultiplexer {
   readonly #connectionDrops = new ConnectionDrops()
   /** Whether the segment being processed came in fragments (then no cluster hand-over: the frame is not the datagram). */
   #reassembled = false
-  readonly #sendTimeWaitAck = (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number): void => {
-    this.#state.host.sendSegment(this.#state.clock.now(), remoteIp, localPort, remotePort, segment)
+  /** Where the TIME-WAIT table's ACKs go, by family. */
+  readonly #timeWaitSender: TimeWaitSender = {
+    send: (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number): void => {
+      this.#state.host.sendSegment(this.#state.clock.now(), remoteIp, localPort, remotePort, segment)
+    },
+    send6: (segment: OutboundSegment, local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number, addressSum: number, label: number): void => {
+      this.#state.host6!.sendSegment(this.#state.clock.now(), local, remote, localPort, remotePort, addressSum, label, segment)
+    },
   }
+  /** The source address of the IPv6 segment being answered with a cookie, copied here (no array per SYN). */
+  readonly #remote6 = new Uint8Array(16)
 
   constructor(state: StackState, driver: Driver) {
     this.#state = state
@@ -142,21 +152,36 @@ export class Demultiplexer {
     this.#driver.afterConnectionWork(record!)
   }
 
-  /** RFC 9293 §3.10.7 over IPv6: the connection, or the listener, or a reset. No compact TIME-WAIT entries and no SYN cookies over IPv6 yet. */
+  /**
+   * RFC 9293 §3.10.7 over IPv6, as {@link #tcpInput} over IPv4: the connection, or its compact TIME-WAIT
+   * entry, or the listener (a SYN, or the ACK of a SYN cookie), or a reset. The addresses are read in place
+   * from the frame (flows6 and the TIME-WAIT table take offsets): nothing is allocated for a lookup.
+   */
   #tcpInput6(now: Micros): void {
     const state = this.#state
+    const table = state.table
     const host = state.host6!
     const segment = host.segment
-    const id = state.table.flows6.get(host.data, host.dstPort, host.data, host.srcPort, host.dstOffset, host.srcOffset)
+    const id = table.flows6.get(host.data, host.dstPort, host.data, host.srcPort, host.dstOffset, host.srcOffset)
     if (id !== undefined) {
       this.#connectionInput(now, id, segment)
       return
     }
     const flags = segment.flags
-    const listenerId = state.table.listeners6.lookup(0, host.dstPort)
-    if (listenerId !== undefined && (flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN) {
-      this.#passiveOpen6(now, state.table.get(listenerId)!)
-      return
+    // RFC 9293 §3.10.7.4 from the compact entry (time-wait-table.ts), RFC 6191 reuse included, as over IPv4.
+    if (table.timeWait.size > 0) {
+      const slot = table.timeWait.find6(host.data, host.dstOffset, host.dstPort, host.data, host.srcOffset, host.srcPort)
+      if (slot >= 0 && table.timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, state.tcpConfig6.timeWaitTimeout, this.#timeWaitSender) !== TimeWaitAction.Reuse) return
+    }
+    const listenerId = table.listeners6.lookup(0, host.dstPort)
+    if (listenerId !== undefined) {
+      const control = flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
+      if (control === TcpFlags.SYN) {
+        this.#passiveOpen6(now, table.get(listenerId)!)
+        return
+      }
+      // RFC 4987 §3.6: the third segment of a handshake answered with a SYN cookie (syn-queue.ts).
+      if (control === TcpFlags.ACK && this.#cookieAck6(now, table.get(listenerId)!)) return
     }
     if (flags & TcpFlags.RST) {
       state.stats.rx.drops.resetNoSocket++ // RFC 9293 §3.10.7.1: discarded
@@ -169,29 +194,85 @@ export class Demultiplexer {
     else host.sendReset(now, 0, (segment.seq + length) >>> 0, TcpFlags.RST | TcpFlags.ACK)
   }
 
-  /** A SYN for a listener over IPv6 (RFC 9293 §3.10.7.2): a half-open connection in its SYN queue, or dropped (counted) when a queue is full. */
+  /** Whether the IPv6 segment being read was sent to our link-local address (then we answer from it). */
+  #toLinkLocal(host: Ipv6Host): boolean {
+    return host.data[host.dstOffset] === 0xfe && host.isOurs(host.data, host.dstOffset)
+  }
+
+  /**
+   * A SYN for a listener over IPv6 (RFC 9293 §3.10.7.2), as {@link #passiveOpen}: the accept queue full,
+   * dropped; else a half-open connection in the listener's SYN queue or, when it is full (or always, per the
+   * `synCookies` option), a SYN-ACK carrying a cookie and no state (RFC 4987 §3.6). The cookie is keyed over
+   * the IPv6 4-tuple: both addresses enter it as their keyed digests (secrets.ts), which every bit of the
+   * 128-bit address changes and which a peer, not knowing the key, cannot aim at.
+   */
   #passiveOpen6(now: Micros, listener: SocketRecord): void {
     const state = this.#state
+    const stats = state.stats
     const listen = listener.listen!
     const host = state.host6!
     if (listen.accepted.length >= listen.backlog) {
-      state.stats.rx.drops.listenOverflow++
+      stats.rx.drops.listenOverflow++
       return
     }
-    if (listen.synQueue.full) {
-      state.stats.rx.drops.synQueueOverflow++
+    const queue = listen.synQueue
+    if (queue.wantsCookie(state.options.synCookies)) {
+      const toLinkLocal = this.#toLinkLocal(host)
+      const local = toLinkLocal ? host.linkLocal : host.address
+      const localDigest = toLinkLocal ? state.linkLocal6Digest : state.address6Digest
+      const remoteDigest = ipv6AddressDigest(state.secrets, host.data, host.srcOffset)
+      const localPort = host.dstPort
+      const remotePort = host.srcPort
+      const config = state.tcpConfig6
+      const receiveBufferSize = listener.receiveBufferSize ?? config.receiveBufferSize
+      const out = state.cookies.synAck(now, config, receiveBufferSize, localDigest, localPort, remoteDigest, remotePort, host.segment, state.timestampOffset6(localDigest, localPort, remoteDigest, remotePort))
+      queue.lastCookieAt = now
+      stats.synCookies.sent++
+      const remote = this.#remote6
+      const data = host.data
+      for (let i = 0, at = host.srcOffset; i < 16; i++) remote[i] = data[at + i]!
+      // RFC 8200 §8.1's pseudo-header and RFC 6437's flow label, as the connection's own segments would carry.
+      host.sendSegment(now, local, remote, localPort, remotePort, ipv6PseudoHeaderSumOf(local, remote, Ipv6NextHeader.TCP, 0), flowLabel(state.secrets, localDigest, localPort, remoteDigest, remotePort), out)
+      return
+    }
+    if (queue.full) {
+      stats.rx.drops.synQueueOverflow++
       return
     }
     const record = this.#childOf(listener)
     if (record === undefined) return
-    const local = host.isOurs(host.data, host.dstOffset) && host.data[host.dstOffset] === 0xfe ? host.linkLocal : host.address
-    state.setIpv6Addresses(record, local, host.data.slice(host.srcOffset, host.srcOffset + 16), host.dstPort, host.srcPort)
+    this.#setAddresses6(record, host)
     const iss = state.initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
-    record.connection = TcpConnection.accept(state.configFor(record), now, iss, host.segment, state.timestampOffset6(record))
+    record.connection = TcpConnection.accept(state.configFor(record), now, iss, host.segment, state.timestampOffset6(record.localIp, record.localPort, record.remoteIp, record.remotePort))
     state.table.addFlow(record)
-    listen.synQueue.length++
-    state.stats.tcp.passiveOpens++
+    queue.length++
+    stats.tcp.passiveOpens++
     this.#driver.afterConnectionWork(record)
+  }
+
+  /** Give a child socket the IPv6 4-tuple of the segment being read (the remote address copied: once per connection). */
+  #setAddresses6(record: SocketRecord, host: Ipv6Host): void {
+    const local = this.#toLinkLocal(host) ? host.linkLocal : host.address
+    this.#state.setIpv6Addresses(record, local, host.data.slice(host.srcOffset, host.srcOffset + 16), host.dstPort, host.srcPort)
+  }
+
+  /**
+   * An ACK for no connection on an IPv6 listener's port: the connection made from one of our SYN cookies
+   * (RFC 4987 §3.6), as {@link #cookieAck} over IPv4. @returns false when it carries no cookie of ours.
+   */
+  #cookieAck6(now: Micros, listener: SocketRecord): boolean {
+    const state = this.#state
+    const host = state.host6!
+    if (!listener.listen!.synQueue.checksCookies(state.options.synCookies, now)) return false
+    const localDigest = this.#toLinkLocal(host) ? state.linkLocal6Digest : state.address6Digest
+    const remoteDigest = ipv6AddressDigest(state.secrets, host.data, host.srcOffset)
+    const syn = state.cookies.validate(now, state.tcpConfig6, localDigest, host.dstPort, remoteDigest, host.srcPort, host.segment)
+    if (syn === undefined) {
+      state.stats.synCookies.failed++
+      return false
+    }
+    this.#connectFromCookie(now, listener, host.segment, syn, 6)
+    return true
   }
 
   /**
@@ -229,7 +310,7 @@ export class Demultiplexer {
     // SYN that RFC 6191 lets in, or a segment for an entry just over, goes on as if there were none.
     if (table.timeWait.size > 0) {
       const slot = table.timeWait.find(state.address, reader.dstPort, reader.srcIp, reader.srcPort)
-      if (slot >= 0 && table.timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, state.tcpConfig.timeWaitTimeout, this.#sendTimeWaitAck) !== TimeWaitAction.Reuse) return
+      if (slot >= 0 && table.timeWait.input(now, slot, segment.seq, flags, segment.payloadLength, segment.tsValue, state.tcpConfig.timeWaitTimeout, this.#timeWaitSender) !== TimeWaitAction.Reuse) return
     }
     const listenerId = table.listeners.lookup(state.address, reader.dstPort)
     if (listenerId !== undefined) {
@@ -308,26 +389,37 @@ export class Demultiplexer {
       state.stats.synCookies.failed++
       return false
     }
+    this.#connectFromCookie(now, listener, segment, syn, 4)
+    return true
+  }
+
+  /**
+   * A validated cookie ACK (either family) becomes a connection, established by this ACK. The accept queue
+   * full: the ACK is dropped, as Linux does. But the peer believes in the connection and may have nothing
+   * to send, so, if the SYN queue has room, the connection is kept half-open there (the peer proved its
+   * address by echoing the cookie: no spoofed flood can fill the queue this way), its SYN-ACK sent again so
+   * that the peer's answer completes it once accept makes room.
+   */
+  #connectFromCookie(now: Micros, listener: SocketRecord, segment: InboundSegment, syn: InboundSegment, family: 4 | 6): void {
+    const state = this.#state
+    const listen = listener.listen!
     state.stats.synCookies.validated++
-    // The accept queue full: the ACK is dropped, as Linux does. But the peer believes in the connection and
-    // may have nothing to send, so, if the SYN queue has room, the connection is kept half-open there (the
-    // peer proved its address by echoing the cookie: no spoofed flood can fill the queue this way), its
-    // SYN-ACK sent again so that the peer's answer completes it once accept makes room.
     const acceptFull = listen.accepted.length >= listen.backlog
     if (acceptFull) {
       state.stats.rx.drops.listenOverflow++
-      if (listen.synQueue.full) return true
+      if (listen.synQueue.full) return
     }
     const record = this.#childOf(listener)
-    if (record === undefined) return true
+    if (record === undefined) return
+    if (family === 6) this.#setAddresses6(record, state.host6!)
+    const tsOffset = family === 6 ? state.timestampOffset6(record.localIp, record.localPort, record.remoteIp, record.remotePort) : state.timestampOffset(record.localPort, record.remoteIp, record.remotePort)
     const iss = (segment.ack - 1) >>> 0
-    record.connection = TcpConnection.acceptCookie(state.configFor(record), now, iss, syn, state.timestampOffset(localPort, reader.srcIp, reader.srcPort), acceptFull)
+    record.connection = TcpConnection.acceptCookie(state.configFor(record), now, iss, syn, tsOffset, acceptFull)
     state.table.addFlow(record)
     listen.synQueue.length++ // until established (the CONNECTED event counts it out): at once, unless the accept queue is full
     state.stats.tcp.passiveOpens++
     if (!acceptFull) record.connection.process(now, segment)
     this.#driver.afterConnectionWork(record)
-    return true
   }
 
   /** Whether the listener `id`'s accept queue is full. */

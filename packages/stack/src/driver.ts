@@ -350,14 +350,11 @@ export class Driver {
     if (connection !== undefined && connection.hasPendingOutput) return
     if (connection !== undefined && connection.state !== 'CLOSED') {
       if (connection.state !== 'TIME-WAIT' || !record.bound) return
-      // Over IPv6 the socket itself stays in TIME-WAIT until the connection's timer ends it (the compact table
-      // keys IPv4 4-tuples); its rings go back to the pool now (a TIME-WAIT connection has nothing to send or read).
-      if (record.family === 6) {
-        connection.releaseBuffers()
-        return
-      }
-      // A full table drops the entry (counted): the connection then ends without TIME-WAIT.
-      state.table.timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, connection.timeWaitHandoff()!)
+      // A full table drops the entry (counted): the connection then ends without TIME-WAIT. An IPv6 entry
+      // keeps the full addresses (time-wait-table.ts).
+      const handoff = connection.timeWaitHandoff()!
+      if (record.family === 6) state.table.timeWait.add6(record.localIp6!, record.localIp, record.localPort, record.remoteIp6!, record.remoteIp, record.remotePort, record.addressSum, record.flowLabel, handoff)
+      else state.table.timeWait.add(record.localIp, record.localPort, record.remoteIp, record.remotePort, handoff)
       state.stats.tcp.closedConnections++
     }
     if (connection !== undefined && record.bound) state.table.removeFlow(record)

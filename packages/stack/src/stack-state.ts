@@ -51,6 +51,9 @@ export class StackState {
   readonly host6: Ipv6Host | undefined
   /** Frames waiting for the port (transmit-queue.ts). */
   readonly txQueue: TransmitQueue
+  /** Keyed digests (secrets.ts) of the IPv6 address and the link-local one: what stands for them in cookies and TIME-WAIT keys' hashes; 0 without IPv6. */
+  readonly address6Digest: number
+  readonly linkLocal6Digest: number
   /** The TCP settings of connections over IPv4. */
   readonly tcpConfig: TcpConfig
   /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), no segmentation offload. */
@@ -151,6 +154,8 @@ export class StackState {
     // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
     // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
     this.tcpConfig6 = { ...this.tcpConfig, mss: Math.max(1220, this.tcpConfig.mss - 20), segmentationMax: 0 }
+    this.address6Digest = this.host6 === undefined ? 0 : ipv6AddressDigest(this.secrets, this.host6.address)
+    this.linkLocal6Digest = this.host6 === undefined ? 0 : ipv6AddressDigest(this.secrets, this.host6.linkLocal)
   }
 
   // ------------------------------------------------------------------ transmit
@@ -199,9 +204,9 @@ export class StackState {
     return this.tcpConfig.timestampOffset ?? timestampOffset(this.secrets, this.address, localPort, remoteIp, remotePort)
   }
 
-  /** The timestamp offset of a connection over IPv6: the configured one, else the keyed hash of its 4-tuple's digests. */
-  timestampOffset6(record: SocketRecord): number {
-    return this.tcpConfig.timestampOffset ?? timestampOffset(this.secrets, record.localIp, record.localPort, record.remoteIp, record.remotePort)
+  /** The timestamp offset of a connection over IPv6: the configured one, else the keyed hash of its 4-tuple, the addresses as their digests. */
+  timestampOffset6(localDigest: number, localPort: number, remoteDigest: number, remotePort: number): number {
+    return this.tcpConfig.timestampOffset ?? timestampOffset(this.secrets, localDigest, localPort, remoteDigest, remotePort)
   }
 
   /** Make `record` a connection over IPv6 between `local` and `remote` (16 bytes each, kept): digests, pseudo-header sum, flow label. */

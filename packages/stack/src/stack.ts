@@ -260,11 +260,11 @@ export class Stack {
     const remoteDigest = ipv6AddressDigest(this.#state.secrets, remote)
     let localPort = record.localPort
     if (!record.bound) localPort = this.#state.table.ephemeralPortFor6(local, localDigest, remote, remoteDigest, port)
-    else if (this.#state.table.flows6.has(local, localPort, remote, port)) throw new StackError('EADDRINUSE', `[${formatIpv6Address(local)}]:${localPort} is already connected to [${address}]:${port}`)
+    else if (this.#state.table.flows6.has(local, localPort, remote, port) || !this.#state.table.timeWaitAllows6(local, localPort, remote, port)) throw new StackError('EADDRINUSE', `[${formatIpv6Address(local)}]:${localPort} is already connected to [${address}]:${port}`)
     this.#state.setIpv6Addresses(record, local, remote, localPort, port)
     const now = this.clock.now()
     const iss = this.#state.initialSequence(now, record.localIp, record.localPort, record.remoteIp, record.remotePort)
-    record.connection = TcpConnection.connect(this.#state.configFor(record), now, iss, this.#state.timestampOffset6(record))
+    record.connection = TcpConnection.connect(this.#state.configFor(record), now, iss, this.#state.timestampOffset6(record.localIp, record.localPort, record.remoteIp, record.remotePort))
     this.#state.table.addFlow(record)
     this.stats.tcp.activeOpens++
     this.#driver.touch(record)
