@@ -163,10 +163,15 @@ export class Demultiplexer {
     const host = state.host6!
     const segment = host.segment
     const id = table.flows6.get(host.data, host.dstPort, host.data, host.srcPort, host.dstOffset, host.srcOffset)
-    if (id !== undefined) {
-      this.#connectionInput(now, id, segment)
-      return
-    }
+    if (id !== undefined) this.#connectionInput(now, id, segment)
+    else this.#noFlow6(now, host)
+  }
+
+  /** An IPv6 segment of no flow (kept apart from {@link #tcpInput6}, the hot path, which stays small). */
+  #noFlow6(now: Micros, host: Ipv6Host): void {
+    const state = this.#state
+    const table = state.table
+    const segment = host.segment
     const flags = segment.flags
     // RFC 9293 §3.10.7.4 from the compact entry (time-wait-table.ts), RFC 6191 reuse included, as over IPv4.
     if (table.timeWait.size > 0) {

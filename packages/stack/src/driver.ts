@@ -47,15 +47,22 @@ export class Driver {
   #emitNow: Micros = 0
   readonly #emitSegment = (segment: OutboundSegment): void => {
     const record = this.#emitting!
-    const state = this.#state
-    if (segment.retransmission) state.stats.tcp.retransmittedSegments++
-    if (segment.flags & TcpFlags.RST) state.stats.tx.resets++
-    if (record.family === 6) state.host6!.sendSegment(this.#emitNow, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel, segment)
-    else state.host.sendConnectionSegment(this.#emitNow, record, segment)
+    const stats = this.#stats
+    if (segment.retransmission) stats.tcp.retransmittedSegments++
+    if (segment.flags & TcpFlags.RST) stats.tx.resets++
+    if (record.family === 6) this.#host6!.sendSegment(this.#emitNow, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel, segment)
+    else this.#host.sendConnectionSegment(this.#emitNow, record, segment)
   }
+  /** The state's stats and hosts, held here too for the emit callback (the same objects). */
+  readonly #stats: StackState['stats']
+  readonly #host: StackState['host']
+  readonly #host6: StackState['host6']
 
   constructor(state: StackState) {
     this.#state = state
+    this.#stats = state.stats
+    this.#host = state.host
+    this.#host6 = state.host6
     this.#demux = new Demultiplexer(state, this)
     const port = state.port
     this.#wake = state.clock.createTimer(() => this.poll())

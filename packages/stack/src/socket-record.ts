@@ -43,7 +43,8 @@ export class SocketRecord {
   /**
    * 6 for a connection over IPv6: its addresses are then {@link localIp6} and {@link remoteIp6}, and
    * {@link localIp}, {@link remoteIp} hold keyed 32-bit digests of them, for the functions of the 4-tuple
-   * that take IPv4-sized words (ISN, ports, timestamp offsets, cluster hooks).
+   * that take IPv4-sized words (ISN, ports, timestamp offsets, SYN cookies, cluster hooks). Lookups never
+   * use them: the flow and TIME-WAIT tables key the full addresses.
    */
   family: 4 | 6 = 4
   /** The local and remote IPv6 addresses (16 bytes each), made once at connect or accept. */
