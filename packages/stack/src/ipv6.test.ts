@@ -79,21 +79,24 @@ describe('TCP over IPv6 between two stacks', () => {
     expect([...first!][0]).not.toBe([...second!][0])
   })
 
-  it('keeps a closed connection over IPv6 in TIME-WAIT without its rings, then lets the socket go at the timeout', () => {
+  it('hands a closed connection over IPv6 to the compact TIME-WAIT table (issue 20): the socket and its rings go at once, the entry at the timeout', () => {
     const pair = stackPair({ family: 6, impairments: base, stack: { tcp: { timeWaitTimeout: 2_000_000 } } })
     const { client, server } = connectSockets(pair)
     pair.a.write(client, new Uint8Array(10_000).fill(1))
     runUntil(pair.clock, () => pair.b.connectionOf(server)!.readableBytes === 10_000)
     pair.b.read(server, new Uint8Array(10_000)) // (unread data would make close a reset)
     const returnedBefore = pair.a.ringStorage!.returned
+    const sockets = pair.a.socketCount
     pair.a.close(client) // a closes first: a goes through TIME-WAIT
     pair.b.close(server)
     runUntil(pair.clock, () => pair.a.connectionsByState()['TIME-WAIT'] === 1)
     expect(pair.a.ringStorage!.returned).toBeGreaterThan(returnedBefore) // the rings went back at once
-    expect(pair.a.timeWaitCount).toBe(0) // not in the compact (IPv4) table: the socket holds the state
-    const sockets = pair.a.socketCount
-    runUntil(pair.clock, () => pair.a.socketCount === sockets - 1)
+    expect(pair.a.timeWaitCount).toBe(1) // an entry of the table, not a socket
+    expect(pair.a.socketCount).toBe(sockets - 1)
+    expect(pair.a.stats.timeWait.added).toBe(1)
+    runUntil(pair.clock, () => pair.a.timeWaitCount === 0)
     expect(pair.clock.now()).toBeGreaterThanOrEqual(2_000_000)
+    expect(pair.a.stats.timeWait.expired).toBe(1)
     expect(pair.a.connectionsByState()['TIME-WAIT']).toBeUndefined()
   })
 

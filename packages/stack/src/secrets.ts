@@ -68,14 +68,19 @@ const DIGEST_TWEAK_2 = 0x56364432
 /**
  * A keyed 32-bit digest of an IPv6 address (16 bytes at `bytes[offset]`), under the ISN key: what stands for
  * the address in the functions of a 4-tuple that take 32-bit addresses (RFC 6528's ISN, RFC 6056's ports,
- * the timestamp offsets). Every bit of the address counts and, the key being secret, a peer cannot choose
- * two addresses with the same digest. Made once per connection, never per segment.
+ * the timestamp offsets, SYN cookies). Every bit of the address counts and, the key being secret, a peer
+ * cannot choose two addresses with the same digest. Made once per connection, and for a listener's SYN
+ * cookies once per SYN answered and per ACK checked; never for a segment of a connection. Allocates nothing.
  */
 export function ipv6AddressDigest(secrets: StackSecrets, bytes: Uint8Array, offset = 0): number {
-  const word = (i: number): number => ((bytes[offset + i]! << 24) | (bytes[offset + i + 1]! << 16) | (bytes[offset + i + 2]! << 8) | bytes[offset + i + 3]!) >>> 0
-  const w2 = word(8)
-  const first = keyedTupleHash(secrets.isn, word(0), w2 >>> 16, word(4), w2 & 0xffff, DIGEST_TWEAK_1)
-  return keyedTupleHash(secrets.isn, first, 0, word(12), 0, DIGEST_TWEAK_2)
+  const w2 = wordAt(bytes, offset + 8)
+  const first = keyedTupleHash(secrets.isn, wordAt(bytes, offset), w2 >>> 16, wordAt(bytes, offset + 4), w2 & 0xffff, DIGEST_TWEAK_1)
+  return keyedTupleHash(secrets.isn, first, 0, wordAt(bytes, offset + 12), 0, DIGEST_TWEAK_2)
+}
+
+/** The big-endian 32-bit word at `bytes[at]`. */
+function wordAt(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
 }
 
 /** Tweak word of the flow label (ASCII "FLOW"). */

@@ -43,7 +43,8 @@ export class SocketRecord {
   /**
    * 6 for a connection over IPv6: its addresses are then {@link localIp6} and {@link remoteIp6}, and
    * {@link localIp}, {@link remoteIp} hold keyed 32-bit digests of them, for the functions of the 4-tuple
-   * that take IPv4-sized words (ISN, ports, timestamp offsets, cluster hooks).
+   * that take IPv4-sized words (ISN, ports, timestamp offsets, SYN cookies, cluster hooks). Lookups never
+   * use them: the flow and TIME-WAIT tables key the full addresses.
    */
   family: 4 | 6 = 4
   /** The local and remote IPv6 addresses (16 bytes each), made once at connect or accept. */
@@ -84,4 +85,19 @@ export class SocketRecord {
   maxPacingRate: number | undefined = undefined
 
   constructor(readonly id: number) {}
+}
+
+/** @internal The readiness of a socket as {@link PollEvents} bits. */
+export function readinessOf(record: SocketRecord): number {
+  if (record.listen !== undefined) return record.listen.accepted.length > 0 ? PollEvents.IN : 0
+  const connection = record.connection
+  if (connection === undefined) return PollEvents.OUT | PollEvents.HUP
+  let events = 0
+  const state = connection.state
+  if (connection.readableBytes > 0 || connection.readEnded || state === 'CLOSED') events |= PollEvents.IN
+  if (connection.writable && state !== 'SYN-SENT' && state !== 'SYN-RECEIVED' && connection.sendBuffer.free > 0) events |= PollEvents.OUT
+  if (connection.error !== undefined) events |= PollEvents.ERR
+  if (connection.readEnded) events |= PollEvents.RDHUP
+  if (state === 'CLOSED' || state === 'TIME-WAIT') events |= PollEvents.HUP
+  return events
 }

@@ -2,7 +2,7 @@
  * The stack's socket table: socket ids and their records, the flow table (4-tuple → id), the listeners
  * (local address and port → id), the TIME-WAIT entries whose sockets are gone, the count of flows per
  * local port, and the choice of ephemeral ports (RFC 6056 §3.3.4). The lookups are sid-map's tables, the
- * one flow demultiplexer of the packages (decision 0012); the driver (stack.ts) asks in the order of
+ * one flow demultiplexer of the packages (decision 0012); the demultiplexer (demultiplexer.ts) asks in the order of
  * RFC 9293 §3.10.7: the exact 4-tuple, then TIME-WAIT, then the listeners.
  * @internal
  * @module
@@ -152,7 +152,8 @@ export class StackSocketTable {
         !this.flows6.has(local, candidate, remote, remotePort) &&
         !this.listeners6.has(0, candidate) &&
         !this.listeners.has(0, candidate) &&
-        (accept?.(candidate, remoteDigest, remotePort) ?? true),
+        (accept?.(candidate, remoteDigest, remotePort) ?? true) &&
+        this.timeWaitAllows6(local, candidate, remote, remotePort),
     )
     if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards [${formatIpv6Address(remote)}]:${remotePort}`)
     return port
@@ -169,6 +170,21 @@ export class StackSocketTable {
     if (table.size === 0) return true
     const slot = table.find(this.#options.address, localPort, remoteIp, remotePort)
     if (slot < 0) return true
+    return this.#reuseTimeWait(slot)
+  }
+
+  /** {@link timeWaitAllows} for an IPv6 4-tuple (`local` and `remote` 16 bytes each). */
+  timeWaitAllows6(local: Uint8Array, localPort: number, remote: Uint8Array, remotePort: number): boolean {
+    const table = this.timeWait
+    if (table.size === 0) return true
+    const slot = table.find6(local, 0, localPort, remote, 0, remotePort)
+    if (slot < 0) return true
+    return this.#reuseTimeWait(slot)
+  }
+
+  /** End the entry in `slot` for a connect if it had timestamps and began at least 1 s ago (see {@link timeWaitAllows}); false otherwise. */
+  #reuseTimeWait(slot: number): boolean {
+    const table = this.timeWait
     if (!table.hadTimestamps(slot) || this.#options.clock.now() - table.startedAt(slot, this.#options.timeWaitTimeout) < TIME_WAIT_REUSE_AFTER) return false
     table.reuse(slot)
     return true

@@ -9,9 +9,13 @@
  * when `tcp_max_tw_buckets` is reached) and counted. Entries live in typed arrays indexed by slot, found by
  * 4-tuple through a FlowTable, and kept in a list by expiry (appended at the tail: every entry waits the
  * same 2·MSL), so expiring is O(1) per entry and nothing is allocated per entry once the arrays have grown.
+ *
+ * Connections over IPv6 have entries too, under the same cap and counters: their full 16-byte addresses
+ * are kept in the entry (32 bytes per slot) and found through an Ipv6FlowTable that reads the segment's
+ * addresses in place, so a keyed 32-bit digest never stands for an address when an entry answers.
  * @module
  */
-import { FlowTable } from '@mtcp/sid-map'
+import { FlowTable, Ipv6FlowTable } from '@mtcp/sid-map'
 import { type Micros, OutboundSegment, TcpFlags, type TimeWaitHandoff, TimeWaitAction, timeWaitVerdict } from '@mtcp/tcp-core'
 
 /** The TIME-WAIT table's counters. */
@@ -39,6 +43,14 @@ export function createTimeWaitStats(): TimeWaitStats {
 
 /** Per entry, at most one ACK for out-of-window segments per this long (Linux's tcp_invalid_ratelimit, 500 ms). */
 const ACK_INTERVAL: Micros = 500_000
+/** Bytes of IPv6 addresses per slot: local, then remote. */
+const ADDRESSES6 = 32
+
+/** @internal Where an entry's ACKs go: IPv4 by the remote address, IPv6 by the entry's addresses (16 bytes each, valid during the call). */
+export interface TimeWaitSender {
+  send(segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number): void
+  send6(segment: OutboundSegment, local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number, addressSum: number, flowLabel: number): void
+}
 const INITIAL_SLOTS = 1024
 const NONE = -1
 
@@ -47,6 +59,8 @@ export class TimeWaitTable {
   readonly limit: number
   readonly stats: TimeWaitStats
   readonly #index = new FlowTable<number>()
+  /** IPv6 4-tuple → slot. */
+  readonly #index6 = new Ipv6FlowTable<number>()
   #capacity = 0
   #localIp = new Uint32Array(0)
   #remoteIp = new Uint32Array(0)
@@ -59,6 +73,15 @@ export class TimeWaitTable {
   #tsOffset = new Uint32Array(0)
   #endsAt = new Float64Array(0)
   #lastAckAt = new Float64Array(0)
+  /** 6 for an entry of a connection over IPv6 (its addresses in #addresses6), else 4. */
+  #family = new Uint8Array(0)
+  /** Per slot: the local and the remote IPv6 address (32 bytes); the IPv6 pseudo-header sum and flow label. */
+  #addresses6 = new Uint8Array(0)
+  #addressSum = new Uint32Array(0)
+  #flowLabel = new Uint32Array(0)
+  /** The addresses of an IPv6 entry's ACK, copied out for the sender (no view per ACK). */
+  readonly #local6 = new Uint8Array(16)
+  readonly #remote6 = new Uint8Array(16)
   /** The expiry list (and, for free slots, the free list through #next). */
   #prev = new Int32Array(0)
   #next = new Int32Array(0)
@@ -97,6 +120,35 @@ export class TimeWaitTable {
       this.stats.dropped++
       return false
     }
+    const slot = this.#take(localIp, localPort, remoteIp, remotePort, state)
+    this.#family[slot] = 4
+    this.#index.insert(localIp, localPort, remoteIp, remotePort, slot)
+    return true
+  }
+
+  /**
+   * Take over the TIME-WAIT of a connection over IPv6 between `local` and `remote` (16 bytes each, copied);
+   * `localDigest`, `remoteDigest` are their keyed digests (SocketRecord), `addressSum` and `flowLabel` what its
+   * segments carried. The same cap and counters as {@link add}.
+   */
+  add6(local: Uint8Array, localDigest: number, localPort: number, remote: Uint8Array, remoteDigest: number, remotePort: number, addressSum: number, flowLabel: number, state: TimeWaitHandoff): boolean {
+    if (this.#size >= this.limit || this.#index6.has(local, localPort, remote, remotePort)) {
+      this.stats.dropped++
+      return false
+    }
+    const slot = this.#take(localDigest, localPort, remoteDigest, remotePort, state)
+    this.#family[slot] = 6
+    const at = slot * ADDRESSES6
+    this.#addresses6.set(local, at)
+    this.#addresses6.set(remote, at + 16)
+    this.#addressSum[slot] = addressSum
+    this.#flowLabel[slot] = flowLabel
+    this.#index6.insert(local, localPort, remote, remotePort, slot)
+    return true
+  }
+
+  /** A free slot filled with the entry's state, appended to the expiry list and counted. */
+  #take(localIp: number, localPort: number, remoteIp: number, remotePort: number, state: TimeWaitHandoff): number {
     if (this.#free === NONE) this.#grow()
     const slot = this.#free
     this.#free = this.#next[slot]!
@@ -112,15 +164,22 @@ export class TimeWaitTable {
     this.#endsAt[slot] = state.endsAt
     this.#lastAckAt[slot] = Number.NEGATIVE_INFINITY
     this.#append(slot)
-    this.#index.insert(localIp, localPort, remoteIp, remotePort, slot)
     this.#size++
     this.stats.added++
-    return true
+    return slot
   }
 
   /** The slot of a 4-tuple's entry, or -1. */
   find(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
     return this.#index.get(localIp, localPort, remoteIp, remotePort) ?? NONE
+  }
+
+  /**
+   * The slot of an IPv6 4-tuple's entry, or -1: the addresses are read in place (16 bytes at `localOffset`
+   * of `local` and `remoteOffset` of `remote`, as in a received frame).
+   */
+  find6(local: Uint8Array, localOffset: number, localPort: number, remote: Uint8Array, remoteOffset: number, remotePort: number): number {
+    return this.#index6.get(local, localPort, remote, remotePort, localOffset, remoteOffset) ?? NONE
   }
 
   /** When the entry in `slot` entered TIME-WAIT, given the 2·MSL it waits. */
@@ -150,11 +209,11 @@ export class TimeWaitTable {
   }
 
   /**
-   * A segment for the entry in `slot`: answer it as TIME-WAIT does (rules/time-wait.ts). `send` gets the
-   * ACK to send, if any. @returns the action taken; on {@link TimeWaitAction.Reuse} the entry is gone and the
+   * A segment for the entry in `slot`: answer it as TIME-WAIT does (rules/time-wait.ts). `sender` gets the
+   * ACK to send, if any (by the entry's family). @returns the action taken; on {@link TimeWaitAction.Reuse} the entry is gone and the
    * caller treats the SYN as new.
    */
-  input(now: Micros, slot: number, seq: number, flags: number, payloadLength: number, tsValue: number | undefined, timeWaitTimeout: Micros, send: (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number) => void): TimeWaitAction {
+  input(now: Micros, slot: number, seq: number, flags: number, payloadLength: number, tsValue: number | undefined, timeWaitTimeout: Micros, sender: TimeWaitSender): TimeWaitAction {
     if (this.#endsAt[slot]! <= now) {
       // Over already (see expire): as if it had gone.
       this.stats.expired++
@@ -175,14 +234,14 @@ export class TimeWaitTable {
         this.#endsAt[slot] = now + timeWaitTimeout
         this.#unlink(slot)
         this.#append(slot)
-        this.#ack(now, slot, send)
+        this.#ack(now, slot, sender)
         return verdict
       case TimeWaitAction.Ack:
         if (now - this.#lastAckAt[slot]! < ACK_INTERVAL) {
           this.stats.acksRateLimited++
           return verdict
         }
-        this.#ack(now, slot, send)
+        this.#ack(now, slot, sender)
         return verdict
       default:
         return verdict
@@ -190,7 +249,7 @@ export class TimeWaitTable {
   }
 
   /** <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with timestamps when they were on. */
-  #ack(now: Micros, slot: number, send: (segment: OutboundSegment, remoteIp: number, localPort: number, remotePort: number) => void): void {
+  #ack(now: Micros, slot: number, sender: TimeWaitSender): void {
     this.#lastAckAt[slot] = now
     this.stats.acks++
     const out = this.#out
@@ -205,12 +264,27 @@ export class TimeWaitTable {
       out.tsEcho = this.#tsRecent[slot]!
     }
     const ports = this.#ports[slot]!
-    send(out, this.#remoteIp[slot]!, ports >>> 16, ports & 0xffff)
+    if (this.#family[slot] === 6) {
+      const at = slot * ADDRESSES6
+      const addresses = this.#addresses6
+      for (let i = 0; i < 16; i++) {
+        this.#local6[i] = addresses[at + i]!
+        this.#remote6[i] = addresses[at + 16 + i]!
+      }
+      sender.send6(out, this.#local6, this.#remote6, ports >>> 16, ports & 0xffff, this.#addressSum[slot]!, this.#flowLabel[slot]!)
+      return
+    }
+    sender.send(out, this.#remoteIp[slot]!, ports >>> 16, ports & 0xffff)
   }
 
   #remove(slot: number): void {
     const ports = this.#ports[slot]!
-    this.#index.delete(this.#localIp[slot]!, ports >>> 16, this.#remoteIp[slot]!, ports & 0xffff)
+    if (this.#family[slot] === 6) {
+      const at = slot * ADDRESSES6
+      this.#index6.delete(this.#addresses6, ports >>> 16, this.#addresses6, ports & 0xffff, at, at + 16)
+    } else {
+      this.#index.delete(this.#localIp[slot]!, ports >>> 16, this.#remoteIp[slot]!, ports & 0xffff)
+    }
     this.#unlink(slot)
     this.#next[slot] = this.#free
     this.#free = slot
@@ -255,6 +329,12 @@ export class TimeWaitTable {
     this.#lastAckAt = grow(this.#lastAckAt, (n) => new Float64Array(n))
     this.#prev = grow(this.#prev, (n) => new Int32Array(n))
     this.#next = grow(this.#next, (n) => new Int32Array(n))
+    this.#family = grow(this.#family, (n) => new Uint8Array(n))
+    const addresses6 = new Uint8Array(capacity * ADDRESSES6)
+    addresses6.set(this.#addresses6)
+    this.#addresses6 = addresses6
+    this.#addressSum = grow(this.#addressSum, (n) => new Uint32Array(n))
+    this.#flowLabel = grow(this.#flowLabel, (n) => new Uint32Array(n))
     // New slots onto the free list, lowest first.
     for (let slot = capacity - 1; slot >= old; slot--) {
       this.#next[slot] = this.#free
