@@ -223,6 +223,13 @@ export class Stack {
             stats: this.stats,
             neighbors: options.neighbors,
             staticNeighbors: options.staticNeighbors,
+            // Issue 20 (ipv6-host.ts): reassembly as IPv4's, DAD, router solicitations, duplicates reported.
+            mtu: this.options.mtu,
+            reassembly: options.reassembly,
+            dad: this.options.ipv6Dad,
+            routerSolicitation: this.options.ipv6RouterSolicitation,
+            now: this.clock.now(),
+            onDuplicate: (address) => this.#reportStackError(new StackError('ERR_DUPLICATE_ADDRESS', `${formatIpv6Address(address)} is in use by another node on the link (RFC 4862 §5.4.5): not used`), options.onError),
           })
     // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
     // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
@@ -232,6 +239,18 @@ export class Stack {
     this.port.onReadable(() => this.poll())
     this.port.onWritable(() => this.poll())
     if (this.options.busyPoll) this.#scheduleSoon()
+    // The IPv6 host's start-up timers (DAD probes, router solicitations) need a wake-up before any traffic.
+    else if (this.#host6?.pollAt() !== undefined) this.#armWake(this.clock.now())
+  }
+
+  /** An error the stack found on its own (ipv6-host.ts: a duplicate address) to `onError`, by default a process warning; a throwing handler counts as a callback error. */
+  #reportStackError(error: StackError, onError: ((error: StackError) => void) | undefined): void {
+    try {
+      if (onError === undefined) process.emitWarning(error)
+      else onError(error)
+    } catch (thrown) {
+      this.#reportCallbackError(thrown)
+    }
   }
 
   // ------------------------------------------------------------------ driver
@@ -1122,6 +1141,7 @@ export class Stack {
     if (remote === undefined || remote[0] === 0xff || remote.every((byte) => byte === 0)) throw new StackError('EINVAL', `not a unicast IPv6 address: ${JSON.stringify(address)}`)
     if (host.nextHop(remote) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     const local = remote[0] === 0xfe && (remote[1]! & 0xc0) === 0x80 ? host.linkLocal : host.address
+    if (!host.usable(local)) throw new StackError('EADDRNOTAVAIL', `${formatIpv6Address(local)} is held by another node (Duplicate Address Detection, RFC 4862 §5.4.5)`)
     const localDigest = ipv6AddressDigest(this.#secrets, local)
     const remoteDigest = ipv6AddressDigest(this.#secrets, remote)
     let localPort = record.localPort
