@@ -206,6 +206,15 @@ export class Ipv6Host {
     this.#sendNdp({ kind: 'routerSolicitation', options: ready ? { sourceLinkLayerAddress: this.writer.mac } : {} }, ipv6MulticastMac(ALL_ROUTERS), ready ? this.linkLocal : UNSPECIFIED, ALL_ROUTERS)
   }
   readonly #timeExceeded = (first: Uint8Array): void => {
+    // RFC 4443 §2.4 (e.1): not about an ICMPv6 error, which `icmpv6ErrorAllowed` cannot see behind the Fragment header.
+    const chain = this.#chain
+    if (walkIpv6Headers(first, 0, chain) === Ipv6ChainStatus.FRAGMENT && first[chain.fragmentHeaderOffset] === Ipv6NextHeader.ICMPV6) {
+      const type = first[chain.fragmentHeaderOffset + 8]
+      if (type === undefined || type < 128 || type === Icmpv6Type.REDIRECT) {
+        this.#stats.icmpv6Errors.notAllowed++
+        return
+      }
+    }
     this.#sendError(this.#now, first, 0, false, 'timeExceeded', Icmpv6TimeExceededCode.REASSEMBLY, 0)
   }
   /** The segment a bare reset is written from. */
