@@ -1,7 +1,7 @@
 // A hand-driven IPv6 peer on one end of a memory link: it writes IPv6 datagrams of its own making (whole or in
 // fragments, with extension headers, Neighbor Discovery messages) and reads what the stack sends back. Tests only.
 import { BufferPool, type PacketBuffer, type Port, type VirtualClock } from '@mtcp/dpdk-io'
-import { emitIcmpv6, emitIpv6, emitNdp, emitTcp, type Icmpv6Repr, Ipv6NextHeader, ipv6UpperLayerChecksum, type NdpRepr, type TcpRepr } from '@mtcp/tcp-core'
+import { emitIcmpv6, emitIpv6, icmpv6Length, emitNdp, emitTcp, type Icmpv6Repr, Ipv6NextHeader, ipv6UpperLayerChecksum, type NdpRepr, type TcpRepr } from '@mtcp/tcp-core'
 
 /** An IPv6 datagram: the fixed header, then `payload` (extension headers and upper layer) with `nextHeader` naming its first header. */
 export function ipv6Datagram(src: Uint8Array, dst: Uint8Array, nextHeader: number, payload: Uint8Array, hopLimit = 64): Uint8Array {
@@ -13,8 +13,7 @@ export function ipv6Datagram(src: Uint8Array, dst: Uint8Array, nextHeader: numbe
 
 /** An ICMPv6 message (checksum over the pseudo-header of `src` → `dst`). */
 export function icmpv6Message(src: Uint8Array, dst: Uint8Array, repr: Icmpv6Repr): Uint8Array {
-  const length = repr.kind === 'echoRequest' || repr.kind === 'echoReply' ? 8 + repr.data.byteLength : repr.kind === 'other' ? 4 + repr.body.byteLength : 8 + repr.invoking.byteLength
-  const out = new Uint8Array(length)
+  const out = new Uint8Array(icmpv6Length(repr))
   emitIcmpv6(repr, out, 0, src, dst)
   return out
 }
