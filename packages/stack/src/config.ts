@@ -100,7 +100,10 @@ export interface StackOptions {
    * per unresolved next hop up to the pool's size (a burst of SYNs to one next hop waits, none is dropped).
    */
   arp?: ArpCacheOptions
-  /** IPv4 reassembly limits: timeout (default 30 s), datagrams at once (64) and per source (16). */
+  /**
+   * Reassembly limits: timeout (default 30 s for IPv4, RFC 8200 §4.5's 60 s for IPv6), datagrams at once (64)
+   * and per source (16; for IPv6, that many 64 KiB datagrams' worth of bytes).
+   */
   reassembly?: ReassemblyOptions
   /** A token-bucket rate limit on everything the port sends: rate in bytes/s, burst in bytes. Default none. */
   rateLimit?: { rate: number; burst: number }
