@@ -301,8 +301,10 @@ describe('Duplicate Address Detection (RFC 4862 §5.4)', () => {
     expect(stack.stats.dad).toMatchObject({ duplicates: 1, preferred: 1 })
     expect(() => stack.connect(stack.socket(), 'fd00::1', 80)).toThrowError(/EADDRNOTAVAIL/)
     expect(() => stack.bind(stack.socket(), 'fd00::2', 80)).toThrowError(/EADDRNOTAVAIL/)
+    const notReady = stack.stats.rx.drops.ipv6AddressNotReady
     peer.send(echoRequest(PEER, STACK, pattern(8)))
     expect(peer.receive(1000)).toHaveLength(0)
+    expect(stack.stats.rx.drops.ipv6AddressNotReady).toBe(notReady + 1)
     // A solicitation for it is not answered either.
     peer.send(ndpDatagram(PEER, solicitedNodeAddress(STACK), { kind: 'neighborSolicitation', target: STACK, options: { sourceLinkLayerAddress: peerMac } }), ipv6MulticastMac(solicitedNodeAddress(STACK)))
     expect(peer.receive(1000)).toHaveLength(0)

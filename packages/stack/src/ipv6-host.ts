@@ -287,7 +287,7 @@ export class Ipv6Host {
 
   /** Whether a datagram to `bytes[offset, +16)` is for this host: ours, all-nodes, or our solicited-node group. */
   #acceptsDestination(bytes: Uint8Array, offset: number): boolean {
-    if (this.isOurs(bytes, offset)) return true
+    if (this.isOurAddress(bytes, offset)) return true // (tentative and duplicate ones are refused next, counted apart)
     if (!isMulticastIpv6(bytes, offset)) return false
     if (ipv6AddressEquals(bytes, ALL_NODES, offset, 0)) return true
     // ff02::1:ffXX:XXXX, the low 24 bits of one of our addresses (RFC 4291 §2.7.1).
