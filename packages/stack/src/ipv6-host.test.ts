@@ -293,12 +293,17 @@ describe('Duplicate Address Detection (RFC 4862 §5.4)', () => {
   it('an advertisement for a tentative address makes it duplicate: reported, counted, not used; the link-local one still works', () => {
     const { stack, peer, peerMac, errors } = setup({ ipv6Dad: true })
     const linkLocal = ipv6AddressFromMac(parseIpv6Address('fe80::')!, stack.options.mac)
+    // A connection started at once: its SYN waits for DAD, then goes with the address (dropped, counted).
+    const early = stack.socket()
+    stack.connect(early, 'fd00::1', 80)
     // Another node holds fd00::2: it answers our probe (RFC 4862 §5.4.4) to all nodes.
     peer.send(ndpDatagram(PEER, ALL_NODES, { kind: 'neighborAdvertisement', router: false, solicited: false, override: true, target: STACK, options: { targetLinkLayerAddress: peerMac } }), ipv6MulticastMac(ALL_NODES))
     peer.receive(3_000_000)
     expect(errors.map((error) => error.code)).toEqual(['ERR_DUPLICATE_ADDRESS'])
     expect(errors[0]!.message).toMatch(/fd00::2/)
     expect(stack.stats.dad).toMatchObject({ duplicates: 1, preferred: 1 })
+    expect(stack.stats.tx.drops.ipv6AddressNotReady).toBeGreaterThanOrEqual(1) // the SYN that waited, and any sent again since
+    expect(peer.frames.some((frame) => frame[14 + 6] === Ipv6NextHeader.TCP)).toBe(false)
     expect(() => stack.connect(stack.socket(), 'fd00::1', 80)).toThrowError(/EADDRNOTAVAIL/)
     expect(() => stack.bind(stack.socket(), 'fd00::2', 80)).toThrowError(/EADDRNOTAVAIL/)
     const notReady = stack.stats.rx.drops.ipv6AddressNotReady
