@@ -43,6 +43,6 @@ describe('ARP under a burst of connections to one next hop', () => {
     const syns = sent.filter((datagram) => datagram[9] === 6 && (datagram[20 + 13]! & TcpFlags.SYN) !== 0)
     expect(new Set(syns.map((d) => (d[20]! << 8) | d[21]!)).size).toBe(CONNECTIONS)
     expect(syns.length).toBe(CONNECTIONS)
-    expect(stack.stats.tx.drops).toEqual({ noBuffer: 0, noRoute: 0, arpUnresolved: 0, neighborUnresolved: 0, backlogOverflow: 0 })
+    expect(stack.stats.tx.drops).toEqual({ noBuffer: 0, noRoute: 0, arpUnresolved: 0, neighborUnresolved: 0, backlogOverflow: 0, ipv6AddressNotReady: 0 })
   }, 60_000)
 })

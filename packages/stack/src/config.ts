@@ -2,7 +2,7 @@
  * Stack configuration: addresses, sizes, TCP settings and congestion control, validated up front.
  * @module
  */
-import type { BufferPool, Port } from '@mtcp/dpdk-io'
+import { type BufferPool, MemoryPort, type Port } from '@mtcp/dpdk-io'
 import type { ArpCacheOptions, NeighborCacheOptions } from '@mtcp/tcp-core'
 import {
   type NativeCongestionControlName,
@@ -60,6 +60,25 @@ export interface StackOptions {
   neighbors?: NeighborCacheOptions
   /** Static neighbour entries: `{ ip: 'fd00::2', mac: Uint8Array }`. */
   staticNeighbors?: ReadonlyArray<{ ip: string; mac: Uint8Array }>
+  /**
+   * Duplicate Address Detection (RFC 4862 §5.4) for the IPv6 address and the link-local one: each is tentative
+   * (packets to it dropped, packets from it held back) until a neighbor solicitation for it, sent after a
+   * random delay of up to 1 s, went unanswered for RetransTimer (`neighbors.retransTimer`, 1 s); an address
+   * another node holds is reported to {@link onError} (`ERR_DUPLICATE_ADDRESS`), counted in `stats.dad` and never
+   * used. Default: true, except on a memory link (`createMemoryLink`), which joins only stacks of this program.
+   */
+  ipv6Dad?: boolean
+  /**
+   * Send router solicitations when the stack starts (RFC 4861 §6.3.7) to learn a default router and on-link
+   * prefixes from router advertisements sooner. Advertisements are taken either way. Default: true when there
+   * is no `ipv6Gateway`, except on a memory link.
+   */
+  ipv6RouterSolicitation?: boolean
+  /**
+   * Called with the errors the stack finds on its own, outside any call: today `ERR_DUPLICATE_ADDRESS` (an IPv6
+   * address of the stack is in use elsewhere). The stack goes on either way. Default: `process.emitWarning`.
+   */
+  onError?: (error: StackError) => void
   /** IP MTU in bytes, in [576, the port's MTU]; the MSS offered is this minus 40. Default the port's MTU. */
   mtu?: number
   /** MAC address; default the port's. */
@@ -81,7 +100,10 @@ export interface StackOptions {
    * per unresolved next hop up to the pool's size (a burst of SYNs to one next hop waits, none is dropped).
    */
   arp?: ArpCacheOptions
-  /** IPv4 reassembly limits: timeout (default 30 s), datagrams at once (64) and per source (16). */
+  /**
+   * Reassembly limits: timeout (default 30 s for IPv4, RFC 8200 §4.5's 60 s for IPv6), datagrams at once (64)
+   * and per source (16; for IPv6, that many 64 KiB datagrams' worth of bytes).
+   */
   reassembly?: ReassemblyOptions
   /** A token-bucket rate limit on everything the port sends: rate in bytes/s, burst in bytes. Default none. */
   rateLimit?: { rate: number; burst: number }
@@ -144,6 +166,10 @@ export interface ResolvedStackOptions {
   ipv6: { address: Uint8Array; prefixLength: number } | undefined
   /** The IPv6 default gateway (16 bytes), if any. */
   ipv6Gateway: Uint8Array | undefined
+  /** Whether DAD runs on the IPv6 addresses. */
+  ipv6Dad: boolean
+  /** Whether router solicitations are sent at start. */
+  ipv6RouterSolicitation: boolean
   mac: Uint8Array
   mtu: number
   congestionControl: CongestionControlChoice
@@ -230,6 +256,12 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     if (reassembly.maxDatagrams !== undefined) integerIn('reassembly.maxDatagrams', reassembly.maxDatagrams, 1, 4096)
     if (reassembly.maxPerSource !== undefined) integerIn('reassembly.maxPerSource', reassembly.maxPerSource, 1, 4096)
   }
+  for (const name of ['ipv6Dad', 'ipv6RouterSolicitation'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') fail(`${name} must be a boolean, got ${typeof options[name]}`)
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') fail(`onError must be a function (error) => void, got ${typeof options.onError}`)
+  // A memory link joins stacks of this program only: no other node can hold an address or advertise routes there.
+  const emulated = options.port instanceof MemoryPort
   if (options.initialSequenceNumber !== undefined && typeof options.initialSequenceNumber !== 'function') {
     fail(`initialSequenceNumber must be a function (now, localIp, localPort, remoteIp, remotePort) => number, got ${typeof options.initialSequenceNumber}`)
   }
@@ -243,6 +275,8 @@ export function resolveStackOptions(options: StackOptions): ResolvedStackOptions
     gateway,
     ipv6,
     ipv6Gateway,
+    ipv6Dad: options.ipv6Dad ?? !emulated,
+    ipv6RouterSolicitation: options.ipv6RouterSolicitation ?? (ipv6Gateway === undefined && !emulated),
     mac,
     mtu: integerIn('mtu', options.mtu ?? options.port.link.mtu, 576, options.port.link.mtu),
     congestionControl,

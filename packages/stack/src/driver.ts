@@ -70,6 +70,8 @@ export class Driver {
     port.onReadable(() => this.poll())
     port.onWritable(() => this.poll())
     if (state.options.busyPoll) this.scheduleSoon()
+    // The IPv6 host's start-up timers (DAD probes, router solicitations) need a wake-up before any traffic.
+    else if (this.#host6?.pollAt() !== undefined) this.#armWake(state.clock.now())
   }
 
   /**

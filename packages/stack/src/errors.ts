@@ -23,6 +23,8 @@ export type StackErrorCode =
   /** An IPv6 address given to a stack without one (the `ipv6` option). */
   | 'EAFNOSUPPORT'
   | 'ERR_INVALID_CONFIG'
+  /** One of the stack's IPv6 addresses is held by another node: Duplicate Address Detection failed (RFC 4862 §5.4.5); the stack does not use it. */
+  | 'ERR_DUPLICATE_ADDRESS'
   | 'ERR_STACK_CLOSED'
 
 /** An error from the stack with a stable {@link StackErrorCode}. */

@@ -9,9 +9,12 @@ export { type StackHooks } from './stack-hooks.js'
 export { type TcpInfo } from './tcp-info.js'
 export {
   createStackStats,
+  type DadCounters,
+  type Icmpv6ErrorOutCounters,
   type IcmpErrorCounters,
   type IcmpInCounters,
   type ReassemblyCounters,
+  type RouterDiscoveryCounters,
   type RxDrops,
   rxDropTotal,
   rxFramesAccounted,

@@ -11,6 +11,7 @@ import { TokenBucket } from '@mtcp/pacer'
 import {
   type CongestionControl,
   createCongestionControl,
+  formatIpv6Address,
   initialSequenceNumber,
   ipv6PseudoHeaderSumOf,
   Ipv6NextHeader,
@@ -150,6 +151,13 @@ export class StackState {
             stats: this.stats,
             neighbors: options.neighbors,
             staticNeighbors: options.staticNeighbors,
+            // Issue 20 (ipv6-host.ts): reassembly as IPv4's, DAD, router solicitations, duplicates reported.
+            mtu: this.options.mtu,
+            reassembly: options.reassembly,
+            dad: this.options.ipv6Dad,
+            routerSolicitation: this.options.ipv6RouterSolicitation,
+            now: this.clock.now(),
+            onDuplicate: (address) => this.#reportStackError(new StackError('ERR_DUPLICATE_ADDRESS', `${formatIpv6Address(address)} is in use by another node on the link (RFC 4862 §5.4.5): not used`), options.onError),
           })
     // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
     // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
@@ -169,6 +177,16 @@ export class StackState {
   /** Hand the queued frames to the port (transmit-queue.ts); come back soon if it pushed back. */
   flush(): void {
     if (!this.txQueue.flush()) this.wakeRequested = true
+  }
+
+  /** An error the stack found on its own (ipv6-host.ts: a duplicate address) to `onError`, by default a process warning; a throwing handler counts as a callback error. */
+  #reportStackError(error: StackError, onError: ((error: StackError) => void) | undefined): void {
+    try {
+      if (onError === undefined) process.emitWarning(error)
+      else onError(error)
+    } catch (thrown) {
+      this.reportCallbackError(thrown)
+    }
   }
 
   /** Count an application callback's error and hand it to `onCallbackError` (which may throw too). */

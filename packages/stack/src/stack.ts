@@ -256,6 +256,7 @@ export class Stack {
     if (remote === undefined || remote[0] === 0xff || remote.every((byte) => byte === 0)) throw new StackError('EINVAL', `not a unicast IPv6 address: ${JSON.stringify(address)}`)
     if (host.nextHop(remote) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     const local = remote[0] === 0xfe && (remote[1]! & 0xc0) === 0x80 ? host.linkLocal : host.address
+    if (!host.usable(local)) throw new StackError('EADDRNOTAVAIL', `${formatIpv6Address(local)} is held by another node (Duplicate Address Detection, RFC 4862 §5.4.5)`)
     const localDigest = ipv6AddressDigest(this.#state.secrets, local)
     const remoteDigest = ipv6AddressDigest(this.#state.secrets, remote)
     let localPort = record.localPort

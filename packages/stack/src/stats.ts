@@ -68,8 +68,13 @@ export interface RxDrops {
   malformedIpv6: number
   /** An IPv6 datagram whose extension headers were refused (a parameter problem, RFC 8200 §4; a discard option; truncated; No Next Header). */
   ipv6ExtensionHeaders: number
-  /** An IPv6 fragment (RFC 8200 §4.5): the stack does not reassemble IPv6 yet, so fragments are dropped. */
+  /**
+   * An IPv6 fragment (RFC 8200 §4.5) reassembly had no room for: more than its total memory bound alone
+   * (ipv6-host.ts). The other refused fragments count under the `fragment…` reasons shared with IPv4.
+   */
   ipv6Fragment: number
+  /** An IPv6 datagram to one of our addresses that is tentative (RFC 4862 §5.4: silently discarded) or found duplicate (§5.4.5). */
+  ipv6AddressNotReady: number
   /** An ICMPv6 message that is truncated or whose checksum fails (RFC 4443 §2.3), or an echo or error not usable. */
   malformedIcmpv6: number
   /** A Neighbor Discovery message that fails RFC 4861's validation (§6.1, §7.1), or a solicitation for an address not ours. */
@@ -128,6 +133,41 @@ export interface TxDrops {
   neighborUnresolved: number
   /** The transmit backlog overflowed while the port refused frames. */
   backlogOverflow: number
+  /**
+   * IPv6 frames from an address that DAD found duplicate (RFC 4862 §5.4.5: not used), or from a tentative one
+   * when the frames waiting for its DAD were already as many as the queue holds.
+   */
+  ipv6AddressNotReady: number
+}
+
+/** ICMPv6 errors the stack owed (RFC 4443 §2.4): sent, or suppressed by (e) or by the rate limit of (f). */
+export interface Icmpv6ErrorOutCounters {
+  /** Parameter problems sent (RFC 4443 §3.4, RFC 8200 §4, §4.5). */
+  parameterProblem: number
+  /** Time exceeded, code 1, sent (RFC 8200 §4.5: reassembly timed out after the first fragment came). */
+  timeExceeded: number
+  /** Not sent: RFC 4443 §2.4 (e) forbids it (about an ICMPv6 error, to multicast, from an unspecified or multicast source). */
+  notAllowed: number
+  /** Not sent: over the token bucket of RFC 4443 §2.4 (f). */
+  rateLimited: number
+}
+
+/** Duplicate Address Detection of the stack's IPv6 addresses (RFC 4862 §5.4). */
+export interface DadCounters {
+  /** Neighbor solicitations sent as probes (§5.4.2). */
+  probes: number
+  /** Addresses found unique: preferred, in use. */
+  preferred: number
+  /** Addresses found duplicate (§5.4.3, §5.4.4): reported, never used. */
+  duplicates: number
+}
+
+/** Router discovery (RFC 4861 §6.3). */
+export interface RouterDiscoveryCounters {
+  /** Router solicitations sent (§6.3.7). */
+  solicitations: number
+  /** Router advertisements taken (§6.3.4). */
+  advertisements: number
 }
 
 /** SYN cookies (RFC 4987 §3.6): answers made, ACKs that brought a valid cookie back, ACKs whose cookie was not. */
@@ -163,6 +203,14 @@ export interface StackStats {
   }
   /** IPv4 reassembly. */
   reassembly: ReassemblyCounters
+  /** IPv6 reassembly (RFC 8200 §4.5); its fragments are in rx.fragments and rx.drops as IPv4's are. */
+  reassembly6: ReassemblyCounters
+  /** ICMPv6 errors owed by the stack: sent (also in tx.icmpv6) or suppressed. */
+  icmpv6Errors: Icmpv6ErrorOutCounters
+  /** Duplicate Address Detection. */
+  dad: DadCounters
+  /** IPv6 router discovery. */
+  routerDiscovery: RouterDiscoveryCounters
   tx: {
     frames: number
     bytes: number
@@ -241,11 +289,16 @@ export function createStackStats(): StackStats {
         malformedIpv6: 0,
         ipv6ExtensionHeaders: 0,
         ipv6Fragment: 0,
+        ipv6AddressNotReady: 0,
         malformedIcmpv6: 0,
         malformedNdp: 0,
       },
     },
     reassembly: { reassembled: 0, timeouts: 0, evicted: 0, discarded: 0 },
+    reassembly6: { reassembled: 0, timeouts: 0, evicted: 0, discarded: 0 },
+    icmpv6Errors: { parameterProblem: 0, timeExceeded: 0, notAllowed: 0, rateLimited: 0 },
+    dad: { probes: 0, preferred: 0, duplicates: 0 },
+    routerDiscovery: { solicitations: 0, advertisements: 0 },
     tx: {
       frames: 0,
       bytes: 0,
@@ -255,7 +308,7 @@ export function createStackStats(): StackStats {
       resets: 0,
       icmpv6: 0,
       ndp: 0,
-      drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, neighborUnresolved: 0, backlogOverflow: 0 },
+      drops: { noBuffer: 0, noRoute: 0, arpUnresolved: 0, neighborUnresolved: 0, backlogOverflow: 0, ipv6AddressNotReady: 0 },
     },
     tcp: { activeOpens: 0, passiveOpens: 0, failedConnections: 0, closedConnections: 0, retransmittedSegments: 0 },
     callbackErrors: 0,
