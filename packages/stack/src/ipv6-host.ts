@@ -19,7 +19,7 @@
  * Fragments are counted and dropped (reassembly is not wired in yet).
  * @module
  */
-import type { BufferPool, Micros, PacketBuffer } from '@mtcp/dpdk-io'
+import { type BufferPool, type Micros, OffloadFlags, type PacketBuffer } from '@mtcp/dpdk-io'
 import {
   emptyInboundSegment,
   formatIpv6Address,
@@ -54,6 +54,8 @@ import {
 import { ARP_QUEUE_PER_DESTINATION } from './ipv4-host.js'
 import { Ipv6FrameWriter } from './ipv6-frames.js'
 import type { StackStats } from './stats.js'
+import type { SocketRecord } from './socket-record.js'
+import { Tcp6HeaderTemplate } from './tcp-header-template.js'
 
 /** What {@link Ipv6Host.input} made of a frame. */
 export const Ipv6FrameKind = {
@@ -83,6 +85,8 @@ export interface Ipv6HostOptions {
   stats: StackStats
   neighbors: NeighborCacheOptions | undefined
   staticNeighbors: ReadonlyArray<{ ip: string; mac: Uint8Array }> | undefined
+  /** Whether the port completes TCP checksums over IPv6 (`offloads.txChecksum.tcp6`). Default false. */
+  checksumOffload?: boolean
 }
 
 /** Frames released by a neighbour's advertisement between two hand-overs of the transmit queue to the port. */
@@ -119,6 +123,8 @@ export class Ipv6Host {
   readonly #transmit: (buffer: PacketBuffer) => void
   readonly #flush: () => void
   readonly #stats: StackStats
+  /** Connection segments leave their TCP checksum to the port (ipv6HostOptions.checksumOffload). */
+  readonly #checksumOffload: boolean
   readonly #solicit = (request: NeighborSolicitationRequest): void => {
     const source = isLinkLocalIpv6(request.target) ? this.linkLocal : this.address
     this.#sendNdp({ kind: 'neighborSolicitation', target: request.target, options: { sourceLinkLayerAddress: this.writer.mac } }, request.dstMac, source, request.dst)
@@ -137,6 +143,7 @@ export class Ipv6Host {
     this.#transmit = options.transmit
     this.#flush = options.flush
     this.#stats = options.stats
+    this.#checksumOffload = options.checksumOffload === true
     // As the ARP queue: a burst of connections to one next hop waits whole, up to the pool's size.
     this.neighbors = new NeighborCache<PacketBuffer>({ maxQueuedPerNeighbor: Math.min(ARP_QUEUE_PER_DESTINATION, options.pool.count), ...options.neighbors })
     for (const entry of options.staticNeighbors ?? []) this.neighbors.addStatic(parseIpv6Address(entry.ip)!, entry.mac)
@@ -207,18 +214,20 @@ export class Ipv6Host {
         drops.notOurAddress++ // RFC 9293 §3.10.7.2: a SYN to a multicast address is dropped, as any TCP segment to one
         return Ipv6FrameKind.Drop
       }
-      return this.#tcpSegment(data, ip, at, length)
+      return this.#tcpSegment(data, ip, at, length, buffer.offloadFlags)
     }
     if (chain.upperProtocol === Ipv6NextHeader.ICMPV6) return this.#icmpv6(now, data, ip, at, length)
     drops.unsupportedProtocol++
     return Ipv6FrameKind.Drop
   }
 
-  #tcpSegment(data: Uint8Array, ip: number, at: number, length: number): Ipv6FrameKind {
+  #tcpSegment(data: Uint8Array, ip: number, at: number, length: number, offloadFlags: number): Ipv6FrameKind {
     const drops = this.#stats.rx.drops
     const reader = this.#tcp
+    // A checksum the port verified (or a frame of this host's, CHECKSUM_PARTIAL) is not verified again, as over IPv4 (frames.ts).
+    const verified = (offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
     // RFC 8200 §8.1: the pseudo-header of the source and destination addresses, read in place; Next Header 6.
-    const status = reader.readWithAddressSum(data, at, length, ipv6PseudoHeaderSum(data, ip + 8, ip + 24, Ipv6NextHeader.TCP, 0), 'verify')
+    const status = reader.readWithAddressSum(data, at, length, ipv6PseudoHeaderSum(data, ip + 8, ip + 24, Ipv6NextHeader.TCP, 0), verified ? 'skip' : 'verify')
     if (status !== TcpReadStatus.OK) {
       if (status === TcpReadStatus.BAD_CHECKSUM) drops.badTcpChecksum++
       else drops.malformedTcp++
@@ -423,6 +432,19 @@ export class Ipv6Host {
     this.writer.tcp(buffer, local, remote, 0, localPort, remotePort, addressSum, flowLabel, segment)
     this.#stats.tx.tcp++
     this.route(now, buffer, remote)
+  }
+
+  /**
+   * A segment of a connection with a socket: written from the connection's header template (made here at
+   * its first segment, tcp-header-template.ts), its checksum left to the port when it offers TCP over IPv6.
+   */
+  sendConnectionSegment(now: Micros, record: SocketRecord, segment: OutboundSegment): void {
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    const template = (record.template6 ??= new Tcp6HeaderTemplate(this.writer.mac, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel))
+    template.write(buffer, segment, this.#checksumOffload)
+    this.#stats.tx.tcp++
+    this.route(now, buffer, record.remoteIp6!)
   }
 
   /**

@@ -108,7 +108,7 @@ export class Stack {
   readonly #host: Ipv4Host
   /** IPv6: Neighbor Discovery, ICMPv6, TCP segments in and out (ipv6-host.ts); undefined without the `ipv6` option. */
   readonly #host6: Ipv6Host | undefined
-  /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), no segmentation offload. */
+  /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), super segments only when the port offers them over IPv6. */
   readonly #tcpConfig6: TcpConfig
   /** Keys from the random source (secrets.ts): ISN, ports, timestamp offsets, SYN cookies. */
   readonly #secrets: StackSecrets
@@ -136,7 +136,7 @@ export class Stack {
     const record = this.#emitting!
     if (segment.retransmission) this.stats.tcp.retransmittedSegments++
     if (segment.flags & TcpFlags.RST) this.stats.tx.resets++
-    if (record.family === 6) this.#host6!.sendSegment(this.#emitNow, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel, segment)
+    if (record.family === 6) this.#host6!.sendConnectionSegment(this.#emitNow, record, segment)
     else this.#host.sendConnectionSegment(this.#emitNow, record, segment)
   }
   #polling = false
@@ -223,10 +223,13 @@ export class Stack {
             stats: this.stats,
             neighbors: options.neighbors,
             staticNeighbors: options.staticNeighbors,
+            checksumOffload: this.port.offloads.txChecksum.tcp6,
           })
     // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
-    // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
-    this.#tcpConfig6 = { ...this.#tcpConfig, mss: Math.max(1220, this.#tcpConfig.mss - 20), segmentationMax: 0 }
+    // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's. Super segments
+    // when the port cuts and checksums TCP over IPv6 (offloads.segmentation.tcp6, txChecksum.tcp6).
+    const tso6 = segmentation.tcp6 && this.port.offloads.txChecksum.tcp6
+    this.#tcpConfig6 = { ...this.#tcpConfig, mss: Math.max(1220, this.#tcpConfig.mss - 20), segmentationMax: tso6 ? Math.min(this.#tcpConfig.segmentationMax, segmentation.maxSize - 40 - 60) : 0 }
     this.#wake = this.clock.createTimer(() => this.poll())
     this.port.busyPoll = this.options.busyPoll
     this.port.onReadable(() => this.poll())

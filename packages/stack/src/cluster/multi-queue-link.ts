@@ -70,7 +70,7 @@ function linkInfo(name: string, mtu: number, mac: Uint8Array): LinkInfo {
 }
 
 const OFFLOADS: OffloadCapabilities = Object.freeze({
-  txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: false }),
+  txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: false, tcp6: true }),
   rxChecksum: true,
   segmentation: Object.freeze({ tcp4: false, tcp6: false, maxSize: 0 }),
   largeReceive: false,
