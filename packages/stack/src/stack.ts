@@ -189,7 +189,7 @@ export class Stack {
       secrets: this.#secrets,
       clock: this.clock,
       stats: this.stats,
-      acceptEphemeralPort: hooks.acceptEphemeralPort === undefined ? undefined : (port, remoteIp, remotePort) => hooks.acceptEphemeralPort!(port, remoteIp, remotePort),
+      acceptEphemeralPort: hooks.acceptEphemeralPort === undefined ? undefined : (port, remoteIp, remotePort, remote6, local6) => hooks.acceptEphemeralPort!(port, remoteIp, remotePort, remote6, local6),
     })
     this.#txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
     this.#host = new Ipv4Host({
