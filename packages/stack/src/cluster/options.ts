@@ -192,7 +192,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   }
   // IPv6 on the memory backend: its dispatcher hashes IPv6 4-tuples as RSS does, the workers choose their
   // ephemeral ports by the same hash, and Neighbor Discovery reaches every worker (multi-queue-link.ts,
-  // decision 0105). The kernel and DPDK backends neither share neighbours between workers nor forward IPv6
+  // decision 0106). The kernel and DPDK backends neither share neighbours between workers nor forward IPv6
   // segments to their owner yet: refused there.
   if ((stack as Record<string, unknown>).ipv6 !== undefined && port.type !== 'memory') {
     fail(`stack.ipv6 is supported in a cluster on port type 'memory' only, got ${JSON.stringify(port.type)}: the workers of the kernel and DPDK backends do not share IPv6 neighbours yet (use a single stack for IPv6)`)
