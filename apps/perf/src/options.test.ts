@@ -32,11 +32,28 @@ describe('parsePerfArgs', () => {
     expect(parse('send', '10.0.0.2', '5001', '1')).toMatchObject({ family: 4 })
   })
 
-  it('refuses IPv6 where it does not apply yet, and mixed families', () => {
-    expect(usageError(['send', 'fd00::2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0', '--address', 'fd00::1/64'])).toMatch(/an IPv6 <ip> works over the emulated link \(--io memory\) for now/)
+  it('takes IPv6 on the kernel backends too, and an IPv6 --gateway with an IPv6 <ip>; refuses mixed families naming the flag', () => {
+    expect(parse('send', 'fd00::2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0', '--address', 'fd00::1/64')).toMatchObject({ family: 6, io: 'af-packet', address: 'fd00::1/64' })
+    expect(parse('send', 'fd00::2', '5001', '1', '--gateway', 'fe80::1')).toMatchObject({ gateway: 'fe80::1' })
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--io', 'af-packet', '--dev', 'eth0'])).toMatch(/send with --io af-packet needs --address <ip\/prefix>/)
     expect(usageError(['send', 'fd00::2', '5001', '1', '--address', '10.0.0.1/24'])).toMatch(/--address must be an IPv6 address/)
     expect(usageError(['send', 'fd00::2', '5001', '1', '--address', 'fd00::1/129'])).toMatch(/prefix in \[1, 128\]/)
-    expect(usageError(['send', 'fd00::2', '5001', '1', '--gateway', '10.0.0.254'])).toMatch(/--gateway is an IPv4 gateway/)
+    expect(usageError(['send', 'fd00::2', '5001', '1', '--gateway', '10.0.0.254'])).toMatch(/--gateway must be an IPv6 address \(the family of <ip>\), got "10.0.0.254"/)
+    expect(usageError(['send', '10.0.0.2', '5001', '1', '--gateway', 'fe80::1'])).toMatch(/--gateway must be an IPv4 address, got "fe80::1"/)
+  })
+
+  it('takes <ip> and <port> in one, IPv6 in brackets (RFC 3986 §3.2.2), and says which argument is wrong', () => {
+    expect(parse('send', '[fd00::2]:5201', '3')).toMatchObject({ ip: 'fd00::2', family: 6, port: 5201, seconds: 3 })
+    expect(parse('send', '[fd00::2]', '5201', '3')).toMatchObject({ ip: 'fd00::2', port: 5201, seconds: 3 })
+    expect(parse('send', '10.0.0.2:5001', '2')).toMatchObject({ ip: '10.0.0.2', family: 4, port: 5001, seconds: 2 })
+    expect(parse('serve', '[fd00::1]:8080', '--io', 'af-packet', '--dev', 'eth0')).toMatchObject({ ip: 'fd00::1', port: 8080, address: 'fd00::1/64' })
+    // Without brackets, fd00::2:5201 is an IPv6 address whose last group is 5201: '3' is then the port.
+    expect(usageError(['send', 'fd00::2:5201', '3'])).toMatch(/missing <secs>/)
+    expect(usageError(['send', '[fd00::2]:70000', '3'])).toMatch(/<port> must be an integer in \[1, 65535\], got "70000"/)
+    expect(usageError(['send', '[fd00::2]:', '3'])).toMatch(/<ip> must be .*: a port after the colon, got "\[fd00::2\]:"/)
+    expect(usageError(['send', '[10.0.0.2]:5001', '3'])).toMatch(/<ip> must be .*: brackets hold an IPv6 address, got "\[10.0.0.2\]:5001"/)
+    expect(usageError(['send', 'fd00::zz:5201', '3'])).toMatch(/<ip> must be .*an IPv6 address with a port goes in brackets, got "fd00::zz:5201"/)
+    expect(usageError(['send', '[fd00::2]:5201', '3', 'more'])).toMatch(/unexpected argument "more"/)
   })
 
   it('takes rates, times, probabilities and sizes with their units', () => {
@@ -111,7 +128,7 @@ describe('parsePerfArgs', () => {
   it.each([
     [['send', '10.0.0.2', '5001'], 'missing <secs>'],
     [['push', '10.0.0.2', '5001', '1'], '<mode> must be wait, send or serve, got "push"'],
-    [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 or IPv6 address, got "10.0.0.256"'],
+    [['send', '10.0.0.256', '5001', '1'], '<ip> must be an IPv4 or IPv6 address, optionally with its port (10.0.0.2:5001, [fd00::2]:5001), got "10.0.0.256"'],
     [['send', '10.0.0.2', '70000', '1'], '<port> must be an integer in [1, 65535], got "70000"'],
     [['send', '10.0.0.2', '5001', '0'], '<secs> must be a number of seconds in [0.001, 86400], got "0"'],
     [['send', '10.0.0.2', '5001', '1', 'more'], 'unexpected argument "more"'],

@@ -53,7 +53,7 @@ export interface PerfOptions {
   /** `send`'s protocol: mTCP perf's (`'perf'`, default) or an iperf3 client test (`'iperf3'`, see `runIperf3`). */
   protocol: 'perf' | 'iperf3'
   ip: string
-  /** 6 when `<ip>` is an IPv6 address (then {@link PerfOptions.address} is IPv6 too; the emulated link only, for now). */
+  /** 6 when `<ip>` is an IPv6 address (then {@link PerfOptions.address} and {@link PerfOptions.gateway} are IPv6 too). */
   family: 4 | 6
   port: number
   /** Seconds to keep writing (`serve`: to serve; 0 until interrupted). */
@@ -66,6 +66,7 @@ export interface PerfOptions {
   /** Our stack's address with prefix, e.g. `'10.0.0.1/24'` (or `'fd00::1/64'` over IPv6). */
   address: string
   mac: Uint8Array | undefined
+  /** The default gateway, of the family of {@link PerfOptions.ip}. */
   gateway: string | undefined
   /** Segmentation and checksum offload on the port. */
   offloads: boolean
@@ -131,7 +132,7 @@ export const PERF_FLAGS: readonly PerfFlag[] = [
   },
   { name: 'address', type: 'string', group: 'Network', synopsis: '--address <ip/prefix>', help: 'our address (default for wait: <ip>/24, or /64 for IPv6;\nfor memory: next to <ip>)' },
   { name: 'mac', type: 'string', group: 'Network', synopsis: '--mac <aa:bb:cc:dd:ee:ff>', help: "our MAC (default: the port's, random for tap/af-packet)" },
-  { name: 'gateway', type: 'string', group: 'Network', synopsis: '--gateway <ip>', help: 'default gateway for addresses off the local network' },
+  { name: 'gateway', type: 'string', group: 'Network', synopsis: '--gateway <ip>', help: 'default gateway for addresses off the local network (IPv6 with an\nIPv6 <ip>, often link-local)' },
   {
     name: 'offloads',
     type: 'string',
@@ -309,9 +310,27 @@ function parseAddress6(flag: string, text: string): string {
   return `${ip}/${Number(prefix)}`
 }
 
-/** `<ip>`: an IPv4 or IPv6 address. */
-function parsePeerIp(flag: string, text: string): string {
-  if (!isIPv4(text) && !isIPv6(text)) throw usage(`${flag} must be an IPv4 or IPv6 address, got ${got(text)}`)
+/**
+ * `<ip>`, alone or with its port: `10.0.0.2`, `fd00::2`, `[fd00::2]`, `10.0.0.2:5001` or `[fd00::2]:5001`
+ * (an IPv6 address with a port needs the brackets, RFC 3986 §3.2.2). Errors name `flag`.
+ */
+function parseEndpoint(flag: string, text: string): { ip: string; port: string | undefined } {
+  const accepts = 'an IPv4 or IPv6 address, optionally with its port (10.0.0.2:5001, [fd00::2]:5001)'
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text)
+  if (bracketed !== null) {
+    if (!isIPv6(bracketed[1]!)) throw usage(`${flag} must be ${accepts}: brackets hold an IPv6 address, got ${got(text)}`)
+    if (bracketed[2] !== undefined && bracketed[2].length === 0) throw usage(`${flag} must be ${accepts}: a port after the colon, got ${got(text)}`)
+    return { ip: bracketed[1]!, port: bracketed[2] }
+  }
+  if (isIPv4(text) || isIPv6(text)) return { ip: text, port: undefined }
+  const colon = text.lastIndexOf(':')
+  if (colon > 0 && isIPv4(text.slice(0, colon))) return { ip: text.slice(0, colon), port: text.slice(colon + 1) }
+  if (text.split(':').length > 2) throw usage(`${flag} must be ${accepts}; an IPv6 address with a port goes in brackets, got ${got(text)}`)
+  throw usage(`${flag} must be ${accepts}, got ${got(text)}`)
+}
+
+function parseIp6(flag: string, text: string): string {
+  if (!isIPv6(text)) throw usage(`${flag} must be an IPv6 address (the family of <ip>), got ${got(text)}`)
   return text
 }
 
@@ -365,12 +384,15 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions | 'help' {
   return resolveArgs(parsed.positionals, parsed.values)
 }
 
-function resolveArgs(positional: string[], values: Map<string, string>): PerfOptions {
-  const [mode, ipText, portText, secondsText, ...rest] = positional
+function resolveArgs(positionals: string[], values: Map<string, string>): PerfOptions {
+  const [mode, ipText] = positionals
   if (mode === undefined) throw usage('missing <mode>: wait, send or serve')
   if (mode !== 'wait' && mode !== 'send' && mode !== 'serve') throw usage(`<mode> must be wait, send or serve, got ${got(mode)}`)
   if (ipText === undefined) throw usage('missing <ip>: an IPv4 or IPv6 address')
-  const ip = parsePeerIp('<ip>', ipText)
+  // `<ip> <port>`, or the two in one: `10.0.0.2:5001`, `[fd00::2]:5001` (RFC 3986 §3.2.2's brackets).
+  const endpoint = parseEndpoint('<ip>', ipText)
+  const ip = endpoint.ip
+  const [portText, secondsText, ...rest] = endpoint.port === undefined ? positionals.slice(2) : [endpoint.port, ...positionals.slice(2)]
   const family = isIPv6(ip) ? 6 : 4
   if (portText === undefined) throw usage('missing <port>: an integer in [1, 65535]')
   const port = parseInteger('<port>', portText, 1, 65535)
@@ -398,8 +420,6 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
   const eal = checkEal(io, values.get('eal'))
   if (dev !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(dev)) throw usage(`--dev must be an interface name of 1 to 15 characters, got ${got(dev)}`)
 
-  if (family === 6 && io !== 'memory') throw usage(`an IPv6 <ip> works over the emulated link (--io memory) for now, not --io ${io}`)
-  if (family === 6 && values.has('gateway')) throw usage('--gateway is an IPv4 gateway: it does not apply to an IPv6 <ip>')
   const addressText = values.get('address')
   const hostBits = family === 6 ? 64 : 24
   let address: string
@@ -449,7 +469,7 @@ function resolveArgs(positional: string[], values: Map<string, string>): PerfOpt
     dev,
     address,
     mac: flag('mac') === undefined ? undefined : parseMac('--mac', flag('mac')!),
-    gateway: flag('gateway') === undefined ? undefined : parseIp('--gateway', flag('gateway')!),
+    gateway: flag('gateway') === undefined ? undefined : family === 6 ? parseIp6('--gateway', flag('gateway')!) : parseIp('--gateway', flag('gateway')!),
     offloads,
     eal,
     congestionControl,

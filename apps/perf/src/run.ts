@@ -135,9 +135,12 @@ function prefixOf(address: string): string {
 /** Open the network the options describe. @internal */
 export async function openNetwork(options: PerfOptions, clock: Clock, stackOptions: Partial<StackOptions>): Promise<Network> {
   const tcp = { sendBufferSize: options.sendBufferSize, receiveBufferSize: options.receiveBufferSize }
-  // Over IPv6 (the emulated link only) the stacks keep IPv4 addresses of their own, 10.0.0.1 and 10.0.0.2, unused by the run.
+  // Over IPv6 the stacks keep IPv4 addresses of their own, unused by the run: 10.0.0.1 and 10.0.0.2 on the
+  // emulated link; on a real link one of TEST-NET-1 (RFC 5737 §3), which no peer there uses, alone in its /32.
   const six = options.family === 6
-  const common = { address: six ? '10.0.0.1/24' : options.address, ...(six ? { ipv6: options.address } : {}), tcp, ...(options.gateway === undefined ? {} : { gateway: options.gateway }), ...(options.mac === undefined ? {} : { mac: options.mac }) }
+  const address4 = options.io === 'memory' ? '10.0.0.1/24' : '192.0.2.1/32'
+  const gateway = options.gateway === undefined ? {} : six ? { ipv6Gateway: options.gateway } : { gateway: options.gateway }
+  const common = { address: six ? address4 : options.address, ...(six ? { ipv6: options.address } : {}), tcp, ...gateway, ...(options.mac === undefined ? {} : { mac: options.mac }) }
   if (options.io === 'memory') {
     const { link: settings } = options
     const link = createMemoryLink({
@@ -484,6 +487,7 @@ export function reportData(options: PerfOptions, result: PerfResult, command = '
     mode: `${options.mode} ${options.family === 6 ? `[${options.ip}]` : options.ip}:${options.port} for ${options.seconds} s`,
     'packet I/O': options.io === 'memory' ? `memory (emulated link, ${options.clock} clock)` : `${options.io} on ${options.dev}`,
     'our address': options.address,
+    'IP version': options.family === 6 ? 'IPv6' : 'IPv4',
     'congestion control': result.congestionControl,
     buffers: `send ${options.sendBufferSize} B, receive ${options.receiveBufferSize} B`,
     offloads: options.offloads ? 'on' : 'off',

@@ -22,11 +22,16 @@ export interface LinkInfo {
 
 /** What a port can do in hardware (or in its emulation of hardware). */
 export interface OffloadCapabilities {
-  /** Transmit checksums the port computes when a buffer asks (`OffloadFlags.TX_*_CHECKSUM`). */
-  readonly txChecksum: { readonly ipv4: boolean; readonly tcp: boolean; readonly udp: boolean }
+  /**
+   * Transmit checksums the port computes when a buffer asks (`OffloadFlags.TX_*_CHECKSUM`): `ipv4` the
+   * IPv4 header checksum; `tcp` and `udp` over IPv4; `tcp6` TCP over IPv6 (the pseudo-header of RFC 8200
+   * §8.1 in the checksum field). A port that completes TCP checksums over IPv4 only says `tcp6: false`,
+   * and the stack computes IPv6 ones itself.
+   */
+  readonly txChecksum: { readonly ipv4: boolean; readonly tcp: boolean; readonly udp: boolean; readonly tcp6: boolean }
   /** Whether received buffers carry `OffloadFlags.RX_*` checksum verdicts. */
   readonly rxChecksum: boolean
-  /** TCP segmentation offload: super segments up to `maxSize` bytes, cut by the port. */
+  /** TCP segmentation offload: super segments up to `maxSize` bytes, cut by the port; `tcp4` over IPv4, `tcp6` over IPv6. */
   readonly segmentation: { readonly tcp4: boolean; readonly tcp6: boolean; readonly maxSize: number }
   /** Whether received frames may exceed the MTU (coalesced by the port, as GRO/LRO). */
   readonly largeReceive: boolean

@@ -50,7 +50,7 @@ export class Driver {
     const stats = this.#stats
     if (segment.retransmission) stats.tcp.retransmittedSegments++
     if (segment.flags & TcpFlags.RST) stats.tx.resets++
-    if (record.family === 6) this.#host6!.sendSegment(this.#emitNow, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel, segment)
+    if (record.family === 6) this.#host6!.sendConnectionSegment(this.#emitNow, record, segment)
     else this.#host.sendConnectionSegment(this.#emitNow, record, segment)
   }
   /** The state's stats and hosts, held here too for the emit callback (the same objects). */

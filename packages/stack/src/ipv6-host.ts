@@ -29,7 +29,7 @@
  * is reported (`onDuplicate`) and never used. SLAAC (RFC 4862 §5.5.3) is not done.
  * @module
  */
-import type { BufferPool, Micros, PacketBuffer } from '@mtcp/dpdk-io'
+import { type BufferPool, type Micros, OffloadFlags, type PacketBuffer } from '@mtcp/dpdk-io'
 import {
   type DadProbe,
   type DadResult,
@@ -77,6 +77,8 @@ import { ARP_QUEUE_PER_DESTINATION } from './ipv4-host.js'
 import { REASSEMBLY_DEFAULTS, type ReassemblyOptions } from './ipv4-reassembly.js'
 import { Ipv6FrameWriter } from './ipv6-frames.js'
 import type { StackStats } from './stats.js'
+import type { SocketRecord } from './socket-record.js'
+import { Tcp6HeaderTemplate } from './tcp-header-template.js'
 
 /** What {@link Ipv6Host.input} made of a frame. */
 export const Ipv6FrameKind = {
@@ -118,6 +120,8 @@ export interface Ipv6HostOptions {
   now: Micros
   /** An address was found duplicate (RFC 4862 §5.4.5): the stack reports it. */
   onDuplicate: (address: Uint8Array) => void
+  /** Whether the port completes TCP checksums over IPv6 (`offloads.txChecksum.tcp6`). Default false. */
+  checksumOffload?: boolean
 }
 
 /**
@@ -223,6 +227,8 @@ export class Ipv6Host {
   readonly #transmit: (buffer: PacketBuffer) => void
   readonly #flush: () => void
   readonly #stats: StackStats
+  /** Connection segments leave their TCP checksum to the port (ipv6HostOptions.checksumOffload). */
+  readonly #checksumOffload: boolean
   readonly #solicit = (request: NeighborSolicitationRequest): void => {
     const source = isLinkLocalIpv6(request.target) ? this.linkLocal : this.address
     this.#sendNdp({ kind: 'neighborSolicitation', target: request.target, options: { sourceLinkLayerAddress: this.writer.mac } }, request.dstMac, source, request.dst)
@@ -241,6 +247,7 @@ export class Ipv6Host {
     this.#transmit = options.transmit
     this.#flush = options.flush
     this.#stats = options.stats
+    this.#checksumOffload = options.checksumOffload === true
     // As the ARP queue: a burst of connections to one next hop waits whole, up to the pool's size.
     this.neighbors = new NeighborCache<PacketBuffer>({ maxQueuedPerNeighbor: Math.min(ARP_QUEUE_PER_DESTINATION, options.pool.count), ...options.neighbors })
     for (const entry of options.staticNeighbors ?? []) this.neighbors.addStatic(parseIpv6Address(entry.ip)!, entry.mac)
@@ -326,7 +333,7 @@ export class Ipv6Host {
       drops.ipv6AddressNotReady++
       return Ipv6FrameKind.Drop
     }
-    return this.#datagram(now, data, ip, !unicastMac)
+    return this.#datagram(now, data, ip, !unicastMac, buffer.offloadFlags)
   }
 
   /** Whether `bytes[offset, +16)` is the global or the link-local address, whatever its DAD state. */
@@ -334,8 +341,12 @@ export class Ipv6Host {
     return ipv6AddressEquals(bytes, this.address, offset, 0) || ipv6AddressEquals(bytes, this.linkLocal, offset, 0)
   }
 
-  /** A checked datagram for us at `data[ip]` (from a frame, or reassembled): its extension headers walked (RFC 8200 §4), then its upper layer. */
-  #datagram(now: Micros, data: Uint8Array, ip: number, linkMulticast: boolean): Ipv6FrameKind {
+  /**
+   * A checked datagram for us at `data[ip]` (from a frame, or reassembled): its extension headers walked
+   * (RFC 8200 §4), then its upper layer. `offloadFlags`: the frame's (what the port verified), 0 for a
+   * reassembled datagram, whose TCP checksum no port has seen whole.
+   */
+  #datagram(now: Micros, data: Uint8Array, ip: number, linkMulticast: boolean, offloadFlags: number): Ipv6FrameKind {
     const drops = this.#stats.rx.drops
     const chain = this.#chain
     const status = walkIpv6Headers(data, ip, chain)
@@ -354,7 +365,7 @@ export class Ipv6Host {
         drops.notOurAddress++ // RFC 9293 §3.10.7.2: a SYN to a multicast address is dropped, as any TCP segment to one
         return Ipv6FrameKind.Drop
       }
-      return this.#tcpSegment(data, ip, at, length)
+      return this.#tcpSegment(data, ip, at, length, offloadFlags)
     }
     if (chain.upperProtocol === Ipv6NextHeader.ICMPV6) return this.#icmpv6(now, data, ip, at, length)
     drops.unsupportedProtocol++
@@ -388,7 +399,7 @@ export class Ipv6Host {
           drops.fragmentMalformed++
           return Ipv6FrameKind.Drop
         }
-        return this.#datagram(now, datagram, 0, linkMulticast)
+        return this.#datagram(now, datagram, 0, linkMulticast, 0)
       }
       case 'parameterProblem':
         // RFC 8200 §4.5 (code 0: length not a multiple of 8, past 65,535 bytes), RFC 7112 §5 (code 3).
@@ -454,11 +465,13 @@ export class Ipv6Host {
     this.route(now, buffer, dst)
   }
 
-  #tcpSegment(data: Uint8Array, ip: number, at: number, length: number): Ipv6FrameKind {
+  #tcpSegment(data: Uint8Array, ip: number, at: number, length: number, offloadFlags: number): Ipv6FrameKind {
     const drops = this.#stats.rx.drops
     const reader = this.#tcp
+    // A checksum the port verified (or a frame of this host's, CHECKSUM_PARTIAL) is not verified again, as over IPv4 (frames.ts).
+    const verified = (offloadFlags & (OffloadFlags.RX_L4_CHECKSUM_GOOD | OffloadFlags.RX_L4_CHECKSUM_PARTIAL)) !== 0
     // RFC 8200 §8.1: the pseudo-header of the source and destination addresses, read in place; Next Header 6.
-    const status = reader.readWithAddressSum(data, at, length, ipv6PseudoHeaderSum(data, ip + 8, ip + 24, Ipv6NextHeader.TCP, 0), 'verify')
+    const status = reader.readWithAddressSum(data, at, length, ipv6PseudoHeaderSum(data, ip + 8, ip + 24, Ipv6NextHeader.TCP, 0), verified ? 'skip' : 'verify')
     if (status !== TcpReadStatus.OK) {
       if (status === TcpReadStatus.BAD_CHECKSUM) drops.badTcpChecksum++
       else drops.malformedTcp++
@@ -799,6 +812,19 @@ export class Ipv6Host {
     this.writer.tcp(buffer, local, remote, 0, localPort, remotePort, addressSum, flowLabel, segment)
     this.#stats.tx.tcp++
     this.route(now, buffer, remote)
+  }
+
+  /**
+   * A segment of a connection with a socket: written from the connection's header template (made here at
+   * its first segment, tcp-header-template.ts), its checksum left to the port when it offers TCP over IPv6.
+   */
+  sendConnectionSegment(now: Micros, record: SocketRecord, segment: OutboundSegment): void {
+    const buffer = this.#allocTx()
+    if (buffer === undefined) return
+    const template = (record.template6 ??= new Tcp6HeaderTemplate(this.writer.mac, record.localIp6!, record.remoteIp6!, record.localPort, record.remotePort, record.addressSum, record.flowLabel))
+    template.write(buffer, segment, this.#checksumOffload)
+    this.#stats.tx.tcp++
+    this.route(now, buffer, record.remoteIp6!)
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { Micros, TcpConnection } from '@mtcp/tcp-core'
 import type { CongestionControlChoice } from './config.js'
 import type { SynQueue } from './syn-queue.js'
-import type { TcpHeaderTemplate } from './tcp-header-template.js'
+import type { Tcp6HeaderTemplate, TcpHeaderTemplate } from './tcp-header-template.js'
 
 /** Readiness bits, as epoll's (IN, OUT, ERR, HUP, RDHUP). */
 export const PollEvents = {
@@ -39,6 +39,8 @@ export class SocketRecord {
   remotePort = 0
   /** The headers of this connection's segments, made at its first segment (tcp-header-template.ts). */
   template: TcpHeaderTemplate | undefined = undefined
+  /** The same for a connection over IPv6 (family 6). */
+  template6: Tcp6HeaderTemplate | undefined = undefined
   bound = false
   /**
    * 6 for a connection over IPv6: its addresses are then {@link localIp6} and {@link remoteIp6}, and

@@ -35,7 +35,7 @@ export interface SocketTableOptions {
   clock: Clock
   stats: StackStats
   /** A cluster worker's say on which ephemeral ports are its own (stack-hooks.ts). */
-  acceptEphemeralPort: ((port: number, remoteIp: number, remotePort: number) => boolean) | undefined
+  acceptEphemeralPort: ((port: number, remoteIp: number, remotePort: number, remote6?: Uint8Array, local6?: Uint8Array) => boolean) | undefined
 }
 
 /** @internal The socket table (see the module). */
@@ -152,7 +152,7 @@ export class StackSocketTable {
         !this.flows6.has(local, candidate, remote, remotePort) &&
         !this.listeners6.has(0, candidate) &&
         !this.listeners.has(0, candidate) &&
-        (accept?.(candidate, remoteDigest, remotePort) ?? true) &&
+        (accept?.(candidate, remoteDigest, remotePort, remote, local) ?? true) &&
         this.timeWaitAllows6(local, candidate, remote, remotePort),
     )
     if (port < 0) throw new StackError('EADDRINUSE', `no free ephemeral port towards [${formatIpv6Address(remote)}]:${remotePort}`)

@@ -11,9 +11,10 @@ export interface StackHooks {
   /**
    * `connect` on a socket with no bound port: may it use `localPort` towards `remoteIp:remotePort`?
    * A cluster worker accepts only ports whose replies the flow spreading brings back to it (as mTCP's
-   * `mtcp_init_rss` chose them). Default: every free port.
+   * `mtcp_init_rss` chose them). Default: every free port. Over IPv6, `remote6` and `local6` are the
+   * connection's 16-byte addresses (valid during the call only) and `remoteIp` a keyed digest of `remote6`.
    */
-  acceptEphemeralPort?(localPort: number, remoteIp: number, remotePort: number): boolean
+  acceptEphemeralPort?(localPort: number, remoteIp: number, remotePort: number, remote6?: Uint8Array, local6?: Uint8Array): boolean
   /**
    * A TCP segment matched no connection here and is not a SYN for a listener here. Return true when the
    * hook took it (forwarded it to the worker that owns the flow): the stack then drops it without a

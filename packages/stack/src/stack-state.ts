@@ -57,7 +57,7 @@ export class StackState {
   readonly linkLocal6Digest: number
   /** The TCP settings of connections over IPv4. */
   readonly tcpConfig: TcpConfig
-  /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), no segmentation offload. */
+  /** The TCP settings of connections over IPv6: the MSS 20 bytes smaller (RFC 8200 §8.3), super segments only when the port offers them over IPv6. */
   readonly tcpConfig6: TcpConfig
   /** Keys from the random source (secrets.ts): ISN, ports, timestamp offsets, SYN cookies. */
   readonly secrets: StackSecrets
@@ -117,7 +117,7 @@ export class StackState {
       secrets: this.secrets,
       clock: this.clock,
       stats: this.stats,
-      acceptEphemeralPort: hooks.acceptEphemeralPort === undefined ? undefined : (port, remoteIp, remotePort) => hooks.acceptEphemeralPort!(port, remoteIp, remotePort),
+      acceptEphemeralPort: hooks.acceptEphemeralPort === undefined ? undefined : (port, remoteIp, remotePort, remote6, local6) => hooks.acceptEphemeralPort!(port, remoteIp, remotePort, remote6, local6),
     })
     this.txQueue = new TransmitQueue(this.port, this.clock, this.options.burstSize, options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit), this.stats)
     this.host = new Ipv4Host({
@@ -157,11 +157,14 @@ export class StackState {
             dad: this.options.ipv6Dad,
             routerSolicitation: this.options.ipv6RouterSolicitation,
             now: this.clock.now(),
+            checksumOffload: this.port.offloads.txChecksum.tcp6,
             onDuplicate: (address) => this.#reportStackError(new StackError('ERR_DUPLICATE_ADDRESS', `${formatIpv6Address(address)} is in use by another node on the link (RFC 4862 §5.4.5): not used`), options.onError),
           })
     // RFC 8200 §8.3: the IPv6 header is 20 bytes longer than IPv4's, and so the MSS 20 bytes smaller
-    // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's.
-    this.tcpConfig6 = { ...this.tcpConfig, mss: Math.max(1220, this.tcpConfig.mss - 20), segmentationMax: 0 }
+    // (1440 on a 1500-byte MTU); never below 1220 (1280 − 60), the IPv6 minimum MTU's. Super segments
+    // when the port cuts and checksums TCP over IPv6 (offloads.segmentation.tcp6, txChecksum.tcp6).
+    const tso6 = segmentation.tcp6 && this.port.offloads.txChecksum.tcp6
+    this.tcpConfig6 = { ...this.tcpConfig, mss: Math.max(1220, this.tcpConfig.mss - 20), segmentationMax: tso6 ? Math.min(this.tcpConfig.segmentationMax, segmentation.maxSize - 40 - 60) : 0 }
     this.address6Digest = this.host6 === undefined ? 0 : ipv6AddressDigest(this.secrets, this.host6.address)
     this.linkLocal6Digest = this.host6 === undefined ? 0 : ipv6AddressDigest(this.secrets, this.host6.linkLocal)
   }

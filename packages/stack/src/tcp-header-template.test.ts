@@ -2,12 +2,13 @@
 // payload, ECN codepoint, sequence numbers anywhere in the 32-bit space) and either checksum mode, the
 // frame written from the template is byte for byte the one FrameWriter.tcp writes field by field, and
 // its checksums verify.
-import { BufferPool, type PacketBuffer } from '@mtcp/dpdk-io'
-import { internetChecksum, ipv4PseudoHeaderSum, OutboundSegment } from '@mtcp/tcp-core'
+import { BufferPool, completeChecksums, OffloadFlags, type PacketBuffer, segmentTcp6 } from '@mtcp/dpdk-io'
+import { internetChecksum, ipv4PseudoHeaderSum, ipv6PseudoHeaderSumOf, OutboundSegment, parseIpv6Address, tcpSegmentHeaderLength } from '@mtcp/tcp-core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FrameWriter } from './frames.js'
-import { TcpHeaderTemplate } from './tcp-header-template.js'
+import { Ipv6FrameWriter } from './ipv6-frames.js'
+import { Tcp6HeaderTemplate, TcpHeaderTemplate } from './tcp-header-template.js'
 
 const MAC = Uint8Array.of(0x02, 0, 0, 0, 0, 0x0a)
 const SRC = 0x0a630001
@@ -101,5 +102,80 @@ describe('TcpHeaderTemplate', () => {
       expected.release()
       actual.release()
     }
+  })
+})
+
+describe('Tcp6HeaderTemplate', () => {
+  const LOCAL = parseIpv6Address('fd00:1::a')!
+  const REMOTE = parseIpv6Address('2001:db8::7:1')!
+  const ADDRESS_SUM = ipv6PseudoHeaderSumOf(LOCAL, REMOTE, 6, 0)
+  const flowLabel = fc.integer({ min: 0, max: 0xfffff })
+
+  it('writes the frame Ipv6FrameWriter.tcp writes, checksum computed', () => {
+    const pool = new BufferPool({ count: 4 })
+    const writer = new Ipv6FrameWriter(MAC)
+    fc.assert(
+      fc.property(segmentArbitrary, flowLabel, (input, label) => {
+        const segment = outbound(input)
+        const expected = pool.alloc()!
+        const actual = pool.alloc()!
+        actual.data.fill(0xa5, actual.offset, actual.offset + 1600)
+        writer.tcp(expected, LOCAL, REMOTE, 0, input.srcPort, input.dstPort, ADDRESS_SUM, label, segment)
+        new Tcp6HeaderTemplate(MAC, LOCAL, REMOTE, input.srcPort, input.dstPort, ADDRESS_SUM, label).write(actual, segment, false)
+        expect(bytes(actual)).toEqual(bytes(expected))
+        expect(actual.offloadFlags).toBe(0)
+        const frame = bytes(actual)
+        expect(internetChecksum(frame, 54, frame.byteLength - 54, ipv6PseudoHeaderSumOf(LOCAL, REMOTE, 6, frame.byteLength - 54))).toBe(0)
+        expected.release()
+        actual.release()
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('with checksum offload: the frame asks the port for the TCP checksum, and completing it gives the computed frame', () => {
+    const pool = new BufferPool({ count: 4 })
+    const writer = new Ipv6FrameWriter(MAC)
+    fc.assert(
+      fc.property(segmentArbitrary, flowLabel, (input, label) => {
+        const segment = outbound(input)
+        const expected = pool.alloc()!
+        const actual = pool.alloc()!
+        writer.tcp(expected, LOCAL, REMOTE, 0, input.srcPort, input.dstPort, ADDRESS_SUM, label, segment)
+        new Tcp6HeaderTemplate(MAC, LOCAL, REMOTE, input.srcPort, input.dstPort, ADDRESS_SUM, label).write(actual, segment, true)
+        expect([actual.offloadFlags, actual.l2Length, actual.l3Length]).toEqual([OffloadFlags.TX_TCP_CHECKSUM, 14, 40])
+        expect(actual.l4Length).toBe(tcpSegmentHeaderLength(segment))
+        completeChecksums(actual) // what the port does (software-offload.ts)
+        expect(bytes(actual)).toEqual(bytes(expected))
+        expected.release()
+        actual.release()
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('a super segment asks for segmentation, and the pieces the port cuts all verify', () => {
+    const pool = new BufferPool({ count: 64, dataRoom: 65_536 + 256 })
+    const template = new Tcp6HeaderTemplate(MAC, LOCAL, REMOTE, 40000, 443, ADDRESS_SUM, 0x12345)
+    const payload = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 31) & 0xff)
+    const segment = outbound({ seq: 0xffff_f000, ack: 9, flags: 0x18, window: 500, mss: 0, windowScale: -1, sackPermitted: false, timestamps: true, tsValue: 1, tsEcho: 2, sack: [], payload, ecn: 2, ipId: 0, srcPort: 40000, dstPort: 443 })
+    segment.segmentSize = 1428
+    const buffer = pool.alloc()!
+    template.write(buffer, segment, true)
+    expect(buffer.offloadFlags).toBe(OffloadFlags.TX_TCP_CHECKSUM | OffloadFlags.TX_TCP_SEGMENTATION)
+    const pieces: PacketBuffer[] = []
+    const n = segmentTcp6(buffer, pieces)
+    expect(n).toBe(Math.ceil(10_000 / 1428))
+    const received: number[] = []
+    for (let i = 0; i < n; i++) {
+      const frame = bytes(pieces[i]!)
+      const tcpLength = frame.byteLength - 54
+      expect((frame[18]! << 8) | frame[19]!).toBe(tcpLength) // Payload Length per piece
+      expect(((frame[15]! >>> 4) & 3) === 2 && (frame[15]! & 0x0f) === 0x1 && frame[16] === 0x23 && frame[17] === 0x45).toBe(true) // ECN and flow label kept
+      expect(internetChecksum(frame, 54, tcpLength, ipv6PseudoHeaderSumOf(LOCAL, REMOTE, 6, tcpLength))).toBe(0)
+      received.push(...frame.subarray(54 + 32))
+      pieces[i]!.release()
+    }
+    expect(Uint8Array.from(received)).toEqual(payload)
   })
 })

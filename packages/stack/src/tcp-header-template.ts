@@ -13,10 +13,18 @@
  * the three patched words (the one's-complement sum is commutative and associative, RFC 1071 §2(B)), so
  * no pass over the header per segment; the TCP checksum starts from the pseudo-header sum without the
  * length (RFC 9293 §3.1).
+ *
+ * IPv6 connections have their own template ({@link Tcp6HeaderTemplate}, 74 bytes): constant are the source
+ * MAC and EtherType 0x86dd (RFC 2464 §3), the version, the connection's flow label (RFC 6437 §3), Next
+ * Header TCP, the hop limit and both addresses (RFC 8200 §3), and both ports; patched per segment are the
+ * ECN bits of the traffic class (RFC 3168 §5, via RFC 8200 §7), the payload length and the TCP fields. IPv6
+ * has no header checksum (RFC 8200 §3); the TCP checksum starts from the connection's pseudo-header sum
+ * (RFC 8200 §8.1), computed once when the connection was made.
  * @module
  */
 import { OffloadFlags, type PacketBuffer } from '@mtcp/dpdk-io'
 import { foldChecksum, internetChecksum, IpProtocol, ipv4PseudoHeaderSum, type OutboundSegment, tcpSegmentHeaderLength, writeTcpOptions } from '@mtcp/tcp-core'
+import { IPV6_HOP_LIMIT } from './ipv6-frames.js'
 
 const ETHERNET = 14
 const IPV4 = 20
@@ -92,6 +100,87 @@ export class TcpHeaderTemplate {
     }
     if (segment.segmentSize > 0) {
       // A super segment: the port cuts it into MSS-sized segments (TSO) and completes their checksums.
+      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
+      buffer.segmentSize = segment.segmentSize
+    }
+  }
+}
+
+const IPV6 = 40
+/** Ethernet, IPv6 and the fixed TCP header: what an IPv6 template holds. */
+export const TCP6_TEMPLATE_LENGTH = ETHERNET + IPV6 + TCP
+
+/** @internal The headers of one IPv6 connection's segments, written once (see the module comment). */
+export class Tcp6HeaderTemplate {
+  readonly #bytes = new Uint8Array(TCP6_TEMPLATE_LENGTH)
+  /** The second byte of the IPv6 header without the ECN bits: the low traffic-class nibble's DSCP part (zero) and the flow label's top 4 bits. */
+  readonly #byte1: number
+  /** The connection's pseudo-header sum without the length (RFC 8200 §8.1), unfolded. */
+  readonly #pseudoSum: number
+
+  /**
+   * @param local - the local address, 16 bytes; `remote` the remote one.
+   * @param addressSum - `ipv6PseudoHeaderSumOf(local, remote, 6, 0)`, the connection's (SocketRecord.addressSum).
+   * @param flowLabel - the connection's 20-bit flow label.
+   */
+  constructor(mac: Uint8Array, local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number, addressSum: number, flowLabel: number) {
+    const b = this.#bytes
+    b.set(mac, 6) // destination (0..5) stays zero: filled in once Neighbor Discovery has resolved the next hop
+    b[12] = 0x86 // EtherType IPv6 (RFC 2464 §3)
+    b[13] = 0xdd
+    const ip = ETHERNET
+    // RFC 8200 §3: version 6, traffic class 0 but for the ECN bits patched per segment, the flow label (RFC 6437).
+    b[ip] = 0x60
+    this.#byte1 = (flowLabel >>> 16) & 0x0f
+    b[ip + 1] = this.#byte1
+    b[ip + 2] = (flowLabel >>> 8) & 0xff
+    b[ip + 3] = flowLabel & 0xff
+    b[ip + 6] = IpProtocol.TCP // Next Header: no extension headers
+    b[ip + 7] = IPV6_HOP_LIMIT
+    b.set(local, ip + 8)
+    b.set(remote, ip + 24)
+    const tcp = ETHERNET + IPV6
+    writeU16(b, tcp, localPort)
+    writeU16(b, tcp + 2, remotePort)
+    this.#pseudoSum = addressSum
+  }
+
+  /**
+   * Write `segment` into `buffer` as a whole frame: the template, the patched fields, the options and the
+   * payload (copied once). With `offload`, the TCP checksum is left to the port (the field holds the
+   * folded pseudo-header sum, as the offload contract wants).
+   */
+  write(buffer: PacketBuffer, segment: OutboundSegment, offload: boolean): void {
+    const data = buffer.data
+    const start = buffer.offset
+    data.set(this.#bytes, start)
+    const headerLength = tcpSegmentHeaderLength(segment)
+    const tcpLength = headerLength + segment.payloadLength
+    const tcp = start + ETHERNET + IPV6
+    segment.copyPayload(data, tcp + headerLength)
+    const ip = start + ETHERNET
+    // RFC 3168 §5: ECN is the low two bits of the traffic class, bits 4-5 of the header's second byte.
+    data[ip + 1] = ((segment.ecn & 3) << 4) | this.#byte1
+    writeU16(data, ip + 4, tcpLength) // Payload Length (RFC 8200 §3): no extension headers
+    writeU32(data, tcp + 4, segment.seq)
+    writeU32(data, tcp + 8, segment.ack)
+    data[tcp + 12] = (headerLength >> 2) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
+    data[tcp + 13] = segment.flags
+    writeU16(data, tcp + 14, segment.window)
+    writeTcpOptions(segment, data, tcp + TCP)
+    const pseudo = this.#pseudoSum + tcpLength
+    writeU16(data, tcp + 16, offload ? foldChecksum(pseudo) : internetChecksum(data, tcp, tcpLength, pseudo))
+    buffer.length = ETHERNET + IPV6 + tcpLength
+    if (offload) {
+      buffer.offloadFlags = OffloadFlags.TX_TCP_CHECKSUM
+      buffer.l2Length = ETHERNET
+      buffer.l3Length = IPV6
+      buffer.l4Length = headerLength
+    } else {
+      buffer.offloadFlags = 0
+    }
+    if (segment.segmentSize > 0) {
+      // A super segment: the port cuts it into MSS-sized segments (TSO over IPv6) and completes their checksums.
       buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
       buffer.segmentSize = segment.segmentSize
     }

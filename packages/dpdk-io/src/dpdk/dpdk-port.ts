@@ -472,9 +472,10 @@ export class DpdkPort implements Port {
       maxFrameSize: mtu + ETHERNET_HEADER,
       speed: status.speed > 0 ? status.speed * 1e6 : undefined,
     })
-    // Checksums the device cannot complete are completed in C before the burst (never in JavaScript).
+    // Checksums the device cannot complete are completed in C before the burst (never in JavaScript). The C
+    // side prepares IPv4 headers only (RTE_MBUF_F_TX_IPV4): no checksum or TSO offload for IPv6 yet.
     this.offloads = Object.freeze({
-      txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: true }),
+      txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: true, tcp6: false }),
       rxChecksum: started.rxChecksum,
       segmentation: Object.freeze({ tcp4: started.tso, tcp6: false, maxSize: started.tso ? MBUF_MAX - MBUF_HEADROOM - ETHERNET_HEADER : 0 }),
       largeReceive: false,

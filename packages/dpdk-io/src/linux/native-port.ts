@@ -253,7 +253,7 @@ class NativePort implements Port {
     const txChecksum = vnetHeader || (options.softwareChecksum ?? true)
     this.#headers = txChecksum
     this.offloads = Object.freeze({
-      txChecksum: Object.freeze({ ipv4: txChecksum, tcp: txChecksum, udp: txChecksum }),
+      txChecksum: Object.freeze({ ipv4: txChecksum, tcp: txChecksum, udp: txChecksum, tcp6: txChecksum }),
       rxChecksum: vnetHeader,
       segmentation: Object.freeze({ tcp4: vnetHeader, tcp6: vnetHeader, maxSize: vnetHeader ? 65535 : 0 }),
       largeReceive: vnetHeader,

@@ -189,7 +189,7 @@ describe.runIf(live)('af-packet port and the kernel', { timeout: 30_000 }, () =>
     expect(setupError).toBeUndefined()
     const port = await openPacketPort({ interface: outer, mac: ourMac, ...options })
     try {
-      expect(port.offloads.txChecksum).toEqual({ ipv4: true, tcp: true, udp: true })
+      expect(port.offloads.txChecksum).toEqual({ ipv4: true, tcp: true, udp: true, tcp6: true })
       expect(port.offloads.segmentation.tcp4).toBe(false)
       const resets: number[] = []
       await exchange(port, [syn(1001), syn(1002), syn(1003)], resets, 3)
@@ -224,7 +224,7 @@ describe.runIf(live)('af-packet port and the kernel', { timeout: 30_000 }, () =>
   it('without softwareChecksum the port offers no checksum offload', async () => {
     const port = await openPacketPort({ interface: outer, mac: ourMac, ring: true, softwareChecksum: false })
     try {
-      expect(port.offloads.txChecksum).toEqual({ ipv4: false, tcp: false, udp: false })
+      expect(port.offloads.txChecksum).toEqual({ ipv4: false, tcp: false, udp: false, tcp6: false })
     } finally {
       port.close()
     }

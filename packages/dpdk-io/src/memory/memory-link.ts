@@ -96,7 +96,7 @@ function offloadCapabilities(options: MemoryOffloadOptions | undefined): Offload
   const maxSize =
     segmentation === false ? 0 : checkInteger('offloads.segmentation.maxSize', (segmentation === true ? undefined : segmentation.maxSize) ?? 65535, 1280, 65535)
   return Object.freeze({
-    txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum }),
+    txChecksum: Object.freeze({ ipv4: checksum, tcp: checksum, udp: checksum, tcp6: checksum }),
     rxChecksum: checksum,
     segmentation: Object.freeze({ tcp4: segmentation !== false, tcp6: segmentation !== false, maxSize }),
     largeReceive: false,
@@ -410,7 +410,7 @@ export class MemoryPort implements Port {
     private readonly outbound: LinkDirection,
     private readonly inbound: LinkDirection,
   ) {
-    this.#offloading = offloads.txChecksum.tcp || offloads.segmentation.tcp4
+    this.#offloading = offloads.txChecksum.tcp || offloads.txChecksum.tcp6 || offloads.segmentation.tcp4 || offloads.segmentation.tcp6
   }
 
   get busyPoll(): boolean {
@@ -553,7 +553,7 @@ export class MemoryPort implements Port {
       }
       return Consumed
     }
-    if (flags & CHECKSUM_FLAGS && this.offloads.txChecksum.tcp) {
+    if (flags & CHECKSUM_FLAGS && (ipv6 ? this.offloads.txChecksum.tcp6 : this.offloads.txChecksum.tcp)) {
       if (this.outbound.settings.corrupt > 0) {
         // The wire may damage the frame: complete the checksums so the receiver can tell.
         completeChecksums(buffer)

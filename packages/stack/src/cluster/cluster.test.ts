@@ -7,7 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createStack, type Stack, type TcpSocket } from '@mtcp/stack'
 import { type Cluster, createCluster, FlowSteering } from '@mtcp/stack/cluster'
-import { parseIpv4Address } from '@mtcp/tcp-core'
+import { parseIpv4Address, parseIpv6Address } from '@mtcp/tcp-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const ECHO_APP = new URL('./fixtures/echo-app.mjs', import.meta.url)
@@ -23,8 +23,8 @@ function payload(i: number, length: number): Buffer {
 }
 
 /** Connect, send `message`, half-close, and collect what comes back. */
-async function echo(peer: Stack, message: Buffer, port = 7): Promise<{ reply: Buffer; localPort: number }> {
-  const socket = peer.connect({ host: '10.0.0.1', port })
+async function echo(peer: Stack, message: Buffer, port = 7, host = '10.0.0.1'): Promise<{ reply: Buffer; localPort: number }> {
+  const socket = peer.connect({ host, port })
   await once(socket, 'connect')
   const chunks: Buffer[] = []
   socket.on('data', (data: Buffer) => chunks.push(data))
@@ -67,6 +67,57 @@ function roundTrip(socket: TcpSocket, message: Buffer): Promise<{ echoed: boolea
     socket.write(message)
   })
 }
+
+describe('a cluster of 2 workers over IPv6 on the memory backend', () => {
+  let cluster: Cluster
+  let peer: Stack
+  const server6 = parseIpv6Address('fd00::1')!
+  const client6 = parseIpv6Address('fd00::2')!
+
+  beforeAll(async () => {
+    cluster = await createCluster({ workers: 2, port: { type: 'memory' }, stack: { address: '10.0.0.1/24', ipv6: 'fd00::1/64' }, worker: ECHO_APP })
+    peer = createStack({ port: cluster.host!, address: '10.0.0.2/24', ipv6: 'fd00::2/64' })
+    peer.createServer((socket) => socket.pipe(socket)).listen({ port: 9, host: '::' })
+  }, 60_000)
+
+  afterAll(async () => {
+    peer?.stop()
+    await cluster?.close()
+  })
+
+  it('500 connections from a peer over IPv6: every one served, every echo intact, each owned by the worker its IPv6 4-tuple hashes to', async () => {
+    const count = 500
+    // No warm-up: the first SYNs wait for Neighbor Discovery, which reaches both workers.
+    const results = await Promise.all(Array.from({ length: count }, (_, i) => echo(peer, payload(i + 1, 1000 + (i % 5) * 700), 7, 'fd00::1')))
+    results.forEach(({ reply }, i) => expect(reply.equals(payload(i + 1, 1000 + (i % 5) * 700))).toBe(true))
+    const accepted = (await cluster.invoke('accepted')) as { remotePort: number; remoteAddress: string }[][]
+    const steering = new FlowSteering(2)
+    const owners = new Map<number, number>()
+    accepted.forEach((list, worker) => {
+      for (const { remotePort, remoteAddress } of list) {
+        expect(remoteAddress).toBe('fd00::2')
+        expect(owners.has(remotePort)).toBe(false)
+        owners.set(remotePort, worker)
+        expect(steering.queueOf6(client6, 0, server6, 0, remotePort, 7)).toBe(worker)
+      }
+    })
+    for (const { localPort } of results) expect(owners.has(localPort)).toBe(true)
+    for (const list of accepted) expect(list.length).toBeGreaterThan(0)
+    expect(peer.stats.rx.ipv6).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('each worker connects out over IPv6 on ports whose replies come back to it, data intact', async () => {
+    const results = (await cluster.invoke('connectOut', 'fd00::2', 9, 40, 3000)) as { ok: boolean; localPort: number; error?: string }[][]
+    const steering = new FlowSteering(2)
+    results.forEach((list, worker) => {
+      expect(list).toHaveLength(40)
+      for (const result of list) {
+        expect(result).toMatchObject({ ok: true })
+        expect(steering.queueOf6(server6, 0, client6, 0, result.localPort, 9)).toBe(worker)
+      }
+    })
+  }, 60_000)
+})
 
 describe('a cluster of 4 workers on the memory backend', () => {
   let cluster: Cluster
@@ -222,7 +273,7 @@ describe('createCluster options', () => {
     ['an unknown fanout mode', { port: { type: 'af-packet', interface: 'x', fanoutMode: 'cpu' } }, /port.fanoutMode must be 'hash' or 'ports'/],
     ['no address', { stack: {} }, /stack.address is required/],
     ['a malformed address', { stack: { address: '10.0.0.300/24' } }, /stack.address must be an IPv4 address/],
-    ['an IPv6 address (the steering hashes IPv4 only)', { stack: { address: '10.0.0.1/24', ipv6: 'fd00::1/64' } }, /stack.ipv6 is not supported in a cluster yet/],
+    ['an IPv6 address on a kernel backend (no neighbour sharing there)', { port: { type: 'af-packet', interface: 'x' }, stack: { address: '10.0.0.1/24', ipv6: 'fd00::1/64' } }, /stack.ipv6 is supported in a cluster on port type 'memory' only, got "af-packet"/],
     ['a port in the stack options', { stack: { address: '10.0.0.1/24', port: {} } }, /stack.port cannot be given/],
     ['a transport in the stack options', { stack: { address: '10.0.0.1/24', ccp: {} } }, /use the cluster option ccp/],
     ['no worker', { worker: 42 }, /worker must be a module path, a URL, or a function/],

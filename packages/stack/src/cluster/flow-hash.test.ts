@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseIpv4Address } from '@mtcp/tcp-core'
+import { RssHash } from '@mtcp/dpdk-io'
+import { parseIpv4Address, parseIpv6Address } from '@mtcp/tcp-core'
 import { FlowSteering, REDIRECTION_TABLE_SIZE, SYMMETRIC_RSS_KEY, ToeplitzHash } from './flow-hash.js'
 
 // The verification key and vectors of Microsoft's RSS specification ("Verifying the RSS hash
@@ -32,6 +33,22 @@ function ipFrame(src: number, dst: number, srcPort: number, dstPort: number, pro
   view.setUint32(14 + 16, dst)
   view.setUint16(34, srcPort)
   view.setUint16(36, dstPort)
+  return frame
+}
+
+const address6 = fc.uint8Array({ minLength: 16, maxLength: 16 })
+
+/** An Ethernet + IPv6 + TCP (or UDP, or ICMPv6) header, enough for the dispatcher. */
+function ip6Frame(src: Uint8Array, dst: Uint8Array, srcPort: number, dstPort: number, nextHeader = 6): Uint8Array {
+  const frame = new Uint8Array(14 + 40 + 20)
+  const view = new DataView(frame.buffer)
+  view.setUint16(12, 0x86dd)
+  frame[14] = 0x60
+  frame[14 + 6] = nextHeader
+  frame.set(src, 14 + 8)
+  frame.set(dst, 14 + 24)
+  view.setUint16(54, srcPort)
+  view.setUint16(56, dstPort)
   return frame
 }
 
@@ -116,6 +133,38 @@ describe('FlowSteering', () => {
     view.setUint32(28, client)
     view.setUint32(38, server)
     expect(steering.queueOfFrame(arp, 0, arp.byteLength)).toBe(steering.queueOf(client, server, 0, 0))
+  })
+
+  it('IPv6: the steering hash of a 4-tuple is the RSS hash of its frame (dpdk-io RssHash.frame), and the frame goes to its queue', () => {
+    const steering = new FlowSteering(8)
+    const toeplitz = new ToeplitzHash()
+    const rss = new RssHash()
+    fc.assert(
+      fc.property(address6, address6, port, port, fc.constantFrom(6, 17), (a, b, p, q, next) => {
+        const frame = ip6Frame(a, b, p, q, next)
+        const hash = toeplitz.hash6(a, 0, b, 0, p, q)
+        return hash === rss.frame(frame, 0, frame.byteLength) && hash === rss.ipv6(a, 0, b, 0, p, q) && steering.queueOfFrame(frame, 0, frame.byteLength) === steering.queueOf6(a, 0, b, 0, p, q)
+      }),
+    )
+  })
+
+  it('IPv6: symmetric with the default key, both directions of a flow on one queue; ICMPv6 by the address pair', () => {
+    const steering = new FlowSteering(8)
+    fc.assert(fc.property(address6, address6, port, port, (a, b, p, q) => steering.queueOf6(a, 0, b, 0, p, q) === steering.queueOf6(b, 0, a, 0, q, p)))
+    const client = parseIpv6Address('fd00::2')!
+    const server = parseIpv6Address('fd00::1')!
+    const icmp = ip6Frame(client, server, 0x8800, 0x1234, 58)
+    const rss = new RssHash()
+    // With 128 queues the redirection table is the identity: the queue is the hash's low 7 bits.
+    expect(new FlowSteering(128).queueOfFrame(icmp, 0, icmp.byteLength)).toBe(rss.ipv6Addresses(client, 0, server, 0) & 127)
+    // Among many 4-tuples of one address pair, the queues spread (the ports are in the hash) and each is the frame's.
+    const queues = new Set<number>()
+    for (let p = 40000; p < 40064; p++) {
+      const frame = ip6Frame(client, server, p, 80)
+      queues.add(steering.queueOfFrame(frame, 0, frame.byteLength))
+      expect(steering.queueOfFrame(frame, 0, frame.byteLength)).toBe(steering.queueOf6(server, 0, client, 0, 80, p))
+    }
+    expect(queues.size).toBe(8)
   })
 
   it('reads a frame at an offset, and a fragment by its addresses only', () => {

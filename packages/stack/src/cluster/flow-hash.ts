@@ -1,6 +1,6 @@
 /**
- * Receive-side scaling in software: the Toeplitz hash of an IPv4 4-tuple, as NICs compute it, and the
- * redirection table that turns a hash into a queue (one queue per worker).
+ * Receive-side scaling in software: the Toeplitz hash of an IPv4 or IPv6 4-tuple, as NICs compute it, and
+ * the redirection table that turns a hash into a queue (one queue per worker).
  *
  * The hash follows Microsoft's RSS specification ("RSS hashing functions": the input is source address,
  * destination address, source port, destination port, in network order; for every set bit of the input
@@ -45,6 +45,19 @@ export class ToeplitzHash {
   hash(srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
     return this.#rss.ipv4(srcIp, dstIp, srcPort, dstPort)
   }
+
+  /**
+   * The hash of an IPv6 4-tuple (Microsoft's TCP_IPV6 input: the 16-byte addresses at `src[srcOffset]` and
+   * `dst[dstOffset]`, read in place, then the ports), uint32.
+   */
+  hash6(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, srcPort: number, dstPort: number): number {
+    return this.#rss.ipv6(src, srcOffset, dst, dstOffset, srcPort, dstPort)
+  }
+
+  /** The hash of a received Ethernet frame as a NIC hashing IP, TCP and UDP would take it (`RssHash.frame`), or -1 when it has nothing to hash. */
+  frame(data: Uint8Array, offset: number, length: number): number {
+    return this.#rss.frame(data, offset, length)
+  }
 }
 
 /**
@@ -86,30 +99,21 @@ export class FlowSteering {
     return this.#table[this.#hash.hash(srcIp, dstIp, srcPort, dstPort) & (REDIRECTION_TABLE_SIZE - 1)]!
   }
 
+  /** The queue of an IPv6 flow: {@link queueOf} over 16-byte addresses read in place (symmetric with the default key). */
+  queueOf6(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, srcPort: number, dstPort: number): number {
+    return this.#table[this.#hash.hash6(src, srcOffset, dst, dstOffset, srcPort, dstPort) & (REDIRECTION_TABLE_SIZE - 1)]!
+  }
+
   /**
-   * The queue of a received Ethernet frame: TCP and UDP by their 4-tuple, other IPv4 (ICMP, fragments)
-   * by the address pair, ARP by the sender and target addresses, anything else queue 0 (as NICs do with
-   * traffic they cannot hash). Never reads outside `[offset, offset + length)`.
+   * The queue of a received Ethernet frame, by the hash a NIC configured for IP, TCP and UDP computes
+   * (`RssHash.frame` of `@mtcp/dpdk-io`): TCP and UDP by their 4-tuple, over IPv4 (not a fragment) or IPv6
+   * (Next Header TCP or UDP); other IPv4 and IPv6 (ICMP, ICMPv6, fragments) by the address pair; ARP by the
+   * sender and target addresses; anything else the first live queue (as NICs do with traffic they cannot
+   * hash). Never reads outside `[offset, offset + length)`.
    */
   queueOfFrame(data: Uint8Array, offset: number, length: number): number {
-    if (length < 14) return 0
-    const etherType = (data[offset + 12]! << 8) | data[offset + 13]!
-    if (etherType === 0x0806) {
-      if (length < 42) return 0
-      return this.queueOf(readUint32(data, offset + 28), readUint32(data, offset + 38), 0, 0)
-    }
-    if (etherType !== 0x0800 || length < 34) return this.#firstAlive()
-    const ip = offset + 14
-    const headerLength = (data[ip]! & 0x0f) * 4
-    const src = readUint32(data, ip + 12)
-    const dst = readUint32(data, ip + 16)
-    const protocol = data[ip + 9]!
-    const fragment = ((data[ip + 6]! << 8) | data[ip + 7]!) & 0x3fff // MF or an offset
-    if ((protocol === 6 || protocol === 17) && fragment === 0 && headerLength >= 20 && length >= 14 + headerLength + 4) {
-      const l4 = ip + headerLength
-      return this.queueOf(src, dst, (data[l4]! << 8) | data[l4 + 1]!, (data[l4 + 2]! << 8) | data[l4 + 3]!)
-    }
-    return this.queueOf(src, dst, 0, 0)
+    const hash = this.#hash.frame(data, offset, length)
+    return hash === -1 ? this.#firstAlive() : this.#table[hash & (REDIRECTION_TABLE_SIZE - 1)]!
   }
 
   #firstAlive(): number {
@@ -124,6 +128,3 @@ export class FlowSteering {
   }
 }
 
-function readUint32(data: Uint8Array, at: number): number {
-  return ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0
-}

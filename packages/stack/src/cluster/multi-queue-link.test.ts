@@ -63,6 +63,45 @@ describe('multi-queue link', () => {
     expect(link.host.queueCounters.map((c) => c.fromQueue)).toEqual([1, 1, 1])
   })
 
+  it('IPv6: TCP by its 4-tuple to one queue; Neighbor Discovery (ICMPv6 133 to 137) to every live queue, other ICMPv6 to one', () => {
+    const link = createMultiQueueLink({ queues: 3 })
+    const queues = link.endpoints.map((endpoint) => openQueuePort(endpoint))
+    const client = new Uint8Array(16)
+    client.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2])
+    const server = Uint8Array.from(client)
+    server[15] = 1
+    const ipv6 = (nextHeader: number, first: number, second: number, fill: number): PacketBuffer => {
+      const frame = new Uint8Array(14 + 40 + 24).fill(fill)
+      const view = new DataView(frame.buffer)
+      view.setUint16(12, 0x86dd)
+      frame[14] = 0x60
+      frame[14 + 6] = nextHeader
+      frame.set(client, 22)
+      frame.set(server, 38)
+      view.setUint16(54, first) // TCP: source port; ICMPv6: type and code
+      view.setUint16(56, second)
+      return pool.alloc()!.setFrame(frame)
+    }
+    const tcp = ipv6(6, 40_000, 80, 1)
+    const solicitation = ipv6(58, 135 << 8, 0, 2)
+    const advertisement = ipv6(58, 136 << 8, 0, 3)
+    const echo = ipv6(58, 128 << 8, 0, 4)
+    link.markDead(2)
+    const echoQueue = link.steering.queueOfFrame(echo.data, echo.offset, echo.length) // by the address pair
+    expect(link.host.txBurst([tcp, solicitation, advertisement, echo], 4)).toBe(4)
+    const got = queues.map((queue) => receiveAll(queue).map((buffer) => {
+      const fill = buffer.data[buffer.offset + buffer.length - 1]!
+      buffer.release()
+      return fill
+    }))
+    const tcpQueue = link.steering.queueOf6(client, 0, server, 0, 40_000, 80)
+    for (let q = 0; q < 2; q++) {
+      const expected = [...(q === tcpQueue ? [1] : []), 2, 3, ...(q === echoQueue ? [4] : [])]
+      expect(got[q]).toEqual(expected)
+    }
+    expect(got[2]).toEqual([]) // dead: no copy
+  })
+
   it('flags a frame whose checksums were left to the port as trusted, and leaves others to be verified', () => {
     const link = createMultiQueueLink({ queues: 1 })
     const queue = openQueuePort(link.endpoints[0]!)

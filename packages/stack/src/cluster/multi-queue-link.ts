@@ -70,7 +70,7 @@ function linkInfo(name: string, mtu: number, mac: Uint8Array): LinkInfo {
 }
 
 const OFFLOADS: OffloadCapabilities = Object.freeze({
-  txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: false }),
+  txChecksum: Object.freeze({ ipv4: true, tcp: true, udp: false, tcp6: true }),
   rxChecksum: true,
   segmentation: Object.freeze({ tcp4: false, tcp6: false, maxSize: 0 }),
   largeReceive: false,
@@ -114,6 +114,10 @@ abstract class RingPort implements Port {
 
   /** The ring a frame goes out on. */
   protected abstract producerFor(buffer: PacketBuffer): RingProducer | undefined
+  /** The rings a frame goes out on all at once (a flooded frame), or undefined for one ring ({@link producerFor}). */
+  protected floodTargets(_buffer: PacketBuffer): readonly RingProducer[] | undefined {
+    return undefined
+  }
   /** Count a frame sent on `producer` / received from consumer `index`. */
   protected countTx(_producer: RingProducer): void {}
   protected countRx(_index: number): void {}
@@ -172,6 +176,22 @@ abstract class RingPort implements Port {
       const buffer = bufs[i]!
       if (buffer.length < ETHERNET_HEADER || buffer.length > this.link.maxFrameSize) {
         this.stats.drops[buffer.length < ETHERNET_HEADER ? 'runt' : 'oversize']++
+        buffer.release()
+        continue
+      }
+      const flood = this.floodTargets(buffer)
+      if (flood !== undefined) {
+        // Every live queue gets a copy (see HostPort.floodTargets); a full ring loses its copy (ND retransmits).
+        const flags = buffer.offloadFlags & TX_CHECKSUMS ? TRUSTED : 0
+        for (const target of flood) {
+          if (target.write(buffer.data, buffer.offset, buffer.length, flags)) {
+            if (!touched.includes(target)) touched.push(target)
+            this.countTx(target)
+          } else this.stats.drops.queueFull++
+        }
+        this.stats.txPackets++
+        this.stats.txBytes += buffer.length
+        if (capture !== undefined) capture.record(buffer.data, buffer.offset, buffer.length, now, 'tx')
         buffer.release()
         continue
       }
@@ -268,8 +288,32 @@ export class HostPort extends RingPort {
     return this.#steering.isAlive(queue) ? this.#producers[queue] : undefined
   }
 
-  protected override countTx(): void {
-    this.queueCounters[this.#lastQueue]!.toQueue++
+  /**
+   * IPv6 Neighbor Discovery (ICMPv6 types 133 to 137, RFC 4861 §4) goes to every live queue. The workers are
+   * hosts that share one address and one MAC: a neighbour's advertisement answers whichever worker
+   * solicited (RFC 4861 §7.2.5: one with no entry for the target ignores it), and its solicitation teaches
+   * every worker its link-layer address (§7.2.3) and is answered by each (duplicate advertisements are
+   * harmless, §7.2.6). By the address pair alone, as RSS would place it, only one worker would ever learn
+   * a neighbour (IPv4 shares ARP entries between the workers instead: worker-hooks.ts).
+   */
+  protected override floodTargets(buffer: PacketBuffer): readonly RingProducer[] | undefined {
+    const data = buffer.data
+    const at = buffer.offset
+    if (buffer.length < 14 + 40 + 4 || data[at + 12] !== 0x86 || data[at + 13] !== 0xdd || data[at + 14 + 6] !== 58) return undefined
+    const type = data[at + 54]!
+    if (type < 133 || type > 137) return undefined
+    const live = this.#live
+    live.length = 0
+    for (let i = 0; i < this.#producers.length; i++) if (this.#steering.isAlive(i)) live.push(this.#producers[i]!)
+    return live
+  }
+
+  /** The live queues' producers, for {@link floodTargets} (reused). */
+  readonly #live: RingProducer[] = []
+
+  protected override countTx(producer: RingProducer): void {
+    const index = this.#producers[this.#lastQueue] === producer ? this.#lastQueue : this.#producers.indexOf(producer)
+    this.queueCounters[index]!.toQueue++
   }
 
   protected override countRx(index: number): void {

@@ -190,9 +190,13 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   } catch {
     fail(`stack.address must be an IPv4 address with an optional prefix length, like '10.0.0.1/24', got ${JSON.stringify(stack.address)}`)
   }
-  // The workers' flow steering and ephemeral-port choice hash IPv4 4-tuples (flow-hash.ts): an IPv6 flow would
-  // reach a worker that does not own it. Refused until the steering hashes IPv6 too (decision 0071).
-  if ((stack as Record<string, unknown>).ipv6 !== undefined) fail('stack.ipv6 is not supported in a cluster yet: the workers steer flows by their IPv4 4-tuples (use a single stack for IPv6)')
+  // IPv6 on the memory backend: its dispatcher hashes IPv6 4-tuples as RSS does, the workers choose their
+  // ephemeral ports by the same hash, and Neighbor Discovery reaches every worker (multi-queue-link.ts,
+  // decision 0106). The kernel and DPDK backends neither share neighbours between workers nor forward IPv6
+  // segments to their owner yet: refused there.
+  if ((stack as Record<string, unknown>).ipv6 !== undefined && port.type !== 'memory') {
+    fail(`stack.ipv6 is supported in a cluster on port type 'memory' only, got ${JSON.stringify(port.type)}: the workers of the kernel and DPDK backends do not share IPv6 neighbours yet (use a single stack for IPv6)`)
+  }
   for (const key of ['port', 'pool', 'hooks', 'mac'] as const) {
     if ((stack as Record<string, unknown>)[key] !== undefined) fail(`stack.${key} cannot be given to a cluster: each worker makes its own (use the cluster's port and mac options)`)
   }

@@ -53,7 +53,9 @@ export function createWorkerHooks(options: WorkerHooksOptions): StackHooks {
   const hooks: StackHooks = {}
   if (steering !== undefined) {
     // mTCP's mtcp_init_rss: a source port whose flow the dispatcher's hash brings back to this worker.
-    hooks.acceptEphemeralPort = (localPort, remoteIp, remotePort) => steering.queueOf(remoteIp, address, remotePort, localPort) === index
+    // Over IPv6, by the 16-byte addresses the dispatcher hashes (the remote one's digest is no address).
+    hooks.acceptEphemeralPort = (localPort, remoteIp, remotePort, remote6, local6) =>
+      (remote6 === undefined || local6 === undefined ? steering.queueOf(remoteIp, address, remotePort, localPort) : steering.queueOf6(remote6, 0, local6, 0, remotePort, localPort)) === index
   } else {
     // With the 'ports' fanout program (net/packet/af_packet.c, fanout_demux_bpf: the program's value,
     // a hash of the two ports, modulo the member count) the owner is computable: choose ports it brings back
