@@ -12,374 +12,58 @@
  * when `dispatch` must run again for a timer.
  * @module
  */
-import { type SackAckUpdate, type SackBlock, SackReceiver } from '@mtcp/sack'
-import { nativePacingRate, Pacer, TokenBucket } from '@mtcp/pacer'
+import type { SackAckUpdate } from '@mtcp/sack'
+import { nativePacingRate, Pacer } from '@mtcp/pacer'
 import type { AckMeasurement, CongestionControl, Micros } from '../congestion/congestion-control.js'
-import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
-import { ReceiveBuffer } from './receive-buffer.js'
-import { RttEstimator } from './rtt-estimator.js'
+import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { TcpFlags } from '../wire/tcp.js'
-import { type InboundSegment, OutboundSegment } from './segment.js'
-import { SendBuffer } from './send-buffer.js'
-import { SentLog } from './sent-log.js'
+import { ConnectionState } from './connection-state.js'
+import { TcpError, type TcpConnectionStats, type TcpErrorCode, TcpEvents, type TcpState } from './connection-types.js'
+import type { ReceiveBuffer } from './receive-buffer.js'
+import type { RttEstimator } from './rtt-estimator.js'
+import type { InboundSegment, OutboundSegment } from './segment.js'
+import type { SendBuffer } from './send-buffer.js'
 import type { TcpConfig } from './tcp-config.js'
-import { ChallengeAckLimit } from './rules/challenge-ack.js'
-import { DelayedAck } from './rules/delayed-ack.js'
-import { KeepAlive } from './rules/keepalive.js'
-import { PersistTimer } from './rules/persist-timer.js'
-import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, ReceiveWindow, windowShiftFor } from './rules/receive-window.js'
-import { TimeWait, type TimeWaitHandoff } from './rules/time-wait.js'
-import { DeliveryRate } from './rules/delivery-rate.js'
-import { IdleRestart } from './rules/idle-restart.js'
-import { RetransmissionTimer } from './rules/retransmission-timer.js'
-import { SpuriousUndo } from './rules/spurious-undo.js'
-import { TailLossProbe } from './rules/tail-loss-probe.js'
-import { Nagle } from './rules/nagle.js'
+import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, windowShiftFor } from './rules/receive-window.js'
+import type { TimeWaitHandoff } from './rules/time-wait.js'
 import { icmpSequenceAcceptable, loweredPayload } from './rules/path-mtu.js'
 import { senderSwsHolds } from './rules/silly-window.js'
-import { Timestamps, TimestampVerdict } from './rules/timestamps.js'
-import { isNewRenoDuplicate, LossRecovery, type RecoverySegment, type RecoveryView } from './rules/loss-recovery/index.js'
-import { Frto, FrtoStep } from './rules/loss-recovery/frto.js'
-import { Ecn, type EcnStats } from './rules/ecn.js'
+import { TimestampVerdict } from './rules/timestamps.js'
+import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
+import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { DEFAULT_PEER_MSS, sendMss, superSegmentMax, TIMESTAMPS_OPTION_LENGTH } from './rules/segment-size.js'
 
-/** The connection states of RFC 9293 §3.3.2. */
-export type TcpState =
-  | 'CLOSED'
-  | 'LISTEN'
-  | 'SYN-SENT'
-  | 'SYN-RECEIVED'
-  | 'ESTABLISHED'
-  | 'FIN-WAIT-1'
-  | 'FIN-WAIT-2'
-  | 'CLOSE-WAIT'
-  | 'CLOSING'
-  | 'LAST-ACK'
-  | 'TIME-WAIT'
-
-/** Why a connection failed, with the POSIX name. */
-export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE' | 'ENOTCONN'
-
-/** A connection error or API misuse, with a stable {@link TcpErrorCode}. */
-export class TcpError extends Error {
-  override readonly name = 'TcpError'
-  constructor(
-    readonly code: TcpErrorCode,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-/** Event bits a connection raises for its owner (see {@link TcpConnection.takeEvents}). */
-export const TcpEvents = {
-  /** The handshake completed. */
-  CONNECTED: 1,
-  /** Data (or the end of the stream) can be read. */
-  READABLE: 2,
-  /** Send buffer space opened. */
-  WRITABLE: 4,
-  /** The peer sent FIN: no more data will arrive. */
-  PEER_CLOSED: 8,
-  /** The connection reached CLOSED (normally, or by reset or timeout). */
-  CLOSED: 16,
-  /** The connection failed; see {@link TcpConnection.error}. */
-  ERROR: 32,
-} as const
-
-/** Counters of one connection (with the ECN rule's, {@link EcnStats}). */
-export interface TcpConnectionStats extends EcnStats {
-  segmentsIn: number
-  segmentsOut: number
-  bytesIn: number
-  /** Data bytes the peer acknowledged. */
-  bytesOut: number
-  /** Sequence space sent, retransmissions included (SYN and FIN count one each). */
-  bytesSent: number
-  retransmittedSegments: number
-  retransmittedBytes: number
-  retransmitTimeouts: number
-  fastRetransmits: number
-  duplicateAcksIn: number
-  /** Segments RACK marked lost (RFC 8985 §6.2 step 5). */
-  rackLostSegments: number
-  /** Retransmissions found lost again and sent again without waiting for the RTO (RACK, or the RFC 6675 mode's check). */
-  lostRetransmissions: number
-  outOfOrderSegments: number
-  /** Out-of-order segments dropped because the receive buffer's table of out-of-order ranges was full. */
-  outOfOrderDropped: number
-  /** Segments that failed the acceptability test (RFC 9293 §3.10.7.4). */
-  unacceptableSegments: number
-  /** Segments dropped by PAWS (RFC 7323 §5). */
-  pawsRejected: number
-  /** Segments without the timestamps option, dropped after timestamps were negotiated (RFC 7323 §3.2). */
-  missingTimestamps: number
-  /** Resets ignored in TIME-WAIT (RFC 1337 §3, TIME-WAIT assassination). */
-  timeWaitResetsIgnored: number
-  /** ACKs sent as segments of their own: duplicate, challenge, FIN and window-update ACKs (RFC 5681 §4.2). */
-  pureAcksSent: number
-  /** Restarts from the restart window after an idle period longer than the RTO (RFC 5681 §4.1). */
-  idleRestarts: number
-  /** Recoveries undone because D-SACK reported every retransmission of them as a duplicate (RFC 3708). */
-  spuriousRecoveries: number
-  /** Timeouts undone because the first ACK after them echoed a timestamp from before the retransmission (RFC 3522). */
-  spuriousTimeouts: number
-  challengeAcks: number
-  windowProbes: number
-  keepAliveProbes: number
-  /** Tail loss probes sent (RFC 8985 §7.3). */
-  tailLossProbes: number
-  /** Tail loss probes that repaired a loss: the episode ended without a D-SACK (RFC 8985 §7.4). */
-  tailLossProbeRecoveries: number
-}
-
-/** RFC 9293 §3.7.1: the MSS to assume when the peer sent none. */
-const DEFAULT_PEER_MSS = 536
-/** Bytes the timestamps option adds to every segment (with two NOPs), RFC 7323 §3.2. */
-const TIMESTAMPS_OPTION_LENGTH = 12
-/** Bytes a SACK option takes beyond its blocks, as emitted: NOP, NOP, kind, length (RFC 2018 §3). */
-const SACK_OPTION_OVERHEAD = 4
+export { TcpError, type TcpConnectionStats, type TcpErrorCode, TcpEvents, type TcpState } from './connection-types.js'
 
 /**
  * The TCP state machine of one connection. Create with {@link TcpConnection.connect} (active open) or
  * {@link TcpConnection.accept} (passive open, from a SYN the listener received).
  */
 export class TcpConnection {
-  #state: TcpState
-  #error: TcpErrorCode | undefined = undefined
-  #events = 0
-  readonly stats: TcpConnectionStats = {
-    segmentsIn: 0,
-    segmentsOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    bytesSent: 0,
-    retransmittedSegments: 0,
-    retransmittedBytes: 0,
-    retransmitTimeouts: 0,
-    fastRetransmits: 0,
-    duplicateAcksIn: 0,
-    rackLostSegments: 0,
-    lostRetransmissions: 0,
-    outOfOrderSegments: 0,
-    outOfOrderDropped: 0,
-    unacceptableSegments: 0,
-    pawsRejected: 0,
-    missingTimestamps: 0,
-    timeWaitResetsIgnored: 0,
-    pureAcksSent: 0,
-    idleRestarts: 0,
-    spuriousRecoveries: 0,
-    spuriousTimeouts: 0,
-    challengeAcks: 0,
-    windowProbes: 0,
-    keepAliveProbes: 0,
-    tailLossProbes: 0,
-    tailLossProbeRecoveries: 0,
-    ceReceived: 0,
-    eceReceived: 0,
-    ecnReductions: 0,
-    cwrSent: 0,
-    ecnTimerWaits: 0,
-  }
-
-  // Send sequence space (RFC 9293 §3.3.1)
+  /** Everything the connection knows, read and written by the rule modules (connection-state.ts). */
+  readonly #s: ConnectionState
+  /** Counters of this connection. */
+  readonly stats: TcpConnectionStats
+  /** Our initial sequence number (ISS, RFC 9293 §3.4.1). */
   readonly iss: number
-  #sndUna: number
-  #sndNxt: number
-  /** The highest sequence number sent plus one (after a go-back-N retransmission sndNxt < sndMax). */
-  #sndMax: number
-  #sndWnd = 0
-  #sndWl1 = 0
-  #sndWl2 = 0
-  #maxSndWnd = 0
-  #sndShift = 0
-  /** Sender MSS: the largest payload in one segment, options deducted. */
-  #payloadMax: number
-  #synAcked = false
-  #finQueued = false
-  /** Nagle (RFC 9293 §3.7.4), Minshall's variant. */
-  readonly #nagle: Nagle
-  /** Sequence number of our FIN once sent (the end of the data), or undefined. */
-  #finSeq: number | undefined = undefined
-
-  // Receive sequence space
-  #irs = 0
-  #rcvNxt = 0
-  /** The window we advertise (rules/receive-window.ts). */
-  readonly #rcvWindow: ReceiveWindow
-  #finReceived = false
-  /** Sequence number of a FIN that arrived out of order, or -1. */
-  #pendingFinSeq = -1
-
-  // Options
-  #offerWindowScale: number
-  #sackOn = false
-  #lastAckSent = 0
-  /** RFC 7323 timestamps: TS.Recent, PAWS, our clock. */
-  readonly #ts: Timestamps
-
-  // Buffers and estimators
+  /** Bytes written and not yet acknowledged. */
   readonly sendBuffer: SendBuffer
+  /** Bytes received and not yet read, and the out-of-order ranges. */
   readonly receiveBuffer: ReceiveBuffer
+  /** The RTT estimator and RTO (RFC 6298). */
   readonly rtt: RttEstimator
+  /** The congestion controller. */
   readonly congestion: CongestionControl
 
-  // Output requests and timers
-  #synPending = false
-  /** ACKs owed (rules/delayed-ack.ts). */
-  readonly #acks = new DelayedAck()
-  /** RFC 6298 §5 (rules/retransmission-timer.ts). */
-  readonly #rto = new RetransmissionTimer()
-  readonly #persist = new PersistTimer()
-  readonly #keepAlive = new KeepAlive()
-  readonly #timeWait = new TimeWait()
-  #resetToSend: { seq: number; ack: number; flags: number } | undefined = undefined
-  #probePending: 'window' | 'keepalive' | undefined = undefined
-  #lastReceivedAt: Micros
-  readonly #challenges = new ChallengeAckLimit()
-
-  // SACK (RFC 2018): present when both ends sent SACK-permitted
-  #sackReceiver: SackReceiver | undefined = undefined
-  readonly #sackBlocksOut: SackBlock[] = []
-
-  /** Tail loss probes, RFC 8985 §7 (rules/tail-loss-probe.ts). */
-  readonly #tlp = new TailLossProbe()
-  /** New data left in this dispatch: the PTO restarts (RFC 8985 §7.2). */
-  #newDataSent = false
-
-  /** Paced sending (@mtcp/pacer), created the first time a rate applies. */
-  #pacer: Pacer | undefined = undefined
-  /** The connection's rate limit, from `config.rateLimit`. */
-  #tokenBucket: TokenBucket | undefined
-  /** When the pacer lets the next data segment go, while it holds one back. */
-  #paceAt: Micros | undefined = undefined
-
-  /** Loss detection and recovery: RACK-TLP and PRR, RFC 6675, NewReno (rules/loss-recovery/). */
-  readonly #recovery: LossRecovery
-  /** F-RTO after a timeout, RFC 5682 (rules/loss-recovery/frto.ts). */
-  readonly #frto = new Frto()
-
-  /** Spurious timeouts and recoveries, RFC 3522 and RFC 3708 (rules/spurious-undo.ts). */
-  readonly #undo = new SpuriousUndo()
-
-  /** Explicit Congestion Notification, RFC 3168 §6.1 (rules/ecn.ts). */
-  readonly #ecn: Ecn
-
-  /** Sent segments, for RTT samples. */
-  readonly #sentLog: SentLog
-  /** Filled on every ACK for controllers with `onAckMeasurement` (CCP); undefined for the others. */
-  #measurement: AckMeasurement | undefined
-  /** Bytes delivered, rate samples, application-limited phases (rules/delivery-rate.ts). */
-  readonly #delivery: DeliveryRate
-  /** RFC 5681 §4.1 (rules/idle-restart.ts). */
-  readonly #idle = new IdleRestart()
-
-  readonly #out = new OutboundSegment()
-  readonly #copyFromSendBuffer = (from: number, length: number, target: Uint8Array, offset: number): void =>
-    this.sendBuffer.copyOut(from, length, target, offset)
-
-  #config: TcpConfig
-
-  /**
-   * What loss recovery reads from a connection ({@link RecoveryView}): getters on one prototype, so a
-   * connection pays for a one-field object instead of an object of ten accessors and their closures.
-   */
-  static readonly #RecoveryInputs = class implements RecoveryView {
-    constructor(readonly c: TcpConnection) {}
-    get sndUna(): number {
-      return this.c.#sndUna
-    }
-    get sndMax(): number {
-      return this.c.#sndMax
-    }
-    get sndNxt(): number {
-      return this.c.#sndNxt
-    }
-    get bytesInFlight(): number {
-      return this.c.bytesInFlight
-    }
-    get mss(): number {
-      return this.c.#payloadMax
-    }
-    get sendMss(): number {
-      return this.c.#sendMss()
-    }
-    get dataEnd(): number {
-      return seqAdd(this.c.#sndUna, this.c.sendBuffer.length)
-    }
-    get sndWnd(): number {
-      return this.c.#sndWnd
-    }
-    get srtt(): Micros | undefined {
-      return this.c.rtt.smoothedRtt
-    }
-    get windowReduced(): boolean {
-      return this.c.#ecn.covers(this.c.#sndUna)
-    }
-    countLoss(segments: number): void {
-      if (this.c.#measurement !== undefined) this.c.#measurement.lostPackets += segments
-    }
-  }
-
-  private constructor(
-    config: TcpConfig,
-    now: Micros,
-    iss: number,
-    state: TcpState,
-    tsOffset: number | undefined,
-  ) {
-    this.#config = config
-    this.#tokenBucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit)
-    this.#state = state
-    this.iss = iss >>> 0
-    this.#sndUna = this.iss
-    this.#sndNxt = this.iss
-    this.#sndMax = this.iss
-    this.#nagle = new Nagle(this.iss)
-    this.#ts = new Timestamps(tsOffset ?? config.timestampOffset ?? Math.imul(this.iss, 0x9e3779b1) >>> 0)
-    this.sendBuffer = new SendBuffer(config.sendBufferSize, config.ringStorage)
-    this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize, config.ringStorage)
-    this.#rcvWindow = new ReceiveWindow(this.receiveBuffer, config.mss)
-    this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto, granularity: 1000 })
-    this.#payloadMax = DEFAULT_PEER_MSS
-    this.#ecn = new Ecn(this.stats)
-    this.congestion = config.congestionControl(DEFAULT_PEER_MSS)
-    // Delivery state per sent segment only for controllers that take rate samples: idle connections stay small.
-    this.#sentLog = new SentLog(this.congestion.onAckMeasurement !== undefined)
-    this.#delivery = new DeliveryRate(this.#sentLog, this.congestion.onAckMeasurement !== undefined)
-    if (this.congestion.onAckMeasurement !== undefined) {
-      this.#measurement = {
-        bytesAcked: 0,
-        packetsAcked: 0,
-        bytesSacked: 0,
-        packetsSacked: 0,
-        ecnBytes: 0,
-        ecnPackets: 0,
-        lostPackets: 0,
-        rttSample: undefined,
-        bytesInFlight: 0,
-        packetsInFlight: 0,
-        bytesPending: 0,
-        bytesSent: 0,
-        bytesDelivered: 0,
-        deliveryRate: 0,
-        sendRate: 0,
-        appLimited: false,
-      }
-    }
-    this.#recovery = new LossRecovery(
-      config.lossDetection,
-      this.iss,
-      new TcpConnection.#RecoveryInputs(this),
-      this.congestion,
-      this.stats,
-      this.#undo,
-      this.#tlp,
-      this.#sentLog,
-    )
-    this.#offerWindowScale = config.windowScaling ? windowShiftFor(config.receiveBufferSize) : -1
-    this.#lastReceivedAt = now
-    this.#out.copyFrom = this.#copyFromSendBuffer
+  private constructor(config: TcpConfig, now: Micros, iss: number, state: TcpState, tsOffset: number | undefined) {
+    const s = new ConnectionState(config, now, iss, state, tsOffset)
+    this.#s = s
+    this.stats = s.stats
+    this.iss = s.iss
+    this.sendBuffer = s.sendBuffer
+    this.receiveBuffer = s.receiveBuffer
+    this.rtt = s.rtt
+    this.congestion = s.congestion
   }
 
   /**
@@ -388,7 +72,7 @@ export class TcpConnection {
    */
   static connect(config: TcpConfig, now: Micros, iss: number, tsOffset?: number): TcpConnection {
     const connection = new TcpConnection(config, now, iss, 'SYN-SENT', tsOffset)
-    connection.#synPending = true
+    connection.#s.synPending = true
     return connection
   }
 
@@ -399,11 +83,11 @@ export class TcpConnection {
   static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number): TcpConnection {
     const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED', tsOffset)
     connection.#takeSynOptions(syn, now)
-    connection.#ecn.onSyn(config.ecn, syn.flags) // RFC 3168 §6.1.1
-    connection.#sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
-    connection.#maxSndWnd = syn.window
-    connection.#sndWl1 = syn.seq
-    connection.#synPending = true
+    connection.#s.ecn.onSyn(config.ecn, syn.flags) // RFC 3168 §6.1.1
+    connection.#s.sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
+    connection.#s.maxSndWnd = syn.window
+    connection.#s.sndWl1 = syn.seq
+    connection.#s.synPending = true
     return connection
   }
 
@@ -417,9 +101,9 @@ export class TcpConnection {
    */
   static acceptCookie(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number, resend = false): TcpConnection {
     const connection = TcpConnection.accept(config, now, iss, syn, tsOffset)
-    connection.#synPending = resend
-    connection.#sndNxt = seqAdd(connection.iss, 1)
-    connection.#sndMax = connection.#sndNxt
+    connection.#s.synPending = resend
+    connection.#s.sndNxt = seqAdd(connection.iss, 1)
+    connection.#s.sndMax = connection.#s.sndNxt
     return connection
   }
 
@@ -428,21 +112,21 @@ export class TcpConnection {
    * undefined in any other state.
    */
   timeWaitHandoff(): TimeWaitHandoff | undefined {
-    if (this.#state !== 'TIME-WAIT') return undefined
+    if (this.#s.state !== 'TIME-WAIT') return undefined
     return {
-      sndNxt: this.#sndNxt,
-      rcvNxt: this.#rcvNxt,
-      window: Math.min(this.#rcvWindow.advertised(this.#rcvNxt) >>> this.#rcvWindow.shift, MAX_WINDOW_FIELD),
-      timestamps: this.#ts.on,
-      tsRecent: this.#ts.recent,
-      tsOffset: this.#ts.offset,
-      endsAt: this.#timeWait.at!,
+      sndNxt: this.#s.sndNxt,
+      rcvNxt: this.#s.rcvNxt,
+      window: Math.min(this.#s.rcvWindow.advertised(this.#s.rcvNxt) >>> this.#s.rcvWindow.shift, MAX_WINDOW_FIELD),
+      timestamps: this.#s.ts.on,
+      tsRecent: this.#s.ts.recent,
+      tsOffset: this.#s.ts.offset,
+      endsAt: this.#s.timeWait.at!,
     }
   }
 
   /** The connection's settings. */
   get config(): TcpConfig {
-    return this.#config
+    return this.#s.config
   }
 
   /**
@@ -456,43 +140,43 @@ export class TcpConnection {
     pacing?: boolean | undefined
     maxPacingRate?: number | undefined
   }): void {
-    this.#config = {
-      ...this.#config,
-      noDelay: options.noDelay ?? this.#config.noDelay,
-      keepAlive: options.keepAlive ?? this.#config.keepAlive,
-      keepAliveIdle: options.keepAliveIdle ?? this.#config.keepAliveIdle,
-      pacing: options.pacing ?? this.#config.pacing,
-      maxPacingRate: options.maxPacingRate ?? this.#config.maxPacingRate,
+    this.#s.config = {
+      ...this.#s.config,
+      noDelay: options.noDelay ?? this.#s.config.noDelay,
+      keepAlive: options.keepAlive ?? this.#s.config.keepAlive,
+      keepAliveIdle: options.keepAliveIdle ?? this.#s.config.keepAliveIdle,
+      pacing: options.pacing ?? this.#s.config.pacing,
+      maxPacingRate: options.maxPacingRate ?? this.#s.config.maxPacingRate,
     }
-    if (!this.#config.keepAlive) this.#keepAlive.at = undefined
+    if (!this.#s.config.keepAlive) this.#s.keepAlive.at = undefined
   }
 
   /** The current state. */
   get state(): TcpState {
-    return this.#state
+    return this.#s.state
   }
 
   /** Why the connection failed, if it did. */
   get error(): TcpErrorCode | undefined {
-    return this.#error
+    return this.#s.error
   }
 
   /** SND.UNA, SND.NXT, RCV.NXT and the windows, for inspection and tests. */
   get sequence(): { sndUna: number; sndNxt: number; sndMax: number; sndWnd: number; rcvNxt: number; rcvWnd: number; irs: number } {
     return {
-      sndUna: this.#sndUna,
-      sndNxt: this.#sndNxt,
-      sndMax: this.#sndMax,
-      sndWnd: this.#sndWnd,
-      rcvNxt: this.#rcvNxt,
-      rcvWnd: this.#rcvWindow.advertised(this.#rcvNxt),
-      irs: this.#irs,
+      sndUna: this.#s.sndUna,
+      sndNxt: this.#s.sndNxt,
+      sndMax: this.#s.sndMax,
+      sndWnd: this.#s.sndWnd,
+      rcvNxt: this.#s.rcvNxt,
+      rcvWnd: this.#s.rcvWindow.advertised(this.#s.rcvNxt),
+      irs: this.#s.irs,
     }
   }
 
   /** What was negotiated in the handshake. */
   get negotiated(): { mss: number; sendShift: number; receiveShift: number; timestamps: boolean; sack: boolean; ecn: boolean } {
-    return { mss: this.#payloadMax, sendShift: this.#sndShift, receiveShift: this.#rcvWindow.shift, timestamps: this.#ts.on, sack: this.#sackOn, ecn: this.#ecn.on }
+    return { mss: this.#s.payloadMax, sendShift: this.#s.sndShift, receiveShift: this.#s.rcvWindow.shift, timestamps: this.#s.ts.on, sack: this.#s.sackOn, ecn: this.#s.ecn.on }
   }
 
   /**
@@ -507,7 +191,7 @@ export class TcpConnection {
    * rules/path-mtu.ts). Errors that fail this are forged or stale and must be ignored.
    */
   icmpSequenceAcceptable(seq: number): boolean {
-    return icmpSequenceAcceptable(seq, this.#sndUna, this.#sndMax)
+    return icmpSequenceAcceptable(seq, this.#s.sndUna, this.#s.sndMax)
   }
 
   /**
@@ -519,32 +203,32 @@ export class TcpConnection {
    * @returns whether the segment size went down
    */
   pathMtuChanged(mtu: number): boolean {
-    if (this.#state === 'CLOSED' || this.#state === 'LISTEN' || this.#state === 'SYN-SENT') return false
-    const payload = loweredPayload(mtu, this.#payloadMax, this.#ts.on ? TIMESTAMPS_OPTION_LENGTH : 0)
+    if (this.#s.state === 'CLOSED' || this.#s.state === 'LISTEN' || this.#s.state === 'SYN-SENT') return false
+    const payload = loweredPayload(mtu, this.#s.payloadMax, this.#s.ts.on ? TIMESTAMPS_OPTION_LENGTH : 0)
     if (payload === undefined) return false
-    this.#payloadMax = payload
+    this.#s.payloadMax = payload
     this.congestion.setMss(payload)
-    if (seqLt(this.#sndUna, this.#sndNxt)) {
-      this.#recovery.onTimeout() // the recovery's lists name segments of the old size: start again from SND.UNA
-      this.#sndNxt = this.#sndUna
+    if (seqLt(this.#s.sndUna, this.#s.sndNxt)) {
+      this.#s.recovery.onTimeout() // the recovery's lists name segments of the old size: start again from SND.UNA
+      this.#s.sndNxt = this.#s.sndUna
     }
     return true
   }
 
   /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */
   get bytesInFlight(): number {
-    return seqSub(this.#sndNxt, this.#sndUna)
+    return this.#s.bytesInFlight
   }
 
   /** Whether fast recovery is under way. */
   get inRecovery(): boolean {
-    return this.#recovery.inRecovery
+    return this.#s.recovery.inRecovery
   }
 
   /** Return and clear the {@link TcpEvents} bits raised since the last call. */
   takeEvents(): number {
-    const events = this.#events
-    this.#events = 0
+    const events = this.#s.events
+    this.#s.events = 0
     return events
   }
 
@@ -552,7 +236,7 @@ export class TcpConnection {
 
   /** Whether the application may still write. */
   get writable(): boolean {
-    return !this.#finQueued && (this.#state === 'ESTABLISHED' || this.#state === 'CLOSE-WAIT' || this.#state === 'SYN-SENT' || this.#state === 'SYN-RECEIVED')
+    return !this.#s.finQueued && (this.#s.state === 'ESTABLISHED' || this.#s.state === 'CLOSE-WAIT' || this.#s.state === 'SYN-SENT' || this.#s.state === 'SYN-RECEIVED')
   }
 
   /**
@@ -562,8 +246,8 @@ export class TcpConnection {
    */
   write(data: Uint8Array, offset = 0, length = data.byteLength - offset): number {
     if (!this.writable) {
-      if (this.#error !== undefined) throw new TcpError(this.#error, `write on a failed connection: ${this.#error}`)
-      throw new TcpError('EPIPE', `write after the sending side was closed (state ${this.#state})`)
+      if (this.#s.error !== undefined) throw new TcpError(this.#s.error, `write on a failed connection: ${this.#s.error}`)
+      throw new TcpError('EPIPE', `write after the sending side was closed (state ${this.#s.state})`)
     }
     return this.sendBuffer.write(data, offset, length)
   }
@@ -575,7 +259,7 @@ export class TcpConnection {
 
   /** True once the peer's FIN has arrived and every byte before it was read: reads return 0 for good. */
   get readEnded(): boolean {
-    return this.#finReceived && this.receiveBuffer.readable === 0
+    return this.#s.finReceived && this.receiveBuffer.readable === 0
   }
 
   /**
@@ -599,17 +283,17 @@ export class TcpConnection {
    * Reading stays possible until the peer's FIN. Idempotent.
    */
   shutdown(): void {
-    switch (this.#state) {
+    switch (this.#s.state) {
       case 'SYN-SENT':
       // Queued, as RFC 9293 §3.10.4 allows for SYN-RECEIVED: the FIN follows the handshake and the data.
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
-        this.#finQueued = true
-        this.#state = this.#synAcked ? 'FIN-WAIT-1' : this.#state
+        this.#s.finQueued = true
+        this.#s.state = this.#s.synAcked ? 'FIN-WAIT-1' : this.#s.state
         return
       case 'CLOSE-WAIT':
-        this.#finQueued = true
-        this.#state = 'LAST-ACK'
+        this.#s.finQueued = true
+        this.#s.state = 'LAST-ACK'
         return
       default:
         return
@@ -618,11 +302,11 @@ export class TcpConnection {
 
   /** Abort (RFC 9293 §3.10.5, ABORT): send a reset and go to CLOSED at once; buffered data is discarded. */
   abort(): void {
-    if (this.#state === 'CLOSED' || this.#state === 'TIME-WAIT' || this.#state === 'LISTEN') {
+    if (this.#s.state === 'CLOSED' || this.#s.state === 'TIME-WAIT' || this.#s.state === 'LISTEN') {
       this.#enterClosed(undefined)
       return
     }
-    if (this.#state !== 'SYN-SENT') this.#resetToSend = { seq: this.#sndNxt, ack: 0, flags: TcpFlags.RST }
+    if (this.#s.state !== 'SYN-SENT') this.#s.resetToSend = { seq: this.#s.sndNxt, ack: 0, flags: TcpFlags.RST }
     this.#enterClosed(undefined)
   }
 
@@ -633,7 +317,7 @@ export class TcpConnection {
    * @returns whether the storage was released
    */
   releaseBuffers(): boolean {
-    if (this.#state !== 'CLOSED' && this.#state !== 'TIME-WAIT') return false
+    if (this.#s.state !== 'CLOSED' && this.#s.state !== 'TIME-WAIT') return false
     this.sendBuffer.release()
     this.receiveBuffer.release()
     return true
@@ -644,7 +328,7 @@ export class TcpConnection {
   /** Apply one arriving segment (RFC 9293 §3.10.7). Never throws, never sends: replies wait for {@link dispatch}. */
   process(now: Micros, segment: InboundSegment): void {
     this.stats.segmentsIn++
-    switch (this.#state) {
+    switch (this.#s.state) {
       case 'CLOSED':
       case 'LISTEN':
         return
@@ -661,8 +345,8 @@ export class TcpConnection {
     const flags = segment.flags
     const hasAck = (flags & TcpFlags.ACK) !== 0
     // First, check the ACK bit.
-    if (hasAck && (seqLe(segment.ack, this.iss) || seqGt(segment.ack, this.#sndNxt))) {
-      if (!(flags & TcpFlags.RST)) this.#resetToSend = { seq: segment.ack, ack: 0, flags: TcpFlags.RST }
+    if (hasAck && (seqLe(segment.ack, this.iss) || seqGt(segment.ack, this.#s.sndNxt))) {
+      if (!(flags & TcpFlags.RST)) this.#s.resetToSend = { seq: segment.ack, ack: 0, flags: TcpFlags.RST }
       return
     }
     // Second, the RST bit (RFC 5961 §3.2 leaves SYN-SENT as RFC 793 had it: only with an acceptable ACK).
@@ -673,24 +357,24 @@ export class TcpConnection {
     // Fourth, the SYN bit.
     if (!(flags & TcpFlags.SYN)) return
     this.#takeSynOptions(segment, now)
-    this.#lastReceivedAt = now
+    this.#s.lastReceivedAt = now
     if (hasAck) {
-      this.#ecn.onSynAck(flags) // RFC 3168 §6.1.1
-      this.#sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
-      this.#maxSndWnd = segment.window
-      this.#sndWl1 = segment.seq
-      this.#sndWl2 = segment.ack
+      this.#s.ecn.onSynAck(flags) // RFC 3168 §6.1.1
+      this.#s.sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
+      this.#s.maxSndWnd = segment.window
+      this.#s.sndWl1 = segment.seq
+      this.#s.sndWl2 = segment.ack
       this.#acknowledge(now, segment.ack, undefined)
       this.#establish()
-      this.#acks.now = true
+      this.#s.acks.now = true
       if (segment.payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
     } else {
       // Simultaneous open (RFC 9293 §3.10.7.3, "Otherwise, enter SYN-RECEIVED").
-      this.#state = 'SYN-RECEIVED'
-      this.#sndWnd = segment.window
-      this.#maxSndWnd = segment.window
-      this.#sndWl1 = segment.seq
-      this.#synPending = true
+      this.#s.state = 'SYN-RECEIVED'
+      this.#s.sndWnd = segment.window
+      this.#s.maxSndWnd = segment.window
+      this.#s.sndWl1 = segment.seq
+      this.#s.synPending = true
     }
   }
 
@@ -699,30 +383,30 @@ export class TcpConnection {
     const flags = segment.flags
     const payloadLength = segment.payloadLength
     // A retransmitted SYN from the peer while our SYN-ACK is unanswered: answer again.
-    if (this.#state === 'SYN-RECEIVED' && flags & TcpFlags.SYN && !(flags & TcpFlags.ACK) && segment.seq === this.#irs) {
-      this.#synPending = true
+    if (this.#s.state === 'SYN-RECEIVED' && flags & TcpFlags.SYN && !(flags & TcpFlags.ACK) && segment.seq === this.#s.irs) {
+      this.#s.synPending = true
       return
     }
     // RFC 7323 §3.2 and §5.3 R1, before the sequence check (rules/timestamps.ts).
-    const verdict = this.#ts.check(segment, now)
+    const verdict = this.#s.ts.check(segment, now)
     if (verdict === TimestampVerdict.Missing) {
       this.stats.missingTimestamps++
       return
     }
     if (verdict === TimestampVerdict.Paws) {
       this.stats.pawsRejected++
-      this.#acks.owePure() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
+      this.#s.acks.owePure() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
       return
     }
     // RFC 1337 §3 (F1): a RST in TIME-WAIT is ignored, so an old duplicate cannot end TIME-WAIT early
     // ("TIME-WAIT assassination"). Linux does the same with net.ipv4.tcp_rfc1337 = 1.
-    if (this.#state === 'TIME-WAIT' && flags & TcpFlags.RST) {
+    if (this.#s.state === 'TIME-WAIT' && flags & TcpFlags.RST) {
       this.stats.timeWaitResetsIgnored++
       return
     }
     // First, check the sequence number.
     const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
-    const window = this.#rcvWindow.advertised(this.#rcvNxt)
+    const window = this.#s.rcvWindow.advertised(this.#s.rcvNxt)
     if (!this.#acceptable(segment.seq, segmentLength, window)) {
       this.stats.unacceptableSegments++
       // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own. One
@@ -730,22 +414,22 @@ export class TcpConnection {
       // of them cannot make us send as many (as Linux's tcp_oow_rate_limited); a duplicate data segment is
       // always answered, its D-SACK matters to the sender.
       const duplicateData = payloadLength > 0 && !(flags & TcpFlags.SYN)
-      if (!(flags & TcpFlags.RST) && (duplicateData || this.#challenges.allow(now))) this.#acks.owePure()
+      if (!(flags & TcpFlags.RST) && (duplicateData || this.#s.challenges.allow(now))) this.#s.acks.owePure()
       // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
       const end = seqAdd(segment.seq, payloadLength)
-      if (payloadLength > 0 && seqLe(end, this.#rcvNxt)) this.#sackReceiverIfOn()?.onDuplicate(segment.seq, end)
+      if (payloadLength > 0 && seqLe(end, this.#s.rcvNxt)) this.#s.sackReceiverIfOn()?.onDuplicate(segment.seq, end)
       // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
-      if (!(window === 0 && segment.seq === this.#rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
+      if (!(window === 0 && segment.seq === this.#s.rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
       this.#processAck(now, segment)
       return
     }
-    this.#lastReceivedAt = now
-    this.#keepAlive.onPeerHeard()
+    this.#s.lastReceivedAt = now
+    this.#s.keepAlive.onPeerHeard()
     // RFC 7323 §4.3 and §5.5 (rules/timestamps.ts).
-    this.#ts.remember(segment, this.#lastAckSent, now)
+    this.#s.ts.remember(segment, this.#s.lastAckSent, now)
     // Second, the RST bit (RFC 5961 §3.2).
     if (flags & TcpFlags.RST) {
-      if (segment.seq === this.#rcvNxt) this.#resetReceived()
+      if (segment.seq === this.#s.rcvNxt) this.#resetReceived()
       else this.#challengeAck(now)
       return
     }
@@ -755,7 +439,7 @@ export class TcpConnection {
       return
     }
     // RFC 3168 §6.1.3 (rules/ecn.ts): a CWR ends our echo, a CE mark on data starts it.
-    if (this.#ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#acks.now = true
+    if (this.#s.ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#s.acks.now = true
     // Fifth, the ACK field.
     if (!(flags & TcpFlags.ACK)) return
     if (!this.#processAck(now, segment)) return
@@ -765,7 +449,7 @@ export class TcpConnection {
 
   /** RFC 9293 §3.10.7.4's acceptability table. */
   #acceptable(seq: number, length: number, window: number): boolean {
-    const rcvNxt = this.#rcvNxt
+    const rcvNxt = this.#s.rcvNxt
     if (length === 0) {
       if (window === 0) return seq === rcvNxt
       return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, window))
@@ -782,72 +466,72 @@ export class TcpConnection {
    */
   #processAck(now: Micros, segment: InboundSegment): boolean {
     const ack = segment.ack
-    if (this.#state === 'SYN-RECEIVED') {
-      if (seqLe(segment.ack, this.#sndUna) || seqGt(ack, this.#sndMax)) {
-        this.#resetToSend = { seq: ack, ack: 0, flags: TcpFlags.RST }
+    if (this.#s.state === 'SYN-RECEIVED') {
+      if (seqLe(segment.ack, this.#s.sndUna) || seqGt(ack, this.#s.sndMax)) {
+        this.#s.resetToSend = { seq: ack, ack: 0, flags: TcpFlags.RST }
         return false
       }
-      this.#sndWnd = segment.window << this.#sndShift
-      this.#sndWl1 = segment.seq
-      this.#sndWl2 = ack
+      this.#s.sndWnd = segment.window << this.#s.sndShift
+      this.#s.sndWl1 = segment.seq
+      this.#s.sndWl2 = ack
       this.#establish()
     }
     // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (SND.MAX here, for probes and go-back-N).
-    if (seqGt(ack, this.#sndMax) || seqLt(ack, seqAdd(this.#sndUna, -this.#maxSndWnd))) {
+    if (seqGt(ack, this.#s.sndMax) || seqLt(ack, seqAdd(this.#s.sndUna, -this.#s.maxSndWnd))) {
       this.#challengeAck(now)
       return false
     }
-    const scaledWindow = segment.window << this.#sndShift
+    const scaledWindow = segment.window << this.#s.sndShift
     // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not (rules/loss-recovery/).
-    const recovery = this.#recovery
-    const sack = recovery.onAck(ack, segment.sackBlocks, this.#sackOn)
-    const measurement = this.#measurement
+    const recovery = this.#s.recovery
+    const sack = recovery.onAck(ack, segment.sackBlocks, this.#s.sackOn)
+    const measurement = this.#s.measurement
     if (measurement !== undefined) {
       measurement.bytesAcked = 0
       measurement.rttSample = undefined
       measurement.lostPackets = 0
     }
     const recoveryBefore = recovery.inRecovery
-    if (this.#tlp.onAck(ack, this.#sndUna, segment.payloadLength > 0, sack, this.#payloadMax)) this.#tailLossProbeRepaired(now)
+    if (this.#s.tlp.onAck(ack, this.#s.sndUna, segment.payloadLength > 0, sack, this.#s.payloadMax)) this.#tailLossProbeRepaired(now)
     recovery.afterSack(now, sack, segment.sackBlocks)
     const ackedBefore = this.stats.bytesOut
-    const advanced = seqGt(ack, this.#sndUna)
+    const advanced = seqGt(ack, this.#s.sndUna)
     if (advanced) {
-      this.#acknowledge(now, ack, sack, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
-    } else if (ack === this.#sndUna && seqGt(this.#sndMax, this.#sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
+      this.#acknowledge(now, ack, sack, this.#s.ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
+    } else if (ack === this.#s.sndUna && seqGt(this.#s.sndMax, this.#s.sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
       recovery.onDuplicateAck(now)
     }
     // RFC 8985 §6.2 step 5 and RFC 6937 §3 (RACK mode): mark what is lost, set what recovery may send.
     recovery.afterAck(now, sack !== undefined ? sack.deliveredBytes : this.stats.bytesOut - ackedBefore)
-    if (this.#undo.eifelPending && advanced) this.#eifelCheck(now, segment)
-    if (this.#frto.active) this.#frtoStep(now, advanced, ack)
-    if (this.#undo.recoverySpurious(this.#sndUna, sack?.dsackBlock, recovery.inRecovery)) {
+    if (this.#s.undo.eifelPending && advanced) this.#eifelCheck(now, segment)
+    if (this.#s.frto.active) this.#frtoStep(now, advanced, ack)
+    if (this.#s.undo.recoverySpurious(this.#s.sndUna, sack?.dsackBlock, recovery.inRecovery)) {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
     }
-    if (this.#ecn.on) {
+    if (this.#s.ecn.on) {
       // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
-      if (recovery.inRecovery && !recoveryBefore && recovery.reduced) this.#ecn.onLossReduction(recovery.recover)
+      if (recovery.inRecovery && !recoveryBefore && recovery.reduced) this.#s.ecn.onLossReduction(recovery.recover)
       if (segment.flags & TcpFlags.ECE) this.#ecnEcho(now)
     }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
-    this.#delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
-    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
+    this.#s.delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
+    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#s.ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
-    if (this.#tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
+    if (this.#s.tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
-    if (seqLt(this.#sndWl1, segment.seq) || (this.#sndWl1 === segment.seq && seqLe(this.#sndWl2, ack))) {
-      const opened = scaledWindow > this.#sndWnd
-      this.#sndWnd = scaledWindow
-      this.#sndWl1 = segment.seq
-      this.#sndWl2 = ack
-      if (scaledWindow > this.#maxSndWnd) this.#maxSndWnd = scaledWindow
-      if (opened && scaledWindow > 0) this.#persist.stop()
+    if (seqLt(this.#s.sndWl1, segment.seq) || (this.#s.sndWl1 === segment.seq && seqLe(this.#s.sndWl2, ack))) {
+      const opened = scaledWindow > this.#s.sndWnd
+      this.#s.sndWnd = scaledWindow
+      this.#s.sndWl1 = segment.seq
+      this.#s.sndWl2 = ack
+      if (scaledWindow > this.#s.maxSndWnd) this.#s.maxSndWnd = scaledWindow
+      if (opened && scaledWindow > 0) this.#s.persist.stop()
     }
-    const finAcked = this.#finAcked()
-    switch (this.#state) {
+    const finAcked = this.#s.finAcked()
+    switch (this.#s.state) {
       case 'FIN-WAIT-1':
-        if (finAcked) this.#state = 'FIN-WAIT-2'
+        if (finAcked) this.#s.state = 'FIN-WAIT-2'
         break
       case 'CLOSING':
         if (finAcked) this.#enterTimeWait(now)
@@ -858,8 +542,8 @@ export class TcpConnection {
       case 'TIME-WAIT':
         // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
         if (segment.flags & TcpFlags.FIN) {
-          this.#acks.owePure()
-          this.#timeWait.start(now, this.#config.timeWaitTimeout)
+          this.#s.acks.owePure()
+          this.#s.timeWait.start(now, this.#s.config.timeWaitTimeout)
         }
         return false
     }
@@ -868,35 +552,35 @@ export class TcpConnection {
 
   /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2); `ece`: the ACK carried ECN-Echo, so the window does not grow (RFC 3168 §6.1.2). */
   #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined, ece = false): void {
-    let acked = seqSub(ack, this.#sndUna)
+    let acked = seqSub(ack, this.#s.sndUna)
     const flightBefore = this.bytesInFlight
-    if (!this.#synAcked) {
-      this.#synAcked = true
+    if (!this.#s.synAcked) {
+      this.#s.synAcked = true
       acked-- // the SYN's sequence number carries no data
     }
     const dataAcked = Math.min(acked, this.sendBuffer.length)
     this.sendBuffer.consume(dataAcked)
-    this.#sndUna = ack
-    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack
+    this.#s.sndUna = ack
+    if (seqLt(this.#s.sndNxt, ack)) this.#s.sndNxt = ack
     // Stored sequence numbers that SND.UNA passed are pulled up to it, so none falls 2^31 behind and
     // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
     // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
-    this.#nagle.onAck(ack)
-    this.#ecn.onCumulativeAck(ack)
-    const recovery = this.#recovery
+    this.#s.nagle.onAck(ack)
+    this.#s.ecn.onCumulativeAck(ack)
+    const recovery = this.#s.recovery
     recovery.onCumulativeAck(ack)
     this.stats.bytesOut += dataAcked
-    if (dataAcked > 0 && this.sendBuffer.free > 0) this.#events |= TcpEvents.WRITABLE
-    this.#rto.onNewDataAcked()
+    if (dataAcked > 0 && this.sendBuffer.free > 0) this.#s.events |= TcpEvents.WRITABLE
+    this.#s.rto.onNewDataAcked()
     this.rtt.resetBackoff()
     // During recovery a cumulative ACK was held back by the hole, so its sample would measure the
     // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
-    const logged = this.#sentLog.acknowledge(now, ack)
-    const appLimited = this.#sentLog.ackedAppLimited
+    const logged = this.#s.sentLog.acknowledge(now, ack)
+    const appLimited = this.#s.sentLog.ackedAppLimited
     const rttSample = recovery.inRecovery ? undefined : logged
-    if (this.#measurement !== undefined) {
-      this.#measurement.bytesAcked = dataAcked
-      this.#measurement.rttSample = logged // CCP wants the path's latest sample, recovery or not
+    if (this.#s.measurement !== undefined) {
+      this.#s.measurement.bytesAcked = dataAcked
+      this.#s.measurement.rttSample = logged // CCP wants the path's latest sample, recovery or not
     }
     if (rttSample !== undefined) this.rtt.sample(rttSample)
     // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it; but during
@@ -904,12 +588,12 @@ export class TcpConnection {
     // so that a window with many losses falls back to a timeout instead of one repair per RTT.
     const partialAck = recovery.isPartialAck(ack)
     if (!partialAck || sack !== undefined) {
-      if (seqGt(this.#sndMax, this.#sndUna)) this.#rto.restart(now, this.rtt.rto)
-      else if (!this.#ecn.waitingForTimer) this.#rto.stop() // RFC 3168 §6.1.2: an ECE's one-segment wait keeps it
+      if (seqGt(this.#s.sndMax, this.#s.sndUna)) this.#s.rto.restart(now, this.rtt.rto)
+      else if (!this.#s.ecn.waitingForTimer) this.#s.rto.stop() // RFC 3168 §6.1.2: an ECE's one-segment wait keeps it
     }
     // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
     const grow = recovery.onNewAck(now, ack, acked, sack)
-    if (recovery.restartRto) this.#rto.restart(now, this.rtt.rto)
+    if (recovery.restartRto) this.#s.rto.restart(now, this.rtt.rto)
     // RFC 3168 §6.1.2: "SHOULD NOT increase the congestion window in response to" an ACK with ECN-Echo.
     if (grow && dataAcked > 0 && !ece) {
       this.congestion.onAck(now, {
@@ -932,82 +616,76 @@ export class TcpConnection {
    */
   #isDuplicateAck(segment: InboundSegment, scaledWindow: number, sack: SackAckUpdate | undefined): boolean {
     if (sack !== undefined) return sack.newlySackedBytes > 0
-    return isNewRenoDuplicate(segment.payloadLength, (segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0, scaledWindow, this.#sndWnd)
-  }
-
-  /** The receiver's SACK block list, made on first use when SACK was negotiated. */
-  #sackReceiverIfOn(): SackReceiver | undefined {
-    if (this.#sackReceiver === undefined && this.#sackOn) this.#sackReceiver = new SackReceiver()
-    return this.#sackReceiver
+    return isNewRenoDuplicate(segment.payloadLength, (segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0, scaledWindow, this.#s.sndWnd)
   }
 
   /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
   #acceptText(now: Micros, segment: InboundSegment, dataSeq: number): void {
-    const state = this.#state
+    const state = this.#s.state
     const flags = segment.flags
     const payloadLength = segment.payloadLength
     if (payloadLength > 0 && (state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2')) {
       let from = segment.payloadOffset
       let length = payloadLength
       let seq = dataSeq
-      const before = seqSub(this.#rcvNxt, seq)
+      const before = seqSub(this.#s.rcvNxt, seq)
       if (before > 0) {
         // Already received, in part or whole: RFC 2883 §4 reports the duplicate in a D-SACK block.
         const duplicate = Math.min(before, length)
-        this.#sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, duplicate))
+        this.#s.sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, duplicate))
         from += duplicate
         length -= duplicate
-        seq = this.#rcvNxt
+        seq = this.#s.rcvNxt
       }
-      const offset = seqSub(seq, this.#rcvNxt)
+      const offset = seqSub(seq, this.#s.rcvNxt)
       if (length > 0) {
         const hadHoles = this.receiveBuffer.rangeCount > 0
         const advance = this.receiveBuffer.insert(offset, segment.payload, from, length)
         if (advance > 0) {
-          this.#rcvNxt = seqAdd(this.#rcvNxt, advance)
-          this.#sackReceiver?.onInOrder(this.#rcvNxt)
+          this.#s.rcvNxt = seqAdd(this.#s.rcvNxt, advance)
+          this.#s.sackReceiver?.onInOrder(this.#s.rcvNxt)
           this.stats.bytesIn += advance
-          this.#events |= TcpEvents.READABLE
-          this.#acks.onInOrderData(now, advance, hadHoles, this.#config.mss, this.#config.delayedAckTimeout)
+          this.#s.events |= TcpEvents.READABLE
+          this.#s.acks.onInOrderData(now, advance, hadHoles, this.#s.config.mss, this.#s.config.delayedAckTimeout)
         } else {
           // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
           // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
-          if (advance === 0) this.#sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
+          if (advance === 0) this.#s.sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
           else this.stats.outOfOrderDropped++
           this.stats.outOfOrderSegments++
-          this.#acks.owePure()
+          this.#s.acks.owePure()
         }
       } else {
-        this.#acks.owePure() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
+        this.#s.acks.owePure() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
       }
     }
     if (flags & TcpFlags.FIN) {
       const finSeq = seqAdd(dataSeq, payloadLength)
-      if (finSeq === this.#rcvNxt) this.#finArrived(now)
-      else if (seqGt(finSeq, this.#rcvNxt)) this.#pendingFinSeq = finSeq
-    } else if (this.#pendingFinSeq >= 0 && this.#pendingFinSeq === this.#rcvNxt) {
+      if (finSeq === this.#s.rcvNxt) this.#finArrived(now)
+      else if (seqGt(finSeq, this.#s.rcvNxt)) this.#s.pendingFinSeq = finSeq
+    } else if (this.#s.pendingFinSeq >= 0 && this.#s.pendingFinSeq === this.#s.rcvNxt) {
       this.#finArrived(now)
     }
   }
 
   /** The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth). */
   #finArrived(now: Micros): void {
-    if (this.#finReceived) return
-    this.#finReceived = true
-    this.#pendingFinSeq = -1
-    this.#rcvNxt = seqAdd(this.#rcvNxt, 1)
-    this.#rcvWindow.atLeast(this.#rcvNxt)
-    this.#acks.owePure() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
-    this.#events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
-    switch (this.#state) {
+    if (this.#s.finReceived) return
+    this.#s.finReceived = true
+    this.#s.pendingFinSeq = -1
+    this.#s.rcvNxt = seqAdd(this.#s.rcvNxt, 1)
+    this.#s.rcvWindow.atLeast(this.#s.rcvNxt)
+    this.#s.acks.owePure() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
+    this.#s.events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
+    switch (this.#s.state) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
-        this.#state = 'CLOSE-WAIT'
+        this.#s.state = 'CLOSE-WAIT'
         break
       case 'FIN-WAIT-1':
         // Our FIN not yet acknowledged: simultaneous close.
-        if (this.#finAcked()) this.#enterTimeWait(now)
-        else this.#state = 'CLOSING'
+        if (this.#s.finAcked()) this.#enterTimeWait(now)
+        else this.#s.state = 'CLOSING'
         break
       case 'FIN-WAIT-2':
         this.#enterTimeWait(now)
@@ -1016,7 +694,7 @@ export class TcpConnection {
   }
 
   #resetReceived(): void {
-    switch (this.#state) {
+    switch (this.#s.state) {
       case 'SYN-RECEIVED':
         // RFC 9293 §3.10.7.4: from a passive open, back to LISTEN; the listener simply forgets us.
         this.#fail('ECONNREFUSED')
@@ -1033,50 +711,50 @@ export class TcpConnection {
 
   /** A challenge ACK, within RFC 5961 §7's rate limit (rules/challenge-ack.ts). */
   #challengeAck(now: Micros): void {
-    if (!this.#challenges.allow(now)) return
+    if (!this.#s.challenges.allow(now)) return
     this.stats.challengeAcks++
     // RFC 5961 §3.2, §4.2, §5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, a segment of its own.
-    this.#acks.owePure()
+    this.#s.acks.owePure()
   }
 
   #takeSynOptions(syn: InboundSegment, now: Micros): void {
-    this.#irs = syn.seq
-    this.#rcvNxt = seqAdd(syn.seq, 1)
-    this.#lastAckSent = this.#rcvNxt
+    this.#s.irs = syn.seq
+    this.#s.rcvNxt = seqAdd(syn.seq, 1)
+    this.#s.lastAckSent = this.#s.rcvNxt
     // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14 are taken as 14.
-    if (this.#offerWindowScale >= 0 && syn.windowScale !== undefined) {
-      this.#sndShift = Math.min(syn.windowScale, MAX_WINDOW_SHIFT)
-      this.#rcvWindow.shift = this.#offerWindowScale
+    if (this.#s.offerWindowScale >= 0 && syn.windowScale !== undefined) {
+      this.#s.sndShift = Math.min(syn.windowScale, MAX_WINDOW_SHIFT)
+      this.#s.rcvWindow.shift = this.#s.offerWindowScale
     } else {
-      this.#sndShift = 0
-      this.#rcvWindow.shift = 0
-      this.#offerWindowScale = -1
+      this.#s.sndShift = 0
+      this.#s.rcvWindow.shift = 0
+      this.#s.offerWindowScale = -1
     }
-    this.#ts.negotiate(this.#config.timestamps, syn.tsValue, now)
-    this.#sackOn = this.#config.sack && syn.sackPermitted
+    this.#s.ts.negotiate(this.#s.config.timestamps, syn.tsValue, now)
+    this.#s.sackOn = this.#s.config.sack && syn.sackPermitted
     // RFC 9293 §3.7.1: send no more than the peer's MSS (536 without the option), nor more than our own.
     const peerMss = syn.mss ?? DEFAULT_PEER_MSS
-    this.#payloadMax = Math.max(1, Math.min(peerMss, this.#config.mss) - (this.#ts.on ? TIMESTAMPS_OPTION_LENGTH : 0))
-    this.congestion.setMss(this.#payloadMax)
+    this.#s.payloadMax = Math.max(1, Math.min(peerMss, this.#s.config.mss) - (this.#s.ts.on ? TIMESTAMPS_OPTION_LENGTH : 0))
+    this.congestion.setMss(this.#s.payloadMax)
     // The scoreboard and the receiver's block list are made when first needed (the first SACK block, the
     // first out-of-order segment), so an idle connection does not pay for them.
-    this.#rcvWindow.setRight(this.#rcvNxt, this.receiveBuffer.window)
+    this.#s.rcvWindow.setRight(this.#s.rcvNxt, this.receiveBuffer.window)
   }
 
   #establish(): void {
-    this.#state = 'ESTABLISHED'
-    this.#synPending = false
-    this.#events |= TcpEvents.CONNECTED | TcpEvents.WRITABLE
-    if (this.#finQueued) this.#state = 'FIN-WAIT-1'
+    this.#s.state = 'ESTABLISHED'
+    this.#s.synPending = false
+    this.#s.events |= TcpEvents.CONNECTED | TcpEvents.WRITABLE
+    if (this.#s.finQueued) this.#s.state = 'FIN-WAIT-1'
   }
 
   #enterTimeWait(now: Micros): void {
-    this.#state = 'TIME-WAIT'
-    this.#rto.stop()
-    this.#persist.stop()
-    this.#keepAlive.at = undefined
-    this.#timeWait.start(now, this.#config.timeWaitTimeout)
-    this.#events |= TcpEvents.PEER_CLOSED
+    this.#s.state = 'TIME-WAIT'
+    this.#s.rto.stop()
+    this.#s.persist.stop()
+    this.#s.keepAlive.at = undefined
+    this.#s.timeWait.start(now, this.#s.config.timeWaitTimeout)
+    this.#s.events |= TcpEvents.PEER_CLOSED
   }
 
   #fail(code: TcpErrorCode): void {
@@ -1084,21 +762,21 @@ export class TcpConnection {
   }
 
   #enterClosed(error: TcpErrorCode | undefined): void {
-    if (this.#state === 'CLOSED') return
-    this.#state = 'CLOSED'
+    if (this.#s.state === 'CLOSED') return
+    this.#s.state = 'CLOSED'
     if (error !== undefined) {
-      this.#error = error
-      this.#events |= TcpEvents.ERROR
+      this.#s.error = error
+      this.#s.events |= TcpEvents.ERROR
     }
-    this.#events |= TcpEvents.CLOSED | TcpEvents.READABLE
-    this.#rto.stop()
-    this.#acks.clear()
-    this.#persist.stop()
-    this.#keepAlive.at = undefined
-    this.#timeWait.at = undefined
-    this.#synPending = false
-    this.#recovery.retransmitHead = false
-    this.#probePending = undefined
+    this.#s.events |= TcpEvents.CLOSED | TcpEvents.READABLE
+    this.#s.rto.stop()
+    this.#s.acks.clear()
+    this.#s.persist.stop()
+    this.#s.keepAlive.at = undefined
+    this.#s.timeWait.at = undefined
+    this.#s.synPending = false
+    this.#s.recovery.retransmitHead = false
+    this.#s.probePending = undefined
   }
 
   /**
@@ -1107,25 +785,25 @@ export class TcpConnection {
    * (SND.NXT = SND.MAX) instead of resending the rest of the flight.
    */
   #eifelCheck(now: Micros, segment: InboundSegment): void {
-    if (!this.#undo.eifelSpurious(segment.tsEcho)) return
+    if (!this.#s.undo.eifelSpurious(segment.tsEcho)) return
     this.stats.spuriousTimeouts++
     this.congestion.onUndo?.(now)
-    this.#frto.cancel()
-    if (seqLt(this.#sndNxt, this.#sndMax)) this.#sndNxt = this.#sndMax
+    this.#s.frto.cancel()
+    if (seqLt(this.#s.sndNxt, this.#s.sndMax)) this.#s.sndNxt = this.#s.sndMax
   }
 
   /** RFC 5682 §2 steps 2–3 (rules/loss-recovery/frto.ts) on an ACK after a timeout. */
   #frtoStep(now: Micros, advanced: boolean, ack: number): void {
-    const unsent = this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna)
-    const newData = unsent > 0 && this.#sndWnd > seqSub(this.#sndMax, this.#sndUna)
-    switch (this.#frto.onAck(advanced, ack, newData, this.#payloadMax, this.#frto.sack ? this.#sackedBelow(this.#frto.recover) : 0)) {
+    const unsent = this.sendBuffer.length - seqSub(this.#s.sndMax, this.#s.sndUna)
+    const newData = unsent > 0 && this.#s.sndWnd > seqSub(this.#s.sndMax, this.#s.sndUna)
+    switch (this.#s.frto.onAck(advanced, ack, newData, this.#s.payloadMax, this.#s.frto.sack ? this.#sackedBelow(this.#s.frto.recover) : 0)) {
       case FrtoStep.SendNew:
         // Step 2b: new data instead of the rest of the flight.
-        this.#sndNxt = this.#sndMax
+        this.#s.sndNxt = this.#s.sndMax
         return
       case FrtoStep.Conventional:
         // Step 3a: the timeout was real: the flight goes again from SND.UNA.
-        this.#sndNxt = this.#sndUna
+        this.#s.sndNxt = this.#s.sndUna
         return
       case FrtoStep.Spurious:
         // Step 3b; the response of RFC 4015 §3.2: restore cwnd and ssthresh, keep sending new data.
@@ -1137,120 +815,110 @@ export class TcpConnection {
 
   /** SACKed octets between SND.UNA and `end` (F-RTO's SACK-enhanced step 3, RFC 5682 §3; only after a timeout, so the copy of the ranges is rare). */
   #sackedBelow(end: number): number {
-    const scoreboard = this.#recovery.scoreboard
+    const scoreboard = this.#s.recovery.scoreboard
     if (scoreboard === undefined || scoreboard.sackedBytes === 0) return 0
     let total = 0
     for (const range of scoreboard.sackedRanges()) {
-      const left = seqLt(range.left, this.#sndUna) ? this.#sndUna : range.left
+      const left = seqLt(range.left, this.#s.sndUna) ? this.#s.sndUna : range.left
       const right = seqGt(range.right, end) ? end : range.right
       if (seqLt(left, right)) total += seqSub(right, left)
     }
     return total
   }
 
-  /** Whether our FIN was sent and acknowledged. */
-  #finAcked(): boolean {
-    return this.#finSeq !== undefined && seqGt(this.#sndUna, this.#finSeq)
-  }
-
-  /** Whether the FIN must go out now: queued, not acknowledged, and every byte before it sent. */
-  #finDue(): boolean {
-    return this.#finQueued && !this.#finAcked() && seqSub(this.#sndNxt, this.#sndUna) === this.sendBuffer.length
-  }
-
   // ---------------------------------------------------------------- RTT samples
 
   /** Finish this ACK's {@link AckMeasurement} and hand it to the controller. */
   #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number, ece: boolean): void {
-    const mss = this.#payloadMax
+    const mss = this.#s.payloadMax
     measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
     measurement.bytesSacked = newlySacked
     measurement.packetsSacked = Math.ceil(newlySacked / mss)
     // RFC 3168 §6.1.2: the data this ECN-Echo acknowledged met congestion marks (CCP's Ack.ecn_bytes/ecn_packets).
     measurement.ecnBytes = ece ? measurement.bytesAcked + newlySacked : 0
     measurement.ecnPackets = ece ? Math.max(1, Math.ceil(measurement.ecnBytes / mss)) : 0
-    const inFlight = this.#recovery.pipe()
+    const inFlight = this.#s.recovery.pipe()
     measurement.bytesInFlight = inFlight
     measurement.packetsInFlight = Math.ceil(inFlight / mss)
-    measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#sndMax, this.#sndUna))
+    measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#s.sndMax, this.#s.sndUna))
     measurement.bytesSent = this.stats.bytesSent
-    measurement.bytesDelivered = this.#delivery.delivered
-    this.#delivery.sample(now, measurement)
+    measurement.bytesDelivered = this.#s.delivery.delivered
+    this.#s.delivery.sample(now, measurement)
     this.congestion.onAckMeasurement!(now, measurement)
   }
 
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
     this.stats.bytesSent += seqSub(end, start)
     if (retransmission) {
-      this.#sentLog.markRetransmitted(start, end, now)
-      this.#recovery.onRetransmitted(end)
+      this.#s.sentLog.markRetransmitted(start, end, now)
+      this.#s.recovery.onRetransmitted(end)
       return
     }
-    this.#delivery.onSent(now, start, end, seqSub(this.#sndMax, this.#sndUna) === 0)
+    this.#s.delivery.onSent(now, start, end, seqSub(this.#s.sndMax, this.#s.sndUna) === 0)
   }
 
   // ---------------------------------------------------------------- timers
 
   /** When {@link dispatch} must run next for a timer, or undefined. Output already due is signalled by {@link hasPendingOutput}. */
   pollAt(): Micros | undefined {
-    return earliest(earliest(earliest(earliest(earliest(earliest(this.#rto.at, this.#acks.at), this.#persist.at), this.#keepAlive.at), this.#timeWait.at), this.#paceAt), earliest(this.#tlp.timeoutAt, this.#recovery.timerAt))
+    return earliest(earliest(earliest(earliest(earliest(earliest(this.#s.rto.at, this.#s.acks.at), this.#s.persist.at), this.#s.keepAlive.at), this.#s.timeWait.at), this.#s.paceAt), earliest(this.#s.tlp.timeoutAt, this.#s.recovery.timerAt))
   }
 
   /** Whether {@link dispatch} has something to send now (an ACK, a SYN, a reset, data the windows allow). */
   get hasPendingOutput(): boolean {
-    if (this.#acks.now || this.#acks.pureOwed > 0 || this.#synPending || this.#resetToSend !== undefined || this.#recovery.retransmitHead || this.#probePending !== undefined || this.#tlp.due) return true
-    if (this.#paceAt !== undefined) return false // the pacer holds data until its timer
-    if (this.#recovery.sackRecovery) return this.#recovery.next() !== undefined
-    if (this.#recovery.lostAfterTimeout && this.#recovery.next() !== undefined) return true
-    return this.#canSendData() && this.#nextSendLength() >= 0
+    if (this.#s.acks.now || this.#s.acks.pureOwed > 0 || this.#s.synPending || this.#s.resetToSend !== undefined || this.#s.recovery.retransmitHead || this.#s.probePending !== undefined || this.#s.tlp.due) return true
+    if (this.#s.paceAt !== undefined) return false // the pacer holds data until its timer
+    if (this.#s.recovery.sackRecovery) return this.#s.recovery.next() !== undefined
+    if (this.#s.recovery.lostAfterTimeout && this.#s.recovery.next() !== undefined) return true
+    return this.#s.canSendData() && this.#nextSendLength() >= 0
   }
 
   #runTimers(now: Micros): void {
-    if (this.#timeWait.expired(now)) {
+    if (this.#s.timeWait.expired(now)) {
       this.#enterClosed(undefined)
       return
     }
-    if (this.#paceAt !== undefined && now >= this.#paceAt) this.#paceAt = undefined
-    this.#acks.runTimer(now)
-    this.#tlp.runTimer(now)
-    this.#recovery.runTimer(now)
+    if (this.#s.paceAt !== undefined && now >= this.#s.paceAt) this.#s.paceAt = undefined
+    this.#s.acks.runTimer(now)
+    this.#s.tlp.runTimer(now)
+    this.#s.recovery.runTimer(now)
     // RFC 3168 §6.1.2 (rules/ecn.ts): the timer an ECE reset at a one-segment window, with nothing outstanding, only lets new data go.
-    if (this.#rto.expired(now) && !this.#ecn.onTimerExpired(seqGt(this.#sndMax, this.#sndUna))) this.#retransmitTimeout(now)
-    if (this.#persist.due(now)) this.#probePending = 'window'
-    if (this.#config.keepAlive) {
-      const keepAlive = this.#keepAlive.due(now, this.#config.keepAliveCount)
+    if (this.#s.rto.expired(now) && !this.#s.ecn.onTimerExpired(seqGt(this.#s.sndMax, this.#s.sndUna))) this.#retransmitTimeout(now)
+    if (this.#s.persist.due(now)) this.#s.probePending = 'window'
+    if (this.#s.config.keepAlive) {
+      const keepAlive = this.#s.keepAlive.due(now, this.#s.config.keepAliveCount)
       if (keepAlive === 'dead') {
         this.#fail('ETIMEDOUT')
         return
       }
-      if (keepAlive === 'probe') this.#probePending = 'keepalive'
+      if (keepAlive === 'probe') this.#s.probePending = 'keepalive'
     }
   }
 
   /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
   #retransmitTimeout(now: Micros): void {
     // The RTO takes over: no probe now, and none until the timeout's recovery is over (RFC 8985 §7.2).
-    this.#tlp.cancel()
-    const limit = this.#synAcked ? this.#config.maxRetransmits : this.#config.synRetries
-    if (this.#rto.onTimeout(now, limit, this.#config.userTimeout) === 'give-up') {
+    this.#s.tlp.cancel()
+    const limit = this.#s.synAcked ? this.#s.config.maxRetransmits : this.#s.config.synRetries
+    if (this.#s.rto.onTimeout(now, limit, this.#s.config.userTimeout) === 'give-up') {
       this.#fail('ETIMEDOUT')
       return
     }
     this.stats.retransmitTimeouts++
     this.rtt.backOff()
     // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
-    this.#undo.onTimeout(this.#rto.timeouts === 1, this.#ts.on, this.congestion.onUndo !== undefined)
-    if (!this.#synAcked) {
-      this.#synPending = true
+    this.#s.undo.onTimeout(this.#s.rto.timeouts === 1, this.#s.ts.on, this.congestion.onUndo !== undefined)
+    if (!this.#s.synAcked) {
+      this.#s.synPending = true
       return
     }
     this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
-    this.#ecn.onLossReduction(this.#sndMax) // RFC 3168 §6.1.2: CWR answers any echo
+    this.#s.ecn.onLossReduction(this.#s.sndMax) // RFC 3168 §6.1.2: CWR answers any echo
     // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
-    this.#recovery.onTimeout()
+    this.#s.recovery.onTimeout()
     // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
-    this.#frto.onTimeout(this.#rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#sndMax, this.#sackOn)
-    this.#sndNxt = this.#sndUna
+    this.#s.frto.onTimeout(this.#s.rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#s.sndMax, this.#s.sackOn)
+    this.#s.sndNxt = this.#s.sndUna
   }
 
   // ---------------------------------------------------------------- sending
@@ -1261,10 +929,10 @@ export class TcpConnection {
    */
   dispatch(now: Micros, emit: (segment: OutboundSegment) => void): void {
     this.#runTimers(now)
-    if (this.#resetToSend !== undefined) {
-      const reset = this.#resetToSend
-      this.#resetToSend = undefined
-      const out = this.#out
+    if (this.#s.resetToSend !== undefined) {
+      const reset = this.#s.resetToSend
+      this.#s.resetToSend = undefined
+      const out = this.#s.out
       out.reset()
       out.seq = reset.seq
       out.ack = reset.ack
@@ -1273,44 +941,44 @@ export class TcpConnection {
       this.stats.segmentsOut++
       emit(out)
     }
-    const state = this.#state
+    const state = this.#s.state
     if (state === 'CLOSED' || state === 'LISTEN') return
     if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
-      this.#acks.pureOwed = 0
-      if (this.#synPending) this.#sendSyn(now, emit)
-      else if (this.#acks.now) this.#sendAck(now, emit)
+      this.#s.acks.pureOwed = 0
+      if (this.#s.synPending) this.#sendSyn(now, emit)
+      else if (this.#s.acks.now) this.#sendAck(now, emit)
       return
     }
     // ACKs owed as their own segments go first, before any data (rules/delayed-ack.ts).
-    while (this.#acks.pureOwed > 0) {
-      this.#acks.pureOwed--
+    while (this.#s.acks.pureOwed > 0) {
+      this.#s.acks.pureOwed--
       this.stats.pureAcksSent++
       this.#sendAck(now, emit)
     }
     let sent = 0
-    if (this.#recovery.retransmitHead) {
-      this.#recovery.retransmitHead = false
+    if (this.#s.recovery.retransmitHead) {
+      this.#s.recovery.retransmitHead = false
       sent += this.#sendRetransmitHead(now, emit)
     }
-    this.#newDataSent = false
-    if (this.#recovery.sackRecovery) sent += this.#sendSackRecovery(now, emit)
+    this.#s.newDataSent = false
+    if (this.#s.recovery.sackRecovery) sent += this.#sendSackRecovery(now, emit)
     else if (state !== 'TIME-WAIT') {
       // After a timeout (RACK mode), retransmissions found lost again go before go-back-N continues.
-      if (this.#recovery.lostAfterTimeout) sent += this.#sendSackRecovery(now, emit)
+      if (this.#s.recovery.lostAfterTimeout) sent += this.#sendSackRecovery(now, emit)
       // RFC 3168 §6.1.2 (rules/ecn.ts): after an ECE at a one-segment window, new data waits for the timer.
-      if (!this.#ecn.holdsNewData(this.#rto.at !== undefined)) sent += this.#sendData(now, emit)
+      if (!this.#s.ecn.holdsNewData(this.#s.rto.at !== undefined)) sent += this.#sendData(now, emit)
     }
-    if (this.#tlp.due) {
-      this.#tlp.due = false
+    if (this.#s.tlp.due) {
+      this.#s.tlp.due = false
       // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.
-      if (!this.#newDataSent) sent += this.#sendTailLossProbe(now, emit)
+      if (!this.#s.newDataSent) sent += this.#sendTailLossProbe(now, emit)
     }
-    if (this.#newDataSent) this.#armProbeTimeout(now)
-    if (this.#probePending !== undefined) {
+    if (this.#s.newDataSent) this.#armProbeTimeout(now)
+    if (this.#s.probePending !== undefined) {
       this.#sendProbe(now, emit)
       sent++
     }
-    if (sent === 0 && this.#acks.now) this.#sendAck(now, emit)
+    if (sent === 0 && this.#s.acks.now) this.#sendAck(now, emit)
     this.#checkApplicationLimited()
     this.#armIdleTimers(now)
   }
@@ -1321,79 +989,79 @@ export class TcpConnection {
    * retransmission, and cwnd has room for more. A pacer holding data back is not the application's doing.
    */
   #checkApplicationLimited(): void {
-    if (!this.#canSendData() || this.#recovery.inRecovery || this.#paceAt !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return
+    if (!this.#s.canSendData() || this.#s.recovery.inRecovery || this.#s.paceAt !== undefined || seqLt(this.#s.sndNxt, this.#s.sndMax)) return
     const inFlight = this.bytesInFlight
-    if (this.sendBuffer.length - inFlight >= this.#payloadMax) return
+    if (this.sendBuffer.length - inFlight >= this.#s.payloadMax) return
     if (inFlight >= this.congestion.window) return
-    this.#delivery.markApplicationLimited(inFlight)
+    this.#s.delivery.markApplicationLimited(inFlight)
   }
 
 
   #sendSyn(now: Micros, emit: (segment: OutboundSegment) => void): void {
-    this.#synPending = false
-    const out = this.#out
+    this.#s.synPending = false
+    const out = this.#s.out
     out.reset()
     out.seq = this.iss
     out.flags = TcpFlags.SYN
-    out.mss = this.#config.mss
-    const retransmission = this.#sndMax !== this.iss
+    out.mss = this.#s.config.mss
+    const retransmission = this.#s.sndMax !== this.iss
     // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) or SYN-ACK (ECE); either is Not-ECT.
-    out.flags |= this.#state === 'SYN-SENT' ? this.#ecn.synFlags(this.#config.ecn, retransmission) : this.#ecn.synAckFlags()
-    out.sackPermitted = this.#config.sack && (this.#state === 'SYN-SENT' || this.#sackOn)
-    const offerScale = this.#state === 'SYN-SENT' ? this.#offerWindowScale : this.#offerWindowScale >= 0 ? this.#rcvWindow.shift : -1
+    out.flags |= this.#s.state === 'SYN-SENT' ? this.#s.ecn.synFlags(this.#s.config.ecn, retransmission) : this.#s.ecn.synAckFlags()
+    out.sackPermitted = this.#s.config.sack && (this.#s.state === 'SYN-SENT' || this.#s.sackOn)
+    const offerScale = this.#s.state === 'SYN-SENT' ? this.#s.offerWindowScale : this.#s.offerWindowScale >= 0 ? this.#s.rcvWindow.shift : -1
     out.windowScale = offerScale
-    const withTimestamps = this.#state === 'SYN-SENT' ? this.#config.timestamps : this.#ts.on
-    if (this.#state === 'SYN-RECEIVED') {
+    const withTimestamps = this.#s.state === 'SYN-SENT' ? this.#s.config.timestamps : this.#s.ts.on
+    if (this.#s.state === 'SYN-RECEIVED') {
       out.flags |= TcpFlags.ACK
-      out.ack = this.#rcvNxt
-      this.#lastAckSent = this.#rcvNxt
+      out.ack = this.#s.rcvNxt
+      this.#s.lastAckSent = this.#s.rcvNxt
     }
     // RFC 7323 §2.2: the window in a SYN is not scaled.
     out.window = Math.min(this.receiveBuffer.window, MAX_WINDOW_FIELD)
-    if (this.#state === 'SYN-RECEIVED') this.#rcvWindow.setRight(this.#rcvNxt, out.window)
+    if (this.#s.state === 'SYN-RECEIVED') this.#s.rcvWindow.setRight(this.#s.rcvNxt, out.window)
     if (withTimestamps) {
       out.timestamps = true
-      out.tsValue = this.#ts.clock(now)
-      out.tsEcho = this.#state === 'SYN-RECEIVED' ? this.#ts.recent : 0
+      out.tsValue = this.#s.ts.clock(now)
+      out.tsEcho = this.#s.state === 'SYN-RECEIVED' ? this.#s.ts.recent : 0
     }
     if (!retransmission) {
-      this.#sndNxt = seqAdd(this.iss, 1)
-      this.#sndMax = this.#sndNxt
+      this.#s.sndNxt = seqAdd(this.iss, 1)
+      this.#s.sndMax = this.#s.sndNxt
     }
     out.retransmission = retransmission
     this.#logSent(now, this.iss, seqAdd(this.iss, 1), retransmission)
-    this.#rto.restart(now, this.rtt.rto)
+    this.#s.rto.restart(now, this.rtt.rto)
     this.stats.segmentsOut++
     if (retransmission) this.stats.retransmittedSegments++
-    this.#acks.now = false
+    this.#s.acks.now = false
     emit(out)
   }
 
   /** Fill the common fields of a segment that carries ACK. */
   #prepare(now: Micros, seq: number, flags: number): OutboundSegment {
-    const out = this.#out
+    const out = this.#s.out
     out.reset()
     out.seq = seq
-    out.flags = TcpFlags.ACK | flags | this.#ecn.ackFlags() // RFC 3168 §6.1.3: ECE until the peer's CWR
-    out.ack = this.#rcvNxt
-    out.window = this.#rcvWindow.field(this.#rcvNxt)
-    if (this.#ts.on) {
+    out.flags = TcpFlags.ACK | flags | this.#s.ecn.ackFlags() // RFC 3168 §6.1.3: ECE until the peer's CWR
+    out.ack = this.#s.rcvNxt
+    out.window = this.#s.rcvWindow.field(this.#s.rcvNxt)
+    if (this.#s.ts.on) {
       out.timestamps = true
-      out.tsValue = this.#ts.clock(now)
-      out.tsEcho = this.#ts.recent
+      out.tsValue = this.#s.ts.clock(now)
+      out.tsEcho = this.#s.ts.recent
     }
-    if (this.#sackOn) this.#fillSackBlocks(out)
-    this.#lastAckSent = this.#rcvNxt
-    this.#acks.onAckSent()
+    if (this.#s.sackOn) this.#fillSackBlocks(out)
+    this.#s.lastAckSent = this.#s.rcvNxt
+    this.#s.acks.onAckSent()
     return out
   }
 
   /** SACK blocks from the out-of-order ranges (RFC 2018 §4; the full ordering rules come with @mtcp/sack). */
   #fillSackBlocks(out: OutboundSegment): void {
-    const receiver = this.#sackReceiver
+    const receiver = this.#s.sackReceiver
     if (receiver !== undefined) {
-      const blocks = this.#sackBlocksOut
-      const n = receiver.blocks(this.#rcvNxt, this.#ts.on ? 3 : 4, blocks)
+      const blocks = this.#s.sackBlocksOut
+      const n = receiver.blocks(this.#s.rcvNxt, this.#s.ts.on ? 3 : 4, blocks)
       for (let i = 0; i < n; i++) {
         out.sackLeft[i] = blocks[i]!.left
         out.sackRight[i] = blocks[i]!.right
@@ -1402,19 +1070,19 @@ export class TcpConnection {
       return
     }
     const ranges = this.receiveBuffer.rangeCount
-    const max = this.#ts.on ? 3 : 4
+    const max = this.#s.ts.on ? 3 : 4
     let n = 0
     for (let i = 0; i < ranges && n < max; i++) {
       const [start, end] = this.receiveBuffer.range(i)
-      out.sackLeft[n] = seqAdd(this.#rcvNxt, start)
-      out.sackRight[n] = seqAdd(this.#rcvNxt, end)
+      out.sackLeft[n] = seqAdd(this.#s.rcvNxt, start)
+      out.sackRight[n] = seqAdd(this.#s.rcvNxt, end)
       n++
     }
     out.sackCount = n
   }
 
   #sendAck(now: Micros, emit: (segment: OutboundSegment) => void): void {
-    const out = this.#prepare(now, this.#sndNxt, 0)
+    const out = this.#prepare(now, this.#s.sndNxt, 0)
     this.stats.segmentsOut++
     emit(out)
   }
@@ -1422,9 +1090,9 @@ export class TcpConnection {
   /** Usable window: cwnd less the data in the network, and SND.WND less the bytes in flight (RFC 5681 §3, RFC 9293 §3.8.6.2.1). */
   #usableWindow(): number {
     // RFC 5682 §2 step 2b: F-RTO's two new segments go whatever cwnd says (within the peer's window).
-    if (this.#frto.allowance > 0) return Math.min(Math.max(this.congestion.window - this.bytesInFlight, this.#frto.allowance), this.#sndWnd - this.bytesInFlight)
+    if (this.#s.frto.allowance > 0) return Math.min(Math.max(this.congestion.window - this.bytesInFlight, this.#s.frto.allowance), this.#s.sndWnd - this.bytesInFlight)
     // cwnd against the data in the network (rules/loss-recovery/: SACKed data excluded with RACK), the peer's window against all of it.
-    return Math.min(this.congestion.window - this.#recovery.flightForWindow, this.#sndWnd - this.bytesInFlight)
+    return Math.min(this.congestion.window - this.#s.recovery.flightForWindow, this.#s.sndWnd - this.bytesInFlight)
   }
 
   /**
@@ -1432,7 +1100,7 @@ export class TcpConnection {
    * (CCP's set_rate_abs), else the native rate when pacing is on, capped by `maxPacingRate`.
    */
   get pacingRate(): number | undefined {
-    const config = this.#config
+    const config = this.#s.config
     let rate = this.congestion.pacingRate
     if (rate === undefined && config.pacing) {
       rate = nativePacingRate({ cwnd: Math.max(this.congestion.window, 1), srtt: this.rtt.smoothedRtt, inSlowStart: this.congestion.window < this.congestion.slowStartThreshold })
@@ -1448,25 +1116,19 @@ export class TcpConnection {
   #paced(now: Micros, length: number): boolean {
     const rate = this.pacingRate
     if (rate === undefined) {
-      if (this.#pacer !== undefined) this.#pacer.setRate(Number.POSITIVE_INFINITY, now)
+      if (this.#s.pacer !== undefined) this.#s.pacer.setRate(Number.POSITIVE_INFINITY, now)
     } else {
-      if (this.#pacer === undefined) this.#pacer = new Pacer({ rate, quantum: this.#config.pacingQuantum })
-      else if (this.#pacer.rate !== rate) this.#pacer.setRate(rate, now)
-      if (!this.#pacer.canSend(now, length)) {
-        this.#paceAt = this.#pacer.nextSendAt(now, length)
+      if (this.#s.pacer === undefined) this.#s.pacer = new Pacer({ rate, quantum: this.#s.config.pacingQuantum })
+      else if (this.#s.pacer.rate !== rate) this.#s.pacer.setRate(rate, now)
+      if (!this.#s.pacer.canSend(now, length)) {
+        this.#s.paceAt = this.#s.pacer.nextSendAt(now, length)
         return false
       }
     }
-    const bucket = this.#tokenBucket
+    const bucket = this.#s.tokenBucket
     if (bucket === undefined || bucket.tryConsume(Math.min(length, bucket.burst), now)) return true
-    this.#paceAt = now + bucket.timeUntil(Math.min(length, bucket.burst), now)
+    this.#s.paceAt = now + bucket.timeUntil(Math.min(length, bucket.burst), now)
     return false
-  }
-
-  /** Whether the state allows sending new data or the FIN. */
-  #canSendData(): boolean {
-    const state = this.#state
-    return state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK'
   }
 
   /**
@@ -1474,57 +1136,30 @@ export class TcpConnection {
    * nothing now (RFC 9293 §3.7.4 Nagle, §3.8.6.2.1 sender SWS avoidance, the windows).
    */
   #nextSendLength(): number {
-    const offset = seqSub(this.#sndNxt, this.#sndUna)
+    const offset = seqSub(this.#s.sndNxt, this.#s.sndUna)
     const unsent = this.sendBuffer.length - offset
-    if (unsent <= 0) return this.#finDue() ? 0 : -1
+    if (unsent <= 0) return this.#s.finDue() ? 0 : -1
     const window = this.#usableWindow()
-    let length = Math.min(this.#superSegmentMax(), unsent, window)
+    let length = Math.min(superSegmentMax(this.#s), unsent, window)
     if (length <= 0) return -1
     // When the window is what cuts a segment of several MSS, cut it at a whole MSS (Linux's
     // tcp_mss_split_point): a super segment of 2.5 MSS would put a short segment on the wire for nothing.
-    const mss = this.#sendMss()
+    const mss = sendMss(this.#s)
     if (length === window && length > mss && length < unsent) length -= length % mss
     // Full segments and retransmissions (below SND.MAX, after a timeout) are never held back.
-    if (length >= mss || seqLt(this.#sndNxt, this.#sndMax)) return length
+    if (length >= mss || seqLt(this.#s.sndNxt, this.#s.sndMax)) return length
     const allQueued = length === unsent
     // Nagle (rules/nagle.ts), then sender SWS avoidance (rules/silly-window.ts).
-    if (this.#nagle.holds(this.#sndUna, this.#sndNxt, this.#config.noDelay, this.#finQueued && allQueued)) return -1
-    if (senderSwsHolds(length, allQueued, this.#maxSndWnd, this.bytesInFlight)) return -1
+    if (this.#s.nagle.holds(this.#s.sndUna, this.#s.sndNxt, this.#s.config.noDelay, this.#s.finQueued && allQueued)) return -1
+    if (senderSwsHolds(length, allQueued, this.#s.maxSndWnd, this.bytesInFlight)) return -1
     return length
-  }
-
-  /** The most payload in one emitted segment: the MSS, or whole MSS multiples up to `segmentationMax` with TSO. */
-  #superSegmentMax(): number {
-    const max = this.#config.segmentationMax
-    const mss = this.#sendMss()
-    return max > mss ? Math.floor(max / mss) * mss : mss
-  }
-
-  /**
-   * The payload of one segment as it will go now: the negotiated payload (the MSS less the timestamps
-   * option) less the room the SACK option takes while we report out-of-order data. RFC 9293 §3.7.1 and
-   * RFC 6691 §2: the MSS bounds the data plus the TCP options beyond the fixed header, so a full-sized
-   * data segment that also carries SACK blocks (RFC 2018 §4: in every ACK while data is held out of
-   * order, piggybacked ones included) must carry less data — as Linux's tcp_current_mss() does.
-   * Without this, every such segment was larger than the path MTU and dropped by the link, so with data
-   * flowing both ways under loss a retransmission that carried SACK blocks could never arrive.
-   * An upper bound of the blocks the next segment carries (a pending D-SACK is counted).
-   */
-  #sendMss(): number {
-    if (!this.#sackOn) return this.#payloadMax
-    const receiver = this.#sackReceiver
-    const held = receiver !== undefined ? receiver.rangeCount + (receiver.hasDsack ? 1 : 0) : this.receiveBuffer.rangeCount
-    if (held === 0) return this.#payloadMax
-    const blocks = Math.min(held, this.#ts.on ? 3 : 4)
-    // NOP NOP kind length, then 8 bytes per block (the layout of emitTcpOptions).
-    return Math.max(1, this.#payloadMax - (SACK_OPTION_OVERHEAD + 8 * blocks))
   }
 
   /** New data and the FIN. @returns the number of segments emitted. */
   #sendData(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    if (!this.#canSendData() || this.#paceAt !== undefined) return 0
+    if (!this.#s.canSendData() || this.#s.paceAt !== undefined) return 0
     // RFC 5681 §4.1 (rules/idle-restart.ts): restart from the restart window after an idle period.
-    if (this.#config.slowStartAfterIdle && this.sendBuffer.length > 0 && this.#idle.due(now, this.rtt.rto, this.bytesInFlight === 0)) {
+    if (this.#s.config.slowStartAfterIdle && this.sendBuffer.length > 0 && this.#s.idle.due(now, this.rtt.rto, this.bytesInFlight === 0)) {
       this.stats.idleRestarts++
       this.congestion.onIdleRestart(now)
     }
@@ -1534,14 +1169,14 @@ export class TcpConnection {
       if (length > 0 && !this.#paced(now, length)) return sent
       if (length < 0) {
         // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
-        const unsent = this.sendBuffer.length - seqSub(this.#sndNxt, this.#sndUna)
-        if (unsent > 0 && this.#sndWnd === 0 && this.bytesInFlight === 0) this.#armPersist(now)
+        const unsent = this.sendBuffer.length - seqSub(this.#s.sndNxt, this.#s.sndUna)
+        if (unsent > 0 && this.#s.sndWnd === 0 && this.bytesInFlight === 0) this.#armPersist(now)
         return sent
       }
-      const offset = seqSub(this.#sndNxt, this.#sndUna)
-      const withFin = this.#finQueued && offset + length === this.sendBuffer.length
+      const offset = seqSub(this.#s.sndNxt, this.#s.sndUna)
+      const withFin = this.#s.finQueued && offset + length === this.sendBuffer.length
       this.#emitData(now, emit, offset, length, withFin)
-      if (this.#pacer?.paced) this.#pacer.onSend(length, now)
+      if (this.#s.pacer?.paced) this.#s.pacer.onSend(length, now)
       sent++
       if (withFin) return sent
     }
@@ -1549,38 +1184,38 @@ export class TcpConnection {
 
   /** RFC 3168 §6.1.2 and §6.1.5 (rules/ecn.ts): new data goes ECT(0), the first after a reduction with CWR; a retransmission Not-ECT. */
   #markEct(out: OutboundSegment, retransmission: boolean): void {
-    const marking = this.#ecn.dataSegment(retransmission)
+    const marking = this.#s.ecn.dataSegment(retransmission)
     out.ecn = marking.ect
     out.flags |= marking.flags
   }
 
   #emitData(now: Micros, emit: (segment: OutboundSegment) => void, offset: number, length: number, fin: boolean): void {
-    const seq = this.#sndNxt
+    const seq = this.#s.sndNxt
     const allSent = offset + length >= this.sendBuffer.length
-    const mss = this.#sendMss() // before #prepare, which may consume a pending D-SACK block
+    const mss = sendMss(this.#s) // before #prepare, which may consume a pending D-SACK block
     const out = this.#prepare(now, seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && allSent ? TcpFlags.PSH : 0))
     out.payloadOffset = offset
     out.payloadLength = length
     if (length > mss) out.segmentSize = mss
     const end = seqAdd(seq, length + (fin ? 1 : 0))
-    if (fin) this.#finSeq = seqAdd(seq, length)
-    this.#nagle.onSent(end, length < mss)
-    const retransmission = seqLt(seq, this.#sndMax)
+    if (fin) this.#s.finSeq = seqAdd(seq, length)
+    this.#s.nagle.onSent(end, length < mss)
+    const retransmission = seqLt(seq, this.#s.sndMax)
     out.retransmission = retransmission
     if (length > 0) this.#markEct(out, retransmission)
     if (retransmission) {
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
-      this.#undo.onRetransmission(out.tsValue, length)
+      this.#s.undo.onRetransmission(out.tsValue, length)
     } else {
-      this.#newDataSent = true
-      this.#frto.onNewDataSent(length)
+      this.#s.newDataSent = true
+      this.#s.frto.onNewDataSent(length)
     }
-    if (length > 0) this.#idle.onDataSent(now)
+    if (length > 0) this.#s.idle.onDataSent(now)
     this.#logSent(now, seq, end, retransmission)
-    this.#sndNxt = end
-    if (seqGt(end, this.#sndMax)) this.#sndMax = end
-    this.#rto.startIfStopped(now, this.rtt.rto)
+    this.#s.sndNxt = end
+    if (seqGt(end, this.#s.sndMax)) this.#s.sndMax = end
+    this.#s.rto.startIfStopped(now, this.rtt.rto)
     this.stats.segmentsOut++
     emit(out)
   }
@@ -1591,17 +1226,17 @@ export class TcpConnection {
    */
   #sendSackRecovery(now: Micros, emit: (segment: OutboundSegment) => void): number {
     let sent = 0
-    if (this.#paceAt !== undefined) return 0
-    const recovery = this.#recovery
+    if (this.#s.paceAt !== undefined) return 0
+    const recovery = this.#s.recovery
     for (let next: RecoverySegment | undefined = recovery.next(); next !== undefined; next = recovery.next()) {
       if (!this.#paced(now, next.length)) break
-      if (this.#pacer?.paced) this.#pacer.onSend(next.length, now)
-      const offset = seqSub(next.seq, this.#sndUna)
+      if (this.#s.pacer?.paced) this.#s.pacer.onSend(next.length, now)
+      const offset = seqSub(next.seq, this.#s.sndUna)
       // The scoreboard counts sequence space, and our FIN takes one number after the data: a hole that
       // reaches it is the data before it plus the FIN flag, never a byte past the send buffer.
       const length = Math.max(0, Math.min(next.length, this.sendBuffer.length - offset))
-      const finInRange = this.#finSeq !== undefined && seqLe(next.seq, this.#finSeq) && seqGt(seqAdd(next.seq, next.length), this.#finSeq)
-      const fin = next.retransmission ? finInRange : this.#finQueued && offset + length === this.sendBuffer.length
+      const finInRange = this.#s.finSeq !== undefined && seqLe(next.seq, this.#s.finSeq) && seqGt(seqAdd(next.seq, next.length), this.#s.finSeq)
+      const fin = next.retransmission ? finInRange : this.#s.finQueued && offset + length === this.sendBuffer.length
       const out = this.#prepare(now, next.seq, (fin ? TcpFlags.FIN : 0) | (length > 0 && offset + length >= this.sendBuffer.length ? TcpFlags.PSH : 0))
       out.payloadOffset = offset
       out.payloadLength = length
@@ -1611,11 +1246,11 @@ export class TcpConnection {
       if (next.retransmission) {
         this.stats.retransmittedSegments++
         this.stats.retransmittedBytes += length
-        this.#undo.onRetransmission(out.tsValue, length)
+        this.#s.undo.onRetransmission(out.tsValue, length)
       } else {
-        if (fin) this.#finSeq = seqAdd(next.seq, length)
-        this.#sndNxt = end
-        if (seqGt(end, this.#sndMax)) this.#sndMax = end
+        if (fin) this.#s.finSeq = seqAdd(next.seq, length)
+        this.#s.sndNxt = end
+        if (seqGt(end, this.#s.sndMax)) this.#s.sndMax = end
       }
       this.#logSent(now, next.seq, end, next.retransmission)
       recovery.onSent(next, end)
@@ -1623,8 +1258,8 @@ export class TcpConnection {
       // tcp_xmit_retransmit_queue rearms it for the head): its ACK cannot come sooner than a round trip
       // from now, and a timer still counting from the last cumulative ACK, which the hole held back,
       // fires before the repair can arrive whenever detecting the loss took more than RTO − RTT.
-      if (next.retransmission && next.seq === this.#sndUna) this.#rto.restart(now, this.rtt.rto)
-      else this.#rto.startIfStopped(now, this.rtt.rto)
+      if (next.retransmission && next.seq === this.#s.sndUna) this.#s.rto.restart(now, this.rtt.rto)
+      else this.#s.rto.startIfStopped(now, this.rtt.rto)
       this.stats.segmentsOut++
       sent++
       emit(out)
@@ -1634,19 +1269,19 @@ export class TcpConnection {
 
   /** Retransmit the first unacknowledged segment (fast retransmit, or a NewReno partial ACK). */
   #sendRetransmitHead(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    const length = Math.min(this.#sendMss(), this.sendBuffer.length)
-    const fin = this.#finSeq !== undefined && length === this.sendBuffer.length
+    const length = Math.min(sendMss(this.#s), this.sendBuffer.length)
+    const fin = this.#s.finSeq !== undefined && length === this.sendBuffer.length
     if (length === 0 && !fin) return 0
-    const out = this.#prepare(now, this.#sndUna, fin ? TcpFlags.FIN : 0)
+    const out = this.#prepare(now, this.#s.sndUna, fin ? TcpFlags.FIN : 0)
     out.payloadOffset = 0
     out.payloadLength = length
     out.retransmission = true
-    this.#logSent(now, this.#sndUna, seqAdd(this.#sndUna, length + (fin ? 1 : 0)), true)
+    this.#logSent(now, this.#s.sndUna, seqAdd(this.#s.sndUna, length + (fin ? 1 : 0)), true)
     this.stats.retransmittedSegments++
     this.stats.retransmittedBytes += length
-    this.#undo.onRetransmission(out.tsValue, length)
+    this.#s.undo.onRetransmission(out.tsValue, length)
     this.stats.segmentsOut++
-    this.#rto.startIfStopped(now, this.rtt.rto)
+    this.#s.rto.startIfStopped(now, this.rtt.rto)
     emit(out)
     return 1
   }
@@ -1658,16 +1293,16 @@ export class TcpConnection {
    */
   #armProbeTimeout(now: Micros): void {
     const eligible =
-      this.#config.tailLossProbe &&
-      this.#sackOn &&
-      this.#synAcked &&
-      !this.#recovery.inRecovery &&
-      this.#rto.timeouts === 0 &&
-      !seqLt(this.#sndNxt, this.#sndMax) &&
-      this.#canSendData() &&
-      !this.#ecn.holdsNewData(this.#rto.at !== undefined) &&
-      !(this.#recovery.scoreboard !== undefined && this.#recovery.scoreboard.sackedBytes > 0)
-    this.#tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#sndMax, this.#sndUna), this.#payloadMax, this.#rto.at)
+      this.#s.config.tailLossProbe &&
+      this.#s.sackOn &&
+      this.#s.synAcked &&
+      !this.#s.recovery.inRecovery &&
+      this.#s.rto.timeouts === 0 &&
+      !seqLt(this.#s.sndNxt, this.#s.sndMax) &&
+      this.#s.canSendData() &&
+      !this.#s.ecn.holdsNewData(this.#s.rto.at !== undefined) &&
+      !(this.#s.recovery.scoreboard !== undefined && this.#s.recovery.scoreboard.sackedBytes > 0)
+    this.#s.tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#s.sndMax, this.#s.sndUna), this.#s.payloadMax, this.#s.rto.at)
   }
 
   /**
@@ -1676,51 +1311,51 @@ export class TcpConnection {
    * episode stays open until the ACKs close it (rules/tail-loss-probe.ts). @returns segments emitted (0 or 1).
    */
   #sendTailLossProbe(now: Micros, emit: (segment: OutboundSegment) => void): number {
-    if (!this.#canSendData() || this.#recovery.inRecovery || this.#tlp.endSeq !== undefined || seqLt(this.#sndNxt, this.#sndMax)) return 0
-    const flight = seqSub(this.#sndMax, this.#sndUna)
+    if (!this.#s.canSendData() || this.#s.recovery.inRecovery || this.#s.tlp.endSeq !== undefined || seqLt(this.#s.sndNxt, this.#s.sndMax)) return 0
+    const flight = seqSub(this.#s.sndMax, this.#s.sndUna)
     if (flight <= 0) return 0
-    const mss = this.#sendMss()
+    const mss = sendMss(this.#s)
     const unsent = this.sendBuffer.length - flight
-    const windowLeft = this.#sndWnd - flight
+    const windowLeft = this.#s.sndWnd - flight
     if (unsent > 0 && windowLeft >= Math.min(unsent, mss)) {
       const length = Math.min(unsent, mss)
-      const fin = this.#finQueued && flight + length === this.sendBuffer.length
+      const fin = this.#s.finQueued && flight + length === this.sendBuffer.length
       this.#emitData(now, emit, flight, length, fin)
-      this.#tlp.onProbeSent(this.#sndMax, false)
+      this.#s.tlp.onProbeSent(this.#s.sndMax, false)
     } else {
       // The last segment again: up to one MSS of data ending where the data sent ends, and the FIN if it went.
-      const finSent = this.#finSeq !== undefined && seqLt(this.#finSeq, this.#sndMax)
-      const dataEnd = finSent ? this.#finSeq! : this.#sndMax
-      const length = Math.min(mss, seqSub(dataEnd, this.#sndUna))
+      const finSent = this.#s.finSeq !== undefined && seqLt(this.#s.finSeq, this.#s.sndMax)
+      const dataEnd = finSent ? this.#s.finSeq! : this.#s.sndMax
+      const length = Math.min(mss, seqSub(dataEnd, this.#s.sndUna))
       const seq = seqAdd(dataEnd, -length)
       const out = this.#prepare(now, seq, (finSent ? TcpFlags.FIN : 0) | (length > 0 ? TcpFlags.PSH : 0))
-      out.payloadOffset = seqSub(seq, this.#sndUna)
+      out.payloadOffset = seqSub(seq, this.#s.sndUna)
       out.payloadLength = length
       out.retransmission = true
-      this.#logSent(now, seq, this.#sndMax, true)
+      this.#logSent(now, seq, this.#s.sndMax, true)
       this.stats.retransmittedSegments++
       this.stats.retransmittedBytes += length
       this.stats.segmentsOut++
       emit(out)
-      this.#tlp.onProbeSent(this.#sndMax, true)
+      this.#s.tlp.onProbeSent(this.#s.sndMax, true)
     }
     this.stats.tailLossProbes++
     // RFC 8985 §7.3: after the probe, the RTO timer (not another PTO) guards the flight.
-    this.#rto.restart(now, this.rtt.rto)
+    this.#s.rto.restart(now, this.rtt.rto)
     return 1
   }
 
   /** A tail loss probe repaired a loss (RFC 8985 §7.4.2): one fast-recovery reduction, unless a recovery is under way. */
   #tailLossProbeRepaired(now: Micros): void {
     this.stats.tailLossProbeRecoveries++
-    if (this.#measurement !== undefined) this.#measurement.lostPackets++
+    if (this.#s.measurement !== undefined) this.#s.measurement.lostPackets++
     // RFC 3168 §6.1.2: not when an ECN reduction already covers this window (one reduction per window of
     // data); when it reduces, the next new data segment carries CWR (a reduction "for any reason").
-    if (!this.#recovery.inRecovery && !this.#ecn.covers(this.#sndUna)) {
+    if (!this.#s.recovery.inRecovery && !this.#s.ecn.covers(this.#s.sndUna)) {
       const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
       this.congestion.onEnterRecovery(now, inNetwork, true)
       this.congestion.onExitRecovery(now, this.bytesInFlight)
-      this.#ecn.onLossReduction(this.#sndMax)
+      this.#s.ecn.onLossReduction(this.#s.sndMax)
     }
   }
 
@@ -1732,59 +1367,59 @@ export class TcpConnection {
    * CWR state, the reduction cannot be undone by a later D-SACK or Eifel check: the congestion was real.
    */
   #ecnEcho(now: Micros): void {
-    const recovery = this.#recovery
-    const lossReduced = recovery.inRecovery || this.#rto.timeouts > 0
-    const windowEnd = recovery.inRecovery ? recovery.recover : this.#sndMax
-    if (!this.#ecn.onEce(this.#sndUna, windowEnd, !lossReduced)) return
-    this.#undo.onCongestion()
+    const recovery = this.#s.recovery
+    const lossReduced = recovery.inRecovery || this.#s.rto.timeouts > 0
+    const windowEnd = recovery.inRecovery ? recovery.recover : this.#s.sndMax
+    if (!this.#s.ecn.onEce(this.#s.sndUna, windowEnd, !lossReduced)) return
+    this.#s.undo.onCongestion()
     const windowBefore = this.congestion.window
     const inNetwork = Math.min(this.bytesInFlight, windowBefore)
     this.congestion.onEnterRecovery(now, inNetwork, true)
     this.congestion.onExitRecovery(now, this.bytesInFlight)
     // RFC 3168 §6.1.2: at a window of one segment, halving cannot slow the sender; the timer does.
-    if (this.#ecn.onReductionAtOneSegment(windowBefore, this.#payloadMax)) this.#rto.restart(now, this.rtt.rto)
+    if (this.#s.ecn.onReductionAtOneSegment(windowBefore, this.#s.payloadMax)) this.#s.rto.restart(now, this.rtt.rto)
   }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */
   #sendProbe(now: Micros, emit: (segment: OutboundSegment) => void): void {
-    const kind = this.#probePending
-    this.#probePending = undefined
+    const kind = this.#s.probePending
+    this.#s.probePending = undefined
     if (kind === 'window') {
       // As Linux does: an old sequence number and no data, which the peer must answer with its window.
-      const out = this.#prepare(now, seqAdd(this.#sndUna, -1), 0)
+      const out = this.#prepare(now, seqAdd(this.#s.sndUna, -1), 0)
       this.stats.windowProbes++
       this.stats.segmentsOut++
       emit(out)
-      if (this.#sndWnd === 0) this.#armPersist(now)
+      if (this.#s.sndWnd === 0) this.#armPersist(now)
       return
     }
-    const out = this.#prepare(now, seqAdd(this.#sndUna, -1), 0)
+    const out = this.#prepare(now, seqAdd(this.#s.sndUna, -1), 0)
     this.stats.keepAliveProbes++
     this.stats.segmentsOut++
     emit(out)
-    this.#keepAlive.onProbeSent(now, this.#config.keepAliveInterval)
+    this.#s.keepAlive.onProbeSent(now, this.#s.config.keepAliveInterval)
   }
 
   /** Arm the persist timer (rules/persist-timer.ts) from the RTO, or the initial RTO before any RTT sample. */
   #armPersist(now: Micros): void {
-    this.#persist.arm(now, this.rtt.smoothedRtt === undefined ? undefined : this.rtt.rto, this.#config.initialRto)
+    this.#s.persist.arm(now, this.rtt.smoothedRtt === undefined ? undefined : this.rtt.rto, this.#s.config.initialRto)
   }
 
   /** Keepalive (rules/keepalive.ts) runs while the connection is open and idle. */
   #armIdleTimers(now: Micros): void {
-    if (!this.#config.keepAlive) return
-    const state = this.#state
+    if (!this.#s.config.keepAlive) return
+    const state = this.#s.state
     const idle = (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0
-    this.#keepAlive.armIfIdle(now, idle, this.#lastReceivedAt, this.#config.keepAliveIdle, this.#config.keepAliveInterval)
+    this.#s.keepAlive.armIfIdle(now, idle, this.#s.lastReceivedAt, this.#s.config.keepAliveIdle, this.#s.config.keepAliveInterval)
   }
 
   // ---------------------------------------------------------------- receive window
 
   /** After the application read: an ACK is due if the window opened by enough (RFC 9293 §3.8.6.2.2). */
   #maybeWindowUpdate(): void {
-    if (this.#state === 'CLOSED' || this.#finReceived) return
+    if (this.#s.state === 'CLOSED' || this.#s.finReceived) return
     // A window update goes at once, as its own segment (rules/receive-window.ts, rules/delayed-ack.ts).
-    if (this.#rcvWindow.updateDue(this.#rcvNxt)) this.#acks.owePureOnce()
+    if (this.#s.rcvWindow.updateDue(this.#s.rcvNxt)) this.#s.acks.owePureOnce()
   }
 
 }
