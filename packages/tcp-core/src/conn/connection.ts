@@ -31,6 +31,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { enterClosed, enterTimeWait, establish, fail } from './rules/state-transitions.js'
 import { DEFAULT_PEER_MSS, sendMss, superSegmentMax, TIMESTAMPS_OPTION_LENGTH } from './rules/segment-size.js'
 
 export { TcpError, type TcpConnectionStats, type TcpErrorCode, TcpEvents, type TcpState } from './connection-types.js'
@@ -303,11 +304,11 @@ export class TcpConnection {
   /** Abort (RFC 9293 §3.10.5, ABORT): send a reset and go to CLOSED at once; buffered data is discarded. */
   abort(): void {
     if (this.#s.state === 'CLOSED' || this.#s.state === 'TIME-WAIT' || this.#s.state === 'LISTEN') {
-      this.#enterClosed(undefined)
+      enterClosed(this.#s, undefined)
       return
     }
     if (this.#s.state !== 'SYN-SENT') this.#s.resetToSend = { seq: this.#s.sndNxt, ack: 0, flags: TcpFlags.RST }
-    this.#enterClosed(undefined)
+    enterClosed(this.#s, undefined)
   }
 
   /**
@@ -351,7 +352,7 @@ export class TcpConnection {
     }
     // Second, the RST bit (RFC 5961 §3.2 leaves SYN-SENT as RFC 793 had it: only with an acceptable ACK).
     if (flags & TcpFlags.RST) {
-      if (hasAck) this.#fail('ECONNREFUSED')
+      if (hasAck) fail(this.#s, 'ECONNREFUSED')
       return
     }
     // Fourth, the SYN bit.
@@ -365,7 +366,7 @@ export class TcpConnection {
       this.#s.sndWl1 = segment.seq
       this.#s.sndWl2 = segment.ack
       this.#acknowledge(now, segment.ack, undefined)
-      this.#establish()
+      establish(this.#s)
       this.#s.acks.now = true
       if (segment.payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
     } else {
@@ -474,7 +475,7 @@ export class TcpConnection {
       this.#s.sndWnd = segment.window << this.#s.sndShift
       this.#s.sndWl1 = segment.seq
       this.#s.sndWl2 = ack
-      this.#establish()
+      establish(this.#s)
     }
     // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (SND.MAX here, for probes and go-back-N).
     if (seqGt(ack, this.#s.sndMax) || seqLt(ack, seqAdd(this.#s.sndUna, -this.#s.maxSndWnd))) {
@@ -534,10 +535,10 @@ export class TcpConnection {
         if (finAcked) this.#s.state = 'FIN-WAIT-2'
         break
       case 'CLOSING':
-        if (finAcked) this.#enterTimeWait(now)
+        if (finAcked) enterTimeWait(this.#s, now)
         return false
       case 'LAST-ACK':
-        if (finAcked) this.#enterClosed(undefined)
+        if (finAcked) enterClosed(this.#s, undefined)
         return false
       case 'TIME-WAIT':
         // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
@@ -684,11 +685,11 @@ export class TcpConnection {
         break
       case 'FIN-WAIT-1':
         // Our FIN not yet acknowledged: simultaneous close.
-        if (this.#s.finAcked()) this.#enterTimeWait(now)
+        if (this.#s.finAcked()) enterTimeWait(this.#s, now)
         else this.#s.state = 'CLOSING'
         break
       case 'FIN-WAIT-2':
-        this.#enterTimeWait(now)
+        enterTimeWait(this.#s, now)
         break
     }
   }
@@ -697,15 +698,15 @@ export class TcpConnection {
     switch (this.#s.state) {
       case 'SYN-RECEIVED':
         // RFC 9293 §3.10.7.4: from a passive open, back to LISTEN; the listener simply forgets us.
-        this.#fail('ECONNREFUSED')
+        fail(this.#s, 'ECONNREFUSED')
         return
       case 'CLOSING':
       case 'LAST-ACK':
       case 'TIME-WAIT':
-        this.#enterClosed(undefined)
+        enterClosed(this.#s, undefined)
         return
       default:
-        this.#fail('ECONNRESET')
+        fail(this.#s, 'ECONNRESET')
     }
   }
 
@@ -741,43 +742,9 @@ export class TcpConnection {
     this.#s.rcvWindow.setRight(this.#s.rcvNxt, this.receiveBuffer.window)
   }
 
-  #establish(): void {
-    this.#s.state = 'ESTABLISHED'
-    this.#s.synPending = false
-    this.#s.events |= TcpEvents.CONNECTED | TcpEvents.WRITABLE
-    if (this.#s.finQueued) this.#s.state = 'FIN-WAIT-1'
-  }
 
-  #enterTimeWait(now: Micros): void {
-    this.#s.state = 'TIME-WAIT'
-    this.#s.rto.stop()
-    this.#s.persist.stop()
-    this.#s.keepAlive.at = undefined
-    this.#s.timeWait.start(now, this.#s.config.timeWaitTimeout)
-    this.#s.events |= TcpEvents.PEER_CLOSED
-  }
 
-  #fail(code: TcpErrorCode): void {
-    this.#enterClosed(code)
-  }
 
-  #enterClosed(error: TcpErrorCode | undefined): void {
-    if (this.#s.state === 'CLOSED') return
-    this.#s.state = 'CLOSED'
-    if (error !== undefined) {
-      this.#s.error = error
-      this.#s.events |= TcpEvents.ERROR
-    }
-    this.#s.events |= TcpEvents.CLOSED | TcpEvents.READABLE
-    this.#s.rto.stop()
-    this.#s.acks.clear()
-    this.#s.persist.stop()
-    this.#s.keepAlive.at = undefined
-    this.#s.timeWait.at = undefined
-    this.#s.synPending = false
-    this.#s.recovery.retransmitHead = false
-    this.#s.probePending = undefined
-  }
 
   /**
    * RFC 3522 §3.2 Eifel detection (rules/spurious-undo.ts) on the first ACK that advances SND.UNA after a
@@ -875,7 +842,7 @@ export class TcpConnection {
 
   #runTimers(now: Micros): void {
     if (this.#s.timeWait.expired(now)) {
-      this.#enterClosed(undefined)
+      enterClosed(this.#s, undefined)
       return
     }
     if (this.#s.paceAt !== undefined && now >= this.#s.paceAt) this.#s.paceAt = undefined
@@ -888,7 +855,7 @@ export class TcpConnection {
     if (this.#s.config.keepAlive) {
       const keepAlive = this.#s.keepAlive.due(now, this.#s.config.keepAliveCount)
       if (keepAlive === 'dead') {
-        this.#fail('ETIMEDOUT')
+        fail(this.#s, 'ETIMEDOUT')
         return
       }
       if (keepAlive === 'probe') this.#s.probePending = 'keepalive'
@@ -901,7 +868,7 @@ export class TcpConnection {
     this.#s.tlp.cancel()
     const limit = this.#s.synAcked ? this.#s.config.maxRetransmits : this.#s.config.synRetries
     if (this.#s.rto.onTimeout(now, limit, this.#s.config.userTimeout) === 'give-up') {
-      this.#fail('ETIMEDOUT')
+      fail(this.#s, 'ETIMEDOUT')
       return
     }
     this.stats.retransmitTimeouts++
