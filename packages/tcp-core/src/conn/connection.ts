@@ -31,6 +31,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { takeSynOptions } from './rules/syn-options.js'
 import { enterClosed, enterTimeWait, establish, fail } from './rules/state-transitions.js'
 import { DEFAULT_PEER_MSS, sendMss, superSegmentMax, TIMESTAMPS_OPTION_LENGTH } from './rules/segment-size.js'
 
@@ -83,7 +84,7 @@ export class TcpConnection {
    */
   static accept(config: TcpConfig, now: Micros, iss: number, syn: InboundSegment, tsOffset?: number): TcpConnection {
     const connection = new TcpConnection(config, now, iss, 'SYN-RECEIVED', tsOffset)
-    connection.#takeSynOptions(syn, now)
+    takeSynOptions(connection.#s, syn, now)
     connection.#s.ecn.onSyn(config.ecn, syn.flags) // RFC 3168 §6.1.1
     connection.#s.sndWnd = syn.window // RFC 7323 §2.2: the window in a SYN is never scaled
     connection.#s.maxSndWnd = syn.window
@@ -357,7 +358,7 @@ export class TcpConnection {
     }
     // Fourth, the SYN bit.
     if (!(flags & TcpFlags.SYN)) return
-    this.#takeSynOptions(segment, now)
+    takeSynOptions(this.#s, segment, now)
     this.#s.lastReceivedAt = now
     if (hasAck) {
       this.#s.ecn.onSynAck(flags) // RFC 3168 §6.1.1
@@ -718,29 +719,6 @@ export class TcpConnection {
     this.#s.acks.owePure()
   }
 
-  #takeSynOptions(syn: InboundSegment, now: Micros): void {
-    this.#s.irs = syn.seq
-    this.#s.rcvNxt = seqAdd(syn.seq, 1)
-    this.#s.lastAckSent = this.#s.rcvNxt
-    // RFC 7323 §2.2: scaling only when both sides sent the option; §2.3: shifts above 14 are taken as 14.
-    if (this.#s.offerWindowScale >= 0 && syn.windowScale !== undefined) {
-      this.#s.sndShift = Math.min(syn.windowScale, MAX_WINDOW_SHIFT)
-      this.#s.rcvWindow.shift = this.#s.offerWindowScale
-    } else {
-      this.#s.sndShift = 0
-      this.#s.rcvWindow.shift = 0
-      this.#s.offerWindowScale = -1
-    }
-    this.#s.ts.negotiate(this.#s.config.timestamps, syn.tsValue, now)
-    this.#s.sackOn = this.#s.config.sack && syn.sackPermitted
-    // RFC 9293 §3.7.1: send no more than the peer's MSS (536 without the option), nor more than our own.
-    const peerMss = syn.mss ?? DEFAULT_PEER_MSS
-    this.#s.payloadMax = Math.max(1, Math.min(peerMss, this.#s.config.mss) - (this.#s.ts.on ? TIMESTAMPS_OPTION_LENGTH : 0))
-    this.congestion.setMss(this.#s.payloadMax)
-    // The scoreboard and the receiver's block list are made when first needed (the first SACK block, the
-    // first out-of-order segment), so an idle connection does not pay for them.
-    this.#s.rcvWindow.setRight(this.#s.rcvNxt, this.receiveBuffer.window)
-  }
 
 
 
