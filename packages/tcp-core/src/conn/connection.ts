@@ -31,6 +31,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { ackAcceptable, challengeAck, resetArrived, timeWaitResetIgnored } from './rules/rst-and-syn-checks.js'
 import { takeSynOptions } from './rules/syn-options.js'
 import { enterClosed, enterTimeWait, establish, fail } from './rules/state-transitions.js'
 import { DEFAULT_PEER_MSS, sendMss, superSegmentMax, TIMESTAMPS_OPTION_LENGTH } from './rules/segment-size.js'
@@ -400,12 +401,8 @@ export class TcpConnection {
       this.#s.acks.owePure() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
       return
     }
-    // RFC 1337 §3 (F1): a RST in TIME-WAIT is ignored, so an old duplicate cannot end TIME-WAIT early
-    // ("TIME-WAIT assassination"). Linux does the same with net.ipv4.tcp_rfc1337 = 1.
-    if (this.#s.state === 'TIME-WAIT' && flags & TcpFlags.RST) {
-      this.stats.timeWaitResetsIgnored++
-      return
-    }
+    // RFC 1337 §3 (rules/rst-and-syn-checks.ts): no TIME-WAIT assassination.
+    if (timeWaitResetIgnored(this.#s, flags)) return
     // First, check the sequence number.
     const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
     const window = this.#s.rcvWindow.advertised(this.#s.rcvNxt)
@@ -429,15 +426,14 @@ export class TcpConnection {
     this.#s.keepAlive.onPeerHeard()
     // RFC 7323 §4.3 and §5.5 (rules/timestamps.ts).
     this.#s.ts.remember(segment, this.#s.lastAckSent, now)
-    // Second, the RST bit (RFC 5961 §3.2).
+    // Second, the RST bit (RFC 5961 §3.2, rules/rst-and-syn-checks.ts).
     if (flags & TcpFlags.RST) {
-      if (segment.seq === this.#s.rcvNxt) this.#resetReceived()
-      else this.#challengeAck(now)
+      resetArrived(this.#s, now, segment.seq)
       return
     }
     // Fourth, the SYN bit (RFC 5961 §4.2): a challenge ACK, whatever its sequence number.
     if (flags & TcpFlags.SYN) {
-      this.#challengeAck(now)
+      challengeAck(this.#s, now)
       return
     }
     // RFC 3168 §6.1.3 (rules/ecn.ts): a CWR ends our echo, a CE mark on data starts it.
@@ -478,11 +474,8 @@ export class TcpConnection {
       this.#s.sndWl2 = ack
       establish(this.#s)
     }
-    // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (SND.MAX here, for probes and go-back-N).
-    if (seqGt(ack, this.#s.sndMax) || seqLt(ack, seqAdd(this.#s.sndUna, -this.#s.maxSndWnd))) {
-      this.#challengeAck(now)
-      return false
-    }
+    // RFC 5961 §5.2 (rules/rst-and-syn-checks.ts).
+    if (!ackAcceptable(this.#s, now, ack)) return false
     const scaledWindow = segment.window << this.#s.sndShift
     // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not (rules/loss-recovery/).
     const recovery = this.#s.recovery
@@ -695,29 +688,7 @@ export class TcpConnection {
     }
   }
 
-  #resetReceived(): void {
-    switch (this.#s.state) {
-      case 'SYN-RECEIVED':
-        // RFC 9293 §3.10.7.4: from a passive open, back to LISTEN; the listener simply forgets us.
-        fail(this.#s, 'ECONNREFUSED')
-        return
-      case 'CLOSING':
-      case 'LAST-ACK':
-      case 'TIME-WAIT':
-        enterClosed(this.#s, undefined)
-        return
-      default:
-        fail(this.#s, 'ECONNRESET')
-    }
-  }
 
-  /** A challenge ACK, within RFC 5961 §7's rate limit (rules/challenge-ack.ts). */
-  #challengeAck(now: Micros): void {
-    if (!this.#s.challenges.allow(now)) return
-    this.stats.challengeAcks++
-    // RFC 5961 §3.2, §4.2, §5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, a segment of its own.
-    this.#s.acks.owePure()
-  }
 
 
 
