@@ -24,13 +24,18 @@ import type { RttEstimator } from './rtt-estimator.js'
 import type { InboundSegment, OutboundSegment } from './segment.js'
 import type { SendBuffer } from './send-buffer.js'
 import type { TcpConfig } from './tcp-config.js'
-import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, windowShiftFor } from './rules/receive-window.js'
+import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, windowShiftFor, windowUpdateAfterRead } from './rules/receive-window.js'
 import type { TimeWaitHandoff } from './rules/time-wait.js'
 import { icmpSequenceAcceptable, loweredPayload } from './rules/path-mtu.js'
 import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { checkApplicationLimited } from './rules/delivery-rate.js'
+import { armKeepAlive } from './rules/keepalive.js'
+import { armPersist } from './rules/persist-timer.js'
+import { retransmitTimeout } from './rules/retransmission-timer.js'
+import { armProbeTimeout, tailLossProbeRepaired } from './rules/tail-loss-probe.js'
 import { ackAcceptable, challengeAck, resetArrived, timeWaitResetIgnored } from './rules/rst-and-syn-checks.js'
 import { takeSynOptions } from './rules/syn-options.js'
 import { enterClosed, enterTimeWait, establish, fail } from './rules/state-transitions.js'
@@ -271,14 +276,14 @@ export class TcpConnection {
    */
   read(target: Uint8Array, offset = 0, length = target.byteLength - offset): number {
     const count = this.receiveBuffer.read(target, offset, length)
-    if (count > 0) this.#maybeWindowUpdate()
+    if (count > 0) windowUpdateAfterRead(this.#s)
     return count
   }
 
   /** Consume `count` readable bytes without copying them (after a `peek`). */
   consume(count: number): void {
     this.receiveBuffer.consume(count)
-    this.#maybeWindowUpdate()
+    windowUpdateAfterRead(this.#s)
   }
 
   /**
@@ -487,7 +492,7 @@ export class TcpConnection {
       measurement.lostPackets = 0
     }
     const recoveryBefore = recovery.inRecovery
-    if (this.#s.tlp.onAck(ack, this.#s.sndUna, segment.payloadLength > 0, sack, this.#s.payloadMax)) this.#tailLossProbeRepaired(now)
+    if (this.#s.tlp.onAck(ack, this.#s.sndUna, segment.payloadLength > 0, sack, this.#s.payloadMax)) tailLossProbeRepaired(this.#s, now)
     recovery.afterSack(now, sack, segment.sackBlocks)
     const ackedBefore = this.stats.bytesOut
     const advanced = seqGt(ack, this.#s.sndUna)
@@ -513,7 +518,7 @@ export class TcpConnection {
     this.#s.delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
     if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#s.ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
     // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
-    if (this.#s.tlp.timeoutAt !== undefined || advanced) this.#armProbeTimeout(now)
+    if (this.#s.tlp.timeoutAt !== undefined || advanced) armProbeTimeout(this.#s, now)
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
     if (seqLt(this.#s.sndWl1, segment.seq) || (this.#s.sndWl1 === segment.seq && seqLe(this.#s.sndWl2, ack))) {
       const opened = scaledWindow > this.#s.sndWnd
@@ -799,7 +804,7 @@ export class TcpConnection {
     this.#s.tlp.runTimer(now)
     this.#s.recovery.runTimer(now)
     // RFC 3168 §6.1.2 (rules/ecn.ts): the timer an ECE reset at a one-segment window, with nothing outstanding, only lets new data go.
-    if (this.#s.rto.expired(now) && !this.#s.ecn.onTimerExpired(seqGt(this.#s.sndMax, this.#s.sndUna))) this.#retransmitTimeout(now)
+    if (this.#s.rto.expired(now) && !this.#s.ecn.onTimerExpired(seqGt(this.#s.sndMax, this.#s.sndUna))) retransmitTimeout(this.#s, now)
     if (this.#s.persist.due(now)) this.#s.probePending = 'window'
     if (this.#s.config.keepAlive) {
       const keepAlive = this.#s.keepAlive.due(now, this.#s.config.keepAliveCount)
@@ -811,31 +816,6 @@ export class TcpConnection {
     }
   }
 
-  /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. */
-  #retransmitTimeout(now: Micros): void {
-    // The RTO takes over: no probe now, and none until the timeout's recovery is over (RFC 8985 §7.2).
-    this.#s.tlp.cancel()
-    const limit = this.#s.synAcked ? this.#s.config.maxRetransmits : this.#s.config.synRetries
-    if (this.#s.rto.onTimeout(now, limit, this.#s.config.userTimeout) === 'give-up') {
-      fail(this.#s, 'ETIMEDOUT')
-      return
-    }
-    this.stats.retransmitTimeouts++
-    this.rtt.backOff()
-    // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
-    this.#s.undo.onTimeout(this.#s.rto.timeouts === 1, this.#s.ts.on, this.congestion.onUndo !== undefined)
-    if (!this.#s.synAcked) {
-      this.#s.synPending = true
-      return
-    }
-    this.congestion.onRetransmitTimeout(now, this.bytesInFlight)
-    this.#s.ecn.onLossReduction(this.#s.sndMax) // RFC 3168 §6.1.2: CWR answers any echo
-    // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
-    this.#s.recovery.onTimeout()
-    // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
-    this.#s.frto.onTimeout(this.#s.rto.timeouts === 1 && this.congestion.onUndo !== undefined, this.#s.sndMax, this.#s.sackOn)
-    this.#s.sndNxt = this.#s.sndUna
-  }
 
   // ---------------------------------------------------------------- sending
 
@@ -889,28 +869,16 @@ export class TcpConnection {
       // RFC 8985 §7.3: if new data just went, it is the probe's ACK trigger already.
       if (!this.#s.newDataSent) sent += this.#sendTailLossProbe(now, emit)
     }
-    if (this.#s.newDataSent) this.#armProbeTimeout(now)
+    if (this.#s.newDataSent) armProbeTimeout(this.#s, now)
     if (this.#s.probePending !== undefined) {
       this.#sendProbe(now, emit)
       sent++
     }
     if (sent === 0 && this.#s.acks.now) this.#sendAck(now, emit)
-    this.#checkApplicationLimited()
-    this.#armIdleTimers(now)
+    checkApplicationLimited(this.#s)
+    armKeepAlive(this.#s, now)
   }
 
-  /**
-   * draft-cheng-iccrg-delivery-rate-estimation §3.4 (rules/delivery-rate.ts): after sending what it could,
-   * the connection is application-limited when less than a segment is left to send, nothing waits for
-   * retransmission, and cwnd has room for more. A pacer holding data back is not the application's doing.
-   */
-  #checkApplicationLimited(): void {
-    if (!this.#s.canSendData() || this.#s.recovery.inRecovery || this.#s.paceAt !== undefined || seqLt(this.#s.sndNxt, this.#s.sndMax)) return
-    const inFlight = this.bytesInFlight
-    if (this.sendBuffer.length - inFlight >= this.#s.payloadMax) return
-    if (inFlight >= this.congestion.window) return
-    this.#s.delivery.markApplicationLimited(inFlight)
-  }
 
 
   #sendSyn(now: Micros, emit: (segment: OutboundSegment) => void): void {
@@ -1086,7 +1054,7 @@ export class TcpConnection {
       if (length < 0) {
         // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
         const unsent = this.sendBuffer.length - seqSub(this.#s.sndNxt, this.#s.sndUna)
-        if (unsent > 0 && this.#s.sndWnd === 0 && this.bytesInFlight === 0) this.#armPersist(now)
+        if (unsent > 0 && this.#s.sndWnd === 0 && this.bytesInFlight === 0) armPersist(this.#s, now)
         return sent
       }
       const offset = seqSub(this.#s.sndNxt, this.#s.sndUna)
@@ -1202,24 +1170,6 @@ export class TcpConnection {
     return 1
   }
 
-  /**
-   * RFC 8985 §7.2 (rules/tail-loss-probe.ts): (re)start the probe timeout, or cancel it, when a probe may
-   * go: with SACK, nothing SACKed, not in recovery nor after an RTO (going back from SND.UNA), the
-   * connection able to send.
-   */
-  #armProbeTimeout(now: Micros): void {
-    const eligible =
-      this.#s.config.tailLossProbe &&
-      this.#s.sackOn &&
-      this.#s.synAcked &&
-      !this.#s.recovery.inRecovery &&
-      this.#s.rto.timeouts === 0 &&
-      !seqLt(this.#s.sndNxt, this.#s.sndMax) &&
-      this.#s.canSendData() &&
-      !this.#s.ecn.holdsNewData(this.#s.rto.at !== undefined) &&
-      !(this.#s.recovery.scoreboard !== undefined && this.#s.recovery.scoreboard.sackedBytes > 0)
-    this.#s.tlp.arm(now, eligible, this.rtt.smoothedRtt, seqSub(this.#s.sndMax, this.#s.sndUna), this.#s.payloadMax, this.#s.rto.at)
-  }
 
   /**
    * RFC 8985 §7.3 TLP_send_probe(): one segment of new data if there is some and the peer's window takes
@@ -1261,19 +1211,6 @@ export class TcpConnection {
     return 1
   }
 
-  /** A tail loss probe repaired a loss (RFC 8985 §7.4.2): one fast-recovery reduction, unless a recovery is under way. */
-  #tailLossProbeRepaired(now: Micros): void {
-    this.stats.tailLossProbeRecoveries++
-    if (this.#s.measurement !== undefined) this.#s.measurement.lostPackets++
-    // RFC 3168 §6.1.2: not when an ECN reduction already covers this window (one reduction per window of
-    // data); when it reduces, the next new data segment carries CWR (a reduction "for any reason").
-    if (!this.#s.recovery.inRecovery && !this.#s.ecn.covers(this.#s.sndUna)) {
-      const inNetwork = Math.min(this.bytesInFlight, this.congestion.window)
-      this.congestion.onEnterRecovery(now, inNetwork, true)
-      this.congestion.onExitRecovery(now, this.bytesInFlight)
-      this.#s.ecn.onLossReduction(this.#s.sndMax)
-    }
-  }
 
   /**
    * RFC 3168 §6.1.2 (rules/ecn.ts): an ACK with ECE. Once per window of data, the window is reduced as
@@ -1306,7 +1243,7 @@ export class TcpConnection {
       this.stats.windowProbes++
       this.stats.segmentsOut++
       emit(out)
-      if (this.#s.sndWnd === 0) this.#armPersist(now)
+      if (this.#s.sndWnd === 0) armPersist(this.#s, now)
       return
     }
     const out = this.#prepare(now, seqAdd(this.#s.sndUna, -1), 0)
@@ -1316,27 +1253,10 @@ export class TcpConnection {
     this.#s.keepAlive.onProbeSent(now, this.#s.config.keepAliveInterval)
   }
 
-  /** Arm the persist timer (rules/persist-timer.ts) from the RTO, or the initial RTO before any RTT sample. */
-  #armPersist(now: Micros): void {
-    this.#s.persist.arm(now, this.rtt.smoothedRtt === undefined ? undefined : this.rtt.rto, this.#s.config.initialRto)
-  }
 
-  /** Keepalive (rules/keepalive.ts) runs while the connection is open and idle. */
-  #armIdleTimers(now: Micros): void {
-    if (!this.#s.config.keepAlive) return
-    const state = this.#s.state
-    const idle = (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && this.bytesInFlight === 0 && this.sendBuffer.length === 0
-    this.#s.keepAlive.armIfIdle(now, idle, this.#s.lastReceivedAt, this.#s.config.keepAliveIdle, this.#s.config.keepAliveInterval)
-  }
 
   // ---------------------------------------------------------------- receive window
 
-  /** After the application read: an ACK is due if the window opened by enough (RFC 9293 §3.8.6.2.2). */
-  #maybeWindowUpdate(): void {
-    if (this.#s.state === 'CLOSED' || this.#s.finReceived) return
-    // A window update goes at once, as its own segment (rules/receive-window.ts, rules/delayed-ack.ts).
-    if (this.#s.rcvWindow.updateDue(this.#s.rcvNxt)) this.#s.acks.owePureOnce()
-  }
 
 }
 
