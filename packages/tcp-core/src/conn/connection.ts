@@ -31,6 +31,9 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { ecnEchoArrived } from './rules/ecn.js'
+import { eifelCheck } from './rules/spurious-undo.js'
+import { frtoStep } from './rules/loss-recovery/frto.js'
 import { checkApplicationLimited } from './rules/delivery-rate.js'
 import { armKeepAlive } from './rules/keepalive.js'
 import { armPersist } from './rules/persist-timer.js'
@@ -503,8 +506,8 @@ export class TcpConnection {
     }
     // RFC 8985 §6.2 step 5 and RFC 6937 §3 (RACK mode): mark what is lost, set what recovery may send.
     recovery.afterAck(now, sack !== undefined ? sack.deliveredBytes : this.stats.bytesOut - ackedBefore)
-    if (this.#s.undo.eifelPending && advanced) this.#eifelCheck(now, segment)
-    if (this.#s.frto.active) this.#frtoStep(now, advanced, ack)
+    if (this.#s.undo.eifelPending && advanced) eifelCheck(this.#s, now, segment)
+    if (this.#s.frto.active) frtoStep(this.#s, now, advanced, ack)
     if (this.#s.undo.recoverySpurious(this.#s.sndUna, sack?.dsackBlock, recovery.inRecovery)) {
       this.stats.spuriousRecoveries++
       this.congestion.onUndo?.(now)
@@ -512,7 +515,7 @@ export class TcpConnection {
     if (this.#s.ecn.on) {
       // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
       if (recovery.inRecovery && !recoveryBefore && recovery.reduced) this.#s.ecn.onLossReduction(recovery.recover)
-      if (segment.flags & TcpFlags.ECE) this.#ecnEcho(now)
+      if (segment.flags & TcpFlags.ECE) ecnEchoArrived(this.#s, now)
     }
     // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
     this.#s.delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
@@ -700,52 +703,8 @@ export class TcpConnection {
 
 
 
-  /**
-   * RFC 3522 §3.2 Eifel detection (rules/spurious-undo.ts) on the first ACK that advances SND.UNA after a
-   * timeout. The response (RFC 4015 §3.2): restore cwnd and ssthresh, and resume with new data
-   * (SND.NXT = SND.MAX) instead of resending the rest of the flight.
-   */
-  #eifelCheck(now: Micros, segment: InboundSegment): void {
-    if (!this.#s.undo.eifelSpurious(segment.tsEcho)) return
-    this.stats.spuriousTimeouts++
-    this.congestion.onUndo?.(now)
-    this.#s.frto.cancel()
-    if (seqLt(this.#s.sndNxt, this.#s.sndMax)) this.#s.sndNxt = this.#s.sndMax
-  }
 
-  /** RFC 5682 §2 steps 2–3 (rules/loss-recovery/frto.ts) on an ACK after a timeout. */
-  #frtoStep(now: Micros, advanced: boolean, ack: number): void {
-    const unsent = this.sendBuffer.length - seqSub(this.#s.sndMax, this.#s.sndUna)
-    const newData = unsent > 0 && this.#s.sndWnd > seqSub(this.#s.sndMax, this.#s.sndUna)
-    switch (this.#s.frto.onAck(advanced, ack, newData, this.#s.payloadMax, this.#s.frto.sack ? this.#sackedBelow(this.#s.frto.recover) : 0)) {
-      case FrtoStep.SendNew:
-        // Step 2b: new data instead of the rest of the flight.
-        this.#s.sndNxt = this.#s.sndMax
-        return
-      case FrtoStep.Conventional:
-        // Step 3a: the timeout was real: the flight goes again from SND.UNA.
-        this.#s.sndNxt = this.#s.sndUna
-        return
-      case FrtoStep.Spurious:
-        // Step 3b; the response of RFC 4015 §3.2: restore cwnd and ssthresh, keep sending new data.
-        this.stats.spuriousTimeouts++
-        this.congestion.onUndo?.(now)
-        return
-    }
-  }
 
-  /** SACKed octets between SND.UNA and `end` (F-RTO's SACK-enhanced step 3, RFC 5682 §3; only after a timeout, so the copy of the ranges is rare). */
-  #sackedBelow(end: number): number {
-    const scoreboard = this.#s.recovery.scoreboard
-    if (scoreboard === undefined || scoreboard.sackedBytes === 0) return 0
-    let total = 0
-    for (const range of scoreboard.sackedRanges()) {
-      const left = seqLt(range.left, this.#s.sndUna) ? this.#s.sndUna : range.left
-      const right = seqGt(range.right, end) ? end : range.right
-      if (seqLt(left, right)) total += seqSub(right, left)
-    }
-    return total
-  }
 
   // ---------------------------------------------------------------- RTT samples
 
@@ -1212,26 +1171,6 @@ export class TcpConnection {
   }
 
 
-  /**
-   * RFC 3168 §6.1.2 (rules/ecn.ts): an ACK with ECE. Once per window of data, the window is reduced as
-   * for a loss — ssthresh from the data in the network, cwnd to it — but nothing is retransmitted: the
-   * marked segments arrived. During a loss recovery (whose PRR is already bringing the window down for
-   * the same round trip) or after a timeout, no second reduction; CWR is owed either way. As Linux's
-   * CWR state, the reduction cannot be undone by a later D-SACK or Eifel check: the congestion was real.
-   */
-  #ecnEcho(now: Micros): void {
-    const recovery = this.#s.recovery
-    const lossReduced = recovery.inRecovery || this.#s.rto.timeouts > 0
-    const windowEnd = recovery.inRecovery ? recovery.recover : this.#s.sndMax
-    if (!this.#s.ecn.onEce(this.#s.sndUna, windowEnd, !lossReduced)) return
-    this.#s.undo.onCongestion()
-    const windowBefore = this.congestion.window
-    const inNetwork = Math.min(this.bytesInFlight, windowBefore)
-    this.congestion.onEnterRecovery(now, inNetwork, true)
-    this.congestion.onExitRecovery(now, this.bytesInFlight)
-    // RFC 3168 §6.1.2: at a window of one segment, halving cannot slow the sender; the timer does.
-    if (this.#s.ecn.onReductionAtOneSegment(windowBefore, this.#s.payloadMax)) this.#s.rto.restart(now, this.rtt.rto)
-  }
 
   /** A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (SND.UNA - 1, RFC 1122 §4.2.3.6). */
   #sendProbe(now: Micros, emit: (segment: OutboundSegment) => void): void {
