@@ -31,7 +31,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
-import { ecnEchoArrived } from './rules/ecn.js'
+import { acknowledge, processAck } from './rules/ack-processing.js'
 import { eifelCheck } from './rules/spurious-undo.js'
 import { frtoStep } from './rules/loss-recovery/frto.js'
 import { checkApplicationLimited } from './rules/delivery-rate.js'
@@ -375,7 +375,7 @@ export class TcpConnection {
       this.#s.maxSndWnd = segment.window
       this.#s.sndWl1 = segment.seq
       this.#s.sndWl2 = segment.ack
-      this.#acknowledge(now, segment.ack, undefined)
+      acknowledge(this.#s, now, segment.ack, undefined)
       establish(this.#s)
       this.#s.acks.now = true
       if (segment.payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
@@ -427,7 +427,7 @@ export class TcpConnection {
       if (payloadLength > 0 && seqLe(end, this.#s.rcvNxt)) this.#s.sackReceiverIfOn()?.onDuplicate(segment.seq, end)
       // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
       if (!(window === 0 && segment.seq === this.#s.rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
-      this.#processAck(now, segment)
+      processAck(this.#s, now, segment)
       return
     }
     this.#s.lastReceivedAt = now
@@ -448,7 +448,7 @@ export class TcpConnection {
     if (this.#s.ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#s.acks.now = true
     // Fifth, the ACK field.
     if (!(flags & TcpFlags.ACK)) return
-    if (!this.#processAck(now, segment)) return
+    if (!processAck(this.#s, now, segment)) return
     // Sixth and seventh: the text and the FIN.
     if (payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, segment.seq)
   }
@@ -466,161 +466,8 @@ export class TcpConnection {
     return (seqLe(rcvNxt, seq) && seqLt(seq, right)) || (seqLe(rcvNxt, last) && seqLt(last, right))
   }
 
-  /**
-   * The ACK field (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5.2).
-   * @returns false when the segment must be dropped.
-   */
-  #processAck(now: Micros, segment: InboundSegment): boolean {
-    const ack = segment.ack
-    if (this.#s.state === 'SYN-RECEIVED') {
-      if (seqLe(segment.ack, this.#s.sndUna) || seqGt(ack, this.#s.sndMax)) {
-        this.#s.resetToSend = { seq: ack, ack: 0, flags: TcpFlags.RST }
-        return false
-      }
-      this.#s.sndWnd = segment.window << this.#s.sndShift
-      this.#s.sndWl1 = segment.seq
-      this.#s.sndWl2 = ack
-      establish(this.#s)
-    }
-    // RFC 5961 §5.2 (rules/rst-and-syn-checks.ts).
-    if (!ackAcceptable(this.#s, now, ack)) return false
-    const scaledWindow = segment.window << this.#s.sndShift
-    // RFC 6675 §5: every ACK updates the scoreboard, new cumulative ACK or not (rules/loss-recovery/).
-    const recovery = this.#s.recovery
-    const sack = recovery.onAck(ack, segment.sackBlocks, this.#s.sackOn)
-    const measurement = this.#s.measurement
-    if (measurement !== undefined) {
-      measurement.bytesAcked = 0
-      measurement.rttSample = undefined
-      measurement.lostPackets = 0
-    }
-    const recoveryBefore = recovery.inRecovery
-    if (this.#s.tlp.onAck(ack, this.#s.sndUna, segment.payloadLength > 0, sack, this.#s.payloadMax)) tailLossProbeRepaired(this.#s, now)
-    recovery.afterSack(now, sack, segment.sackBlocks)
-    const ackedBefore = this.stats.bytesOut
-    const advanced = seqGt(ack, this.#s.sndUna)
-    if (advanced) {
-      this.#acknowledge(now, ack, sack, this.#s.ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
-    } else if (ack === this.#s.sndUna && seqGt(this.#s.sndMax, this.#s.sndUna) && this.#isDuplicateAck(segment, scaledWindow, sack)) {
-      recovery.onDuplicateAck(now)
-    }
-    // RFC 8985 §6.2 step 5 and RFC 6937 §3 (RACK mode): mark what is lost, set what recovery may send.
-    recovery.afterAck(now, sack !== undefined ? sack.deliveredBytes : this.stats.bytesOut - ackedBefore)
-    if (this.#s.undo.eifelPending && advanced) eifelCheck(this.#s, now, segment)
-    if (this.#s.frto.active) frtoStep(this.#s, now, advanced, ack)
-    if (this.#s.undo.recoverySpurious(this.#s.sndUna, sack?.dsackBlock, recovery.inRecovery)) {
-      this.stats.spuriousRecoveries++
-      this.congestion.onUndo?.(now)
-    }
-    if (this.#s.ecn.on) {
-      // RFC 3168 §6.1.2: a loss recovery that began on this ACK reduced the window; the peer learns by CWR.
-      if (recovery.inRecovery && !recoveryBefore && recovery.reduced) this.#s.ecn.onLossReduction(recovery.recover)
-      if (segment.flags & TcpFlags.ECE) ecnEchoArrived(this.#s, now)
-    }
-    // Delivered only grows (a timeout clears the scoreboard's SACKed bytes; they were delivered all the same).
-    this.#s.delivery.onAck(now, this.stats.bytesOut + (recovery.scoreboard?.sackedBytes ?? 0))
-    if (measurement !== undefined) this.#reportMeasurement(now, measurement, sack?.newlySackedBytes ?? 0, this.#s.ecn.on && (segment.flags & TcpFlags.ECE) !== 0)
-    // RFC 8985 §7.2: an ACK of new data restarts the PTO; SACKed data or recovery cancels it.
-    if (this.#s.tlp.timeoutAt !== undefined || advanced) armProbeTimeout(this.#s, now)
-    // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
-    if (seqLt(this.#s.sndWl1, segment.seq) || (this.#s.sndWl1 === segment.seq && seqLe(this.#s.sndWl2, ack))) {
-      const opened = scaledWindow > this.#s.sndWnd
-      this.#s.sndWnd = scaledWindow
-      this.#s.sndWl1 = segment.seq
-      this.#s.sndWl2 = ack
-      if (scaledWindow > this.#s.maxSndWnd) this.#s.maxSndWnd = scaledWindow
-      if (opened && scaledWindow > 0) this.#s.persist.stop()
-    }
-    const finAcked = this.#s.finAcked()
-    switch (this.#s.state) {
-      case 'FIN-WAIT-1':
-        if (finAcked) this.#s.state = 'FIN-WAIT-2'
-        break
-      case 'CLOSING':
-        if (finAcked) enterTimeWait(this.#s, now)
-        return false
-      case 'LAST-ACK':
-        if (finAcked) enterClosed(this.#s, undefined)
-        return false
-      case 'TIME-WAIT':
-        // A retransmitted FIN: acknowledge it and restart the 2 MSL timer (RFC 9293 §3.10.7.4 eighth).
-        if (segment.flags & TcpFlags.FIN) {
-          this.#s.acks.owePure()
-          this.#s.timeWait.start(now, this.#s.config.timeWaitTimeout)
-        }
-        return false
-    }
-    return true
-  }
 
-  /** New data acknowledged up to `ack` (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 6582 §3.2); `ece`: the ACK carried ECN-Echo, so the window does not grow (RFC 3168 §6.1.2). */
-  #acknowledge(now: Micros, ack: number, sack: SackAckUpdate | undefined, ece = false): void {
-    let acked = seqSub(ack, this.#s.sndUna)
-    const flightBefore = this.bytesInFlight
-    if (!this.#s.synAcked) {
-      this.#s.synAcked = true
-      acked-- // the SYN's sequence number carries no data
-    }
-    const dataAcked = Math.min(acked, this.sendBuffer.length)
-    this.sendBuffer.consume(dataAcked)
-    this.#s.sndUna = ack
-    if (seqLt(this.#s.sndNxt, ack)) this.#s.sndNxt = ack
-    // Stored sequence numbers that SND.UNA passed are pulled up to it, so none falls 2^31 behind and
-    // compares the wrong way (decision 0010): the small-segment end (Nagle) and, outside recovery, the
-    // recovery point (RFC 6582 §3.2 step 1's "recover", which only gates entering recovery).
-    this.#s.nagle.onAck(ack)
-    this.#s.ecn.onCumulativeAck(ack)
-    const recovery = this.#s.recovery
-    recovery.onCumulativeAck(ack)
-    this.stats.bytesOut += dataAcked
-    if (dataAcked > 0 && this.sendBuffer.free > 0) this.#s.events |= TcpEvents.WRITABLE
-    this.#s.rto.onNewDataAcked()
-    this.rtt.resetBackoff()
-    // During recovery a cumulative ACK was held back by the hole, so its sample would measure the
-    // recovery, not the path: take none (it would inflate the RTO by seconds after a burst of losses).
-    const logged = this.#s.sentLog.acknowledge(now, ack)
-    const appLimited = this.#s.sentLog.ackedAppLimited
-    const rttSample = recovery.inRecovery ? undefined : logged
-    if (this.#s.measurement !== undefined) {
-      this.#s.measurement.bytesAcked = dataAcked
-      this.#s.measurement.rttSample = logged // CCP wants the path's latest sample, recovery or not
-    }
-    if (rttSample !== undefined) this.rtt.sample(rttSample)
-    // RFC 6298 §5.2–5.3: stop the timer when everything is acknowledged, else restart it; but during
-    // NewReno recovery only the first partial ACK restarts it (RFC 6582 §4.2, the "Impatient" variant),
-    // so that a window with many losses falls back to a timeout instead of one repair per RTT.
-    const partialAck = recovery.isPartialAck(ack)
-    if (!partialAck || sack !== undefined) {
-      if (seqGt(this.#s.sndMax, this.#s.sndUna)) this.#s.rto.restart(now, this.rtt.rto)
-      else if (!this.#s.ecn.waitingForTimer) this.#s.rto.stop() // RFC 3168 §6.1.2: an ECE's one-segment wait keeps it
-    }
-    // RFC 6582 §3.2, RFC 6675 §5, RFC 8985 (rules/loss-recovery/): the recovery's part of a new ACK.
-    const grow = recovery.onNewAck(now, ack, acked, sack)
-    if (recovery.restartRto) this.#s.rto.restart(now, this.rtt.rto)
-    // RFC 3168 §6.1.2: "SHOULD NOT increase the congestion window in response to" an ACK with ECN-Echo.
-    if (grow && dataAcked > 0 && !ece) {
-      this.congestion.onAck(now, {
-        bytesAcked: dataAcked,
-        bytesSacked: sack?.newlySackedBytes ?? 0,
-        rttSample,
-        smoothedRtt: this.rtt.smoothedRtt,
-        bytesInFlight: flightBefore,
-        appLimited,
-      })
-    }
-  }
 
-  /**
-   * Whether an ACK that leaves SND.UNA where it was is a duplicate. Without SACK, RFC 5681 §2 DUPLICATE
-   * ACKNOWLEDGMENT: no data, neither SYN nor FIN, the same window. With SACK, RFC 6675 §2 DupAck: the ACK
-   * reports octets not SACKed before, "even if it carries new data, changes the advertised window, or
-   * moves the cumulative acknowledgment point". When data flows both ways nearly every ACK rides on a data
-   * segment, so the RFC 5681 test alone would never count one and each loss waited for the RTO.
-   */
-  #isDuplicateAck(segment: InboundSegment, scaledWindow: number, sack: SackAckUpdate | undefined): boolean {
-    if (sack !== undefined) return sack.newlySackedBytes > 0
-    return isNewRenoDuplicate(segment.payloadLength, (segment.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0, scaledWindow, this.#s.sndWnd)
-  }
 
   /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
   #acceptText(now: Micros, segment: InboundSegment, dataSeq: number): void {
@@ -708,24 +555,6 @@ export class TcpConnection {
 
   // ---------------------------------------------------------------- RTT samples
 
-  /** Finish this ACK's {@link AckMeasurement} and hand it to the controller. */
-  #reportMeasurement(now: Micros, measurement: AckMeasurement, newlySacked: number, ece: boolean): void {
-    const mss = this.#s.payloadMax
-    measurement.packetsAcked = Math.ceil(measurement.bytesAcked / mss)
-    measurement.bytesSacked = newlySacked
-    measurement.packetsSacked = Math.ceil(newlySacked / mss)
-    // RFC 3168 §6.1.2: the data this ECN-Echo acknowledged met congestion marks (CCP's Ack.ecn_bytes/ecn_packets).
-    measurement.ecnBytes = ece ? measurement.bytesAcked + newlySacked : 0
-    measurement.ecnPackets = ece ? Math.max(1, Math.ceil(measurement.ecnBytes / mss)) : 0
-    const inFlight = this.#s.recovery.pipe()
-    measurement.bytesInFlight = inFlight
-    measurement.packetsInFlight = Math.ceil(inFlight / mss)
-    measurement.bytesPending = Math.max(0, this.sendBuffer.length - seqSub(this.#s.sndMax, this.#s.sndUna))
-    measurement.bytesSent = this.stats.bytesSent
-    measurement.bytesDelivered = this.#s.delivery.delivered
-    this.#s.delivery.sample(now, measurement)
-    this.congestion.onAckMeasurement!(now, measurement)
-  }
 
   #logSent(now: Micros, start: number, end: number, retransmission: boolean): void {
     this.stats.bytesSent += seqSub(end, start)
