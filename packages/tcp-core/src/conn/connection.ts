@@ -31,7 +31,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
-import { acknowledge, processAck } from './rules/ack-processing.js'
+import { segmentArrives } from './rules/segment-arrival.js'
 import { eifelCheck } from './rules/spurious-undo.js'
 import { frtoStep } from './rules/loss-recovery/frto.js'
 import { checkApplicationLimited } from './rules/delivery-rate.js'
@@ -336,212 +336,18 @@ export class TcpConnection {
 
   // ---------------------------------------------------------------- arriving segments
 
-  /** Apply one arriving segment (RFC 9293 §3.10.7). Never throws, never sends: replies wait for {@link dispatch}. */
+  /** Apply one arriving segment (RFC 9293 §3.10.7, rules/segment-arrival.ts). Never throws, never sends: replies wait for {@link dispatch}. */
   process(now: Micros, segment: InboundSegment): void {
-    this.stats.segmentsIn++
-    switch (this.#s.state) {
-      case 'CLOSED':
-      case 'LISTEN':
-        return
-      case 'SYN-SENT':
-        this.#processInSynSent(now, segment)
-        return
-      default:
-        this.#processSynchronized(now, segment)
-    }
-  }
-
-  /** RFC 9293 §3.10.7.3: SYN-SENT. */
-  #processInSynSent(now: Micros, segment: InboundSegment): void {
-    const flags = segment.flags
-    const hasAck = (flags & TcpFlags.ACK) !== 0
-    // First, check the ACK bit.
-    if (hasAck && (seqLe(segment.ack, this.iss) || seqGt(segment.ack, this.#s.sndNxt))) {
-      if (!(flags & TcpFlags.RST)) this.#s.resetToSend = { seq: segment.ack, ack: 0, flags: TcpFlags.RST }
-      return
-    }
-    // Second, the RST bit (RFC 5961 §3.2 leaves SYN-SENT as RFC 793 had it: only with an acceptable ACK).
-    if (flags & TcpFlags.RST) {
-      if (hasAck) fail(this.#s, 'ECONNREFUSED')
-      return
-    }
-    // Fourth, the SYN bit.
-    if (!(flags & TcpFlags.SYN)) return
-    takeSynOptions(this.#s, segment, now)
-    this.#s.lastReceivedAt = now
-    if (hasAck) {
-      this.#s.ecn.onSynAck(flags) // RFC 3168 §6.1.1
-      this.#s.sndWnd = segment.window // unscaled in a SYN (RFC 7323 §2.2)
-      this.#s.maxSndWnd = segment.window
-      this.#s.sndWl1 = segment.seq
-      this.#s.sndWl2 = segment.ack
-      acknowledge(this.#s, now, segment.ack, undefined)
-      establish(this.#s)
-      this.#s.acks.now = true
-      if (segment.payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, seqAdd(segment.seq, 1))
-    } else {
-      // Simultaneous open (RFC 9293 §3.10.7.3, "Otherwise, enter SYN-RECEIVED").
-      this.#s.state = 'SYN-RECEIVED'
-      this.#s.sndWnd = segment.window
-      this.#s.maxSndWnd = segment.window
-      this.#s.sndWl1 = segment.seq
-      this.#s.synPending = true
-    }
-  }
-
-  /** RFC 9293 §3.10.7.4: every state after SYN-SENT. */
-  #processSynchronized(now: Micros, segment: InboundSegment): void {
-    const flags = segment.flags
-    const payloadLength = segment.payloadLength
-    // A retransmitted SYN from the peer while our SYN-ACK is unanswered: answer again.
-    if (this.#s.state === 'SYN-RECEIVED' && flags & TcpFlags.SYN && !(flags & TcpFlags.ACK) && segment.seq === this.#s.irs) {
-      this.#s.synPending = true
-      return
-    }
-    // RFC 7323 §3.2 and §5.3 R1, before the sequence check (rules/timestamps.ts).
-    const verdict = this.#s.ts.check(segment, now)
-    if (verdict === TimestampVerdict.Missing) {
-      this.stats.missingTimestamps++
-      return
-    }
-    if (verdict === TimestampVerdict.Paws) {
-      this.stats.pawsRejected++
-      this.#s.acks.owePure() // RFC 7323 §5.3 R1: "send an acknowledgment in reply"
-      return
-    }
-    // RFC 1337 §3 (rules/rst-and-syn-checks.ts): no TIME-WAIT assassination.
-    if (timeWaitResetIgnored(this.#s, flags)) return
-    // First, check the sequence number.
-    const segmentLength = payloadLength + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0)
-    const window = this.#s.rcvWindow.advertised(this.#s.rcvNxt)
-    if (!this.#acceptable(segment.seq, segmentLength, window)) {
-      this.stats.unacceptableSegments++
-      // RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply" — a duplicate ACK of its own. One
-      // without data (a pure ACK, a SYN) shares RFC 5961 §7's rate limit with the challenge ACKs, so a flood
-      // of them cannot make us send as many (as Linux's tcp_oow_rate_limited); a duplicate data segment is
-      // always answered, its D-SACK matters to the sender.
-      const duplicateData = payloadLength > 0 && !(flags & TcpFlags.SYN)
-      if (!(flags & TcpFlags.RST) && (duplicateData || this.#s.challenges.allow(now))) this.#s.acks.owePure()
-      // A whole segment received before: RFC 2883 §4 reports it in a D-SACK block of that ACK.
-      const end = seqAdd(segment.seq, payloadLength)
-      if (payloadLength > 0 && seqLe(end, this.#s.rcvNxt)) this.#s.sackReceiverIfOn()?.onDuplicate(segment.seq, end)
-      // RFC 9293 §3.10.7.4: with a zero window, still take valid ACKs.
-      if (!(window === 0 && segment.seq === this.#s.rcvNxt && flags & TcpFlags.ACK && !(flags & TcpFlags.RST))) return
-      processAck(this.#s, now, segment)
-      return
-    }
-    this.#s.lastReceivedAt = now
-    this.#s.keepAlive.onPeerHeard()
-    // RFC 7323 §4.3 and §5.5 (rules/timestamps.ts).
-    this.#s.ts.remember(segment, this.#s.lastAckSent, now)
-    // Second, the RST bit (RFC 5961 §3.2, rules/rst-and-syn-checks.ts).
-    if (flags & TcpFlags.RST) {
-      resetArrived(this.#s, now, segment.seq)
-      return
-    }
-    // Fourth, the SYN bit (RFC 5961 §4.2): a challenge ACK, whatever its sequence number.
-    if (flags & TcpFlags.SYN) {
-      challengeAck(this.#s, now)
-      return
-    }
-    // RFC 3168 §6.1.3 (rules/ecn.ts): a CWR ends our echo, a CE mark on data starts it.
-    if (this.#s.ecn.onSegment(flags, segment.ce === true, payloadLength)) this.#s.acks.now = true
-    // Fifth, the ACK field.
-    if (!(flags & TcpFlags.ACK)) return
-    if (!processAck(this.#s, now, segment)) return
-    // Sixth and seventh: the text and the FIN.
-    if (payloadLength > 0 || flags & TcpFlags.FIN) this.#acceptText(now, segment, segment.seq)
-  }
-
-  /** RFC 9293 §3.10.7.4's acceptability table. */
-  #acceptable(seq: number, length: number, window: number): boolean {
-    const rcvNxt = this.#s.rcvNxt
-    if (length === 0) {
-      if (window === 0) return seq === rcvNxt
-      return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, window))
-    }
-    if (window === 0) return false
-    const last = seqAdd(seq, length - 1)
-    const right = seqAdd(rcvNxt, window)
-    return (seqLe(rcvNxt, seq) && seqLt(seq, right)) || (seqLe(rcvNxt, last) && seqLt(last, right))
+    segmentArrives(this.#s, now, segment)
   }
 
 
 
 
-  /** Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth). `dataSeq` is the sequence number of the first payload byte. */
-  #acceptText(now: Micros, segment: InboundSegment, dataSeq: number): void {
-    const state = this.#s.state
-    const flags = segment.flags
-    const payloadLength = segment.payloadLength
-    if (payloadLength > 0 && (state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2')) {
-      let from = segment.payloadOffset
-      let length = payloadLength
-      let seq = dataSeq
-      const before = seqSub(this.#s.rcvNxt, seq)
-      if (before > 0) {
-        // Already received, in part or whole: RFC 2883 §4 reports the duplicate in a D-SACK block.
-        const duplicate = Math.min(before, length)
-        this.#s.sackReceiverIfOn()?.onDuplicate(seq, seqAdd(seq, duplicate))
-        from += duplicate
-        length -= duplicate
-        seq = this.#s.rcvNxt
-      }
-      const offset = seqSub(seq, this.#s.rcvNxt)
-      if (length > 0) {
-        const hadHoles = this.receiveBuffer.rangeCount > 0
-        const advance = this.receiveBuffer.insert(offset, segment.payload, from, length)
-        if (advance > 0) {
-          this.#s.rcvNxt = seqAdd(this.#s.rcvNxt, advance)
-          this.#s.sackReceiver?.onInOrder(this.#s.rcvNxt)
-          this.stats.bytesIn += advance
-          this.#s.events |= TcpEvents.READABLE
-          this.#s.acks.onInOrderData(now, advance, hadHoles, this.#s.config.mss, this.#s.config.delayedAckTimeout)
-        } else {
-          // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
-          // segment arrives", one per segment, with SACK blocks (RFC 2018 §4).
-          if (advance === 0) this.#s.sackReceiverIfOn()?.onSegment(seq, seqAdd(seq, length))
-          else this.stats.outOfOrderDropped++
-          this.stats.outOfOrderSegments++
-          this.#s.acks.owePure()
-        }
-      } else {
-        this.#s.acks.owePure() // a pure duplicate: a duplicate ACK (with its D-SACK block) tells the sender where we are
-      }
-    }
-    if (flags & TcpFlags.FIN) {
-      const finSeq = seqAdd(dataSeq, payloadLength)
-      if (finSeq === this.#s.rcvNxt) this.#finArrived(now)
-      else if (seqGt(finSeq, this.#s.rcvNxt)) this.#s.pendingFinSeq = finSeq
-    } else if (this.#s.pendingFinSeq >= 0 && this.#s.pendingFinSeq === this.#s.rcvNxt) {
-      this.#finArrived(now)
-    }
-  }
 
-  /** The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth). */
-  #finArrived(now: Micros): void {
-    if (this.#s.finReceived) return
-    this.#s.finReceived = true
-    this.#s.pendingFinSeq = -1
-    this.#s.rcvNxt = seqAdd(this.#s.rcvNxt, 1)
-    this.#s.rcvWindow.atLeast(this.#s.rcvNxt)
-    this.#s.acks.owePure() // the FIN is acknowledged at once, by an ACK of its own (RFC 9293 §3.10.7.4 eighth)
-    this.#s.events |= TcpEvents.READABLE | TcpEvents.PEER_CLOSED
-    switch (this.#s.state) {
-      case 'SYN-RECEIVED':
-      case 'ESTABLISHED':
-        this.#s.state = 'CLOSE-WAIT'
-        break
-      case 'FIN-WAIT-1':
-        // Our FIN not yet acknowledged: simultaneous close.
-        if (this.#s.finAcked()) enterTimeWait(this.#s, now)
-        else this.#s.state = 'CLOSING'
-        break
-      case 'FIN-WAIT-2':
-        enterTimeWait(this.#s, now)
-        break
-    }
-  }
+
+
+
 
 
 
