@@ -13,7 +13,6 @@
  * @module
  */
 import type { SackAckUpdate } from '@mtcp/sack'
-import { nativePacingRate, Pacer } from '@mtcp/pacer'
 import type { AckMeasurement, CongestionControl, Micros } from '../congestion/congestion-control.js'
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
 import { TcpFlags } from '../wire/tcp.js'
@@ -31,6 +30,7 @@ import { senderSwsHolds } from './rules/silly-window.js'
 import { TimestampVerdict } from './rules/timestamps.js'
 import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
 import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { paced, pacingRate } from './rules/pacing.js'
 import { segmentArrives } from './rules/segment-arrival.js'
 import { eifelCheck } from './rules/spurious-undo.js'
 import { frtoStep } from './rules/loss-recovery/frto.js'
@@ -573,40 +573,14 @@ export class TcpConnection {
     return Math.min(this.congestion.window - this.#s.recovery.flightForWindow, this.#s.sndWnd - this.bytesInFlight)
   }
 
-  /**
-   * The rate the connection is paced at now, in bytes/s, or undefined for none: the controller's own rate
-   * (CCP's set_rate_abs), else the native rate when pacing is on, capped by `maxPacingRate`.
-   */
-  get pacingRate(): number | undefined {
-    const config = this.#s.config
-    let rate = this.congestion.pacingRate
-    if (rate === undefined && config.pacing) {
-      rate = nativePacingRate({ cwnd: Math.max(this.congestion.window, 1), srtt: this.rtt.smoothedRtt, inSlowStart: this.congestion.window < this.congestion.slowStartThreshold })
-    }
-    if (config.maxPacingRate !== Number.POSITIVE_INFINITY) rate = Math.min(rate ?? Number.POSITIVE_INFINITY, config.maxPacingRate)
-    return rate === undefined || rate === Number.POSITIVE_INFINITY ? undefined : rate
-  }
+
 
   /**
-   * Whether the pacer and the rate limit let `length` bytes of data go now; when not, remembers when they
-   * will. The token bucket is charged when it allows.
+   * The rate the connection is paced at now, in bytes/s, or undefined for none: the controller's own rate
+   * (CCP's set_rate_abs), else the native rate when pacing is on, capped by `maxPacingRate` (rules/pacing.ts).
    */
-  #paced(now: Micros, length: number): boolean {
-    const rate = this.pacingRate
-    if (rate === undefined) {
-      if (this.#s.pacer !== undefined) this.#s.pacer.setRate(Number.POSITIVE_INFINITY, now)
-    } else {
-      if (this.#s.pacer === undefined) this.#s.pacer = new Pacer({ rate, quantum: this.#s.config.pacingQuantum })
-      else if (this.#s.pacer.rate !== rate) this.#s.pacer.setRate(rate, now)
-      if (!this.#s.pacer.canSend(now, length)) {
-        this.#s.paceAt = this.#s.pacer.nextSendAt(now, length)
-        return false
-      }
-    }
-    const bucket = this.#s.tokenBucket
-    if (bucket === undefined || bucket.tryConsume(Math.min(length, bucket.burst), now)) return true
-    this.#s.paceAt = now + bucket.timeUntil(Math.min(length, bucket.burst), now)
-    return false
+  get pacingRate(): number | undefined {
+    return pacingRate(this.#s)
   }
 
   /**
@@ -644,7 +618,7 @@ export class TcpConnection {
     let sent = 0
     for (;;) {
       const length = this.#nextSendLength()
-      if (length > 0 && !this.#paced(now, length)) return sent
+      if (length > 0 && !paced(this.#s, now, length)) return sent
       if (length < 0) {
         // Zero window with nothing in flight: probe it (RFC 9293 §3.8.6.1).
         const unsent = this.sendBuffer.length - seqSub(this.#s.sndNxt, this.#s.sndUna)
@@ -707,7 +681,7 @@ export class TcpConnection {
     if (this.#s.paceAt !== undefined) return 0
     const recovery = this.#s.recovery
     for (let next: RecoverySegment | undefined = recovery.next(); next !== undefined; next = recovery.next()) {
-      if (!this.#paced(now, next.length)) break
+      if (!paced(this.#s, now, next.length)) break
       if (this.#s.pacer?.paced) this.#s.pacer.onSend(next.length, now)
       const offset = seqSub(next.seq, this.#s.sndUna)
       // The scoreboard counts sequence space, and our FIN takes one number after the data: a hole that
