@@ -7,7 +7,7 @@
 import type { Micros } from '../../congestion/congestion-control.js'
 import { seqAdd } from '../../wire/seq.js'
 import type { ConnectionState } from '../connection-state.js'
-import type { InboundSegment } from '../segment.js'
+import type { InboundSegment, OutboundSegment } from '../segment.js'
 import { MAX_WINDOW_SHIFT } from './receive-window.js'
 import { DEFAULT_PEER_MSS, TIMESTAMPS_OPTION_LENGTH } from './segment-size.js'
 
@@ -40,4 +40,27 @@ export function takeSynOptions(s: ConnectionState, syn: InboundSegment, now: Mic
   // The scoreboard and the receiver's block list are made when first needed (the first SACK block, the
   // first out-of-order segment), so an idle connection does not pay for them.
   s.rcvWindow.setRight(s.rcvNxt, s.receiveBuffer.window)
+}
+
+/**
+ * The options of our SYN (in SYN-SENT) or SYN-ACK (in SYN-RECEIVED), into `out`. A SYN offers what the
+ * configuration allows; a SYN-ACK only what the peer's SYN offered too.
+ * @internal
+ */
+export function offerSynOptions(s: ConnectionState, out: OutboundSegment, now: Micros, retransmission: boolean): void {
+  const active = s.state === 'SYN-SENT'
+  // RFC 9293 §3.7.1: the largest segment we take.
+  out.mss = s.config.mss
+  // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) or SYN-ACK (ECE); either is Not-ECT (rules/ecn.ts).
+  out.flags |= active ? s.ecn.synFlags(s.config.ecn, retransmission) : s.ecn.synAckFlags()
+  // RFC 2018 §2: SACK-permitted, in a SYN-ACK only when the SYN carried it.
+  out.sackPermitted = s.config.sack && (active || s.sackOn)
+  // RFC 7323 §2.2: the window scale option, in a SYN-ACK only when the SYN carried one.
+  out.windowScale = active ? s.offerWindowScale : s.offerWindowScale >= 0 ? s.rcvWindow.shift : -1
+  // RFC 7323 §3.2: timestamps, in a SYN-ACK only when the SYN carried them, echoing its TSval.
+  if (active ? s.config.timestamps : s.ts.on) {
+    out.timestamps = true
+    out.tsValue = s.ts.clock(now)
+    out.tsEcho = active ? 0 : s.ts.recent
+  }
 }
