@@ -12,9 +12,8 @@
  * when `dispatch` must run again for a timer.
  * @module
  */
-import type { SackAckUpdate } from '@mtcp/sack'
-import type { AckMeasurement, CongestionControl, Micros } from '../congestion/congestion-control.js'
-import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js'
+import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
+import { seqAdd } from '../wire/seq.js'
 import { TcpFlags } from '../wire/tcp.js'
 import { ConnectionState } from './connection-state.js'
 import { TcpError, type TcpConnectionStats, type TcpErrorCode, TcpEvents, type TcpState } from './connection-types.js'
@@ -23,28 +22,15 @@ import type { RttEstimator } from './rtt-estimator.js'
 import type { InboundSegment, OutboundSegment } from './segment.js'
 import type { SendBuffer } from './send-buffer.js'
 import type { TcpConfig } from './tcp-config.js'
-import { MAX_WINDOW_FIELD, MAX_WINDOW_SHIFT, windowShiftFor, windowUpdateAfterRead } from './rules/receive-window.js'
-import type { TimeWaitHandoff } from './rules/time-wait.js'
-import { icmpSequenceAcceptable, loweredPayload } from './rules/path-mtu.js'
-import { senderSwsHolds } from './rules/silly-window.js'
-import { TimestampVerdict } from './rules/timestamps.js'
-import { isNewRenoDuplicate, type RecoverySegment } from './rules/loss-recovery/index.js'
-import { FrtoStep } from './rules/loss-recovery/frto.js'
+import { icmpSequenceAcceptable, pathMtuLowered } from './rules/path-mtu.js'
 import { pacingRate } from './rules/pacing.js'
+import { MAX_WINDOW_FIELD, windowShiftFor, windowUpdateAfterRead } from './rules/receive-window.js'
+import { segmentArrives } from './rules/segment-arrival.js'
+import { enterClosed } from './rules/state-transitions.js'
+import { takeSynOptions } from './rules/syn-options.js'
+import type { TimeWaitHandoff } from './rules/time-wait.js'
 import { dispatch, hasPendingOutput } from './segment-output.js'
 import { pollAt } from './timers.js'
-import { segmentArrives } from './rules/segment-arrival.js'
-import { eifelCheck } from './rules/spurious-undo.js'
-import { frtoStep } from './rules/loss-recovery/frto.js'
-import { checkApplicationLimited } from './rules/delivery-rate.js'
-import { armKeepAlive } from './rules/keepalive.js'
-import { armPersist } from './rules/persist-timer.js'
-import { retransmitTimeout } from './rules/retransmission-timer.js'
-import { armProbeTimeout, tailLossProbeRepaired } from './rules/tail-loss-probe.js'
-import { ackAcceptable, challengeAck, resetArrived, timeWaitResetIgnored } from './rules/rst-and-syn-checks.js'
-import { takeSynOptions } from './rules/syn-options.js'
-import { enterClosed, enterTimeWait, establish, fail } from './rules/state-transitions.js'
-import { DEFAULT_PEER_MSS, sendMss, superSegmentMax, TIMESTAMPS_OPTION_LENGTH } from './rules/segment-size.js'
 
 export { TcpError, type TcpConnectionStats, type TcpErrorCode, TcpEvents, type TcpState } from './connection-types.js'
 
@@ -216,16 +202,7 @@ export class TcpConnection {
    * @returns whether the segment size went down
    */
   pathMtuChanged(mtu: number): boolean {
-    if (this.#s.state === 'CLOSED' || this.#s.state === 'LISTEN' || this.#s.state === 'SYN-SENT') return false
-    const payload = loweredPayload(mtu, this.#s.payloadMax, this.#s.ts.on ? TIMESTAMPS_OPTION_LENGTH : 0)
-    if (payload === undefined) return false
-    this.#s.payloadMax = payload
-    this.congestion.setMss(payload)
-    if (seqLt(this.#s.sndUna, this.#s.sndNxt)) {
-      this.#s.recovery.onTimeout() // the recovery's lists name segments of the old size: start again from SND.UNA
-      this.#s.sndNxt = this.#s.sndUna
-    }
-    return true
+    return pathMtuLowered(this.#s, mtu)
   }
 
   /** Bytes sent and not yet acknowledged (FlightSize, RFC 5681 §2). */

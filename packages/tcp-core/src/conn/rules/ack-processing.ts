@@ -8,7 +8,7 @@
  */
 import type { SackAckUpdate } from '@mtcp/sack'
 import type { AckMeasurement, Micros } from '../../congestion/congestion-control.js'
-import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../../wire/seq.js'
+import { seqGt, seqLe, seqLt, seqSub } from '../../wire/seq.js'
 import { TcpFlags } from '../../wire/tcp.js'
 import type { ConnectionState } from '../connection-state.js'
 import { TcpEvents } from '../connection-types.js'
