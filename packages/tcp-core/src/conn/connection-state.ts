@@ -91,7 +91,7 @@ export class ConnectionState {
   /** RFC 9293 §3.3.2. */
   state: TcpState
   error: TcpErrorCode | undefined
-  /** {@link TcpEvents} bits raised since the owner last took them. */
+  /** `TcpEvents` bits raised since the owner last took them. */
   events: number
   readonly stats: TcpConnectionStats
   config: TcpConfig

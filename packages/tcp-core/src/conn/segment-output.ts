@@ -31,6 +31,7 @@ import { runTimers } from './timers.js'
  */
 export function dispatch(s: ConnectionState, now: Micros, emit: (segment: OutboundSegment) => void): void {
   runTimers(s, now)
+  // A reset owed (RFC 9293 §3.10.7.3 first check, §3.10.7.4 fifth in SYN-RECEIVED, §3.10.5 ABORT).
   if (s.resetToSend !== undefined) {
     const reset = s.resetToSend
     s.resetToSend = undefined
@@ -45,6 +46,7 @@ export function dispatch(s: ConnectionState, now: Micros, emit: (segment: Outbou
   }
   const state = s.state
   if (state === 'CLOSED' || state === 'LISTEN') return
+  // Before the handshake completes only the SYN (or SYN-ACK) and its ACK go (RFC 9293 §3.10.7.3).
   if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
     s.acks.pureOwed = 0
     if (s.synPending) sendSyn(s, now, emit)
@@ -58,11 +60,13 @@ export function dispatch(s: ConnectionState, now: Micros, emit: (segment: Outbou
     sendAck(s, now, emit)
   }
   let sent = 0
+  // Fast retransmit (RFC 5681 §3.2 step 4) or a NewReno partial ACK's retransmission (RFC 6582 §3.2 step 5).
   if (s.recovery.retransmitHead) {
     s.recovery.retransmitHead = false
     sent += sendRetransmitHead(s, now, emit)
   }
   s.newDataSent = false
+  // RFC 6675 §5 (C) or RACK-TLP with PRR (rules/loss-recovery/): what SACK recovery picks, else new data.
   if (s.recovery.sackRecovery) sent += sendSackRecovery(s, now, emit)
   else if (state !== 'TIME-WAIT') {
     // After a timeout (RACK mode), retransmissions found lost again go before go-back-N continues.
@@ -76,10 +80,12 @@ export function dispatch(s: ConnectionState, now: Micros, emit: (segment: Outbou
     if (!s.newDataSent) sent += sendTailLossProbe(s, now, emit)
   }
   if (s.newDataSent) armProbeTimeout(s, now)
+  // A zero-window probe (RFC 9293 §3.8.6.1) or a keepalive (RFC 1122 §4.2.3.6).
   if (s.probePending !== undefined) {
     sendProbe(s, now, emit)
     sent++
   }
+  // An ACK due (rules/delayed-ack.ts) that no segment above carried goes alone.
   if (sent === 0 && s.acks.now) sendAck(s, now, emit)
   checkApplicationLimited(s)
   armKeepAlive(s, now)
