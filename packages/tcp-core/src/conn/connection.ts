@@ -10,6 +10,12 @@
  * The connection never reads a clock and never does I/O: `process(now, segment)` applies an arriving
  * segment, `dispatch(now, emit)` hands out every segment that may be sent now, and `pollAt()` says
  * when `dispatch` must run again for a timer.
+ *
+ * This class only orchestrates (decision 0090): its state is one `ConnectionState` record
+ * (connection-state.ts), and each rule is a function over that record in a file named after it —
+ * rules/segment-arrival.ts (RFC 9293 §3.10.7), rules/rst-and-syn-checks.ts (RFC 5961),
+ * rules/ack-processing.ts, rules/syn-options.ts, rules/state-transitions.ts, segment-output.ts,
+ * retransmission-output.ts, timers.ts, and the other files of rules/.
  * @module
  */
 import type { CongestionControl, Micros } from '../congestion/congestion-control.js'
