@@ -6,6 +6,12 @@
  *
  * Every field is set in the constructor, in one order, so every record has the same shape (V8 keeps one
  * hidden class and the modules' property loads stay monomorphic). Nothing here allocates per segment.
+ * Field representation matters for allocation: the numeric fields that the class initialised with a
+ * literal (SND.WND, SND.WL1/WL2, RCV.NXT, Last.ACK.sent, …) start as that literal here too, so V8 stores
+ * a sequence number at or above 2^31 into them in place; declared without it (undefined first) each such
+ * store made a heap number, 48 bytes per segment more (decision 0090). SND.UNA/NXT/MAX stay without one,
+ * as in the class: with it they are stored in place but boxed whenever read into a call, which measured
+ * worse still.
  * @module
  */
 import { type SackBlock, SackReceiver } from '@mtcp/sack'
@@ -92,7 +98,7 @@ export class ConnectionState {
   state: TcpState
   error: TcpErrorCode | undefined
   /** `TcpEvents` bits raised since the owner last took them. */
-  events: number
+  events = 0
   readonly stats: TcpConnectionStats
   config: TcpConfig
 
@@ -102,12 +108,12 @@ export class ConnectionState {
   sndNxt: number
   /** The highest sequence number sent plus one (after a go-back-N retransmission sndNxt < sndMax). */
   sndMax: number
-  sndWnd: number
-  sndWl1: number
-  sndWl2: number
-  maxSndWnd: number
+  sndWnd = 0
+  sndWl1 = 0
+  sndWl2 = 0
+  maxSndWnd = 0
   /** The peer's window shift (RFC 7323 §2.2). */
-  sndShift: number
+  sndShift = 0
   /** Sender MSS: the largest payload in one segment, options deducted. */
   payloadMax: number
   synAcked: boolean
@@ -118,20 +124,20 @@ export class ConnectionState {
   readonly nagle: Nagle
 
   // Receive sequence space
-  irs: number
-  rcvNxt: number
+  irs = 0
+  rcvNxt = 0
   /** The window we advertise (rules/receive-window.ts). */
   readonly rcvWindow: ReceiveWindow
   finReceived: boolean
   /** Sequence number of a FIN that arrived out of order, or -1. */
-  pendingFinSeq: number
+  pendingFinSeq = -1
 
   // Options (rules/syn-options.ts)
   /** The shift we offer in our SYN, or -1 for none (RFC 7323 §2.2). */
   offerWindowScale: number
   sackOn: boolean
   /** Last.ACK.sent of RFC 7323 §4.3. */
-  lastAckSent: number
+  lastAckSent = 0
   /** RFC 7323 timestamps: TS.Recent, PAWS, our clock. */
   readonly ts: Timestamps
 
