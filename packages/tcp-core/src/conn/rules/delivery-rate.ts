@@ -7,6 +7,8 @@
  * @module
  */
 import type { AckMeasurement, Micros } from '../../congestion/congestion-control.js'
+import { seqLt } from '../../wire/seq.js'
+import type { ConnectionState } from '../connection-state.js'
 import type { SentLog } from '../sent-log.js'
 
 /** @internal */
@@ -82,4 +84,18 @@ export class DeliveryRate {
     if (interval > 0) measurement.deliveryRate = (delivered * 1e6) / interval
     if (sendElapsed > 0) measurement.sendRate = (delivered * 1e6) / sendElapsed
   }
+}
+
+/**
+ * draft-cheng-iccrg-delivery-rate-estimation §3.4 (rules/delivery-rate.ts): after sending what it could,
+ * the connection is application-limited when less than a segment is left to send, nothing waits for
+ * retransmission, and cwnd has room for more. A pacer holding data back is not the application's doing.
+ * @internal
+ */
+export function checkApplicationLimited(s: ConnectionState): void {
+  if (!s.canSendData() || s.recovery.inRecovery || s.paceAt !== undefined || seqLt(s.sndNxt, s.sndMax)) return
+  const inFlight = s.bytesInFlight
+  if (s.sendBuffer.length - inFlight >= s.payloadMax) return
+  if (inFlight >= s.congestion.window) return
+  s.delivery.markApplicationLimited(inFlight)
 }

@@ -8,6 +8,8 @@
  */
 import { seqGt } from '../../wire/seq.js'
 import { TcpFlags } from '../../wire/tcp.js'
+import type { Micros } from '../../congestion/congestion-control.js'
+import type { ConnectionState } from '../connection-state.js'
 
 /**
  * Whether a connection uses ECN ({@link TcpConfig.ecn}), after Linux's `net.ipv4.tcp_ecn`:
@@ -219,4 +221,26 @@ export class Ecn {
   }
 
   readonly #marking = { ect: 0, flags: 0 }
+}
+
+/**
+ * RFC 3168 §6.1.2 (rules/ecn.ts): an ACK with ECE. Once per window of data, the window is reduced as
+ * for a loss — ssthresh from the data in the network, cwnd to it — but nothing is retransmitted: the
+ * marked segments arrived. During a loss recovery (whose PRR is already bringing the window down for
+ * the same round trip) or after a timeout, no second reduction; CWR is owed either way. As Linux's
+ * CWR state, the reduction cannot be undone by a later D-SACK or Eifel check: the congestion was real.
+ * @internal
+ */
+export function ecnEchoArrived(s: ConnectionState, now: Micros): void {
+  const recovery = s.recovery
+  const lossReduced = recovery.inRecovery || s.rto.timeouts > 0
+  const windowEnd = recovery.inRecovery ? recovery.recover : s.sndMax
+  if (!s.ecn.onEce(s.sndUna, windowEnd, !lossReduced)) return
+  s.undo.onCongestion()
+  const windowBefore = s.congestion.window
+  const inNetwork = Math.min(s.bytesInFlight, windowBefore)
+  s.congestion.onEnterRecovery(now, inNetwork, true)
+  s.congestion.onExitRecovery(now, s.bytesInFlight)
+  // RFC 3168 §6.1.2: at a window of one segment, halving cannot slow the sender; the timer does.
+  if (s.ecn.onReductionAtOneSegment(windowBefore, s.payloadMax)) s.rto.restart(now, s.rtt.rto)
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Micros } from '../../congestion/congestion-control.js'
+import type { ConnectionState } from '../connection-state.js'
 
 /** @internal */
 export class KeepAlive {
@@ -38,4 +39,12 @@ export class KeepAlive {
     this.#sent++
     this.at = now + interval
   }
+}
+
+/** Arm keepalive (RFC 1122 §4.2.3.6) while the connection is open and idle, with nothing in flight or queued. @internal */
+export function armKeepAlive(s: ConnectionState, now: Micros): void {
+  if (!s.config.keepAlive) return
+  const state = s.state
+  const idle = (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && s.bytesInFlight === 0 && s.sendBuffer.length === 0
+  s.keepAlive.armIfIdle(now, idle, s.lastReceivedAt, s.config.keepAliveIdle, s.config.keepAliveInterval)
 }

@@ -11,6 +11,8 @@
  * @module
  */
 import { seqLe, seqLt } from '../../wire/seq.js'
+import type { ConnectionState } from '../connection-state.js'
+import { TIMESTAMPS_OPTION_LENGTH } from './segment-size.js'
 
 /**
  * The smallest path MTU this stack believes: 576 bytes, the datagram every IPv4 host must accept
@@ -58,4 +60,24 @@ export function loweredPayload(mtu: number, current: number, optionBytes: number
   const pathMtu = Math.max(MIN_PATH_MTU, mtu)
   const payload = pathMtu - IPV4_TCP_HEADERS - optionBytes
   return payload < current ? payload : undefined
+}
+
+/**
+ * RFC 1191 §3 for a connection: the path carries datagrams of at most `mtu` bytes. When that lowers the
+ * segment size, SND.MSS goes down and everything in flight goes again from SND.UNA in segments of the new
+ * size, without a congestion response.
+ * @returns whether the segment size went down
+ * @internal
+ */
+export function pathMtuLowered(s: ConnectionState, mtu: number): boolean {
+  if (s.state === 'CLOSED' || s.state === 'LISTEN' || s.state === 'SYN-SENT') return false
+  const payload = loweredPayload(mtu, s.payloadMax, s.ts.on ? TIMESTAMPS_OPTION_LENGTH : 0)
+  if (payload === undefined) return false
+  s.payloadMax = payload
+  s.congestion.setMss(payload)
+  if (seqLt(s.sndUna, s.sndNxt)) {
+    s.recovery.onTimeout() // the recovery's lists name segments of the old size: start again from SND.UNA
+    s.sndNxt = s.sndUna
+  }
+  return true
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Micros } from '../../congestion/congestion-control.js'
+import type { ConnectionState } from '../connection-state.js'
 
 /** @internal */
 export class PersistTimer {
@@ -31,4 +32,9 @@ export class PersistTimer {
     this.at = undefined
     this.#backoff = 0
   }
+}
+
+/** Arm the persist timer (RFC 9293 §3.8.6.1) from the RTO, or the initial RTO before any RTT sample. @internal */
+export function armPersist(s: ConnectionState, now: Micros): void {
+  s.persist.arm(now, s.rtt.smoothedRtt === undefined ? undefined : s.rtt.rto, s.config.initialRto)
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../../wire/seq.js'
+import type { ConnectionState } from '../connection-state.js'
 import type { ReceiveBuffer } from '../receive-buffer.js'
 
 /** Largest window field (RFC 9293 §3.1). */
@@ -78,4 +79,11 @@ export class ReceiveWindow {
     const threshold = Math.min(this.#buffer.capacity / 2, 2 * this.#mss)
     return offer - advertised >= threshold && offer >= 2 * advertised
   }
+}
+
+/** After the application read: an ACK is due if the window opened by enough (RFC 9293 §3.8.6.2.2). @internal */
+export function windowUpdateAfterRead(s: ConnectionState): void {
+  if (s.state === 'CLOSED' || s.finReceived) return
+  // A window update goes at once, as its own segment (rules/receive-window.ts, rules/delayed-ack.ts).
+  if (s.rcvWindow.updateDue(s.rcvNxt)) s.acks.owePureOnce()
 }

@@ -6,6 +6,8 @@
  * @module
  */
 import type { Micros } from '../../congestion/congestion-control.js'
+import type { ConnectionState } from '../connection-state.js'
+import { fail } from './state-transitions.js'
 
 /** @internal */
 export class RetransmissionTimer {
@@ -53,4 +55,30 @@ export class RetransmissionTimer {
     this.timeouts++
     return 'retransmit'
   }
+}
+
+/** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: the retransmission timer expired. @internal */
+export function retransmitTimeout(s: ConnectionState, now: Micros): void {
+  // The RTO takes over: no probe now, and none until the timeout's recovery is over (RFC 8985 §7.2).
+  s.tlp.cancel()
+  const limit = s.synAcked ? s.config.maxRetransmits : s.config.synRetries
+  if (s.rto.onTimeout(now, limit, s.config.userTimeout) === 'give-up') {
+    fail(s, 'ETIMEDOUT')
+    return
+  }
+  s.stats.retransmitTimeouts++
+  s.rtt.backOff()
+  // RFC 3522: only the first timeout of a series can be found spurious; a recovery's undo ends here.
+  s.undo.onTimeout(s.rto.timeouts === 1, s.ts.on, s.congestion.onUndo !== undefined)
+  if (!s.synAcked) {
+    s.synPending = true
+    return
+  }
+  s.congestion.onRetransmitTimeout(now, s.bytesInFlight)
+  s.ecn.onLossReduction(s.sndMax) // RFC 3168 §6.1.2: CWR answers any echo
+  // The recovery ends (rules/loss-recovery/); go back to SND.UNA (RFC 6582 §4, RFC 5681 §3.1).
+  s.recovery.onTimeout()
+  // RFC 5682: the first timeout of a series may prove spurious by F-RTO (Eifel's check, above, needs timestamps).
+  s.frto.onTimeout(s.rto.timeouts === 1 && s.congestion.onUndo !== undefined, s.sndMax, s.sackOn)
+  s.sndNxt = s.sndUna
 }

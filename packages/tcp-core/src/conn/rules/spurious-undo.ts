@@ -10,6 +10,9 @@
  */
 import type { SackBlock } from '@mtcp/sack'
 import { seqGe, seqLe, seqLt, seqSub } from '../../wire/seq.js'
+import type { Micros } from '../../congestion/congestion-control.js'
+import type { ConnectionState } from '../connection-state.js'
+import type { InboundSegment } from '../segment.js'
 
 /** @internal */
 export class SpuriousUndo {
@@ -83,4 +86,18 @@ export class SpuriousUndo {
     this.#open = false
     return true
   }
+}
+
+/**
+ * RFC 3522 §3.2 Eifel detection (rules/spurious-undo.ts) on the first ACK that advances SND.UNA after a
+ * timeout. The response (RFC 4015 §3.2): restore cwnd and ssthresh, and resume with new data
+ * (SND.NXT = SND.MAX) instead of resending the rest of the flight.
+ * @internal
+ */
+export function eifelCheck(s: ConnectionState, now: Micros, segment: InboundSegment): void {
+  if (!s.undo.eifelSpurious(segment.tsEcho)) return
+  s.stats.spuriousTimeouts++
+  s.congestion.onUndo?.(now)
+  s.frto.cancel()
+  if (seqLt(s.sndNxt, s.sndMax)) s.sndNxt = s.sndMax
 }

@@ -7,7 +7,8 @@
  */
 import type { SackAckUpdate } from '@mtcp/sack'
 import type { Micros } from '../../congestion/congestion-control.js'
-import { seqAdd, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js'
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../../wire/seq.js'
+import type { ConnectionState } from '../connection-state.js'
 
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK delay added to the PTO when one segment is in flight. */
 const WORST_CASE_DELAYED_ACK: Micros = 200_000
@@ -87,5 +88,39 @@ export class TailLossProbe {
     }
     if (ack === sndUna && !carriesData && (sack === undefined || sack.newlySackedBytes === 0)) this.endSeq = undefined
     return false
+  }
+}
+
+/**
+ * RFC 8985 §7.2 (rules/tail-loss-probe.ts): (re)start the probe timeout, or cancel it, when a probe may
+ * go: with SACK, nothing SACKed, not in recovery nor after an RTO (going back from SND.UNA), the
+ * connection able to send.
+ * @internal
+ */
+export function armProbeTimeout(s: ConnectionState, now: Micros): void {
+  const eligible =
+    s.config.tailLossProbe &&
+    s.sackOn &&
+    s.synAcked &&
+    !s.recovery.inRecovery &&
+    s.rto.timeouts === 0 &&
+    !seqLt(s.sndNxt, s.sndMax) &&
+    s.canSendData() &&
+    !s.ecn.holdsNewData(s.rto.at !== undefined) &&
+    !(s.recovery.scoreboard !== undefined && s.recovery.scoreboard.sackedBytes > 0)
+  s.tlp.arm(now, eligible, s.rtt.smoothedRtt, seqSub(s.sndMax, s.sndUna), s.payloadMax, s.rto.at)
+}
+
+/** A tail loss probe repaired a loss (RFC 8985 §7.4.2): one fast-recovery reduction, unless a recovery is under way. @internal */
+export function tailLossProbeRepaired(s: ConnectionState, now: Micros): void {
+  s.stats.tailLossProbeRecoveries++
+  if (s.measurement !== undefined) s.measurement.lostPackets++
+  // RFC 3168 §6.1.2: not when an ECN reduction already covers this window (one reduction per window of
+  // data); when it reduces, the next new data segment carries CWR (a reduction "for any reason").
+  if (!s.recovery.inRecovery && !s.ecn.covers(s.sndUna)) {
+    const inNetwork = Math.min(s.bytesInFlight, s.congestion.window)
+    s.congestion.onEnterRecovery(now, inNetwork, true)
+    s.congestion.onExitRecovery(now, s.bytesInFlight)
+    s.ecn.onLossReduction(s.sndMax)
   }
 }

@@ -18,7 +18,9 @@
  * below it (the two new segments arrived, the flight did not) means the loss was real (decision 0053).
  * @module
  */
-import { seqGe } from '../../../wire/seq.js'
+import { seqGe, seqGt, seqLt, seqSub } from '../../../wire/seq.js'
+import type { Micros } from '../../../congestion/congestion-control.js'
+import type { ConnectionState } from '../../connection-state.js'
 
 /** What the connection does after an ACK that F-RTO looked at. */
 export const FrtoStep = {
@@ -109,4 +111,38 @@ export class Frto {
   onNewDataSent(bytes: number): void {
     if (this.allowance > 0) this.allowance = Math.max(0, this.allowance - bytes)
   }
+}
+
+/** RFC 5682 §2 steps 2–3 on an ACK after a timeout. @internal */
+export function frtoStep(s: ConnectionState, now: Micros, advanced: boolean, ack: number): void {
+  const unsent = s.sendBuffer.length - seqSub(s.sndMax, s.sndUna)
+  const newData = unsent > 0 && s.sndWnd > seqSub(s.sndMax, s.sndUna)
+  switch (s.frto.onAck(advanced, ack, newData, s.payloadMax, s.frto.sack ? sackedBelow(s, s.frto.recover) : 0)) {
+    case FrtoStep.SendNew:
+      // Step 2b: new data instead of the rest of the flight.
+      s.sndNxt = s.sndMax
+      return
+    case FrtoStep.Conventional:
+      // Step 3a: the timeout was real: the flight goes again from SND.UNA.
+      s.sndNxt = s.sndUna
+      return
+    case FrtoStep.Spurious:
+      // Step 3b; the response of RFC 4015 §3.2: restore cwnd and ssthresh, keep sending new data.
+      s.stats.spuriousTimeouts++
+      s.congestion.onUndo?.(now)
+      return
+  }
+}
+
+/** SACKed octets between SND.UNA and `end` (F-RTO's SACK-enhanced step 3, RFC 5682 §3; only after a timeout, so the copy of the ranges is rare). @internal */
+export function sackedBelow(s: ConnectionState, end: number): number {
+  const scoreboard = s.recovery.scoreboard
+  if (scoreboard === undefined || scoreboard.sackedBytes === 0) return 0
+  let total = 0
+  for (const range of scoreboard.sackedRanges()) {
+    const left = seqLt(range.left, s.sndUna) ? s.sndUna : range.left
+    const right = seqGt(range.right, end) ? end : range.right
+    if (seqLt(left, right)) total += seqSub(right, left)
+  }
+  return total
 }
