@@ -76,6 +76,36 @@ describe('neighbour cache (RFC 4861 §7.2, §7.3)', () => {
     expect(c.stats.resolutionFailures).toBe(1)
   })
 
+  it('one poll that deletes several entries still sees every entry once (entries resolved at different times)', () => {
+    const c = cache()
+    // Five addresses: the 1st, 3rd and 5th start resolving at 0 and give up at 3 s; the 2nd and 4th at 1 s.
+    const peers = [1, 2, 3, 4, 5].map((n) => addr(`fd99::${n}0`))
+    for (const [i, peer] of peers.entries()) {
+      if (i % 2 === 0) {
+        c.resolve(0, peer)
+        c.enqueue(0, peer, `p${i}`)
+      }
+    }
+    pollAll(c, 0)
+    for (const [i, peer] of peers.entries()) {
+      if (i % 2 === 1) {
+        c.resolve(S, peer)
+        c.enqueue(S, peer, `p${i}`)
+      }
+    }
+    pollAll(c, S)
+    pollAll(c, 2 * S)
+    // At 3 s: three entries give up (deleted mid-scan) and the other two send their third solicitation.
+    const r = pollAll(c, 3 * S)
+    expect(r.unreachable.sort()).toEqual(['p0', 'p2', 'p4'])
+    expect(r.sent.map((ns) => formatIpv6Address(ns.target)).sort()).toEqual(['fd99::20', 'fd99::40'])
+    expect(c.size).toBe(2)
+    // And the two left give up together a second later.
+    expect(pollAll(c, 4 * S).unreachable.sort()).toEqual(['p1', 'p3'])
+    expect(c.size).toBe(0)
+    expect(c.pollAt()).toBeUndefined()
+  })
+
   it('keeps the newest packets when the queue is full', () => {
     const c = cache()
     c.resolve(0, PEER)

@@ -155,6 +155,8 @@ class Neighbor<T> {
   /** Last confirmation or learning, for eviction. */
   touched = 0
   queue: T[] = []
+  /** Where the entry sits in the cache's list of entries (for the scans of pollAt and poll). */
+  index = -1
   constructor(
     readonly address: Ipv6Address,
     public state: number,
@@ -193,6 +195,8 @@ export class NeighborCache<T extends {}> {
   }
 
   readonly #entries = new Ipv6AddressMap<Neighbor<T>>((Math.random() * 0x1_0000_0000) >>> 0) // seeded: peers choose the addresses
+  /** The same entries as a plain list, scanned by index: pollAt runs every driver iteration and must not allocate an iterator. */
+  readonly #list: Neighbor<T>[] = []
   #dynamicCount = 0
   #baseReachableTime: Micros
   #retransTimer: Micros
@@ -415,9 +419,10 @@ export class NeighborCache<T extends {}> {
       ready = this.#release(entry)
       this.#dynamicCount--
     }
+    if (entry !== undefined) this.#unlist(entry)
     const fresh = new Neighbor<T>(address.slice(), STATIC)
     fresh.mac = mac.slice()
-    this.#entries.set(address, fresh)
+    this.#insert(fresh)
     return ready
   }
 
@@ -432,7 +437,11 @@ export class NeighborCache<T extends {}> {
   /** When {@link NeighborCache.poll} has work next (a solicitation owed or due, a timer); undefined when idle. */
   pollAt(): Micros | undefined {
     let at = Number.POSITIVE_INFINITY
-    for (const entry of this.#entries.values()) if (entry.deadline < at && entry.state !== REACHABLE) at = entry.deadline
+    const list = this.#list
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]!
+      if (entry.deadline < at && entry.state !== REACHABLE) at = entry.deadline
+    }
     return at === Number.POSITIVE_INFINITY ? undefined : at
   }
 
@@ -444,13 +453,18 @@ export class NeighborCache<T extends {}> {
    */
   poll(now: Micros, solicit: (request: NeighborSolicitationRequest) => void, unreachable: (packet: T, address: Ipv6Address) => void): void {
     const retrans = this.#retransTimer
-    for (const entry of [...this.#entries.values()]) {
+    const list = this.#list
+    // By index, with no copy: an entry deleted here is replaced at its index by the last one, which the
+    // next round looks at (so every entry is seen once; the callbacks cannot add any).
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]!
       if (entry.deadline > now) continue
       switch (entry.state) {
         case INCOMPLETE:
           if (entry.solicitationsSent >= this.options.maxMulticastSolicit) {
             this.stats.resolutionFailures++
             this.#delete(entry)
+            i--
             const packets = entry.queue
             entry.queue = []
             this.stats.droppedPackets += packets.length
@@ -475,6 +489,7 @@ export class NeighborCache<T extends {}> {
           if (entry.solicitationsSent >= this.options.maxUnicastSolicit) {
             this.stats.probeFailures++
             this.#delete(entry) // §7.3.3: "the entry SHOULD be deleted"
+            i--
             break
           }
           entry.solicitationsSent++
@@ -490,7 +505,9 @@ export class NeighborCache<T extends {}> {
 
   /** Forget every dynamic entry; waiting packets go to `drop`. */
   clear(drop: (packet: T) => void): void {
-    for (const entry of [...this.#entries.values()]) {
+    const list = this.#list
+    for (let i = list.length - 1; i >= 0; i--) {
+      const entry = list[i]!
       if (entry.state === STATIC) continue
       this.#delete(entry)
       for (const packet of entry.queue) drop(packet)
@@ -532,7 +549,7 @@ export class NeighborCache<T extends {}> {
   #create(now: Micros, address: Ipv6Address, state: number): Neighbor<T> | undefined {
     if (this.#dynamicCount >= this.options.maxEntries) {
       let victim: Neighbor<T> | undefined
-      for (const entry of this.#entries.values()) {
+      for (const entry of this.#list) {
         if (entry.state === STALE && (victim === undefined || entry.touched < victim.touched)) victim = entry
       }
       if (victim === undefined) return undefined
@@ -541,14 +558,32 @@ export class NeighborCache<T extends {}> {
     }
     const entry = new Neighbor<T>(address, state)
     entry.touched = now
-    this.#entries.set(address, entry)
+    this.#insert(entry)
     this.#dynamicCount++
     return entry
   }
 
   #delete(entry: Neighbor<T>): void {
     this.#entries.delete(entry.address)
+    this.#unlist(entry)
     if (entry.state !== STATIC) this.#dynamicCount--
+  }
+
+  #insert(entry: Neighbor<T>): void {
+    this.#entries.set(entry.address, entry)
+    entry.index = this.#list.length
+    this.#list.push(entry)
+  }
+
+  /** Take `entry` off the list: the last entry moves to its index. */
+  #unlist(entry: Neighbor<T>): void {
+    const list = this.#list
+    const last = list.pop()!
+    if (last !== entry) {
+      list[entry.index] = last
+      last.index = entry.index
+    }
+    entry.index = -1
   }
 
   #release(entry: Neighbor<T>): readonly T[] {
