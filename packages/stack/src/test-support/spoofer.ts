@@ -20,6 +20,24 @@ export interface ForgedSegment {
   tsEcho?: number
 }
 
+/** Fill `out` with a forged segment's TCP fields (no payload); a SYN's options as a typical client's, with MSS `mss`. */
+export function forgeTcpFields(out: OutboundSegment, segment: Omit<ForgedSegment, 'srcIp' | 'srcPort' | 'dstPort'>, mss: number): OutboundSegment {
+  out.seq = segment.seq >>> 0
+  out.ack = (segment.ack ?? 0) >>> 0
+  out.flags = segment.flags
+  out.window = 64_240
+  const syn = segment.synOptions === true
+  out.mss = syn ? mss : 0
+  out.windowScale = syn ? 7 : -1
+  out.sackPermitted = syn
+  out.timestamps = segment.tsValue !== undefined
+  out.tsValue = segment.tsValue ?? 0
+  out.tsEcho = segment.tsEcho ?? 0
+  out.sackCount = 0
+  out.payloadLength = 0
+  return out
+}
+
 /** Writes forged frames into `port` (one end of a memory link), addressed to the stack at the other end. */
 export class Spoofer {
   readonly #pool = new BufferPool({ count: 4096, dataRoom: 256 })
@@ -43,20 +61,7 @@ export class Spoofer {
       this.flush()
       return this.add(segment)
     }
-    const out = this.#out
-    out.seq = segment.seq >>> 0
-    out.ack = (segment.ack ?? 0) >>> 0
-    out.flags = segment.flags
-    out.window = 64_240
-    const syn = segment.synOptions === true
-    out.mss = syn ? 1460 : 0
-    out.windowScale = syn ? 7 : -1
-    out.sackPermitted = syn
-    out.timestamps = segment.tsValue !== undefined
-    out.tsValue = segment.tsValue ?? 0
-    out.tsEcho = segment.tsEcho ?? 0
-    out.sackCount = 0
-    out.payloadLength = 0
+    const out = forgeTcpFields(this.#out, segment, 1460)
     const data = buffer.data
     const start = buffer.offset
     emitEthernet(this.#eth, data, start)

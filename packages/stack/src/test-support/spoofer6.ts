@@ -5,7 +5,7 @@
  */
 import { BufferPool, type MemoryPort, type PacketBuffer } from '@mtcp/dpdk-io'
 import { emitEthernet, emitIpv6, type EthernetRepr, EtherType, type Ipv6Repr, Ipv6NextHeader, ipv6PseudoHeaderSumOf, OutboundSegment, writeTcpSegmentWithAddressSum } from '@mtcp/tcp-core'
-import type { ForgedSegment } from './spoofer.js'
+import { type ForgedSegment, forgeTcpFields } from './spoofer.js'
 
 /** A forged segment over IPv6: its source address (16 bytes) instead of `srcIp`. */
 export interface ForgedSegment6 extends Omit<ForgedSegment, 'srcIp'> {
@@ -36,20 +36,7 @@ export class Spoofer6 {
       this.flush()
       return this.add(segment)
     }
-    const out = this.#out
-    out.seq = segment.seq >>> 0
-    out.ack = (segment.ack ?? 0) >>> 0
-    out.flags = segment.flags
-    out.window = 64_240
-    const syn = segment.synOptions === true
-    out.mss = syn ? 1440 : 0
-    out.windowScale = syn ? 7 : -1
-    out.sackPermitted = syn
-    out.timestamps = segment.tsValue !== undefined
-    out.tsValue = segment.tsValue ?? 0
-    out.tsEcho = segment.tsEcho ?? 0
-    out.sackCount = 0
-    out.payloadLength = 0
+    const out = forgeTcpFields(this.#out, segment, 1440)
     const data = buffer.data
     const start = buffer.offset
     emitEthernet(this.#eth, data, start)
