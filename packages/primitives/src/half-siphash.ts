@@ -95,68 +95,43 @@ export function halfSipHash24x4(key0: number, key1: number, word0: number, word1
   return sipWords(key0, key1, word0, word1, word2, word3, 4, 2, 4)
 }
 
-// ---------------------------------------------------------------- streaming, for longer messages
-
-// The state of the one streaming hash in progress: module variables, so that a hash allocates nothing.
-// JavaScript runs one call at a time and nothing here calls out, so two hashes never interleave.
-let s0 = 0
-let s1 = 0
-let s2 = 0
-let s3 = 0
-let streamWords = 0
-
-/** One SipRound on the streaming state (rotations 5, 16, 8, 7, 13, 16, as above). */
-function streamRound(): void {
-  s0 = (s0 + s1) | 0
-  s1 = (s1 << 5) | (s1 >>> 27)
-  s1 ^= s0
-  s0 = (s0 << 16) | (s0 >>> 16)
-  s2 = (s2 + s3) | 0
-  s3 = (s3 << 8) | (s3 >>> 24)
-  s3 ^= s2
-  s0 = (s0 + s3) | 0
-  s3 = (s3 << 7) | (s3 >>> 25)
-  s3 ^= s0
-  s2 = (s2 + s1) | 0
-  s1 = (s1 << 13) | (s1 >>> 19)
-  s1 ^= s2
-  s2 = (s2 << 16) | (s2 >>> 16)
-}
-
 /**
- * Start a HalfSipHash-1-3 of a message of any number of whole 32-bit words, fed one at a time with
- * {@link halfSipHash13Word} and ended by {@link halfSipHash13Finish}: for keys longer than four words (the
- * IPv6 flow table's nine: two 128-bit addresses and the ports). Each word is taken as 4 little-endian
- * bytes, so three words hash exactly as {@link halfSipHash13} of them. Allocates nothing; one hash at a
- * time (start, words, finish, with no other streaming hash in between).
+ * HalfSipHash-1-3 of the first `count` words of `words` (a message of any number of whole 32-bit words,
+ * each taken as 4 little-endian bytes): for keys longer than four words, such as the IPv6 flow table's
+ * nine (two 128-bit addresses and the ports). Three words hash exactly as {@link halfSipHash13} of them.
+ * Allocates nothing.
  */
-export function halfSipHash13Start(key0: number, key1: number): void {
-  s0 = key0 | 0
-  s1 = key1 | 0
-  s2 = 0x6c796765 ^ key0
-  s3 = 0x74656462 ^ key1
-  streamWords = 0
-}
-
-/** Absorb one message word of the hash begun by {@link halfSipHash13Start} (one compression round). */
-export function halfSipHash13Word(word: number): void {
-  s3 ^= word
-  streamRound()
-  s0 ^= word
-  streamWords++
-}
-
-/** End the hash begun by {@link halfSipHash13Start}: the length block and three finalization rounds; the uint32 hash. */
-export function halfSipHash13Finish(): number {
-  const lengthBlock = ((streamWords * 4) & 0xff) << 24
-  s3 ^= lengthBlock
-  streamRound()
-  s0 ^= lengthBlock
-  s2 ^= 0xff
-  streamRound()
-  streamRound()
-  streamRound()
-  return (s1 ^ s3) >>> 0
+export function halfSipHash13Words(key0: number, key1: number, words: Int32Array | Uint32Array, count: number): number {
+  let v0 = key0 | 0
+  let v1 = key1 | 0
+  let v2 = 0x6c796765 ^ key0
+  let v3 = 0x74656462 ^ key1
+  // One compression round per word and for the length block (byte length in the top byte, no tail
+  // bytes), then 0xff into v2 and three finalization rounds.
+  for (let i = 0; i <= count + 3; i++) {
+    let message = 0
+    if (i < count) message = words[i]! | 0
+    else if (i === count) message = ((count * 4) & 0xff) << 24
+    else if (i === count + 1) v2 ^= 0xff
+    if (i <= count) v3 ^= message
+    // SipRound on 32-bit words: rotations 5, 16, 8, 7, 13, 16.
+    v0 = (v0 + v1) | 0
+    v1 = (v1 << 5) | (v1 >>> 27)
+    v1 ^= v0
+    v0 = (v0 << 16) | (v0 >>> 16)
+    v2 = (v2 + v3) | 0
+    v3 = (v3 << 8) | (v3 >>> 24)
+    v3 ^= v2
+    v0 = (v0 + v3) | 0
+    v3 = (v3 << 7) | (v3 >>> 25)
+    v3 ^= v0
+    v2 = (v2 + v1) | 0
+    v1 = (v1 << 13) | (v1 >>> 19)
+    v1 ^= v2
+    v2 = (v2 << 16) | (v2 >>> 16)
+    if (i <= count) v0 ^= message
+  }
+  return (v1 ^ v3) >>> 0
 }
 
 /** A 64-bit HalfSipHash key as two uint32 words. */

@@ -9,9 +9,7 @@ export { PrimitiveError, type PrimitiveErrorCode } from './errors.js'
 export {
   halfSipHash,
   halfSipHash13,
-  halfSipHash13Finish,
-  halfSipHash13Start,
-  halfSipHash13Word,
+  halfSipHash13Words,
   halfSipHash24,
   halfSipHash24x4,
   type HalfSipHashKey,

@@ -9,13 +9,13 @@
  * Addresses are read in place from any byte array at an offset (a received frame's source and destination
  * fields, RFC 8200 §3), as four big-endian words: a lookup allocates nothing, builds no string and no
  * BigInt. The bucket hash is HalfSipHash-1-3 of the nine words under a random per-table key
- * (`@mtcp/primitives`' streaming HalfSipHash-1-3), so remote peers cannot choose addresses that collide.
+ * (`@mtcp/primitives`' `halfSipHash13Words`), so remote peers cannot choose addresses that collide.
  * @module
  */
 import type { SocketId } from './socket-table.js'
 import { checkIntegerOption, checkNumberOption, checkPort, SidMapError } from './errors.js'
 import type { FlowTableOptions, FlowTableProbeStats } from './flow-table.js'
-import { halfSipHash13Finish as sipFinish, halfSipHash13Start as sipStart, halfSipHash13Word as sipWord } from '@mtcp/primitives'
+import { halfSipHash13Words } from '@mtcp/primitives'
 import { randomHalfSipHashKey } from '@mtcp/primitives'
 
 /** Slots are at most 2^26: the key array (9 words per slot) then stays below 2^30 elements. */
@@ -207,21 +207,12 @@ export class Ipv6FlowTable<T = SocketId> {
     checkPort('localPort', localPort)
     checkPort('remotePort', remotePort)
     const probe = this.#probe
-    sipStart(this.#key0, this.#key1)
     for (let w = 0; w < 4; w++) {
-      const word = wordAt(local, localOffset + w * 4)
-      probe[w] = word
-      sipWord(word)
+      probe[w] = wordAt(local, localOffset + w * 4)
+      probe[4 + w] = wordAt(remote, remoteOffset + w * 4)
     }
-    for (let w = 0; w < 4; w++) {
-      const word = wordAt(remote, remoteOffset + w * 4)
-      probe[4 + w] = word
-      sipWord(word)
-    }
-    const ports = (localPort << 16) | remotePort
-    probe[8] = ports
-    sipWord(ports)
-    return sipFinish() | TAG_BIT
+    probe[8] = (localPort << 16) | remotePort
+    return halfSipHash13Words(this.#key0, this.#key1, probe, WORDS) | TAG_BIT
   }
 
   /** The slot holding the key in {@link #probe}, or `~slot` of the empty slot that ends its probe sequence. */

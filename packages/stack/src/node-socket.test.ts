@@ -51,6 +51,28 @@ describe('TcpSocket and TcpServer', () => {
     expect(socket.bytesRead).toBe(5)
   })
 
+  it('end() again after the socket finished: a bare call is a no-op, with a callback Node\'s ERR_STREAM_ALREADY_FINISHED', async () => {
+    const { a, b } = pair()
+    const server = b.createServer((socket) => {
+      socket.resume()
+      socket.on('end', () => socket.end())
+    })
+    server.listen(7)
+    await once(server, 'listening')
+    const socket = a.connect({ host: '10.0.0.2', port: 7 })
+    await once(socket, 'connect')
+    socket.resume()
+    socket.end('x')
+    await once(socket, 'finish')
+    const errors: Error[] = []
+    socket.on('error', (error: Error) => errors.push(error))
+    expect(socket.end()).toBe(socket) // what node:http's server does once per connection
+    const fromCallback = await new Promise<Error | undefined>((resolve) => socket.end(resolve as () => void))
+    expect((fromCallback as NodeJS.ErrnoException | undefined)?.code).toBe('ERR_STREAM_ALREADY_FINISHED')
+    await once(socket, 'close')
+    expect(errors).toEqual([])
+  })
+
   it('moves 8 MB through pipe() with backpressure, intact', async () => {
     const { a, b } = pair()
     const received = createHash('sha256')

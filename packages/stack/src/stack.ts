@@ -59,6 +59,11 @@ export class Stack {
   readonly #state: StackState
   /** The driver loop (driver.ts). */
   readonly #driver: Driver
+  /** The text and value of the last IPv4 and IPv6 remote addresses `connect` parsed. */
+  #lastRemote4Text = ''
+  #lastRemote4 = 0
+  #lastRemote6Text = ''
+  #lastRemote6: Uint8Array | undefined = undefined
 
   /** @internal */
   constructor(options: StackOptions) {
@@ -229,7 +234,13 @@ export class Stack {
       this.#connectSocket6(record, address, port)
       return
     }
-    const remoteIp = parseAddress(address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address)
+    // A client connects to the same peer again and again: the last address parsed is kept.
+    let remoteIp = this.#lastRemote4
+    if (address !== this.#lastRemote4Text) {
+      remoteIp = parseAddress(address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address)
+      this.#lastRemote4 = remoteIp
+      this.#lastRemote4Text = address
+    }
     if (this.#state.host.routes.lookupRoute(remoteIp) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     record.localIp = this.address
     record.remoteIp = remoteIp
@@ -252,8 +263,15 @@ export class Stack {
   #connectSocket6(record: SocketRecord, address: string, port: number): void {
     const host = this.#state.host6
     if (host === undefined) throw new StackError('EAFNOSUPPORT', `connect to ${address}: the stack has no IPv6 address (the ipv6 option)`)
-    const remote = parseIpv6Address(address)
-    if (remote === undefined || remote[0] === 0xff || remote.every((byte) => byte === 0)) throw new StackError('EINVAL', `not a unicast IPv6 address: ${JSON.stringify(address)}`)
+    // As over IPv4, the last unicast address parsed is kept (a copy per connection: the record keeps it).
+    let remote: Uint8Array | undefined
+    if (address === this.#lastRemote6Text) remote = this.#lastRemote6!.slice()
+    else {
+      remote = parseIpv6Address(address)
+      if (remote === undefined || remote[0] === 0xff || remote.every((byte) => byte === 0)) throw new StackError('EINVAL', `not a unicast IPv6 address: ${JSON.stringify(address)}`)
+      this.#lastRemote6 = remote.slice()
+      this.#lastRemote6Text = address
+    }
     if (host.nextHop(remote) === undefined) throw new StackError('EHOSTUNREACH', `no route to ${address}`)
     const local = remote[0] === 0xfe && (remote[1]! & 0xc0) === 0x80 ? host.linkLocal : host.address
     if (!host.usable(local)) throw new StackError('EADDRNOTAVAIL', `${formatIpv6Address(local)} is held by another node (Duplicate Address Detection, RFC 4862 §5.4.5)`)
