@@ -99,3 +99,15 @@ describe('callbacks that throw', () => {
     expect(b.pool.available).toBe(poolFree)
   }, 60_000)
 })
+
+describe('connect checks the address every time', () => {
+  it('EINVAL for a malformed address, also as the first connect and after a good one (connect keeps the last address it parsed)', () => {
+    const { a } = stackPair()
+    for (const address of ['', 'not-an-ip', '10.0.0.2', '', '10.0.0.', '10.0.0.2', 'x']) {
+      const fd = a.socket()
+      const result = code(() => a.connect(fd, address, 80))
+      expect(result, address).toBe(address === '10.0.0.2' ? undefined : 'EINVAL')
+      a.close(fd)
+    }
+  })
+})

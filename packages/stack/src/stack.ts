@@ -60,9 +60,9 @@ export class Stack {
   /** The driver loop (driver.ts). */
   readonly #driver: Driver
   /** The text and value of the last IPv4 and IPv6 remote addresses `connect` parsed. */
-  #lastRemote4Text = ''
+  #lastRemote4Text: string | undefined = undefined
   #lastRemote4 = 0
-  #lastRemote6Text = ''
+  #lastRemote6Text: string | undefined = undefined
   #lastRemote6: Uint8Array | undefined = undefined
 
   /** @internal */
