@@ -386,6 +386,36 @@ describe('router discovery (RFC 4861 §6.3)', () => {
     expect(() => stack.connect(stack.socket(), '2001:db8:99::6', 80)).toThrowError(/EHOSTUNREACH/)
   })
 
+  it('a neighbour that advertises a new MAC gets the next segments there, though a connection was already sending to it', () => {
+    const { stack, peer, peerMac } = setup({ staticNeighbors: [] })
+    const NEW_MAC = Uint8Array.of(0x02, 0, 0, 0, 0, 0x77)
+    const fd = stack.socket()
+    stack.connect(fd, 'fd00::1', 80)
+    // The stack solicits fd00::1; the peer answers (solicited, override): REACHABLE at peerMac, the SYN goes.
+    const ns = peer.receive(1000).find((datagram) => icmpType(datagram) === Icmpv6Type.NEIGHBOR_SOLICITATION)
+    expect(ns).toBeDefined()
+    const na = (solicited: boolean, mac: Uint8Array) =>
+      ndpDatagram(PEER, STACK, { kind: 'neighborAdvertisement', router: false, solicited, override: true, target: PEER, options: { targetLinkLayerAddress: mac } })
+    peer.send(na(true, peerMac))
+    const tcpTo = (frames: Uint8Array[]) => frames.filter((frame) => frame[14 + 6] === Ipv6NextHeader.TCP).map((frame) => [...frame.subarray(0, 6)])
+    let from = peer.frames.length
+    peer.receive(1000)
+    expect(tcpTo(peer.frames.slice(from))).toEqual([[...peerMac]]) // the SYN
+    // A second SYN to the same neighbour (its entry REACHABLE) goes to the same MAC…
+    stack.connect(stack.socket(), 'fd00::1', 81)
+    from = peer.frames.length
+    peer.receive(1000)
+    expect(tcpTo(peer.frames.slice(from))).toEqual([[...peerMac]])
+    // …until the neighbour says its MAC changed (RFC 4861 §7.2.5, override): the next one goes to the new MAC.
+    peer.send(na(false, NEW_MAC))
+    peer.receive(1000)
+    expect(stack.stats.rx.icmpv6).toBe(2)
+    stack.connect(stack.socket(), 'fd00::1', 82)
+    from = peer.frames.length
+    peer.receive(1000)
+    expect(tcpTo(peer.frames.slice(from)).at(-1)).toEqual([...NEW_MAC])
+  })
+
   it('drops a router at once when it advertises a lifetime of 0', () => {
     const { peer, stack, peerMac } = setup()
     peer.send(routerAdvertisement(1800, peerMac), ipv6MulticastMac(ALL_NODES))

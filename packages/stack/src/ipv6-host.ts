@@ -189,6 +189,14 @@ export class Ipv6Host {
   #linkLocalState: 'tentative' | 'preferred' | 'duplicate' = 'preferred'
   /** Both addresses preferred: the send path checks nothing more (the usual case, after start-up). */
   #allPreferred = true
+  /**
+   * The last destination a frame was sent to, with its MAC while its neighbour entry stays REACHABLE
+   * (`NeighborCache.reachableUntil`): a connection's segments skip the route and neighbour lookups. Void
+   * (`#fastUntil` 0) whenever ICMPv6 comes in or a timer runs, since both can change routes and neighbours.
+   */
+  readonly #fastDestination = new Uint8Array(16)
+  #fastMac: Uint8Array | undefined = undefined
+  #fastUntil: Micros = 0
   /** Frames from a tentative address, waiting for its DAD (bounded by {@link #tentativeLimit}). */
   #tentativeQueue: PacketBuffer[] = []
   readonly #tentativeLimit: number
@@ -488,6 +496,7 @@ export class Ipv6Host {
   }
 
   #icmpv6(now: Micros, data: Uint8Array, ip: number, at: number, length: number): Ipv6FrameKind {
+    this.#fastUntil = 0 // Neighbor Discovery may change a neighbour or a route (see #fastDestination)
     const stats = this.#stats
     const drops = stats.rx.drops
     // RFC 4443 §2.3: the checksum covers the pseudo-header (Next Header 58).
@@ -704,6 +713,10 @@ export class Ipv6Host {
   route(now: Micros, buffer: PacketBuffer, destination: Uint8Array): void {
     // RFC 4862 §5.4: nothing leaves from a tentative address (the frame waits for its DAD) or a duplicate one.
     if (!this.#allPreferred && !this.#sourceReady(buffer)) return
+    if (now < this.#fastUntil && ipv6AddressEquals(destination, this.#fastDestination)) {
+      this.transmitResolved(buffer, this.#fastMac!)
+      return
+    }
     const nextHop = this.nextHop(destination)
     if (nextHop === undefined) {
       this.#stats.tx.drops.noRoute++
@@ -712,6 +725,13 @@ export class Ipv6Host {
     }
     const mac = this.neighbors.resolve(now, nextHop)
     if (mac !== undefined) {
+      // Kept while the entry stays REACHABLE and no router or prefix lifetime runs out (either may change the next hop).
+      const until = this.neighbors.reachableUntil(now, nextHop)
+      if (until !== undefined) {
+        this.#fastDestination.set(destination)
+        this.#fastMac = mac
+        this.#fastUntil = Math.min(until, this.routers.pollAt() ?? Number.POSITIVE_INFINITY)
+      }
       this.transmitResolved(buffer, mac)
       return
     }
@@ -780,10 +800,12 @@ export class Ipv6Host {
   poll(now: Micros): void {
     this.#now = now
     const at = this.neighbors.pollAt()
-    if (at !== undefined && at <= now) this.neighbors.poll(now, this.#solicit, this.#unreachable)
     const dadAt = this.#dad?.pollAt()
-    if (dadAt !== undefined && dadAt <= now) this.#pollDad(now)
     const routersAt = this.routers.pollAt()
+    // Timers that may change a neighbour, an address or a route void the fast path (#fastDestination).
+    if ((at !== undefined && at <= now) || (dadAt !== undefined && dadAt <= now) || (routersAt !== undefined && routersAt <= now)) this.#fastUntil = 0
+    if (at !== undefined && at <= now) this.neighbors.poll(now, this.#solicit, this.#unreachable)
+    if (dadAt !== undefined && dadAt <= now) this.#pollDad(now)
     if (routersAt !== undefined && routersAt <= now) this.routers.poll(now, this.#solicitRouters)
     const reassemblyAt = this.reassembly.pollAt()
     if (reassemblyAt !== undefined && reassemblyAt <= now) {

@@ -426,6 +426,20 @@ export class NeighborCache<T extends {}> {
     return ready
   }
 
+  /**
+   * Until when (µs, exclusive) the entry for the address at `bytes[offset]` stays REACHABLE (+∞ for a
+   * static one), so that a sender may go on using the MAC {@link resolve} gave it without asking again
+   * (RFC 4861 §7.3.3: nothing is owed for a REACHABLE entry until ReachableTime runs out); undefined unless
+   * it is REACHABLE now. The answer holds until the cache next takes an advertisement, a solicitation or a
+   * {@link poll}. Changes nothing; allocates nothing.
+   */
+  reachableUntil(now: Micros, bytes: Uint8Array, offset = 0): Micros | undefined {
+    const entry = this.#entries.get(bytes, offset)
+    if (entry === undefined) return undefined
+    if (entry.state === STATIC) return Number.POSITIVE_INFINITY
+    return entry.state === REACHABLE && now < entry.deadline ? entry.deadline : undefined
+  }
+
   /** The state of the entry for `address` at `now`, or undefined. Changes nothing. */
   state(now: Micros, address: Ipv6Address): NeighborState | undefined {
     const entry = this.#entries.get(address)
