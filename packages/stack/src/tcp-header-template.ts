@@ -81,28 +81,9 @@ export class TcpHeaderTemplate {
     writeU16(data, ip + 2, totalLength)
     writeU16(data, ip + 4, ipId)
     if (!offload) writeU16(data, ip + 10, ~foldChecksum(this.#ipSum + tos + totalLength + ipId) & 0xffff)
-    writeU32(data, tcp + 4, segment.seq)
-    writeU32(data, tcp + 8, segment.ack)
-    data[tcp + 12] = (headerLength >> 2) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
-    data[tcp + 13] = segment.flags
-    writeU16(data, tcp + 14, segment.window)
-    writeTcpOptions(segment, data, tcp + TCP)
-    const pseudo = this.#pseudoSum + tcpLength
-    writeU16(data, tcp + 16, offload ? foldChecksum(pseudo) : internetChecksum(data, tcp, tcpLength, pseudo))
+    writeTcpFields(data, tcp, segment, headerLength, tcpLength, this.#pseudoSum, offload)
     buffer.length = ETHERNET + IPV4 + tcpLength
-    if (offload) {
-      buffer.offloadFlags = OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM
-      buffer.l2Length = ETHERNET
-      buffer.l3Length = IPV4
-      buffer.l4Length = headerLength
-    } else {
-      buffer.offloadFlags = 0
-    }
-    if (segment.segmentSize > 0) {
-      // A super segment: the port cuts it into MSS-sized segments (TSO) and completes their checksums.
-      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
-      buffer.segmentSize = segment.segmentSize
-    }
+    setOffloads(buffer, segment, offload ? OffloadFlags.TX_IP_CHECKSUM | OffloadFlags.TX_TCP_CHECKSUM : 0, IPV4, headerLength)
   }
 }
 
@@ -162,28 +143,43 @@ export class Tcp6HeaderTemplate {
     // RFC 3168 §5: ECN is the low two bits of the traffic class, bits 4-5 of the header's second byte.
     data[ip + 1] = ((segment.ecn & 3) << 4) | this.#byte1
     writeU16(data, ip + 4, tcpLength) // Payload Length (RFC 8200 §3): no extension headers
-    writeU32(data, tcp + 4, segment.seq)
-    writeU32(data, tcp + 8, segment.ack)
-    data[tcp + 12] = (headerLength >> 2) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
-    data[tcp + 13] = segment.flags
-    writeU16(data, tcp + 14, segment.window)
-    writeTcpOptions(segment, data, tcp + TCP)
-    const pseudo = this.#pseudoSum + tcpLength
-    writeU16(data, tcp + 16, offload ? foldChecksum(pseudo) : internetChecksum(data, tcp, tcpLength, pseudo))
+    writeTcpFields(data, tcp, segment, headerLength, tcpLength, this.#pseudoSum, offload)
     buffer.length = ETHERNET + IPV6 + tcpLength
-    if (offload) {
-      buffer.offloadFlags = OffloadFlags.TX_TCP_CHECKSUM
-      buffer.l2Length = ETHERNET
-      buffer.l3Length = IPV6
-      buffer.l4Length = headerLength
-    } else {
-      buffer.offloadFlags = 0
-    }
-    if (segment.segmentSize > 0) {
-      // A super segment: the port cuts it into MSS-sized segments (TSO over IPv6) and completes their checksums.
-      buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
-      buffer.segmentSize = segment.segmentSize
-    }
+    setOffloads(buffer, segment, offload ? OffloadFlags.TX_TCP_CHECKSUM : 0, IPV6, headerLength)
+  }
+}
+
+/**
+ * The TCP fields both templates patch (RFC 9293 §3.1): sequence and acknowledgment numbers, data offset,
+ * flags, window, options, and the checksum from the connection's pseudo-header sum (`pseudoSum`, the
+ * addresses' part) plus the TCP length — only that sum when the port completes the checksum.
+ */
+function writeTcpFields(data: Uint8Array, tcp: number, segment: OutboundSegment, headerLength: number, tcpLength: number, pseudoSum: number, offload: boolean): void {
+  writeU32(data, tcp + 4, segment.seq)
+  writeU32(data, tcp + 8, segment.ack)
+  data[tcp + 12] = (headerLength >> 2) << 4 // data offset; reserved bits zero (RFC 9293 §3.1)
+  data[tcp + 13] = segment.flags
+  writeU16(data, tcp + 14, segment.window)
+  writeTcpOptions(segment, data, tcp + TCP)
+  const pseudo = pseudoSum + tcpLength
+  writeU16(data, tcp + 16, offload ? foldChecksum(pseudo) : internetChecksum(data, tcp, tcpLength, pseudo))
+}
+
+/**
+ * The buffer's offload requests: `checksums` (0 when the stack computed them) with the header lengths the
+ * port needs, and segmentation when the segment is a super segment (the port cuts it into MSS-sized
+ * segments, TSO, and completes their checksums).
+ */
+function setOffloads(buffer: PacketBuffer, segment: OutboundSegment, checksums: number, l3Length: number, headerLength: number): void {
+  buffer.offloadFlags = checksums
+  if (checksums !== 0) {
+    buffer.l2Length = ETHERNET
+    buffer.l3Length = l3Length
+    buffer.l4Length = headerLength
+  }
+  if (segment.segmentSize > 0) {
+    buffer.offloadFlags |= OffloadFlags.TX_TCP_SEGMENTATION
+    buffer.segmentSize = segment.segmentSize
   }
 }
 

@@ -3,7 +3,7 @@
  * a stack with SYNs or to send it forged ACKs, without a stack of our own behind them.
  * @internal
  */
-import { BufferPool, type MemoryPort } from '@mtcp/dpdk-io'
+import { BufferPool, type MemoryPort, type PacketBuffer, type Port } from '@mtcp/dpdk-io'
 import { emitEthernet, emitIpv4, type EthernetRepr, EtherType, IpProtocol, OutboundSegment, TcpFlags, writeTcpSegment } from '@mtcp/tcp-core'
 
 /** Options of a forged segment. */
@@ -44,7 +44,7 @@ export class Spoofer {
   readonly #out = new OutboundSegment()
   readonly #eth: EthernetRepr
   readonly #ip = { src: 0, dst: 0, protocol: IpProtocol.TCP as number, ttl: 64, identification: 0, dontFragment: true, payloadLength: 0 }
-  readonly #burst: Array<import('@mtcp/dpdk-io').PacketBuffer> = []
+  readonly #burst: PacketBuffer[] = []
   sent = 0
 
   constructor(
@@ -77,12 +77,16 @@ export class Spoofer {
 
   /** Put the queued frames on the link. */
   flush(): void {
-    const burst = this.#burst
-    if (burst.length === 0) return
-    const sent = this.port.txBurst(burst, burst.length)
-    for (let i = sent; i < burst.length; i++) burst[i]!.release()
-    burst.length = 0
+    flushBurst(this.port, this.#burst)
   }
+}
+
+/** Put `burst` on `port`, releasing what it refused; empties the array. */
+export function flushBurst(port: Port, burst: PacketBuffer[]): void {
+  if (burst.length === 0) return
+  const sent = port.txBurst(burst, burst.length)
+  for (let i = sent; i < burst.length; i++) burst[i]!.release()
+  burst.length = 0
 }
 
 /** A SYN flag set, for readability at call sites. */

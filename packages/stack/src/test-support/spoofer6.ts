@@ -5,7 +5,7 @@
  */
 import { BufferPool, type MemoryPort, type PacketBuffer } from '@mtcp/dpdk-io'
 import { emitEthernet, emitIpv6, type EthernetRepr, EtherType, type Ipv6Repr, Ipv6NextHeader, ipv6PseudoHeaderSumOf, OutboundSegment, writeTcpSegmentWithAddressSum } from '@mtcp/tcp-core'
-import { type ForgedSegment, forgeTcpFields } from './spoofer.js'
+import { type ForgedSegment, flushBurst, forgeTcpFields } from './spoofer.js'
 
 /** A forged segment over IPv6: its source address (16 bytes) instead of `srcIp`. */
 export interface ForgedSegment6 extends Omit<ForgedSegment, 'srcIp'> {
@@ -52,10 +52,6 @@ export class Spoofer6 {
 
   /** Put the queued frames on the link. */
   flush(): void {
-    const burst = this.#burst
-    if (burst.length === 0) return
-    const sent = this.port.txBurst(burst, burst.length)
-    for (let i = sent; i < burst.length; i++) burst[i]!.release()
-    burst.length = 0
+    flushBurst(this.port, this.#burst)
   }
 }
