@@ -25,6 +25,16 @@ const RX_BURSTS_PER_POLL = 8
  * connection's own burst stays below the transmit queue's hard limit, TX_BACKLOG_LIMIT).
  */
 const TX_SOFT_LIMIT = 4096
+/**
+ * The share of the buffer pool (1/2^n) kept free for other connections, ARP, ICMP and, on a port whose
+ * receive and transmit share the pool (DPDK), reception: below it no further connection is dispatched.
+ */
+const POOL_RESERVE_SHIFT = 3
+/**
+ * How long a dispatch held back for want of buffers waits before it tries again (µs). Buffers come back
+ * when the port or the link is done with them, which no event reports, so the driver looks again.
+ */
+const POOL_RETRY_US = 100
 /** Dispatch rounds after the applications' callbacks within one loop iteration. */
 const APPLICATION_ROUNDS = 2
 /** A bit of SocketRecord.pendingEvents above every PollEvents bit: the record is in the notify queue. */
@@ -44,6 +54,8 @@ export class Driver {
   readonly #notifyQueue = new ReusedList<SocketRecord>()
   /** The connection being dispatched, for {@link #emitSegment} (one callback for every connection). */
   #emitting: SocketRecord | undefined = undefined
+  /** Connections wait in the dirty list for buffers to come back to the pool (see POOL_RESERVE_SHIFT). */
+  #poolStarved = false
   #emitNow: Micros = 0
   readonly #emitSegment = (segment: OutboundSegment): void => {
     const record = this.#emitting!
@@ -92,7 +104,9 @@ export class Driver {
     for (let round = 0; round < APPLICATION_ROUNDS && this.#dirty.length > 0 && !state.closed; round++) this.#phase(now, false)
     // Last, what the CCP agent decided during the iteration (decision 0011's order).
     state.ccp?.applyHeld()
-    if (state.wakeRequested || this.#dirty.length > 0) this.scheduleSoon()
+    // Connections held back for buffers try again after POOL_RETRY_US (#armWake), not at once: at once
+    // would spin on a virtual clock, where the link gives the buffers back only when time moves.
+    if (state.wakeRequested || (this.#dirty.length > 0 && !this.#poolStarved)) this.scheduleSoon()
   }
 
   /**
@@ -162,6 +176,9 @@ export class Driver {
     const state = this.#state
     const table = state.table
     const txQueue = state.txQueue
+    const pool = state.pool
+    const reserve = pool.count >> POOL_RESERVE_SHIFT
+    this.#poolStarved = false
     // Dispatching may make more connections dirty (events); loop until quiet.
     while (this.#dirty.length > 0) {
       const ids = this.#dirty
@@ -169,14 +186,17 @@ export class Driver {
       this.#dirtySpare = ids
       for (let i = 0; i < ids.length; i++) {
         const id = ids.get(i)
-        // Backpressure, not drops: with a full backlog the port gets what is queued first, and when it
-        // cannot take more, the connections not yet served wait for the next iteration, in order.
-        if (txQueue.length >= TX_SOFT_LIMIT) {
+        // Backpressure, not drops (issue 16 §3): with a full backlog the port gets what is queued first,
+        // and when it cannot take more, or the pool is down to its reserve, the connections not yet
+        // served wait for the next iteration, in order.
+        if (txQueue.length >= TX_SOFT_LIMIT || pool.available < reserve) {
           state.flush()
-          if (txQueue.length >= TX_SOFT_LIMIT) {
+          const starved = pool.available < reserve
+          if (starved || txQueue.length >= TX_SOFT_LIMIT) {
             for (let j = i; j < ids.length; j++) this.#dirty.push(ids.get(j))
             ids.clear()
-            state.wakeRequested = true
+            if (starved) this.#poolStarved = true
+            else state.wakeRequested = true
             return
           }
         }
@@ -222,6 +242,7 @@ export class Driver {
     if (timeWaitAt !== undefined && (at === undefined || timeWaitAt < at)) at = timeWaitAt
     const rateLimitAt = state.txQueue.rateLimitAt
     if (rateLimitAt !== undefined && (at === undefined || rateLimitAt < at)) at = rateLimitAt
+    if (this.#poolStarved && (at === undefined || now + POOL_RETRY_US < at)) at = now + POOL_RETRY_US
     if (at === undefined) {
       this.#wake.cancel()
       return
