@@ -2,11 +2,12 @@
 // (stats.ts), over a mixed stream of good segments, malformed frames of each kind, ICMP that is not an echo
 // request, segments for no socket, segments a connection refuses, and fragments.
 import { createMemoryLink, VirtualClock } from '@mtcp/dpdk-io'
-import { fragmentIpv4, internetChecksum, IpProtocol, Ipv4View, TcpFlags, TcpView } from '@mtcp/tcp-core'
+import { fragmentIpv4, internetChecksum, IpProtocol, Ipv4View, Ipv6NextHeader, parseIpv6Address, TcpFlags, TcpView } from '@mtcp/tcp-core'
 import { describe, expect, it } from 'vitest'
 import { createStack } from './stack.js'
 import { rxDropTotal, rxFramesAccounted } from './stats.js'
 import { icmpDatagram, ipv4Datagram, RawPeer, tcpDatagram } from './test-support/raw-peer.js'
+import { icmpv6Datagram, ipv6Datagram, RawPeer6, tcpSegment6 } from './test-support/raw-peer6.js'
 
 const PEER = 0x0a000009
 const US = 0x0a000002
@@ -116,5 +117,57 @@ describe('drop accounting', () => {
     expect(stats.rx.icmpIn).toMatchObject({ echoReply: 1, other: 1, sourceQuench: 1, destinationUnreachable: 1, timeExceeded: 1 })
     const fd = stack.accept(listener)
     expect(stack.read(fd, new Uint8Array(8192))).toBe(3100)
+  })
+
+  it('over IPv6 too: a reset and a SYN for no socket, a refused segment, ICMPv6 for no connection and malformed datagrams each count once', () => {
+    const clock = new VirtualClock()
+    const link = createMemoryLink({ clock })
+    const stack = createStack({ port: link.b, address: '10.0.0.2/24', ipv6: 'fd00::2/64', staticNeighbors: [{ ip: 'fd00::9', mac: link.a.link.mac }] })
+    const peer = new RawPeer6(link.a, clock, stack.options.mac)
+    const PEER6 = parseIpv6Address('fd00::9')!
+    const US6 = parseIpv6Address('fd00::2')!
+    const tcp6 = (repr: Parameters<typeof tcpSegment6>[2], src = PEER6, dst = US6) => ipv6Datagram(src, dst, Ipv6NextHeader.TCP, tcpSegment6(src, dst, repr))
+    const listener = stack.socket()
+    stack.bind(listener, '::', 80)
+    stack.listen(listener)
+    const expected: Record<string, number> = {}
+    const expect1 = (reason: string) => (expected[reason] = (expected[reason] ?? 0) + 1)
+    // Good: a handshake, then data (delivered).
+    peer.send(tcp6({ srcPort: 4000, dstPort: 80, seqNumber: 1000, flags: TcpFlags.SYN, options: { mss: 1440 } }))
+    const synAck = peer.receive().find((datagram) => datagram[6] === Ipv6NextHeader.TCP)!
+    const iss = new DataView(synAck.buffer, synAck.byteOffset).getUint32(40 + 4)
+    const ack = (seq: number, payload = new Uint8Array(0)) => tcp6({ srcPort: 4000, dstPort: 80, seqNumber: seq, ackNumber: iss + 1, flags: TcpFlags.ACK, payload })
+    peer.send(ack(1001))
+    peer.send(ack(1001, new Uint8Array(100).fill(1)))
+    // Per connection: out of window.
+    peer.send(ack(1001 + 50_000_000, new Uint8Array(10)))
+    expect1('outOfWindow')
+    // No socket: a SYN to a closed port (draws a reset), a reset (discarded).
+    peer.send(tcp6({ srcPort: 4001, dstPort: 81, seqNumber: 5, flags: TcpFlags.SYN }))
+    expect1('noSocket')
+    peer.send(tcp6({ srcPort: 4001, dstPort: 81, seqNumber: 5, flags: TcpFlags.RST }))
+    expect1('resetNoSocket')
+    // A packet too big quoting a connection that does not exist.
+    const invoking = tcp6({ srcPort: 9, dstPort: 9, seqNumber: 1, flags: TcpFlags.ACK }, US6, PEER6)
+    peer.send(icmpv6Datagram(PEER6, US6, { kind: 'packetTooBig', code: 0, value: 1280, invoking }))
+    expect1('icmpNoConnection')
+    // Malformed: a TCP segment with a bad checksum, one cut short, and an IPv6 header cut short.
+    const badTcp = ack(1101)
+    badTcp[40 + 16]! ^= 0xff
+    peer.send(badTcp)
+    expect1('badTcpChecksum')
+    peer.send(ipv6Datagram(PEER6, US6, Ipv6NextHeader.TCP, new Uint8Array(12)))
+    expect1('malformedTcp')
+    peer.send(ipv6Datagram(PEER6, US6, Ipv6NextHeader.TCP, new Uint8Array(20)).subarray(0, 30))
+    expect1('malformedIpv6')
+    peer.receive(10_000)
+
+    const stats = stack.stats
+    const drops = stats.rx.drops as unknown as Record<string, number>
+    for (const [reason, count] of Object.entries(expected)) expect([reason, drops[reason]]).toEqual([reason, count])
+    expect(rxDropTotal(stats.rx.drops)).toBe(Object.values(expected).reduce((a, b) => a + b, 0))
+    expect(rxFramesAccounted(stats)).toBe(stats.rx.frames)
+    const fd = stack.accept(listener)
+    expect(stack.read(fd, new Uint8Array(8192))).toBe(100)
   })
 })
