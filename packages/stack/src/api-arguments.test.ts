@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { StackError } from './errors.js'
 import { PollEvents } from './socket-record.js'
-import { connectSockets, runUntil, stackPair } from './testing.js'
+import { connectSockets, runUntil, runUntilAsync, stackPair } from './testing.js'
 
 function connected() {
   const errors: unknown[] = []
@@ -110,4 +110,45 @@ describe('connect checks the address every time', () => {
       a.close(fd)
     }
   })
+})
+
+describe("Node-style sockets' listeners that throw", () => {
+  it("a 'connection' listener and a 'data' handler that throw are reported; every connection is accepted and reads on to the end of its stream, nothing lost", async () => {
+    const errors: unknown[] = []
+    const pair = stackPair({ stackB: { onCallbackError: (error) => errors.push(error) } })
+    const { a, b, clock } = pair
+    const received: number[] = [0, 0]
+    const ended: boolean[] = [false, false]
+    let throws = 0
+    let accepted = 0
+    const server = b.createServer((socket) => {
+      const index = accepted++
+      socket.on('data', (chunk: Buffer) => {
+        received[index]! += chunk.length
+        // The first connection's handler throws on every chunk.
+        if (index === 0) {
+          throws++
+          throw new Error('data handler')
+        }
+      })
+      socket.on('end', () => {
+        ended[index] = true
+        socket.end()
+      })
+      throws++
+      throw new Error('connection listener')
+    })
+    server.listen(80)
+    const total = 3_000_000
+    // Both connect in the same turn, so both wait in the accept queue when the listener first throws.
+    const clients = [a.connect({ host: '10.0.0.2', port: 80 }), a.connect({ host: '10.0.0.2', port: 80 })]
+    for (const socket of clients) socket.end(Buffer.alloc(total, 1))
+    await runUntilAsync(clock, () => ended[0]! && ended[1]!)
+    expect(accepted).toBe(2)
+    expect(received).toEqual([total, total])
+    expect(throws).toBeGreaterThan(3)
+    expect(errors.length).toBe(throws)
+    expect(b.stats.callbackErrors).toBe(throws)
+    server.close()
+  }, 60_000)
 })

@@ -63,6 +63,23 @@ export class TcpSocket extends Duplex {
   }
 
   /**
+   * As `EventEmitter#emit`, except that a listener that throws (other than for `'error'`) is counted and
+   * handed to the stack's `onCallbackError` and the emit returns as if it had not (issue 16 §8). So a
+   * throwing `'data'` handler loses nothing: the chunk was delivered, the socket reads on to the end of
+   * the stream, and the stack, and Node's stream machinery around the emit, go on with their work. With
+   * the default `onCallbackError` the error is still thrown again from a microtask, as Node would report it.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'error') return super.emit(event, ...args)
+    try {
+      return super.emit(event, ...args)
+    } catch (error) {
+      this.#stack.reportCallbackError(error)
+      return true
+    }
+  }
+
+  /**
    * As `Writable#end`, but a bare `end()` on a socket already ending (or errored) returns at once. Node's
    * would build an `ERR_STREAM_ALREADY_FINISHED` (or `ERR_STREAM_DESTROYED`) error, stack trace and all,
    * and drop it, having no callback to give it to; node:http's server does exactly that once per
@@ -347,6 +364,21 @@ export class TcpServer extends EventEmitter {
     this.#stack = stack
     this.#options = options
     if (connectionListener !== undefined) this.on('connection', connectionListener)
+  }
+
+  /**
+   * As `EventEmitter#emit`, except that a listener that throws (other than for `'error'`) is counted and
+   * handed to the stack's `onCallbackError` (issue 16 §8): a throwing `'connection'` listener does not
+   * leave the other connections waiting in the accept queue.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'error') return super.emit(event, ...args)
+    try {
+      return super.emit(event, ...args)
+    } catch (error) {
+      this.#stack.reportCallbackError(error)
+      return true
+    }
   }
 
   /** Whether the server is listening. */

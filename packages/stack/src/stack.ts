@@ -501,6 +501,14 @@ export class Stack {
     return readTcpInfo(connection)
   }
 
+  /**
+   * @internal Count an application callback's error and hand it to `onCallbackError`: for the Node-style
+   * sockets, whose event listeners run inside the stack's callback phase.
+   */
+  reportCallbackError(error: unknown): void {
+    this.#state.reportCallbackError(error)
+  }
+
   /** The connection behind a socket, for inspection (stats, RTT, windows). */
   connectionOf(fd: number): TcpConnection | undefined {
     return this.#record(fd).connection
