@@ -70,13 +70,7 @@ export class TcpSocket extends Duplex {
    * the default `onCallbackError` the error is still thrown again from a microtask, as Node would report it.
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'error') return super.emit(event, ...args)
-    try {
-      return super.emit(event, ...args)
-    } catch (error) {
-      this.#stack.reportCallbackError(error)
-      return true
-    }
+    return emitReporting(this, this.#stack, event, args)
   }
 
   /**
@@ -372,13 +366,7 @@ export class TcpServer extends EventEmitter {
    * leave the other connections waiting in the accept queue.
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'error') return super.emit(event, ...args)
-    try {
-      return super.emit(event, ...args)
-    } catch (error) {
-      this.#stack.reportCallbackError(error)
-      return true
-    }
+    return emitReporting(this, this.#stack, event, args)
   }
 
   /** Whether the server is listening. */
@@ -480,5 +468,20 @@ export class TcpServer extends EventEmitter {
       this.#closing = false
       queueMicrotask(() => this.emit('close'))
     }
+  }
+}
+
+/**
+ * `EventEmitter#emit` for the stack's sockets and servers: a listener that throws, for any event but
+ * `'error'`, is counted and handed to `onCallbackError` (issue 16 §8), and the emit returns as if it had
+ * not, so that the work around it (the stack's, or Node's stream machinery) goes on.
+ */
+function emitReporting(emitter: EventEmitter, stack: Stack, event: string | symbol, args: unknown[]): boolean {
+  if (event === 'error') return EventEmitter.prototype.emit.call(emitter, event, ...args)
+  try {
+    return EventEmitter.prototype.emit.call(emitter, event, ...args)
+  } catch (error) {
+    stack.reportCallbackError(error)
+    return true
   }
 }
